@@ -1,0 +1,224 @@
+"""The adapter contract: what every platform module provides, its limits as data, its errors.
+
+Error tree (adapters raise these, translated from the client library's own with ``from exc``)::
+
+    AdapterError                 anything a platform call can fail with
+     +-- TransientError          try again later (5xx, timeout, dropped connection)
+     |    +-- RateLimitedError   try again at ``until`` (this account only)
+     +-- AuthExpiredError        the credential is expired or revoked: pause the account
+     +-- PermanentError          this post can never go as it is (say why)
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class AdapterError(Exception):
+    """A platform call failed; ``str(exc)`` is the platform's own reason, free of secrets."""
+
+
+class TransientError(AdapterError):
+    """Worth retrying; ``retry_after`` (seconds) when the platform said how long to wait."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(TransientError):
+    """The account hit a rate limit that resets at ``until`` (aware UTC datetime)."""
+
+    def __init__(self, message: str, *, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class AuthExpiredError(AdapterError):
+    """The credential is missing, expired or revoked; ``missing_access`` when the tier lacks it."""
+
+
+class PermanentError(AdapterError):
+    """The platform refused this post for good (too long, duplicate, bad media ...)."""
+
+
+# --- rules (limits as data) -----------------------------------------------------------------
+
+Counting = Literal["chars", "graphemes", "x-weighted", "mastodon"]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A platform's published limits; `klapper check` reads them, adapters never re-check."""
+
+    counting: Counting  # how the platform counts text length (see adapters.counting)
+    text_limit: int  # the most characters a post may have, as counted above
+    max_media: int  # images per post
+    media_types: frozenset[str]  # MIME types accepted for images
+    max_media_bytes: int  # size of one image file
+    alt_limit: int  # characters of alt text per image
+    threads: bool = True  # follow-ups can be posted as replies
+
+
+# --- what goes out, what comes back ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """An image to attach: ``path`` is absolute and already checked to lie inside the repo."""
+
+    path: Path
+    alt: str | None = None
+    mime: str | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where a post landed: the platform's id, a URL a person can open, when, and extra refs."""
+
+    remote_id: str
+    url: str | None = None
+    published_at: datetime | None = None
+    ref: Mapping[str, Any] = field(default_factory=dict)  # e.g. Bluesky's cid for replies
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "remote_id": self.remote_id,
+            "url": self.url,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "ref": dict(self.ref),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Published:
+        at = data.get("published_at")
+        return cls(
+            remote_id=data["remote_id"],
+            url=data.get("url"),
+            published_at=datetime.fromisoformat(at) if at else None,
+            ref=dict(data.get("ref") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """Which post a follow-up answers: the thread's first part and the part just before."""
+
+    root: Published
+    parent: Published
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One part of a delivery, ready for one account; the unit ``publish`` takes.
+
+    ``idempotency_key`` is derived from the delivery and the part index, never random, so a
+    retry of the same part carries the same key. ``options`` holds per-platform settings
+    (cw, visibility, lang, reply_settings ...) after ``per:`` overrides were applied.
+    """
+
+    text: str
+    idempotency_key: str
+    media: tuple[MediaFile, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    reply_to: ThreadRef | None = None
+    post_id: str = ""
+    part: int = 0  # 0 = the post itself, 1.. = thread follow-ups
+    due: datetime | None = None  # aware UTC; `find` matches near this time
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Reactions to one post at one moment. ``None`` means the platform does not say, never 0."""
+
+    remote_id: str
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+    bookmarks: int | None = None
+    views: int | None = None
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """A reply to one of our posts, or a mention of the account."""
+
+    remote_id: str
+    kind: Literal["reply", "mention"]
+    author: str  # handle as the platform shows it
+    text: str
+    url: str | None
+    created_at: datetime  # aware UTC
+    in_reply_to: str | None = None  # remote id of the post it answers
+    by_self: bool = False  # written by the account itself (an answer of ours)
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+
+class Adapter(abc.ABC):
+    """One platform account. Constructed per account with its settings and secrets.
+
+    ``settings`` are the account's non-secret entries from klapper.yaml (instance URL, text
+    limit, outbox path ...); ``secrets`` its credentials (see config.secrets); ``repo`` the
+    content repository root. Adapters know nothing of the scheduler or the ledger.
+    """
+
+    platform: ClassVar[str]
+    rules: ClassVar[Rules]
+    #: the secret keys this platform needs, for `klapper login` and error messages
+    secret_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        settings: Mapping[str, Any],
+        secrets: Mapping[str, str],
+        repo: Path,
+        timeout: float = 30.0,
+    ) -> None:
+        self.name = name
+        self.settings = dict(settings)
+        self.secrets = dict(secrets)
+        self.repo = repo
+        self.timeout = timeout
+
+    def effective_rules(self) -> Rules:
+        """The rules for this account (an account may lower or raise the text limit)."""
+        limit = self.settings.get("text_limit")
+        if limit:
+            return replace(self.rules, text_limit=int(limit))
+        return self.rules
+
+    @abc.abstractmethod
+    def publish(self, post: Outgoing) -> Published:
+        """Publish one part; raise an ``AdapterError`` subclass on failure."""
+
+    @abc.abstractmethod
+    def find(self, post: Outgoing) -> Published | None:
+        """Look for ``post`` on the platform (after a crash or timeout); None if proven absent.
+
+        Raise ``TransientError`` when the answer is not known (the platform did not reply):
+        an unproven absence must never lead to a second post.
+        """
+
+    def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
+        """Reactions for many posts, batched as the API allows. Default: none known."""
+        return []
+
+    def interactions(self, *, since: datetime, own_ids: Sequence[str]) -> list[Interaction]:
+        """Replies to ``own_ids`` and mentions of the account since ``since``. Default: none."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,51 @@
+"""The typer application and the options every command shares."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="klapper",
+    help=(
+        "Publish social-media posts kept as YAML files in a git repository, once and on time.\n\n"
+        "Start with `klapper check` (is every post valid?), then `klapper plan` (what goes out "
+        "when), then `klapper run` (the daemon) or `klapper publish --due` (from cron)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Exit codes: 0 all good; 1 the command ran and found/failed something; 2 bad usage.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+RepoOption = Annotated[
+    Path,
+    typer.Option(
+        "--repo", envvar="KLAPPER_REPO", show_envvar=True, file_okay=False,
+        help="The content repository (klapper.yaml and posts/). Default: the current folder.",
+    ),
+]
+StateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state", envvar="KLAPPER_STATE", show_envvar=True, file_okay=False,
+        help="Folder for the ledger and event log. Default: the XDG state folder.",
+    ),
+]
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="text for people, json for scripts."),
+]

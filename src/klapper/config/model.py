@@ -1,0 +1,167 @@
+"""klapper.yaml as pydantic models: the one source for validation and `klapper schema`."""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+
+Platform = Literal["outbox", "mastodon", "bluesky", "x", "linkedin"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'90s', '30m', '2h', '1d', '1w' (or a number of seconds) -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30m, 2h or 1d")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration; write e.g. 90s, 30m, 2h, 1d or 1w")
+    return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    Field(json_schema_extra={"type": "string", "pattern": _DURATION.pattern}),
+]
+
+
+def _parse_clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 09:30 as the sexagesimal number 570.
+        hours, minutes = divmod(value, 60)
+        if 0 <= hours < 24:
+            return time(hours, minutes)
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"{value!r} is not a time of day; write HH:MM, e.g. \"09:30\"")
+    return time(int(match[1]), int(match[2]))
+
+
+Clock = Annotated[
+    time,
+    BeforeValidator(_parse_clock),
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    Field(json_schema_extra={"type": "string", "pattern": r"^\d{1,2}:\d{2}$"}),
+]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors (reported with a "did you mean" suggestion)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Account(Strict):
+    """One account a post can go to. Secrets never live here (see config.secrets)."""
+
+    platform: Platform = Field(description="Which platform adapter publishes for this account.")
+    text_limit: int | None = Field(
+        None, gt=0, description="Override the platform's text limit (e.g. a Mastodon instance's)."
+    )
+    instance: str | None = Field(None, description="Mastodon: the instance URL.")
+    service: str | None = Field(
+        None, description="Bluesky: the PDS URL (default https://bsky.social)."
+    )
+    handle: str | None = Field(None, description="Bluesky/Mastodon/X: the account's handle.")
+    author: str | None = Field(
+        None, description="LinkedIn: author URN, urn:li:person:... or urn:li:organization:..."
+    )
+    path: str | None = Field(
+        None, description="Outbox: folder for published posts, relative to the repository."
+    )
+    visibility: str | None = Field(None, description="Default visibility for this account.")
+    paused: bool = Field(False, description="Publish nothing to this account for now.")
+
+
+class Defaults(Strict):
+    to: tuple[str, ...] = Field((), description="Accounts a post goes to when it has no `to`.")
+    lang: str | None = Field(None, description="Default language (ISO 639-1, e.g. en, de).")
+    catch_up: Duration = Field(
+        timedelta(hours=2),
+        description="After downtime, publish a delivery at most this late; older ones are missed.",
+    )
+    alt_required: bool = Field(True, description="Every image needs alt text.")
+
+
+class Paths(Strict):
+    posts: str = Field("posts", description="Folder of post files, relative to the repository.")
+    log: str | None = Field(
+        None, description="Event log (JSONL); default <state>/events.jsonl."
+    )
+
+
+class Publishing(Strict):
+    retries: int = Field(5, ge=0, description="Retries of a transient failure before giving up.")
+    backoff: Duration = Field(timedelta(seconds=30), description="First retry delay; doubles.")
+    max_backoff: Duration = Field(timedelta(hours=1), description="Longest retry delay.")
+    timeout: Duration = Field(timedelta(seconds=30), description="One platform call's timeout.")
+
+
+class Engagement(Strict):
+    schedule: tuple[Duration, ...] = Field(
+        (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=3),
+         timedelta(days=7), timedelta(days=30)),
+        description="Read reactions this long after publishing; then stop.",
+    )
+
+
+class Config(Strict):
+    """klapper.yaml."""
+
+    timezone: str = Field("UTC", description="IANA time zone for times without an offset.")
+    accounts: dict[str, Account] = Field(
+        default_factory=lambda: {"outbox": Account(platform="outbox", path="outbox")},
+        description="Account name -> platform and non-secret settings.",
+    )
+    defaults: Defaults = Field(default_factory=Defaults)
+    slots: dict[Weekday, tuple[Clock, ...]] = Field(
+        default_factory=dict, description="Posting times per weekday for posts with no time."
+    )
+    paths: Paths = Field(default_factory=Paths)
+    publishing: Publishing = Field(default_factory=Publishing)
+    engagement: Engagement = Field(default_factory=Engagement)
+    notify: str | None = Field(
+        None, description="Command run with a short message when something needs you."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
+            ) from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def default_accounts(self) -> tuple[str, ...]:
+        return self.defaults.to or tuple(self.accounts)[:1]
