@@ -7,7 +7,7 @@ account of that platform is used; `klapper check` needs only ``rules.RULES``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,11 @@ def adapter_class(platform: str) -> type[Adapter]:
 def create_adapter(
     *, name: str, platform: str, settings: Mapping[str, Any], secrets: Mapping[str, str],
     repo: Path, timeout: float = 30.0,
+    save_secrets: Callable[[Mapping[str, str]], None] | None = None,
 ) -> Adapter:
     """Build the adapter for one account."""
     cls = adapter_class(platform)
-    return cls(name=name, settings=settings, secrets=secrets, repo=repo, timeout=timeout)
+    return cls(
+        name=name, settings=settings, secrets=secrets, repo=repo, timeout=timeout,
+        save_secrets=save_secrets,
+    )

@@ -12,7 +12,7 @@ Error tree (adapters raise these, translated from the client library's own with 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -171,6 +171,7 @@ class Adapter(abc.ABC):
     ``settings`` are the account's non-secret entries from klapper.yaml (instance URL, text
     limit, outbox path ...); ``secrets`` its credentials (see config.secrets); ``repo`` the
     content repository root. Adapters know nothing of the scheduler or the ledger.
+    Base URLs in ``settings`` (instance, service, ``api_base``) let tests reach fake servers.
     """
 
     platform: ClassVar[str]
@@ -186,12 +187,21 @@ class Adapter(abc.ABC):
         secrets: Mapping[str, str],
         repo: Path,
         timeout: float = 30.0,
+        save_secrets: Callable[[Mapping[str, str]], None] | None = None,
     ) -> None:
         self.name = name
         self.settings = dict(settings)
         self.secrets = dict(secrets)
         self.repo = repo
         self.timeout = timeout
+        # Called with the full, updated secrets after a token refresh, to persist them.
+        self._save_secrets = save_secrets
+
+    def update_secrets(self, **changed: str) -> None:
+        """Keep refreshed credentials (in memory and, where possible, in the secrets store)."""
+        self.secrets.update(changed)
+        if self._save_secrets is not None:
+            self._save_secrets(dict(self.secrets))
 
     def effective_rules(self) -> Rules:
         """The rules for this account (an account may lower or raise the text limit)."""
