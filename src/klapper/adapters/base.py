@@ -45,6 +45,11 @@ class RateLimitedError(TransientError):
 class AuthExpiredError(AdapterError):
     """The credential is missing, expired or revoked; ``missing_access`` when the tier lacks it."""
 
+    def __init__(self, message: str, *, missing_access: str | None = None) -> None:
+        super().__init__(message)
+        # The endpoint the app's API tier does not include (the token itself may be fine).
+        self.missing_access = missing_access
+
 
 class PermanentError(AdapterError):
     """The platform refused this post for good (too long, duplicate, bad media ...)."""
