@@ -1,0 +1,151 @@
+"""Reading the ledger: deliveries by id, key or state, parts, accounts, slots, what is due.
+
+Others read through these (``published_deliveries`` is the engagement side's entry point);
+writes go through ``Ledger`` in store.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from klapper.ledger.states import (
+    AccountState, Delivery, PartRecord, State, from_utc_text, utc_text,
+)
+
+
+def row_to_delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"], post_id=row["post_id"], occurrence=row["occurrence"],
+        account=row["account"], platform=row["platform"], due=from_utc_text(row["due"]),
+        state=State(row["state"]), content_hash=row["content_hash"], slotted=bool(row["slotted"]),
+        source=row["source"], first_line=row["first_line"], attempts=row["attempts"],
+        retry_at=from_utc_text(row["retry_at"]), in_flight=row["in_flight"],
+        claim_token=row["claim_token"], claim_owner=row["claim_owner"],
+        claimed_at=from_utc_text(row["claimed_at"]), remote_id=row["remote_id"], url=row["url"],
+        published_at=from_utc_text(row["published_at"]), reason=row["reason"],
+        updated_at=from_utc_text(row["updated_at"]),
+    )  # type: ignore[arg-type]
+
+
+def row_to_part(row: sqlite3.Row) -> PartRecord:
+    return PartRecord(delivery_id=row["delivery_id"], part=row["part"], remote_id=row["remote_id"],
+                      url=row["url"], published_at=from_utc_text(row["published_at"]),  # type: ignore[arg-type]
+                      ref=json.loads(row["ref"]))
+
+
+@dataclass(frozen=True)
+class PublishedDelivery:
+    """A delivery that is on the platform, with every part's remote id (for engagement)."""
+
+    delivery: Delivery
+    parts: tuple[PartRecord, ...]
+
+    @property
+    def remote_ids(self) -> tuple[str, ...]:
+        return tuple(part.remote_id for part in self.parts)
+
+
+class LedgerQueries:
+    """Read-only helpers; mixed into ``Ledger``, which provides ``_read``."""
+
+    def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
+        raise NotImplementedError
+
+    def select(self, where: str = "1 = 1", params: Mapping[str, Any] | Iterable[Any] = (),
+               *, order: str = "due, id", limit: int | None = None) -> list[Delivery]:
+        """Deliveries matching an SQL condition (klapper's own code passes the SQL)."""
+        sql = f"SELECT * FROM deliveries WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [row_to_delivery(row) for row in self._read(sql, params)]
+
+    def get(self, delivery: str) -> Delivery | None:
+        found = self.select("id = ?", (delivery,))
+        return found[0] if found else None
+
+    def by_key(self, *, post_id: str, occurrence: str, account: str) -> Delivery | None:
+        found = self.select("post_id = ? AND occurrence = ? AND account = ?",
+                            (post_id, occurrence, account))
+        return found[0] if found else None
+
+    def for_post(self, post_id: str, *, account: str | None = None) -> list[Delivery]:
+        if account is None:
+            return self.select("post_id = ?", (post_id,))
+        return self.select("post_id = ? AND account = ?", (post_id, account))
+
+    def in_states(self, states: Iterable[State], *, order: str = "due, id",
+                  limit: int | None = None) -> list[Delivery]:
+        names = ", ".join(f"'{State(s).value}'" for s in states)
+        return self.select(f"state IN ({names})", order=order, limit=limit)
+
+    def parts(self, delivery: str) -> list[PartRecord]:
+        rows = self._read("SELECT * FROM parts WHERE delivery_id = ? ORDER BY part", (delivery,))
+        return [row_to_part(row) for row in rows]
+
+    def accounts(self) -> dict[str, AccountState]:
+        return {row["name"]: AccountState(
+            name=row["name"], paused_at=from_utc_text(row["paused_at"]),
+            pause_reason=row["pause_reason"], wait_until=from_utc_text(row["wait_until"]),
+            wait_reason=row["wait_reason"],
+        ) for row in self._read("SELECT * FROM accounts ORDER BY name")}
+
+    def slots(self) -> dict[str, datetime]:
+        return {row["post_id"]: from_utc_text(row["due"])  # type: ignore[misc]
+                for row in self._read("SELECT post_id, due FROM slots")}
+
+    def claimable(self, *, now: datetime) -> list[Delivery]:
+        """Everything that could be claimed right now, oldest first."""
+        from klapper.ledger.store import CLAIMABLE
+
+        return self.select(CLAIMABLE, {"now": utc_text(now)})
+
+    def next_try(self, delivery: Delivery, accounts: Mapping[str, AccountState]) -> datetime | None:
+        """When ``delivery`` may next be tried (None: not by itself, or the account is paused)."""
+        if delivery.state is State.PLANNED:
+            when = delivery.due
+        elif delivery.state in (State.FAILED, State.UNKNOWN) and delivery.retry_at is not None:
+            when = delivery.retry_at
+        else:
+            return None
+        account = accounts.get(delivery.account)
+        if account is not None:
+            if account.paused_at is not None:
+                return None
+            if account.wait_until is not None and account.wait_until > when:
+                when = account.wait_until
+        return when
+
+    def waiting(self, *, changed_since: datetime | None = None) -> list[Delivery]:
+        """Deliveries that will be tried by themselves later (all, or those changed lately)."""
+        where = "(state = 'planned' OR state IN ('failed', 'unknown') AND retry_at IS NOT NULL)"
+        if changed_since is None:
+            return self.select(where)
+        return self.select(f"{where} AND updated_at >= ?", (utc_text(changed_since),))
+
+    def changed(self, *, since: datetime) -> list[Delivery]:
+        return self.select("updated_at >= ?", (utc_text(since),))
+
+    def published_deliveries(self, *, since: datetime | None = None,
+                             account: str | None = None) -> list[PublishedDelivery]:
+        """Deliveries on the platform (published or edited since), with their parts' ids."""
+        where = "d.state IN ('published', 'edited')"
+        params: list[Any] = []
+        if since is not None:
+            where += " AND d.published_at >= ?"
+            params.append(utc_text(since))
+        if account is not None:
+            where += " AND d.account = ?"
+            params.append(account)
+        rows = self._read(f"SELECT * FROM deliveries d WHERE {where} ORDER BY d.published_at, d.id",
+                          params)
+        parts: dict[str, list[PartRecord]] = {}
+        for row in self._read(f"SELECT p.* FROM parts p JOIN deliveries d ON d.id = p.delivery_id"
+                              f" WHERE {where} ORDER BY p.part", params):
+            parts.setdefault(row["delivery_id"], []).append(row_to_part(row))
+        return [PublishedDelivery(row_to_delivery(row), tuple(parts.get(row["id"], [])))
+                for row in rows]

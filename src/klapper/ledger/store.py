@@ -1,0 +1,251 @@
+"""The ledger: every delivery's state in SQLite (WAL), changed only by checked transitions.
+
+The claim (``CLAIM_SQL``) is one conditional UPDATE, committed before the platform is
+called, so two processes never both publish a delivery. Its SQL is portable: on PostgreSQL
+the same statement runs with ``LOCK = "FOR UPDATE SKIP LOCKED"`` (and ``%s`` placeholders),
+which lets several daemons share one ledger. Times are TEXT in one fixed UTC ISO form.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from klapper.adapters.base import Published
+from klapper.ledger.queries import LedgerQueries, row_to_delivery
+from klapper.ledger.schema import migrate
+from klapper.ledger.states import TRANSITIONS, Delivery, State, delivery_id, utc_text
+
+LEDGER_FILE = "ledger.sqlite3"
+
+#: Who may be claimed: due and planned, or a failed/unknown one whose retry time came, and
+#: only for an account that is neither paused nor waiting out a rate limit.
+CLAIMABLE = """
+    (state = 'planned' AND due <= :now
+     OR state IN ('failed', 'unknown') AND retry_at IS NOT NULL AND retry_at <= :now)
+    AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.name = deliveries.account
+                    AND (a.paused_at IS NOT NULL OR a.wait_until > :now))
+"""
+
+#: The claim. ``{lock}`` is empty on SQLite (one writer at a time already) and
+#: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
+CLAIM_SQL = f"""
+UPDATE deliveries
+   SET state = 'claimed', claim_token = :token, claim_owner = :owner, claimed_at = :now,
+       updated_at = :now
+ WHERE id IN (SELECT id FROM deliveries WHERE id = :id AND {CLAIMABLE} {{lock}})
+RETURNING *
+"""
+
+#: columns a transition may set besides ``state``
+_COLUMNS = frozenset({
+    "attempts", "retry_at", "in_flight", "claim_token", "claim_owner", "claimed_at",
+    "remote_id", "url", "published_at", "reason", "due", "content_hash", "slotted",
+    "source", "first_line", "post_id", "occurrence",
+})
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, State):
+        return value.value
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+class Ledger(LedgerQueries):
+    """One open ledger. Thread-safe (one connection behind a lock); process-safe (SQLite)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a claim or an outcome that was committed survives a power cut as well.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.version = migrate(conn)
+
+    @classmethod
+    def open(cls, *, state: Path) -> Ledger:
+        """The ledger in the state folder (created with its schema when new)."""
+        return cls(state / LEDGER_FILE)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT: the write lock is taken at once, not on first write."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # --- planning --------------------------------------------------------------------------
+
+    def insert_planned(self, *, post_id: str, occurrence: str, account: str, platform: str,
+                       due: datetime, content_hash: str, slotted: bool, source: str,
+                       first_line: str, now: datetime) -> Delivery:
+        """A new delivery in PLANNED; its id comes from its key (salted if that id is taken)."""
+        key = f"{post_id}|{occurrence}|{account}"
+        with self.transaction() as conn:
+            salt = 0
+            while conn.execute("SELECT 1 FROM deliveries WHERE id = ?",
+                               (delivery_id(key, salt=salt),)).fetchone():
+                salt += 1  # the id's first owner was renamed away; keep ids unique
+            row = conn.execute(
+                "INSERT INTO deliveries (id, post_id, occurrence, account, platform, due, slotted,"
+                " content_hash, source, first_line, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?) RETURNING *",
+                (delivery_id(key, salt=salt), post_id, occurrence, account, platform,
+                 utc_text(due), int(slotted), content_hash, source, first_line[:200],
+                 utc_text(now), utc_text(now)),
+            ).fetchone()
+        return row_to_delivery(row)
+
+    def update(self, delivery: str, *, now: datetime, expect: Iterable[State],
+               state: State | None = None, token: str | None = None,
+               **columns: Any) -> Delivery | None:
+        """Change a delivery if it is still in one of ``expect`` (and holds ``token``).
+
+        Returns the new row, or None when another process got there first. A move that
+        ``TRANSITIONS`` does not allow is a programming error and raises ValueError.
+        """
+        expected = tuple(expect)
+        if state is not None:
+            for old in expected:
+                if old is not state and state not in TRANSITIONS[old]:
+                    raise ValueError(f"a delivery cannot go from {old.value} to {state.value}")
+            columns["state"] = state
+        unknown = set(columns) - _COLUMNS - {"state"}
+        if unknown:
+            raise ValueError(f"not a delivery column: {', '.join(sorted(unknown))}")
+        assignments = ", ".join(f"{name} = :{name}" for name in columns)
+        params = {name: _sql_value(value) for name, value in columns.items()}
+        params.update(id=delivery, now=utc_text(now))
+        states = ", ".join(f"'{old.value}'" for old in expected)
+        sql = (f"UPDATE deliveries SET {assignments}, updated_at = :now"
+               f" WHERE id = :id AND state IN ({states})")
+        if token is not None:
+            sql += " AND claim_token = :token"
+            params["token"] = token
+        with self.transaction() as conn:
+            row = conn.execute(sql + " RETURNING *", params).fetchone()
+        return row_to_delivery(row) if row else None
+
+    def mark_missed(self, *, before: datetime, now: datetime) -> list[Delivery]:
+        """Planned deliveries due before ``before`` (past the catch-up window) become MISSED."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "UPDATE deliveries SET state = 'missed', reason = :reason, updated_at = :now"
+                " WHERE state = 'planned' AND due < :before RETURNING *",
+                {"before": utc_text(before), "now": utc_text(now),
+                 "reason": "came due while klapper was not running, beyond the catch-up window"},
+            ).fetchall()
+        return [row_to_delivery(row) for row in rows]
+
+    def assign_slots(self, slots: Mapping[str, datetime]) -> None:
+        """Remember the slot each post was given (first assignment wins)."""
+        with self.transaction() as conn:
+            conn.executemany("INSERT INTO slots (post_id, due) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                             [(post, utc_text(due)) for post, due in slots.items()])
+
+    def move_slot(self, *, old: str, new: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM slots WHERE post_id = ?", (new,))
+            conn.execute("UPDATE slots SET post_id = ? WHERE post_id = ?", (new, old))
+
+    def drop_slots(self, post_ids: Iterable[str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM slots WHERE post_id = ?", [(p,) for p in post_ids])
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def claim(self, delivery: str, *, token: str, owner: str, now: datetime) -> Delivery | None:
+        """Claim a due delivery for this process; None if it is not claimable (or taken)."""
+        with self.transaction() as conn:
+            row = conn.execute(CLAIM_SQL.format(lock=""),
+                               {"id": delivery, "token": token, "owner": owner,
+                                "now": utc_text(now)}).fetchone()
+        return row_to_delivery(row) if row else None
+
+    def record_part(self, delivery: str, *, token: str, part: int, published: Published,
+                    now: datetime) -> None:
+        """One part is on the platform: store where; its outcome is no longer in doubt."""
+        data = published.to_json()
+        with self.transaction() as conn:
+            held = conn.execute(
+                "UPDATE deliveries SET in_flight = NULL, claimed_at = ?, updated_at = ?"
+                " WHERE id = ? AND claim_token = ? AND state = 'claimed' RETURNING id",
+                (utc_text(now), utc_text(now), delivery, token),
+            ).fetchone()
+            if held is None:
+                raise RuntimeError(f"delivery {delivery} is no longer claimed by this process")
+            conn.execute(
+                "INSERT INTO parts (delivery_id, part, remote_id, url, published_at, ref)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (delivery, part, published.remote_id, published.url,
+                 utc_text(published.published_at or now), json.dumps(data["ref"])),
+            )
+
+    def release_dead_claims(self, *, now: datetime, alive: Any) -> list[Delivery]:
+        """Claims whose process died become UNKNOWN (to be looked for before any retry).
+
+        ``alive(delivery) -> bool`` decides; the update is conditional on the claim token,
+        so a claim that finished meanwhile is left alone.
+        """
+        claimed = self.select("state = 'claimed'")
+        released = []
+        for delivery in claimed:
+            if alive(delivery):
+                continue
+            # The next part not recorded may or may not have reached the platform.
+            part = len(self.parts(delivery.id))
+            row = self.update(
+                delivery.id, now=now, expect=[State.CLAIMED], state=State.UNKNOWN,
+                token=delivery.claim_token, retry_at=now, claim_token=None, in_flight=part,
+                reason=f"the process publishing it ({delivery.claim_owner}) stopped during"
+                       f" part {part + 1}; klapper looks on the platform before trying again",
+            )
+            if row is not None:
+                released.append(row)
+        return released
+
+    # --- accounts --------------------------------------------------------------------------
+
+    def set_account(self, name: str, *, now: datetime, **columns: Any) -> None:
+        """Pause/resume an account or set its rate-limit wait (None clears a column)."""
+        allowed = {"paused_at", "pause_reason", "wait_until", "wait_reason"}
+        if not columns or set(columns) - allowed:
+            raise ValueError(f"account columns are {', '.join(sorted(allowed))}")
+        names = ", ".join(columns)
+        marks = ", ".join(f":{c}" for c in columns)
+        updates = ", ".join(f"{c} = :{c}" for c in columns)
+        params = {c: _sql_value(v) for c, v in columns.items()}
+        params.update(name=name, now=utc_text(now))
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO accounts (name, {names}, updated_at) VALUES (:name, {marks}, :now)"
+                f" ON CONFLICT (name) DO UPDATE SET {updates}, updated_at = :now", params)
