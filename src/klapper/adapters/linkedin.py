@@ -1,0 +1,365 @@
+"""LinkedIn: posts to a person or an organization page through the versioned Posts API.
+
+Getting a token: create an app at https://www.linkedin.com/developers/apps, add the products
+"Share on LinkedIn" and "Sign In with LinkedIn using OpenID Connect" (and, for a page, the
+Community Management API), register ``http://127.0.0.1:8914/callback`` as redirect URL, then run
+``klapper login linkedin``. Tokens live about 60 days; refresh tokens only exist for apps that
+LinkedIn grants them to, so ``klapper status`` warns 7 days before a token runs out.
+
+Account settings: ``author`` (``urn:li:person:...`` or ``urn:li:organization:...``),
+``visibility`` (PUBLIC, CONNECTIONS or LOGGED_IN; default PUBLIC), ``api_base`` and
+``oauth_base`` (tests point them at a fake server), ``api_version`` (LinkedIn-Version, YYYYMM).
+
+Threads: LinkedIn posts have no replies, so follow-ups go out as comments on the first post, in
+order, written by the author (with at most one image each; comments carry no alt text).
+Reading back (``find``, ``metrics``, ``interactions``) needs r_member_social for a person, which
+LinkedIn grants only to selected apps, or r_organization_social for a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from klapper.adapters.base import (
+    Adapter,
+    AuthExpiredError,
+    Interaction,
+    MediaFile,
+    Metrics,
+    Outgoing,
+    PermanentError,
+    Published,
+    TransientError,
+)
+from klapper.adapters.linkedin_http import (
+    API_BASE,
+    API_VERSION,
+    OAUTH_BASE,
+    LinkedInClient,
+    encode,
+)
+from klapper.adapters.linkedin_text import from_little, same_text, to_little
+from klapper.adapters.rules import RULES
+
+VISIBILITIES = {"public": "PUBLIC", "connections": "CONNECTIONS", "logged_in": "LOGGED_IN"}
+#: ids per socialMetadata / share-statistics request; LinkedIn documents no maximum, and 50
+#: escaped URNs keep the URL well under the 8 KB its gateway accepts.
+BATCH = 50
+#: how many of the author's latest posts `find` reads per page, and pages at most.
+FIND_PAGE, FIND_PAGES = 20, 5
+#: a post counts as "ours" if LinkedIn created it no earlier than this before it was due.
+CLOCK_SKEW = timedelta(minutes=5)
+#: comments read per page, and at most this many per post by `interactions` and `find`.
+COMMENT_PAGE, COMMENT_MAX = 100, 1000
+
+
+def post_url(urn: str) -> str:
+    """The address a person opens for a post (or, with ``comment``, one of its comments)."""
+    return f"https://www.linkedin.com/feed/update/{urn}/"
+
+
+def comment_url(post: str, comment: str) -> str:
+    return f"{post_url(post)}?commentUrn={encode(comment)}"
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _from_millis(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC) if value else None
+
+
+class LinkedInAdapter(Adapter):
+    """One LinkedIn author (a member or an organization page)."""
+
+    platform: ClassVar[str] = "linkedin"
+    # Rules.threads is True: follow-ups become comments on the first post (see module docs).
+    rules = RULES["linkedin"]
+    secret_keys = (
+        "access_token", "expires_at", "refresh_token", "refresh_token_expires_at",
+        "client_id", "client_secret",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.author = str(self.settings.get("author") or self.secrets.get("author") or "")
+        if not self.author.startswith(("urn:li:person:", "urn:li:organization:")):
+            raise PermanentError(
+                f"LinkedIn account {self.name!r} needs `author: urn:li:person:<id>` or"
+                " `author: urn:li:organization:<id>` in klapper.yaml (`klapper login linkedin`"
+                " prints the person URN)"
+            )
+        self.is_page = self.author.startswith("urn:li:organization:")
+        self._client: LinkedInClient | None = None
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def client(self) -> LinkedInClient:
+        if self._client is None:
+            if not self.secrets.get("access_token"):
+                raise AuthExpiredError(
+                    f"LinkedIn account {self.name!r} has no access token;"
+                    " run `klapper login linkedin`"
+                )
+            self._client = LinkedInClient(
+                secrets=self.secrets,
+                api_base=str(self.settings.get("api_base") or API_BASE),
+                oauth_base=str(self.settings.get("oauth_base") or OAUTH_BASE),
+                version=str(self.settings.get("api_version") or API_VERSION),
+                timeout=self.timeout,
+                on_token=lambda changed: self.update_secrets(**changed),
+            )
+        return self._client
+
+    def _permission(self, access: str) -> str:
+        """The OAuth scope this author needs: ``access`` is "w" (write) or "r" (read)."""
+        return f"{access}_{'organization' if self.is_page else 'member'}_social"
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # --- publish ----------------------------------------------------------------------------
+
+    def publish(self, post: Outgoing) -> Published:
+        if post.reply_to is not None:
+            return self._comment(post)
+        body: dict[str, Any] = {
+            "author": self.author,
+            "commentary": to_little(post.text),
+            "visibility": self._visibility(post.options),
+            "distribution": {
+                "feedDistribution": "MAIN_FEED", "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        images = [(self._upload(media), media.alt) for media in post.media]
+        if len(images) == 1:
+            body["content"] = {"media": self._image(*images[0])}
+        elif images:
+            body["content"] = {"multiImage": {"images": [self._image(*i) for i in images]}}
+        response = self.client.call(
+            "POST", "/rest/posts", body=body, permission=self._permission("w"),
+            what="publish the post",
+        )
+        urn = response.headers.get("x-restli-id")
+        if not urn:
+            # Accepted, but without an id we cannot point to it: let `find` settle it.
+            raise TransientError("LinkedIn accepted the post but returned no x-restli-id")
+        return Published(remote_id=urn, url=post_url(urn), published_at=datetime.now(UTC))
+
+    def _comment(self, post: Outgoing) -> Published:
+        assert post.reply_to is not None
+        root = post.reply_to.root.remote_id
+        if len(post.media) > 1:
+            raise PermanentError(
+                f"a LinkedIn thread follow-up is a comment and takes one image, not"
+                f" {len(post.media)}; move the others into the first part or split the follow-up"
+            )
+        body: dict[str, Any] = {
+            "actor": self.author, "object": root, "message": {"text": to_little(post.text)},
+        }
+        if post.media:
+            body["content"] = [{"entity": {"image": self._upload(post.media[0])}}]
+        response = self.client.call(
+            "POST", f"/rest/socialActions/{encode(root)}/comments", body=body,
+            permission=self._permission("w"), what="publish the thread follow-up as a comment",
+        )
+        answer = response.json() if response.content else {}
+        urn = answer.get("$URN") or answer.get("commentUrn") or response.headers.get("x-restli-id")
+        if not urn:
+            raise TransientError("LinkedIn accepted the comment but returned no comment URN")
+        return Published(
+            remote_id=urn, url=comment_url(root, urn), published_at=datetime.now(UTC),
+            ref={"root": root},
+        )
+
+    def _visibility(self, options: Mapping[str, Any]) -> str:
+        wanted = str(options.get("visibility") or self.settings.get("visibility") or "public")
+        try:
+            return VISIBILITIES[wanted.lower()]
+        except KeyError:
+            raise PermanentError(
+                f"LinkedIn has no visibility {wanted!r}; use one of"
+                f" {', '.join(VISIBILITIES)} (per: linkedin: {{visibility: ...}})"
+            ) from None
+
+    @staticmethod
+    def _image(urn: str, alt: str | None) -> dict[str, str]:
+        return {"id": urn, "altText": alt} if alt else {"id": urn}
+
+    def _upload(self, media: MediaFile) -> str:
+        """Register an image with LinkedIn, send its bytes; returns the image URN."""
+        try:
+            data = Path(media.path).read_bytes()
+        except OSError as exc:
+            raise PermanentError(f"cannot read image {media.path}: {exc.strerror}") from exc
+        answer = self.client.call(
+            "POST", "/rest/images", query=[("action", "initializeUpload")],
+            body={"initializeUploadRequest": {"owner": self.author}},
+            permission=self._permission("w"), what=f"register image {media.path.name}",
+        ).json()["value"]
+        self.client.call(
+            "PUT", answer["uploadUrl"], data=data, absolute=True,
+            permission=self._permission("w"), what=f"upload image {media.path.name}",
+        )
+        return str(answer["image"])
+
+    # --- find -------------------------------------------------------------------------------
+
+    def find(self, post: Outgoing) -> Published | None:
+        since = post.due - CLOCK_SKEW if post.due else None
+        if post.reply_to is not None:
+            root = post.reply_to.root.remote_id
+            for comment in self._comments(root, since=since):
+                if comment.get("actor") == self.author and same_text(
+                    written=post.text, commentary=(comment.get("message") or {}).get("text", "")
+                ):
+                    urn = comment.get("$URN") or comment.get("commentUrn")
+                    return Published(
+                        remote_id=urn, url=comment_url(root, urn),
+                        published_at=_from_millis((comment.get("created") or {}).get("time")),
+                        ref={"root": root},
+                    )
+            return None
+        for element in self._recent_posts(since=since):
+            if same_text(written=post.text, commentary=element.get("commentary", "")):
+                urn = element["id"]
+                at = _from_millis(element.get("publishedAt") or element.get("createdAt"))
+                return Published(remote_id=urn, url=post_url(urn), published_at=at)
+        return None
+
+    def _recent_posts(self, *, since: datetime | None) -> Iterator[dict[str, Any]]:
+        """The author's posts, newest first, back to ``since``; TransientError when unsure."""
+        for page in range(FIND_PAGES):
+            answer = self.client.call(
+                "GET", "/rest/posts",
+                query=[("q", "author"), ("author", self.author), ("count", str(FIND_PAGE)),
+                       ("start", str(page * FIND_PAGE)), ("sortBy", "CREATED")],
+                permission=self._permission("r"), what="list the author's recent posts",
+            ).json()
+            elements = answer.get("elements") or []
+            yield from elements
+            if len(elements) < FIND_PAGE:
+                return  # the author has no older posts: absence is proven
+            oldest = _from_millis(elements[-1].get("createdAt"))
+            if since is not None and oldest is not None and oldest < since:
+                return  # we read back past the due time
+        raise TransientError(
+            f"could not tell whether LinkedIn holds the post: more than"
+            f" {FIND_PAGE * FIND_PAGES} posts since it was due"
+        )
+
+    def _comments(self, urn: str, *, since: datetime | None) -> Iterator[dict[str, Any]]:
+        """Comments on ``urn`` (all pages up to COMMENT_MAX), newer than ``since`` when given."""
+        for start in range(0, COMMENT_MAX, COMMENT_PAGE):
+            answer = self.client.call(
+                "GET", f"/rest/socialActions/{encode(urn)}/comments",
+                query=[("start", str(start)), ("count", str(COMMENT_PAGE))],
+                permission=self._permission("r"), what="read the comments on a post",
+            ).json()
+            elements = answer.get("elements") or []
+            for comment in elements:
+                created = _from_millis((comment.get("created") or {}).get("time"))
+                if since is None or created is None or created >= since:
+                    yield comment
+            if len(elements) < COMMENT_PAGE:
+                return
+        raise TransientError(f"more than {COMMENT_MAX} comments on {urn}; not all were read")
+
+    # --- engagement -------------------------------------------------------------------------
+
+    def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
+        # Posts only: thread follow-ups are comments, which LinkedIn keeps no statistics for.
+        ids = [i for i in dict.fromkeys(remote_ids) if not i.startswith("urn:li:comment:")]
+        social = self._batched(ids, self._social_metadata)
+        stats = self._batched(ids, self._share_statistics) if self.is_page else {}
+        out = []
+        for urn in ids:
+            meta, stat = social.get(urn), stats.get(urn)
+            if meta is None and stat is None:
+                continue  # LinkedIn said nothing about it (deleted, or not ours)
+            reactions = (meta or {}).get("reactionSummaries")
+            comments = (meta or {}).get("commentSummary")
+            out.append(Metrics(
+                remote_id=urn,
+                likes=sum(int(r.get("count", 0)) for r in reactions.values())
+                if reactions is not None else None,
+                replies=int(comments["count"]) if comments and "count" in comments else None,
+                reposts=_int((stat or {}).get("shareCount")),
+                views=_int((stat or {}).get("impressionCount")),
+            ))
+        return out
+
+    @staticmethod
+    def _batched(
+        ids: list[str], fetch: Callable[[list[str]], dict[str, dict[str, Any]]]
+    ) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), BATCH):
+            found.update(fetch(ids[start:start + BATCH]))
+        return found
+
+    def _social_metadata(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        answer = self.client.call(
+            "GET", "/rest/socialMetadata", query=[("ids", ids)],
+            permission=self._permission("r"), what="read reactions and comment counts",
+        ).json()
+        return dict(answer.get("results") or {})
+
+    def _share_statistics(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        query: list[tuple[str, str | Sequence[str]]] = [
+            ("q", "organizationalEntity"), ("organizationalEntity", self.author),
+        ]
+        shares = [i for i in ids if i.startswith("urn:li:share:")]
+        ugc = [i for i in ids if i.startswith("urn:li:ugcPost:")]
+        if shares:
+            query.append(("shares", shares))
+        if ugc:
+            query.append(("ugcPosts", ugc))
+        if not (shares or ugc):
+            return {}
+        answer = self.client.call(
+            "GET", "/rest/organizationalEntityShareStatistics", query=query,
+            permission="r_organization_social", what="read the page's share statistics",
+        ).json()
+        return {
+            element.get("share") or element.get("ugcPost"): element.get("totalShareStatistics", {})
+            for element in answer.get("elements") or []
+        }
+
+    def interactions(self, *, since: datetime, own_ids: Sequence[str]) -> list[Interaction]:
+        """Comments on our posts since ``since``; LinkedIn offers no mention search to apps."""
+        own = set(own_ids)
+        found = []
+        for urn in own_ids:
+            if urn.startswith("urn:li:comment:"):
+                continue  # our own follow-ups; their answers arrive as comments on the post
+            for comment in self._comments(urn, since=since):
+                comment_urn = comment.get("$URN") or comment.get("commentUrn")
+                if comment_urn in own:
+                    continue
+                created = _from_millis((comment.get("created") or {}).get("time"))
+                found.append(Interaction(
+                    remote_id=comment_urn,
+                    kind="reply",
+                    author=str(comment.get("actor", "")),
+                    text=from_little((comment.get("message") or {}).get("text", "")),
+                    url=comment_url(urn, comment_urn),
+                    created_at=created or datetime.now(UTC),
+                    in_reply_to=comment.get("parentComment") or urn,
+                    by_self=comment.get("actor") == self.author,
+                ))
+        return found
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None

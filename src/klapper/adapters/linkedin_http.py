@@ -1,0 +1,281 @@
+"""LinkedIn's REST conventions for the adapter: the OAuth 2.0 session, Rest.li URLs, errors.
+
+Every call goes through ``LinkedInClient.call``, which adds the versioned-API headers, refreshes
+the token once when LinkedIn answers 401 (requests-oauthlib refreshes only when ``expires_at`` has
+passed), and turns every failure into klapper's error tree.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from oauthlib.oauth2 import InsecureTransportError, OAuth2Error, TokenExpiredError
+from requests_oauthlib import OAuth2Session
+
+from klapper.adapters.base import (
+    AuthExpiredError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
+
+API_BASE = "https://api.linkedin.com"
+OAUTH_BASE = "https://www.linkedin.com"
+TOKEN_PATH = "/oauth/v2/accessToken"
+#: LinkedIn-Version sent with every /rest call. LinkedIn retires a version about a year after
+#: its release (answering 426); an account's ``api_version`` setting overrides this.
+API_VERSION = "202510"
+# Refresh a little before LinkedIn's expiry, so a token never runs out in the middle of a call.
+_REFRESH_MARGIN = 60.0
+
+Query = Sequence[tuple[str, "str | Sequence[str]"]]
+
+
+def encode(value: str) -> str:
+    """A URN (or any value) as one Rest.li URL component: every reserved character escaped."""
+    return quote(value, safe="")
+
+
+def query_string(params: Query) -> str:
+    """Rest.li 2.0 query: scalars percent-encoded, sequences as ``List(a,b)`` with bare commas."""
+    parts = []
+    for key, value in params:
+        if isinstance(value, str):
+            parts.append(f"{key}={encode(value)}")
+        else:
+            parts.append(f"{key}=List({','.join(encode(item) for item in value)})")
+    return "&".join(parts)
+
+
+def parse_time(value: str | float | None) -> float | None:
+    """A stored ``expires_at`` (ISO 8601 or epoch seconds) as epoch seconds; None if absent."""
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except ValueError:
+        moment = datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)  # stored times are UTC
+        return moment.timestamp()
+
+
+def format_time(epoch: float) -> str:
+    """Epoch seconds as the ISO 8601 UTC string the secrets store keeps."""
+    return datetime.fromtimestamp(int(epoch), tz=UTC).isoformat()
+
+
+def token_secrets(token: Mapping[str, Any]) -> dict[str, str]:
+    """The secret entries a token response amounts to (absent fields are left out)."""
+    now = time.time()
+    out = {"access_token": str(token["access_token"])}
+    if token.get("expires_at") or token.get("expires_in"):
+        out["expires_at"] = format_time(
+            float(token.get("expires_at") or now + float(token["expires_in"]))
+        )
+    if token.get("refresh_token"):
+        out["refresh_token"] = str(token["refresh_token"])
+    if token.get("refresh_token_expires_in"):
+        out["refresh_token_expires_at"] = format_time(
+            now + float(token["refresh_token_expires_in"])
+        )
+    return out
+
+
+def _next_midnight_utc() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+def _message(response: requests.Response) -> str:
+    """LinkedIn's own reason from an error body ({"status", "message", "serviceErrorCode"})."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code} {response.reason}"
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code} {response.reason}"
+    message = body.get("message") or body.get("error_description") or response.reason
+    code = body.get("serviceErrorCode")
+    return f"{message} (HTTP {response.status_code}{f', code {code}' if code else ''})"
+
+
+class LinkedInClient:
+    """An authorised LinkedIn session for one account; ``call`` raises klapper's errors only."""
+
+    def __init__(
+        self,
+        *,
+        secrets: Mapping[str, str],
+        api_base: str,
+        oauth_base: str,
+        version: str,
+        timeout: float,
+        on_token: Callable[[dict[str, str]], None],
+    ) -> None:
+        self.api_base = api_base.rstrip("/")
+        self.version = version
+        self.timeout = timeout
+        self._on_token = on_token
+        self._token_url = oauth_base.rstrip("/") + TOKEN_PATH
+        self._client_id = secrets.get("client_id", "")
+        self._client_secret = secrets.get("client_secret", "")
+        self._refreshable = bool(
+            secrets.get("refresh_token") and self._client_id and self._client_secret
+        )
+        token: dict[str, Any] = {
+            "access_token": secrets.get("access_token", ""), "token_type": "Bearer",
+        }
+        expires_at = parse_time(secrets.get("expires_at"))
+        if expires_at is not None:
+            token["expires_at"] = expires_at - _REFRESH_MARGIN
+        if secrets.get("refresh_token"):
+            token["refresh_token"] = secrets["refresh_token"]
+        self.session = OAuth2Session(
+            client_id=self._client_id or None,
+            token=token,
+            auto_refresh_url=self._token_url if self._refreshable else None,
+            # LinkedIn wants the app's credentials in the refresh request's body.
+            auto_refresh_kwargs=(
+                {"client_id": self._client_id, "client_secret": self._client_secret}
+                if self._refreshable else {}
+            ),
+            token_updater=self._store,
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query = (),
+        body: Any = None,
+        data: bytes | None = None,
+        permission: str,
+        what: str,
+        absolute: bool = False,
+    ) -> requests.Response:
+        """One API call; ``permission`` is named when LinkedIn answers 403, ``what`` in errors.
+
+        ``absolute`` marks ``path`` as a full URL (the image upload URL LinkedIn hands out).
+        """
+        url = path if absolute else self.api_base + path
+        if query:
+            url += "?" + query_string(query)
+        headers = {"LinkedIn-Version": self.version, "X-Restli-Protocol-Version": "2.0.0"}
+        payload: bytes | None = data
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            payload = json.dumps(body, ensure_ascii=False).encode()
+        elif data is not None:
+            headers["Content-Type"] = "application/octet-stream"
+        for attempt in (1, 2):
+            response = self._send(method, url, headers=headers, data=payload, what=what)
+            if response.status_code == 401 and attempt == 1 and self._refreshable:
+                self.refresh(what=what)  # LinkedIn said the token is bad: refresh once, retry
+                continue
+            self._raise_for(response, permission=permission, what=what)
+            return response
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def refresh(self, *, what: str) -> None:
+        """Exchange the refresh token for a new access token and persist both."""
+        try:
+            token = self.session.refresh_token(self._token_url, timeout=self.timeout)
+        except OAuth2Error as exc:
+            raise AuthExpiredError(
+                f"LinkedIn refused to refresh the access token while trying to {what}"
+                f" ({exc.error}); run `klapper login linkedin` again"
+            ) from exc
+        except requests.Timeout as exc:
+            raise TransientError(
+                f"LinkedIn's token endpoint did not answer while trying to {what}"
+            ) from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"cannot reach LinkedIn's token endpoint to {what}") from exc
+        self._store(token)
+
+    def _store(self, token: Mapping[str, Any]) -> None:
+        secrets = token_secrets(token)
+        stored = dict(token)
+        if "expires_at" in stored:
+            stored["expires_at"] = float(stored["expires_at"]) - _REFRESH_MARGIN
+        self.session.token = stored
+        self._on_token(secrets)
+
+    def _send(
+        self, method: str, url: str, *, headers: dict[str, str], data: bytes | None, what: str
+    ) -> requests.Response:
+        try:
+            return self.session.request(
+                method, url, headers=headers, data=data, timeout=self.timeout
+            )
+        except InsecureTransportError as exc:
+            raise PermanentError(
+                f"refusing to send the LinkedIn token over plain http ({url.split('?')[0]});"
+                " the account's api_base must be an https URL"
+            ) from exc
+        except TokenExpiredError as exc:
+            raise AuthExpiredError(
+                f"the LinkedIn access token has expired (LinkedIn issues no refresh token to"
+                f" this app), so klapper could not {what}; run `klapper login linkedin` again"
+            ) from exc
+        except OAuth2Error as exc:  # the automatic refresh before the call was refused
+            raise AuthExpiredError(
+                f"LinkedIn refused to refresh the access token while trying to {what}"
+                f" ({exc.error}); run `klapper login linkedin` again"
+            ) from exc
+        except requests.Timeout as exc:
+            raise TransientError(
+                f"LinkedIn did not answer within {self.timeout:g} s while trying to {what}"
+            ) from exc
+        except requests.RequestException as exc:
+            raise TransientError(
+                f"the connection to LinkedIn failed while trying to {what}"
+                f" ({type(exc).__name__})"
+            ) from exc
+
+    def _raise_for(self, response: requests.Response, *, permission: str, what: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        reason = _message(response)
+        if status == 401:
+            raise AuthExpiredError(
+                f"LinkedIn rejected the access token while trying to {what}: {reason};"
+                " run `klapper login linkedin` again"
+            )
+        if status == 403:
+            raise AuthExpiredError(
+                f"LinkedIn denied access while trying to {what}: {reason}; the token lacks the"
+                f" {permission} permission (the LinkedIn app needs the product that grants it;"
+                " then run `klapper login linkedin` again)",
+                missing_access=permission,
+            )
+        if status == 429:
+            # LinkedIn sends no reset header: its app and member limits are per UTC day.
+            raise RateLimitedError(
+                f"LinkedIn's daily rate limit is reached while trying to {what}: {reason}",
+                until=_next_midnight_utc(),
+            )
+        if status >= 500:
+            retry = response.headers.get("Retry-After")
+            raise TransientError(
+                f"LinkedIn failed while trying to {what}: {reason}",
+                retry_after=float(retry) if retry and retry.isdigit() else None,
+            )
+        if status == 426:
+            raise PermanentError(
+                f"LinkedIn no longer serves API version {self.version}: {reason}; LinkedIn"
+                " retires each version about a year after its release, so update klapper"
+            )
+        raise PermanentError(f"LinkedIn refused to {what}: {reason}")
