@@ -141,6 +141,20 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def scrub_exception(exc: BaseException, secrets: Iterable[str]) -> BaseException:
+    """Redact ``exc`` and its chained causes in place (their text ends up in tracebacks)."""
+    values = [s for s in secrets if s]
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(
+            redact(arg, values) if isinstance(arg, str) else arg for arg in current.args
+        )
+        current = current.__cause__ or current.__context__
+    return exc
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that removes known secrets from every record passing a handler."""
 

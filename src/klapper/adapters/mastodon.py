@@ -1,0 +1,377 @@
+"""Mastodon, and servers speaking its API (GoToSocial, Takahē, Pleroma), through Mastodon.py.
+
+Token: ``klapper login ACCOUNT`` registers klapper as an app on the instance (scopes read and
+write) and stores ``access_token``; or create an application in the web interface (Preferences >
+Development, scopes read and write) and give its token as KLAPPER_<ACCOUNT>_ACCESS_TOKEN.
+Settings: ``instance`` (URL), optional ``text_limit``, ``visibility``, and ``cache_dir`` (a state
+folder where the instance's limits are kept for `klapper check`, see ``cached_rules``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonFileNotFoundError,
+    MastodonIllegalArgumentError,
+    MastodonNetworkError,
+    MastodonRatelimitError,
+)
+
+from klapper.adapters.base import (
+    Adapter,
+    AdapterError,
+    AuthExpiredError,
+    Interaction,
+    MediaFile,
+    Metrics,
+    Outgoing,
+    PermanentError,
+    Published,
+    RateLimitedError,
+    Rules,
+    TransientError,
+)
+from klapper.adapters.mastodon_limits import (
+    LimitsCache,
+    cached_rules,
+    html_to_text,
+    rules_from_limits,
+    same_text,
+)
+from klapper.adapters.rules import RULES
+from klapper.config.secrets import redact, scrub_exception, secret_values
+
+__all__ = ["MastodonAdapter", "cached_rules"]
+
+T = TypeVar("T")
+
+BATCH_SIZE = 20  # GET /api/v1/statuses?id[]= takes at most 20 ids (Mastodon 4.3+)
+PAGE_SIZE = 40  # the most statuses or notifications Mastodon returns per page
+FIND_PAGES = 5  # `find` reads at most this many pages of the account's own statuses
+FIND_SKEW = timedelta(minutes=10)  # a post may carry a time this much before its due time
+INBOX_PAGES = 10  # `interactions` reads at most this many pages per call
+
+
+class _NotFound(PermanentError):
+    """HTTP 404: the status (or the endpoint, on older servers) does not exist."""
+
+
+class MastodonAdapter(Adapter):
+    """One Mastodon account on one instance."""
+
+    platform = "mastodon"
+    rules = RULES["mastodon"]
+    secret_keys = ("access_token",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._client: Mastodon | None = None
+        self._me: dict[str, Any] | None = None
+        self._limits_cache: LimitsCache | None = None
+
+    # --- settings ----------------------------------------------------------------------------
+
+    @property
+    def instance_url(self) -> str:
+        """The instance's base URL, from ``instance`` or else the domain of ``handle``."""
+        url = str(self.settings.get("instance") or "").strip()
+        if not url and "@" in str(self.settings.get("handle") or "").lstrip("@"):
+            url = str(self.settings["handle"]).lstrip("@").split("@", 1)[1]
+        if not url:
+            raise PermanentError(
+                f"account {self.name!r} has no instance; add `instance: https://your.server`"
+                " to it in klapper.yaml"
+            )
+        return (url if "://" in url else f"https://{url}").rstrip("/")
+
+    @property
+    def _cache(self) -> LimitsCache:
+        if self._limits_cache is None:
+            self._limits_cache = LimitsCache(
+                instance=self.instance_url, folder=self.settings.get("cache_dir")
+            )
+        return self._limits_cache
+
+    def _api(self) -> Mastodon:
+        if self._client is None:
+            token = self.secrets.get("access_token")
+            if not token:
+                raise AuthExpiredError(
+                    f"account {self.name!r} has no access_token; run `klapper login {self.name}`"
+                )
+            self._client = Mastodon(
+                access_token=token, api_base_url=self.instance_url, request_timeout=self.timeout,
+                # "throw": the default ("wait") sleeps inside the call until the limit resets.
+                ratelimit_method="throw", version_check_mode="none", user_agent="klapper",
+            )
+        return self._client
+
+    # --- calls and their errors --------------------------------------------------------------
+
+    def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call Mastodon.py and translate its exceptions into klapper's (free of secrets)."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecation notes about endpoints we chose
+                return function(*args, **kwargs)
+        except (MastodonError, ValueError) as exc:
+            secrets = secret_values(self.secrets)
+            scrub_exception(exc, secrets)
+            error = self._translate(exc)
+            error.args = tuple(redact(str(a), secrets) for a in error.args)
+            raise error from exc
+
+    def _translate(self, exc: Exception) -> AdapterError:
+        host = self.instance_url.split("://", 1)[-1]
+        if isinstance(exc, MastodonRatelimitError):
+            reset = getattr(self._client, "ratelimit_reset", None)
+            until = datetime.fromtimestamp(reset, UTC) if reset else None
+            when = f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
+            return RateLimitedError(f"{host} rate-limits this account{when}", until=until)
+        if isinstance(exc, MastodonFileNotFoundError):
+            return PermanentError(f"cannot read the image to upload: {exc}")
+        if isinstance(exc, MastodonNetworkError):
+            cause = type(exc.__context__).__name__ if exc.__context__ else "no answer"
+            return TransientError(f"{host} did not answer ({cause}); will retry")
+        if isinstance(exc, MastodonAPIError):
+            return self._translate_http(exc, host)
+        return PermanentError(f"{host}: the post was refused before sending: {exc}")
+
+    def _translate_http(self, exc: MastodonAPIError, host: str) -> AdapterError:
+        args = exc.args
+        status = args[1] if len(args) > 1 and isinstance(args[1], int) else None
+        reason = args[3] if len(args) > 3 and args[3] else (args[2] if len(args) > 2 else "")
+        said = f"HTTP {status}: {reason}" if status else "an answer that is not JSON"
+        if status in (401, 403):
+            return AuthExpiredError(
+                f"{host} refused the access token ({said}); run `klapper login {self.name}`"
+            )
+        if status == 404:
+            return _NotFound(f"{host}: not found ({said})")
+        if status is None or status in (408, 425) or status >= 500:
+            return TransientError(f"{host} could not handle the request ({said}); will retry")
+        # 422 from Mastodon, 400 from GoToSocial and Takahē: the post itself is refused.
+        return PermanentError(f"{host} refused it ({said})")
+
+    # --- limits ------------------------------------------------------------------------------
+
+    def _limits(self, *, refresh: bool = False) -> dict[str, Any] | None:
+        """The instance's limits: from memory, the cache file, or /api/v2/instance."""
+        known = self._cache.load()
+        if known is not None and not refresh:
+            return known
+        try:
+            info = self._instance_info()
+        except AdapterError:
+            return known  # offline: an old answer is better than none
+        return self._cache.store(info)
+
+    def _instance_info(self) -> dict[str, Any]:
+        client = self._api()
+        try:
+            return dict(self._call(client.instance_v2))
+        except _NotFound:  # servers before Mastodon 4.0 only have v1
+            return dict(self._call(client.instance_v1))
+
+    def effective_rules(self) -> Rules:
+        """The instance's own limits once known (account ``text_limit`` still wins)."""
+        try:
+            limits = self._limits()
+        except AdapterError:  # e.g. no token yet: the published defaults
+            limits = None
+        rules = rules_from_limits(self.rules, limits)
+        if self.settings.get("text_limit"):
+            return rules_from_limits(rules, {"text_limit": int(self.settings["text_limit"])})
+        return rules
+
+    # --- publish -----------------------------------------------------------------------------
+
+    def publish(self, post: Outgoing) -> Published:
+        client = self._api()
+        if self._cache.stale():
+            self._limits(refresh=True)  # keeps `klapper check` current; failures don't matter
+        media_ids = [self._upload(item) for item in post.media]
+        options = post.options
+        visibility = options.get("visibility") or self.settings.get("visibility")
+        status = self._call(
+            client.status_post, post.text,
+            in_reply_to_id=post.reply_to.parent.remote_id if post.reply_to else None,
+            media_ids=media_ids or None,
+            spoiler_text=options.get("cw") or None,
+            visibility=str(visibility) if visibility else None,
+            language=options.get("lang") or None,
+            idempotency_key=idempotency_header(post.idempotency_key),
+        )
+        return _published(status)
+
+    def _upload(self, item: MediaFile) -> str:
+        """Upload one image and wait (at most the adapter's timeout) until it is processed."""
+        client = self._api()
+        mime = item.mime or mimetypes.guess_type(item.path.name)[0]
+        deadline = time.monotonic() + self.timeout
+        media = self._call(client.media_post, str(item.path), mime_type=mime,
+                           description=item.alt or None)
+        pause = 0.05
+        while media.get("url") is None:  # v2 uploads are processed asynchronously
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TransientError(
+                    f"the instance was still processing {item.path.name} after"
+                    f" {self.timeout:.0f} s; will retry"
+                )
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
+            media = self._call(client.media, media["id"])
+        return str(media["id"])
+
+    # --- find --------------------------------------------------------------------------------
+
+    def find(self, post: Outgoing) -> Published | None:
+        """Look through the account's own recent statuses for this text near its due time.
+
+        The Idempotency-Key alone is not proof: GoToSocial and Takahē ignore it.
+        """
+        since = post.due - FIND_SKEW if post.due else None
+        parent = post.reply_to.parent.remote_id if post.reply_to else None
+        for page in self._own_pages(pages=FIND_PAGES):
+            for status in page:
+                if since and _created(status) < since:
+                    continue
+                if parent and str(status.get("in_reply_to_id")) != parent:
+                    continue
+                if same_text(html_to_text(status.get("content") or ""), post.text):
+                    return _published(status)
+            if not page or (since and _created(page[-1]) < since):
+                return None  # read back past the due time (or to the first post): absent
+        raise TransientError(
+            f"cannot tell whether {post.post_id or 'the post'} went out: more than"
+            f" {FIND_PAGES * PAGE_SIZE} statuses to look through; check the account by hand"
+        )
+
+    def _own_pages(self, *, pages: int) -> Iterator[list[dict[str, Any]]]:
+        client = self._api()
+        me = self._account()["id"]
+        max_id = None
+        for _ in range(pages):
+            page = list(self._call(client.account_statuses, me, limit=PAGE_SIZE, max_id=max_id,
+                                   exclude_reblogs=True))
+            yield page
+            if not page:
+                return
+            max_id = page[-1]["id"]
+
+    def _account(self) -> dict[str, Any]:
+        if self._me is None:
+            self._me = dict(self._call(self._api().account_verify_credentials))
+        return self._me
+
+    # --- metrics -----------------------------------------------------------------------------
+
+    def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
+        """Counts for many statuses: 20 per request on Mastodon 4.3+, else one by one."""
+        ids = list(dict.fromkeys(str(i) for i in remote_ids))
+        client = self._api()
+        statuses: list[dict[str, Any]] = []
+        if ids and self._has_batch_lookup():
+            try:
+                for start in range(0, len(ids), BATCH_SIZE):
+                    statuses += self._call(client.statuses, ids[start:start + BATCH_SIZE])
+                return [_metrics(s) for s in statuses]
+            except _NotFound:
+                if statuses:
+                    raise
+                self._cache.note(batch_lookup=False)  # the server lacks it after all
+        for remote_id in ids:
+            try:
+                statuses.append(self._call(client.status, remote_id))
+            except _NotFound:
+                continue  # deleted: nothing to count
+        return [_metrics(s) for s in statuses]
+
+    def _has_batch_lookup(self) -> bool:
+        limits = self._limits() or {}
+        return bool(limits.get("batch_lookup", True))
+
+    # --- interactions ------------------------------------------------------------------------
+
+    def interactions(self, *, since: datetime, own_ids: Sequence[str]) -> list[Interaction]:
+        """Mentions since ``since`` (a reply when it answers one of ``own_ids``), and the
+        account's own answers to others (``by_self``)."""
+        client = self._api()
+        me = str(self._account()["id"])
+        own = {str(i) for i in own_ids}
+        found: list[Interaction] = []
+        max_id = None
+        for _ in range(INBOX_PAGES):
+            page = list(self._call(client.notifications, types=["mention"], limit=PAGE_SIZE,
+                                   max_id=max_id))
+            for note in page:
+                if note.get("type") == "mention" and note.get("status"):
+                    if _created(note) >= since:
+                        found.append(_interaction(note["status"], own=own, me=me))
+            if not page or _created(page[-1]) < since:
+                break
+            max_id = page[-1]["id"]
+        for page in self._own_pages(pages=INBOX_PAGES):
+            for status in page:
+                answered = status.get("in_reply_to_account_id")
+                if _created(status) >= since and answered and str(answered) != me:
+                    found.append(_interaction(status, own=own, me=me))
+            if not page or _created(page[-1]) < since:
+                break
+        return sorted(found, key=lambda i: i.created_at)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.session.close()
+            self._client = None
+
+
+def idempotency_header(key: str) -> str:
+    """The Idempotency-Key header for a delivery part: stable, ASCII, of bounded length."""
+    return "klapper-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def _created(item: dict[str, Any]) -> datetime:
+    value = item["created_at"]
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _published(status: dict[str, Any]) -> Published:
+    return Published(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"),
+                     published_at=_created(status))
+
+
+def _metrics(status: dict[str, Any]) -> Metrics:
+    return Metrics(
+        remote_id=str(status["id"]), likes=status.get("favourites_count"),
+        reposts=status.get("reblogs_count"), replies=status.get("replies_count"),
+        quotes=status.get("quotes_count"), views=None,  # Mastodon counts no views
+    )
+
+
+def _interaction(status: dict[str, Any], *, own: set[str], me: str) -> Interaction:
+    parent = status.get("in_reply_to_id")
+    author = status.get("account") or {}
+    by_self = str(author.get("id")) == me
+    answers = parent is not None and (by_self or str(parent) in own)
+    return Interaction(
+        remote_id=str(status["id"]),
+        kind="reply" if answers else "mention",
+        author=f"@{author.get('acct', '')}", text=html_to_text(status.get("content") or ""),
+        url=status.get("url") or status.get("uri"), created_at=_created(status),
+        in_reply_to=str(parent) if parent is not None else None,
+        by_self=by_self,
+    )

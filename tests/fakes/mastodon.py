@@ -1,0 +1,492 @@
+"""A fake Mastodon server on 127.0.0.1 that answers the routes klapper uses as Mastodon does.
+
+Shapes, status codes, rate-limit headers (``X-RateLimit-Reset`` in ISO 8601), ``{"error": ...}``
+bodies, asynchronous media (v2: 202, then 206 until processed), the Idempotency-Key (kept an
+hour; ``flavor="gotosocial"`` ignores it and answers validation errors with 400), and injected
+failures. ``adapter_case`` wires a klapper adapter to it for the shared contract suite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.parser
+import email.policy
+import html
+import itertools
+import json
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+TOKEN = "fake-mastodon-token-0123456789"
+FAIL_KINDS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth")
+_URL = re.compile(r"https?://[^\s<]+")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def render_html(text: str) -> str:
+    """Render plain text as Mastodon does: paragraphs, <br>, links split into invisible spans."""
+    def link(match: re.Match[str]) -> str:
+        url = match.group(0)
+        scheme, rest = url.split("://", 1)
+        return (f'<a href="{url}" rel="nofollow noopener" target="_blank">'
+                f'<span class="invisible">{scheme}://</span><span class="">{rest}</span>'
+                '<span class="invisible"></span></a>')
+
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p]
+    return "".join(
+        "<p>" + "<br />".join(_URL.sub(link, html.escape(line, quote=False))
+                              for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+    )
+
+
+@dataclass
+class Failure:
+    kind: str
+    method: str
+    path: str
+
+
+@dataclass
+class FakeState:
+    """Everything the fake server holds; tests read and change it directly (under ``lock``)."""
+
+    flavor: str = "mastodon"
+    version: str = "4.3.2"
+    max_characters: int = 500
+    max_media: int = 4
+    description_limit: int = 1500
+    media_polls: int = 1  # GETs of /api/v1/media/:id that answer 206 before it is ready
+    slow_seconds: float = 2.0  # how long "timeout_after_accept" keeps the client waiting
+    token: str = TOKEN
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # status id -> the text as written
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    apps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    idempotency: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    requests: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
+    remaining: int = 300
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(113_000_000_000_000_001))
+
+    def next_id(self) -> str:
+        return str(next(self.ids))
+
+    def account(self, username: str = "shop") -> dict[str, Any]:
+        return {
+            "id": "1" if username == "shop" else str(abs(hash(username)) % 10**9 + 2),
+            "username": username, "acct": username, "display_name": username.title(),
+            "url": f"{self.base}/@{username}", "created_at": "2024-01-01T00:00:00.000Z",
+            "locked": False, "bot": False, "note": "", "avatar": "", "header": "",
+            "followers_count": 10, "following_count": 5, "statuses_count": len(self.statuses),
+            "fields": [], "emojis": [],
+        }
+
+    base: str = ""
+
+    def add_status(self, *, text: str, by: str = "shop", in_reply_to_id: str | None = None,
+                   visibility: str = "public", spoiler_text: str = "", language: str | None = None,
+                   media: list[dict[str, Any]] | None = None,
+                   created_at: datetime | None = None) -> dict[str, Any]:
+        """Store a status (as its author would have posted it) and return it."""
+        status_id = self.next_id()
+        parent = self.statuses.get(in_reply_to_id or "")
+        status = {
+            "id": status_id, "uri": f"{self.base}/users/{by}/statuses/{status_id}",
+            "url": f"{self.base}/@{by}/{status_id}", "created_at": _iso(created_at or self.clock()),
+            "account": self.account(by), "content": render_html(text), "text": None,
+            "in_reply_to_id": in_reply_to_id,
+            "in_reply_to_account_id": parent["account"]["id"] if parent else None,
+            "visibility": visibility, "sensitive": bool(spoiler_text),
+            "spoiler_text": spoiler_text, "language": language, "media_attachments": media or [],
+            "mentions": [], "tags": [], "emojis": [], "card": None, "poll": None,
+            "replies_count": 0, "reblogs_count": 0, "favourites_count": 0, "quotes_count": 0,
+            "edited_at": None, "application": {"name": "klapper", "website": None},
+        }
+        self.statuses[status_id] = status
+        self.sources[status_id] = text
+        if parent:
+            parent["replies_count"] += 1
+        return status
+
+    def add_reply(self, *, to: str, text: str, by: str = "alice") -> dict[str, Any]:
+        """Someone answers one of the account's statuses (a mention notification follows)."""
+        status = self.add_status(text=f"@shop {text}", by=by, in_reply_to_id=to)
+        self._notify(status, by)
+        return status
+
+    def add_mention(self, *, text: str, by: str = "bob") -> dict[str, Any]:
+        status = self.add_status(text=f"@shop {text}", by=by)
+        self._notify(status, by)
+        return status
+
+    def _notify(self, status: dict[str, Any], by: str) -> None:
+        self.notifications.append({
+            "id": self.next_id(), "type": "mention", "created_at": status["created_at"],
+            "account": self.account(by), "status": status,
+        })
+
+    def posts(self) -> list[dict[str, Any]]:
+        """The account's own statuses, oldest first, as the contract suite sees them."""
+        with self.lock:
+            return [{"id": s["id"], "text": self.sources[s["id"]], "reply_to": s["in_reply_to_id"]}
+                    for s in self.statuses.values() if s["account"]["username"] == "shop"]
+
+    def fail_next(self, kind: str, *, method: str = "POST", path: str = "/api/v1/statuses") -> None:
+        """The next request to ``method path`` fails as ``kind`` (one of FAIL_KINDS)."""
+        if kind not in FAIL_KINDS:
+            raise ValueError(f"unknown failure {kind!r}; known: {', '.join(FAIL_KINDS)}")
+        with self.lock:
+            self.failures.append(Failure(kind, method, path))
+
+    def count(self, method: str, path: str) -> int:
+        with self.lock:
+            return sum(1 for m, p, _ in self.requests if m == method and p == path)
+
+
+class FakeMastodon:
+    """The server: ``with FakeMastodon() as fake: fake.url, fake.state``."""
+
+    def __init__(self, **state: Any) -> None:
+        self.state = FakeState(**state)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.state.base = self.url
+        self.stopping = threading.Event()
+        self._server.stopping = self.stopping  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="fake-mastodon")
+
+    def __enter__(self) -> FakeMastodon:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return  # quiet: tests read ``state.requests`` instead
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._serve("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._serve("POST")
+
+        def _serve(self, method: str) -> None:
+            url = urlsplit(self.path)
+            path = url.path.rstrip("/") or "/"
+            query = parse_qs(url.query, keep_blank_values=True)
+            form, files = self._body()
+            with state.lock:
+                state.requests.append((method, path, query))
+                failure = next((f for f in state.failures
+                                if f.method == method and f.path == path), None)
+                if failure:
+                    state.failures.remove(failure)
+            if failure and failure.kind == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if failure and failure.kind == "server_error":
+                return self._send(503, {"error": "Service Unavailable"})
+            if failure and failure.kind == "rate_limit":
+                return self._send(429, {"error": "Too many requests"}, reset_in=7)
+            if failure and failure.kind == "auth":
+                return self._send(401, {"error": "The access token is invalid"})
+            headers: dict[str, str] = {}
+            try:
+                status, body = _route(state, method, path, query, form, files,
+                                      self.headers.get("Authorization", ""),
+                                      self.headers.get("Idempotency-Key"))
+            except _Answer as answer:
+                status, body, headers = answer.status, answer.body, answer.headers
+            if failure and failure.kind == "timeout_after_accept":
+                # Stored; the answer comes too late for the client (or never, at shutdown).
+                self.server.stopping.wait(state.slow_seconds)  # type: ignore[attr-defined]
+            self._send(status, body, headers=headers)
+
+        def _body(self) -> tuple[dict[str, list[str]], dict[str, bytes]]:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            kind = self.headers.get("Content-Type", "")
+            if kind.startswith("application/json"):
+                data = json.loads(raw or b"{}")
+                return {k: v if isinstance(v, list) else [str(v)] for k, v in data.items()}, {}
+            if kind.startswith("multipart/form-data"):
+                message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                    f"Content-Type: {kind}\r\n\r\n".encode() + raw)
+                form: dict[str, list[str]] = {}
+                files: dict[str, bytes] = {}
+                for part in message.iter_parts():
+                    name = part.get_param("name", header="content-disposition")
+                    if part.get_filename():
+                        files[name] = part.get_payload(decode=True)
+                    else:
+                        form.setdefault(name, []).append(part.get_content().strip())
+                return form, files
+            return parse_qs(raw.decode(), keep_blank_values=True), {}
+
+        def _send(self, status: int, body: Any, *, reset_in: float = 300,
+                  headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+            with state.lock:
+                state.remaining = max(state.remaining - 1, 0)
+                remaining = state.remaining if status != 429 else 0
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8"
+                             if not isinstance(body, bytes) else "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-RateLimit-Limit", "300")
+            self.send_header("X-RateLimit-Remaining", str(remaining))
+            self.send_header("X-RateLimit-Reset", _iso(datetime.now(UTC) + timedelta(seconds=reset_in)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            try:
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting (timeout tests)
+
+    return Handler
+
+
+class _Answer(Exception):
+    def __init__(self, status: int, body: Any, *, headers: dict[str, str] | None = None) -> None:
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _validation(state: FakeState, message: str) -> _Answer:
+    # Mastodon says 422 "Validation failed: ..."; GoToSocial and Takahē say 400.
+    if state.flavor == "mastodon":
+        return _Answer(422, {"error": f"Validation failed: {message}"})
+    return _Answer(400, {"error": f"Bad Request: {message}"})
+
+
+def _route(state: FakeState, method: str, path: str, query: dict[str, list[str]],
+           form: dict[str, list[str]], files: dict[str, bytes], auth: str,
+           idem: str | None) -> tuple[int, Any]:
+    one = {k: v[0] for k, v in form.items() if v}
+    with state.lock:
+        if method == "GET" and path in ("/api/v1/instance", "/api/v2/instance"):
+            return 200, _instance(state, v2=path.endswith("v2/instance"))
+        if method == "GET" and path == "/.well-known/oauth-authorization-server":
+            return 200, {"issuer": state.base, "authorization_endpoint": f"{state.base}/oauth/authorize",
+                         "token_endpoint": f"{state.base}/oauth/token",
+                         "grant_types_supported": ["authorization_code", "client_credentials"],
+                         "scopes_supported": ["read", "write", "follow", "push"]}
+        if path.startswith("/oauth/") or path == "/api/v1/apps":
+            return _oauth(state, method, path, query, one, form)
+        if auth != f"Bearer {state.token}":
+            raise _Answer(401, {"error": "The access token is invalid"})
+        if method == "GET" and path == "/api/v1/accounts/verify_credentials":
+            return 200, {**state.account(), "source": {"privacy": "public", "note": ""}}
+        if method == "GET" and (m := re.fullmatch(r"/api/v1/accounts/(\w+)/statuses", path)):
+            own = [s for s in state.statuses.values() if s["account"]["id"] == m[1]]
+            return 200, _page(own, query)
+        if method == "POST" and path in ("/api/v1/media", "/api/v2/media"):
+            return _upload(state, path, one, files)
+        if method == "GET" and (m := re.fullmatch(r"/api/v1/media/(\w+)", path)):
+            item = state.media.get(m[1]) or _raise(404, "Record not found")
+            if item["polls_left"] > 0:
+                item["polls_left"] -= 1
+                return 206, _public_media(item)
+            item["url"] = f"{state.base}/media/{item['id']}.png"
+            return 200, _public_media(item)
+        if method == "POST" and path == "/api/v1/statuses":
+            return _post_status(state, form, one, idem)
+        if method == "GET" and path == "/api/v1/statuses":
+            if _version(state.version) < (4, 3):
+                raise _Answer(404, {"error": "Record not found"})  # no batch lookup before 4.3
+            ids = query.get("id[]", [])
+            return 200, [state.statuses[i] for i in ids if i in state.statuses]
+        if method == "GET" and (m := re.fullmatch(r"/api/v1/statuses/(\w+)", path)):
+            return 200, state.statuses.get(m[1]) or _raise(404, "Record not found")
+        if method == "GET" and path == "/api/v1/notifications":
+            types = set(query.get("types[]", []))
+            items = [n for n in state.notifications if not types or n["type"] in types]
+            return 200, _page(items, query)
+    raise _Answer(404, {"error": "Record not found"})
+
+
+def _raise(status: int, message: str) -> Any:
+    raise _Answer(status, {"error": message})
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text.split("+")[0])[:2])
+
+
+def _page(items: list[dict[str, Any]], query: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Newest first, ``max_id``/``since_id`` exclusive, ``limit`` (default 20, at most 40)."""
+    ordered = sorted(items, key=lambda i: int(i["id"]), reverse=True)
+    if "max_id" in query:
+        ordered = [i for i in ordered if int(i["id"]) < int(query["max_id"][0])]
+    if "since_id" in query:
+        ordered = [i for i in ordered if int(i["id"]) > int(query["since_id"][0])]
+    return ordered[: min(int(query.get("limit", ["20"])[0]), 40)]
+
+
+def _instance(state: FakeState, *, v2: bool) -> dict[str, Any]:
+    config = {
+        "statuses": {"max_characters": state.max_characters,
+                     "max_media_attachments": state.max_media, "characters_reserved_per_url": 23},
+        "media_attachments": {"supported_mime_types": ["image/jpeg", "image/png", "image/gif",
+                                                       "image/webp", "video/mp4"],
+                              "image_size_limit": 16 * 1024 * 1024,
+                              "description_limit": state.description_limit},
+    }
+    if v2:
+        return {"domain": "127.0.0.1", "title": "Fake", "version": state.version,
+                "api_versions": {"mastodon": 2}, "configuration": config}
+    return {"uri": "127.0.0.1", "title": "Fake", "version": state.version, "configuration": config}
+
+
+def _oauth(state: FakeState, method: str, path: str, query: dict[str, list[str]],
+           one: dict[str, str], form: dict[str, list[str]]) -> tuple[int, Any]:
+    if method == "POST" and path == "/api/v1/apps":
+        client_id = f"client-{state.next_id()}"
+        app = {"id": state.next_id(), "name": one.get("client_name", ""), "client_id": client_id,
+               "client_secret": f"secret-{state.next_id()}",
+               "redirect_uris": (one.get("redirect_uris") or "").split("\n"),
+               "scopes": one.get("scopes", "read").split()}
+        state.apps[client_id] = app
+        return 200, {**app, "redirect_uri": one.get("redirect_uris"), "vapid_key": "x"}
+    args = {k: v[0] for k, v in query.items()}
+    if method == "GET" and path == "/oauth/authorize":
+        app = state.apps.get(args.get("client_id", ""))
+        if not app or args.get("redirect_uri") not in app["redirect_uris"]:
+            raise _Answer(400, {"error": "invalid_client"})
+        code = f"code-{state.next_id()}"
+        state.codes[code] = {"client_id": app["client_id"], "redirect_uri": args["redirect_uri"]}
+        if args["redirect_uri"] == "urn:ietf:wg:oauth:2.0:oob":
+            return 200, f'<h1>Authorization code</h1><input class="oauth-code" value="{code}">'.encode()
+        target = args["redirect_uri"] + "?" + urlencode({"code": code, "state": args.get("state", "")})
+        raise _Answer(302, b"", headers={"Location": target})
+    if method == "POST" and path == "/oauth/token":
+        grant = state.codes.pop(one.get("code", ""), None)
+        app = state.apps.get(one.get("client_id", ""))
+        if (not grant or not app or app["client_secret"] != one.get("client_secret")
+                or grant["redirect_uri"] != one.get("redirect_uri")):
+            raise _Answer(400, {"error": "invalid_grant", "error_description":
+                                "The provided authorization grant is invalid, expired or revoked"})
+        return 200, {"access_token": state.token, "token_type": "Bearer",
+                     "scope": " ".join(app["scopes"]), "created_at": 1_700_000_000}
+    raise _Answer(404, {"error": "Record not found"})
+
+
+def _public_media(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("polls_left", "size")}
+
+
+def _upload(state: FakeState, path: str, one: dict[str, str],
+            files: dict[str, bytes]) -> tuple[int, Any]:
+    data = files.get("file")
+    if not data:
+        raise _validation(state, "File can't be blank")
+    description = one.get("description")
+    if description and len(description) > state.description_limit:
+        raise _validation(state, f"Description is too long (maximum is {state.description_limit})")
+    media_id = state.next_id()
+    asynchronous = path == "/api/v2/media" and state.media_polls > 0
+    item = {"id": media_id, "type": "image", "description": description, "size": len(data),
+            "url": None if asynchronous else f"{state.base}/media/{media_id}.png",
+            "preview_url": f"{state.base}/media/{media_id}-small.png",
+            "polls_left": state.media_polls if asynchronous else 0, "meta": {}, "blurhash": None}
+    state.media[media_id] = item
+    return (202 if asynchronous else 200), _public_media(item)
+
+
+def _post_status(state: FakeState, form: dict[str, list[str]], one: dict[str, str],
+                 idem: str | None) -> tuple[int, Any]:
+    now = state.clock()
+    if idem and state.flavor == "mastodon":
+        seen = state.idempotency.get(idem)
+        if seen and now - seen[1] < timedelta(hours=1) and seen[0] in state.statuses:
+            return 200, state.statuses[seen[0]]
+    text = one.get("status", "")
+    media_ids = form.get("media_ids[]") or form.get("media_ids") or []
+    if not text.strip() and not media_ids:
+        raise _validation(state, "Text can't be blank")
+    if len(text) > state.max_characters:
+        raise _validation(state, f"Text character limit of {state.max_characters} exceeded")
+    if len(media_ids) > state.max_media:
+        raise _validation(state, f"Media attachments may not exceed {state.max_media}")
+    media = []
+    for media_id in media_ids:
+        item = state.media.get(media_id) or _raise(422, "Validation failed: media not found")
+        if item["url"] is None:
+            raise _validation(state, "Cannot attach files that have not finished processing. "
+                                     "Try again in a moment!")
+        media.append(_public_media(item))
+    reply_to = one.get("in_reply_to_id") or None
+    if reply_to and reply_to not in state.statuses:
+        raise _Answer(404, {"error": "Record not found"})
+    status = state.add_status(
+        text=text, in_reply_to_id=reply_to, visibility=one.get("visibility", "public"),
+        spoiler_text=one.get("spoiler_text", ""), language=one.get("language"), media=media,
+        created_at=now,
+    )
+    if idem:
+        state.idempotency[idem] = (status["id"], now)
+    return 200, status
+
+
+# --- the contract suite's entry point -------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One adapter connected to one fake server, as tests/adapters/test_contract.py expects."""
+
+    adapter: Any
+    server: FakeMastodon
+
+    def posts(self) -> list[dict[str, Any]]:
+        return self.server.state.posts()
+
+    def fail_next(self, kind: str) -> None:
+        self.server.state.fail_next(kind)
+
+
+@contextlib.contextmanager
+def adapter_case(tmp_path: Path, **state: Any) -> Iterator[Case]:
+    """A MastodonAdapter (timeout 1 s) on a fresh fake server; ``state`` sets FakeState fields."""
+    from klapper.adapters.mastodon import MastodonAdapter
+
+    timeout = 1.0
+    state.setdefault("slow_seconds", timeout + 1.0)
+    with FakeMastodon(**state) as server:
+        adapter = MastodonAdapter(
+            name="masto", settings={"instance": server.url, "cache_dir": str(tmp_path)},
+            secrets={"access_token": server.state.token}, repo=tmp_path, timeout=timeout,
+        )
+        try:
+            yield Case(adapter=adapter, server=server)
+        finally:
+            adapter.close()
