@@ -247,7 +247,10 @@ class LinkedInAdapter(Adapter):
                 permission=self._permission("r"), what="list the author's recent posts",
             ).json()
             elements = answer.get("elements") or []
-            yield from elements
+            for element in elements:
+                created = _from_millis(element.get("createdAt"))
+                if since is None or created is None or created >= since:
+                    yield element
             if len(elements) < FIND_PAGE:
                 return  # the author has no older posts: absence is proven
             oldest = _from_millis(elements[-1].get("createdAt"))

@@ -8,6 +8,7 @@ passed), and turns every failure into klapper's error tree.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,10 @@ TOKEN_PATH = "/oauth/v2/accessToken"
 #: LinkedIn-Version sent with every /rest call. LinkedIn retires a version about a year after
 #: its release (answering 426); an account's ``api_version`` setting overrides this.
 API_VERSION = "202510"
+# requests-oauthlib logs tokens, refresh tokens and the client secret at DEBUG level.
+for _chatty in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
+
 # Refresh a little before LinkedIn's expiry, so a token never runs out in the middle of a call.
 _REFRESH_MARGIN = 60.0
 
