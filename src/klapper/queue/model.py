@@ -98,6 +98,9 @@ class Post:
     until: datetime | None = None
     count: int | None = None
     draft: bool = False
+    start: datetime | None = None  # `every`: the first occurrence is at or after this
+    # Where parts of the post were written ("text", "at", "thread.2.text", "per.x.text" ...).
+    locations: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def first_line(self) -> str:

@@ -1,0 +1,122 @@
+"""Pydantic validation errors turned into messages for people, with "did you mean" for keys."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One wrong value: where (path of keys and list indexes), what, and whether the key is bad."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    at_key: bool = False  # point at the key (unknown key) rather than its value
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The concrete types behind Annotated / Optional / Union."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(tp) for t in _unwrap(arg)]
+    return [tp]
+
+
+def _step(candidates: list[Any], step: str | int) -> list[Any]:
+    found: list[Any] = []
+    for tp in candidates:
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(step, str):
+            for name, field in tp.model_fields.items():
+                if step in (name, field.alias):
+                    found.extend(_unwrap(field.annotation))
+        elif origin in (dict, typing.Mapping) or (origin and origin.__name__ == "Mapping"):
+            found.extend(_unwrap(args[1]))
+        elif origin in (list, tuple, set, frozenset) and isinstance(step, int) and args:
+            found.extend(_unwrap(args[0]))
+    return found
+
+
+def allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The keys a mapping at ``loc`` may have (by their YAML names), following the models."""
+    candidates: list[Any] = [model]
+    for step in loc:
+        candidates = _step(candidates, step)
+    keys: list[str] = []
+    for tp in candidates:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            keys.extend(field.alias or name for name, field in tp.model_fields.items())
+    return keys
+
+
+def path_text(loc: Sequence[str | int]) -> str:
+    """('media', 1, 'alt') -> 'media #2 › alt' (list positions count from 1, as people do)."""
+    return " › ".join(f"#{step + 1}" if isinstance(step, int) else str(step) for step in loc)
+
+
+def describe(value: Any) -> str:
+    """A short, readable description of a YAML value for an error message."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (YAML reads yes/no/on/off as true/false; quote it)"
+    if isinstance(value, int | float):
+        return f"the number {value} (quote it to make it text)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping (key: value)"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_EXPECTED = {
+    "string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+    "int_from_float": "a whole number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "list_type": "a list", "tuple_type": "a list",
+    "dict_type": "a mapping (key: value)", "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)", "float_type": "a number",
+    "float_parsing": "a number",
+}
+
+
+def _message(error: Any, model: type[BaseModel]) -> tuple[str, bool]:
+    kind, loc, value = error["type"], tuple(error["loc"]), error.get("input")
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        choices = allowed_keys(model, loc[:-1])
+        close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
+        if close:
+            return f"unknown key '{key}'; did you mean '{close[0]}'?", True
+        return f"unknown key '{key}'; allowed here: {', '.join(choices) or 'none'}", True
+    if kind == "missing":
+        return f"'{loc[-1]}' is required here", True
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {describe(value)}", False
+    if kind == "literal_error":
+        return f"expected one of {error['ctx']['expected']}, got {describe(value)}", False
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message, False
+
+
+def field_errors(exc: ValidationError, *, model: type[BaseModel]) -> list[FieldError]:
+    """Each error of ``exc`` (raised by ``model``) as a FieldError with a readable message."""
+    result: list[FieldError] = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(step for step in error["loc"] if isinstance(step, str | int))
+        message, at_key = _message(error, model)
+        where = path_text(loc[:-1] if error["type"] in ("extra_forbidden", "missing") else loc)
+        result.append(FieldError(loc, f"{where}: {message}" if where else message, at_key))
+    return result

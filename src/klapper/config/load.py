@@ -1,0 +1,105 @@
+"""Reading klapper.yaml into a Config, with every fault located by line and column."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from klapper.config.errors import field_errors
+from klapper.config.model import Config
+from klapper.config.yamlsrc import YamlError, decode, locate, read_documents
+
+CONFIG_FILE = "klapper.yaml"
+# Account names become parts of environment variable names (KLAPPER_<ACCOUNT>_<KEY>).
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One fault in klapper.yaml (1-based line and column)."""
+
+    message: str
+    line: int = 1
+    column: int = 1
+
+
+class ConfigError(Exception):
+    """klapper.yaml is missing or wrong; ``issues`` lists every fault found."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        super().__init__("; ".join(issue.message for issue in issues))
+        self.issues = issues
+
+
+def _relative_inside(path: str) -> bool:
+    """A path written in klapper.yaml that cannot leave the repository (symlinks are checked
+    where the path is used)."""
+    return not os.path.isabs(path) and ".." not in Path(path).parts
+
+
+def load_config(repo: Path) -> Config:
+    """The repository's klapper.yaml as a Config; ConfigError lists everything wrong with it."""
+    path = repo / CONFIG_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(
+            f"{repo} has no {CONFIG_FILE}; is --repo right? "
+            "Start from examples/klapper.yaml"
+        )]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(f"cannot read {CONFIG_FILE}: {exc.strerror}")]) from None
+    try:
+        documents = read_documents(decode(raw))
+    except YamlError as exc:
+        raise ConfigError([ConfigIssue(str(exc), exc.line, exc.column)]) from None
+    if len(documents) > 1:
+        line = documents[1].node.start_mark.line + 1
+        raise ConfigError([ConfigIssue(f"{CONFIG_FILE} must be one YAML document", line)])
+    if not documents:
+        return Config()
+    document = documents[0]
+    if not isinstance(document.data, dict):
+        raise ConfigError([ConfigIssue(f"{CONFIG_FILE} must be a mapping (key: value)", 1)])
+    try:
+        config = Config.model_validate(document.data)
+    except ValidationError as exc:
+        issues = [
+            ConfigIssue(error.message, *locate(document.node, error.loc, key=error.at_key))
+            for error in field_errors(exc, model=Config)
+        ]
+        raise ConfigError(issues) from None
+    issues = _cross_checks(config)
+    if issues:
+        raise ConfigError([
+            ConfigIssue(message, *locate(document.node, loc, key=at_key))
+            for loc, message, at_key in issues
+        ])
+    return config
+
+
+def _cross_checks(config: Config) -> list[tuple[tuple[str | int, ...], str, bool]]:
+    """What one field cannot know alone: names that must exist, paths that must stay inside."""
+    found: list[tuple[tuple[str | int, ...], str, bool]] = []
+    for name in config.accounts:
+        if not ACCOUNT_NAME.match(name):
+            found.append((("accounts", name),
+                          f"account name {name!r}: use letters, digits, - and _ only", True))
+    for index, name in enumerate(config.defaults.to):
+        if name not in config.accounts:
+            known = ", ".join(config.accounts) or "none"
+            found.append((("defaults", "to", index),
+                          f"defaults › to: no account named {name!r} (accounts: {known})", False))
+    if not _relative_inside(config.paths.posts):
+        found.append((("paths", "posts"),
+                      "paths › posts must be a folder inside the repository", False))
+    for name, account in config.accounts.items():
+        if account.path is not None and not _relative_inside(account.path):
+            found.append((("accounts", name, "path"),
+                          f"accounts › {name} › path must be a folder inside the repository",
+                          False))
+    return found

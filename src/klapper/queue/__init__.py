@@ -1,0 +1,8 @@
+"""Post files -> Post objects: loading with file:line, validation (`klapper check`), rescans."""
+
+from __future__ import annotations
+
+from klapper.queue.check import check_posts
+from klapper.queue.load import LoadCache, Repository, load_repository
+
+__all__ = ["LoadCache", "Repository", "check_posts", "load_repository"]

@@ -1,0 +1,243 @@
+"""A post as written (schema.PostFile) -> a Post: times resolved, accounts and media paths checked."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from klapper.adapters.rules import RULES
+from klapper.config.errors import FieldError
+from klapper.config.model import Config
+from klapper.config.yamlsrc import locate
+from klapper.queue.model import Media, Override, Part, Post, Source
+from klapper.queue.schema import OPTION_KEYS, MediaEntry, Options, PostFile, ThreadEntry
+from klapper.scheduler.timing import TimeError, parse_cron, parse_time
+
+Loc = tuple[str | int, ...]
+# Ids are part of delivery keys ("post|occurrence|account") and of file-like names.
+_ID = re.compile(r"^[^\s|]+$")
+
+
+@dataclass(frozen=True)
+class RepoContext:
+    """What building posts needs to know about the repository, computed once per load."""
+
+    config: Config
+    tz: ZoneInfo
+    root: str  # absolute, normalised repository path
+    real_root: str  # the same with symlinks resolved
+
+    @classmethod
+    def create(cls, *, config: Config, root: Path) -> RepoContext:
+        absolute = os.path.abspath(root)
+        return cls(config, config.tz, absolute, os.path.realpath(absolute))
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + os.sep)
+
+
+def resolve_media_path(written: str, *, post_file: str, ctx: RepoContext) -> str:
+    """The absolute path of an image named in ``post_file``; ValueError if it leaves the repo.
+
+    Only path names are inspected (symlinks resolved): a file outside is never opened.
+    """
+    if os.path.isabs(written) or written.startswith("~"):
+        raise ValueError(f"media path {written!r} is absolute; write it relative to this file")
+    folder = os.path.dirname(post_file)
+    joined = os.path.normpath(os.path.join(ctx.root, folder, written))
+    if not _within(joined, ctx.root):
+        raise ValueError(f"media path {written!r} leaves the content repository; keep images "
+                         "inside it (e.g. media/)")
+    if not _within(os.path.realpath(joined), ctx.real_root):
+        raise ValueError(f"media path {written!r} is a symlink pointing outside the content "
+                         "repository; klapper does not read it")
+    return joined
+
+
+class _Builder:
+    """Collects the errors of one post while converting it."""
+
+    def __init__(self, raw: PostFile, *, ctx: RepoContext, file: str, node: yaml.Node) -> None:
+        self.raw, self.ctx, self.file, self.node = raw, ctx, file, node
+        self.errors: list[FieldError] = []
+
+    def error(self, loc: Loc, message: str, *, at_key: bool = False) -> None:
+        self.errors.append(FieldError(loc, message, at_key))
+
+    def source(self, mark: Any) -> Source:
+        return Source(self.file, mark.line + 1, mark.column + 1)
+
+    def time(self, key: str) -> tuple[datetime | None, str | None]:
+        value = getattr(self.raw, key)
+        if value is None:
+            return None, None
+        try:
+            return parse_time(value, self.ctx.tz, zone_name=self.ctx.config.timezone)
+        except TimeError as exc:
+            self.error((key,), f"{key}: {exc}")
+            return None, None
+
+    def media(self, entries: list[MediaEntry], loc: Loc) -> tuple[Media, ...]:
+        result = []
+        for index, entry in enumerate(entries):
+            try:
+                path = resolve_media_path(entry.file, post_file=self.file, ctx=self.ctx)
+            except ValueError as exc:
+                self.error((*loc, index, "file"), str(exc))
+                continue
+            line, column = locate(self.node, (*loc, index))
+            alt = entry.alt.strip() if entry.alt is not None else None
+            result.append(Media(entry.file, Path(path), alt or None,
+                                Source(self.file, line, column)))
+        return tuple(result)
+
+    def thread(self, entries: list[ThreadEntry], loc: Loc) -> tuple[Part, ...]:
+        parts = []
+        for index, entry in enumerate(entries):
+            media = self.media(entry.media, (*loc, index, "media"))
+            text = entry.text.strip()
+            if not text and not entry.media:
+                self.error((*loc, index), "this follow-up has no text and no media")
+            parts.append(Part(text=text, media=media))
+        return tuple(parts)
+
+    def accounts(self) -> tuple[str, ...]:
+        config = self.ctx.config
+        if self.raw.to is None:
+            names = config.default_accounts()
+            if not names:
+                self.error((), "no `to:` and klapper.yaml has no accounts (defaults › to)")
+            return names
+        if not self.raw.to:
+            self.error(("to",), "to: is empty; name at least one account")
+        for index, name in enumerate(self.raw.to):
+            if name not in config.accounts:
+                self.error(("to", index), _unknown("account", name, list(config.accounts)))
+        return tuple(dict.fromkeys(self.raw.to))
+
+    def overrides(self) -> dict[str, Override]:
+        known = [*self.ctx.config.accounts, *RULES]
+        result = {}
+        for key, entry in self.raw.per.items():
+            if key not in known:
+                self.error(("per", key), "per: " + _unknown("account or platform", key, known),
+                           at_key=True)
+            loc: Loc = ("per", key)
+            result[key] = Override(
+                text=entry.text.strip() if entry.text is not None else None,
+                media=self.media(entry.media, (*loc, "media")) if entry.media is not None else None,
+                thread=self.thread(entry.thread, (*loc, "thread"))
+                if entry.thread is not None else None,
+                options=_options(entry),
+            )
+        return result
+
+    def schedule(self) -> dict[str, Any]:
+        raw = self.raw
+        if raw.at is not None and raw.every is not None:
+            self.error(("every",), "a post has either `at` (once) or `every` (repeating), not both")
+        if raw.every is None:
+            for key in ("start", "until", "count"):
+                if getattr(raw, key) is not None:
+                    self.error((key,), f"`{key}` only works with `every` (a repeating post)",
+                               at_key=True)
+        elif raw.every is not None:
+            try:
+                parse_cron(raw.every)
+            except TimeError as exc:
+                self.error(("every",), f"every: {exc}")
+            if raw.count is not None and raw.start is None:
+                self.error(("count",), "count needs `start` to count from, e.g. "
+                           "start: 2026-06-01 00:00", at_key=True)
+        at, note = self.time("at")
+        start, _ = self.time("start")
+        until, _ = self.time("until")
+        if start and until and until < start:
+            self.error(("until",), "until: is before start")
+        return {"at": at, "at_note": note, "every": raw.every, "start": start,
+                "until": until, "count": raw.count}
+
+    def post_id(self, default: str) -> str:
+        if self.raw.id is None:
+            return default
+        if not _ID.match(self.raw.id):
+            self.error(("id",), f"id {self.raw.id!r}: no spaces and no '|' please")
+        return self.raw.id
+
+    def locations(self) -> dict[str, Source]:
+        """Where the text and time parts were written, for precise messages from check."""
+        found: dict[str, Source] = {}
+        if not isinstance(self.node, yaml.MappingNode):
+            return found
+        for key_node, value_node in self.node.value:
+            key = str(key_node.value)
+            found[key] = self.source(value_node.start_mark)
+            if key == "thread":
+                _item_texts(value_node, "thread", found, self.source)
+            elif key == "per" and isinstance(value_node, yaml.MappingNode):
+                for per_key, per_value in value_node.value:
+                    if isinstance(per_value, yaml.MappingNode):
+                        for inner_key, inner_value in per_value.value:
+                            name = f"per.{per_key.value}.{inner_key.value}"
+                            found[name] = self.source(inner_value.start_mark)
+                            if inner_key.value == "thread":
+                                _item_texts(inner_value, name, found, self.source)
+        return found
+
+
+def _item_texts(node: yaml.Node, prefix: str, found: dict[str, Source], source: Any) -> None:
+    if not isinstance(node, yaml.SequenceNode):
+        return
+    for index, item in enumerate(node.value, 1):
+        mark = item.start_mark
+        if isinstance(item, yaml.MappingNode):
+            mark = next((v.start_mark for k, v in item.value if k.value == "text"), mark)
+        found[f"{prefix}.{index}.text"] = source(mark)
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known) or 'none'}"
+    return f"no {kind} named {name!r}{hint}"
+
+
+def _options(raw: Options, *, lang: str | None = None) -> dict[str, Any]:
+    options = {key: getattr(raw, key) for key in OPTION_KEYS if getattr(raw, key) is not None}
+    if lang and "lang" not in options:
+        options["lang"] = lang
+    return options
+
+
+def build_post(
+    raw: PostFile, *, ctx: RepoContext, file: str, default_id: str, node: yaml.Node
+) -> tuple[Post | None, list[FieldError]]:
+    """The Post for ``raw`` (None when it has errors) and the errors, each with its location."""
+    builder = _Builder(raw, ctx=ctx, file=file, node=node)
+    post_id = builder.post_id(default_id)
+    text = raw.text.strip()
+    media = builder.media(raw.media, ("media",))
+    if not text and not raw.media:
+        builder.error((), "this post has no text and no media")
+    post = Post(
+        id=post_id,
+        source=builder.source(node.start_mark),
+        text=text,
+        to=builder.accounts(),
+        media=media,
+        thread=builder.thread(raw.thread, ("thread",)),
+        options=_options(raw, lang=ctx.config.defaults.lang),
+        per=builder.overrides(),
+        draft=raw.draft,
+        locations=builder.locations(),
+        **builder.schedule(),
+    )
+    return (None if builder.errors else post), builder.errors

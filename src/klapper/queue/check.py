@@ -1,0 +1,194 @@
+"""`klapper check`'s per-account validation: text length, media and alt text, past times.
+
+Every post is checked for every account it goes to, with that platform's counting and limits
+(adapters.rules.RULES, an account's ``text_limit``, or rules passed in, e.g. a Mastodon
+instance's own). Findings in drafts are warnings: a draft never publishes.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from klapper.adapters.base import Rules
+from klapper.adapters.counting import count_text
+from klapper.adapters.rules import RULES
+from klapper.config.model import Config, format_duration
+from klapper.queue.load import Repository
+from klapper.queue.model import Media, Post, Problem, Severity, Source
+from klapper.scheduler.timing import TimeError, parse_cron
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"),
+)
+
+
+def account_rules(config: Config, account: str) -> Rules:
+    """The limits that apply to one account: its platform's, with its own text limit."""
+    settings = config.accounts[account]
+    rules = RULES[settings.platform]
+    return replace(rules, text_limit=settings.text_limit) if settings.text_limit else rules
+
+
+def sniff_type(path: str) -> str:
+    """An image's MIME type from its first bytes (the name can lie), else from its name."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+    for magic, mime in _MAGIC:
+        if head.startswith(magic):
+            return mime
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return mimetypes.guess_type(path)[0] or "an unknown type"
+
+
+class _Checker:
+    def __init__(self, repo: Repository, *, now: datetime,
+                 published: Callable[[str], bool] | None,
+                 rules: Mapping[str, Rules] | None) -> None:
+        self.config = repo.config
+        self.now = now
+        self.published = published
+        self.rules = dict(rules or {})
+        self.problems: list[Problem] = []
+        self.files: dict[str, tuple[int, str] | str] = {}  # path -> (size, type) or why not
+
+    def add(self, post: Post, source: Source, severity: Severity, message: str,
+            account: str | None = None) -> None:
+        if post.draft:
+            severity, message = "warning", f"(draft) {message}"
+        self.problems.append(Problem(source, severity, message, post=post.id, account=account))
+
+    def media_file(self, media: Media) -> tuple[int, str] | str:
+        key = str(media.path)
+        if key not in self.files:
+            try:
+                if not os.path.isfile(key):
+                    raise FileNotFoundError
+                self.files[key] = (os.path.getsize(key), sniff_type(key))
+            except FileNotFoundError:
+                self.files[key] = f"media file {media.file!r} not found (looked at {key})"
+            except OSError as exc:
+                self.files[key] = f"cannot read media file {media.file!r}: {exc.strerror}"
+        return self.files[key]
+
+    def check(self, post: Post) -> None:
+        for account in post.to:
+            if account not in self.config.accounts:
+                continue  # loading reported it
+            self.check_account(post, account)
+        self.check_time(post)
+
+    def check_account(self, post: Post, account: str) -> None:
+        platform = self.config.accounts[account].platform
+        rules = self.rules.get(account) or account_rules(self.config, account)
+        parts = post.parts_for(account, platform)
+        if len(parts) > 1 and not rules.threads:
+            self.add(post, post.locations.get("thread", post.source), "error",
+                     f"{platform} cannot post threads; remove `thread` or use per: to drop it",
+                     account)
+        for index, part in enumerate(parts):
+            where = _text_location(post, account, platform, index)
+            label = f"follow-up {index}: " if index else ""
+            if not part.text and not part.media:
+                self.add(post, where, "error", f"{label}no text and no media", account)
+            length = count_text(part.text, rules.counting)
+            cw = part.options.get("cw") if rules.counting == "mastodon" else None
+            if cw:  # Mastodon counts the content warning into the same limit
+                length += count_text(str(cw), rules.counting)
+            if length > rules.text_limit:
+                counted = " with the content warning" if cw else ""
+                self.add(post, where, "error",
+                         f"{label}text is {length} characters{counted} as {platform} counts "
+                         f"them; the limit is {rules.text_limit} (account {account})", account)
+            self.check_media(post, part.media, rules, account, label)
+
+    def check_media(self, post: Post, media: tuple[Media, ...], rules: Rules, account: str,
+                    label: str) -> None:
+        platform = self.config.accounts[account].platform
+        if len(media) > rules.max_media:
+            self.add(post, media[rules.max_media].source or post.source, "error",
+                     f"{label}{len(media)} images; {platform} takes at most {rules.max_media}",
+                     account)
+        for item in media:
+            where = item.source or post.source
+            found = self.media_file(item)
+            if isinstance(found, str):
+                self.add(post, where, "error", found)
+                continue
+            size, mime = found
+            if mime not in rules.media_types:
+                self.add(post, where, "error", f"{item.file} is {mime}; {platform} takes "
+                         f"{', '.join(sorted(rules.media_types))}", account)
+            if size > rules.max_media_bytes:
+                self.add(post, where, "error", f"{item.file} is {size:,} bytes; {platform} "
+                         f"takes at most {rules.max_media_bytes:,}", account)
+            if item.alt is None and self.config.defaults.alt_required:
+                self.add(post, where, "error", f"{item.file} has no alt text; add `alt:` "
+                         "describing the image (or set defaults › alt_required: false)")
+            elif item.alt is not None and len(item.alt) > rules.alt_limit:
+                self.add(post, where, "error", f"alt text of {item.file} is {len(item.alt)} "
+                         f"characters; {platform} takes at most {rules.alt_limit}", account)
+
+    def check_time(self, post: Post) -> None:
+        if post.draft:
+            return
+        tz = self.config.tz
+        if post.at is not None and post.at < self.now and not self._published(post.id):
+            self.add(post, post.locations.get("at", post.source), "warning",
+                     f"at {post.at.astimezone(tz):%Y-%m-%d %H:%M} is in the past and this post "
+                     "has not been published; it goes out only within the catch-up window "
+                     f"({format_duration(self.config.defaults.catch_up)}), otherwise it is missed")
+        if post.every is None:
+            return
+        if post.until is not None and post.until < self.now:
+            self.add(post, post.locations.get("until", post.source), "warning",
+                     f"this repeat ended at {post.until.astimezone(tz):%Y-%m-%d %H:%M}; "
+                     "nothing more goes out")
+        try:
+            cron = parse_cron(post.every)
+        except TimeError:
+            return
+        if len(cron.minutes) > 1:  # more than once an hour is almost always a typo
+            self.add(post, post.locations.get("every", post.source), "warning",
+                     f"every {cron.expression!r} posts {len(cron.times())} times a day; "
+                     "is that intended?")
+
+    def _published(self, post_id: str) -> bool:
+        return bool(self.published and self.published(post_id))
+
+
+def _text_location(post: Post, account: str, platform: str, index: int) -> Source:
+    """Where the text of part ``index`` for this account was written."""
+    for key in (account, platform):  # the account's override wins, as in parts_for
+        override = post.per.get(key)
+        if override is None:
+            continue
+        if index == 0 and override.text is not None:
+            return post.locations.get(f"per.{key}.text", post.source)
+        if index > 0 and override.thread is not None:
+            return post.locations.get(f"per.{key}.thread.{index}.text", post.source)
+    name = "text" if index == 0 else f"thread.{index}.text"
+    return post.locations.get(name, post.source)
+
+
+def check_posts(
+    repo: Repository,
+    *,
+    now: datetime,
+    published: Callable[[str], bool] | None = None,
+    rules: Mapping[str, Rules] | None = None,
+) -> list[Problem]:
+    """The validation findings for every post of ``repo`` (not repeating ``repo.problems``).
+
+    ``now`` (aware) decides what is past; ``published(post_id)`` tells whether a past post went
+    out (from the ledger); ``rules`` replaces an account's limits (account name -> Rules).
+    """
+    checker = _Checker(repo, now=now, published=published, rules=rules)
+    for post in repo.posts:
+        checker.check(post)
+    return list(dict.fromkeys(checker.problems))

@@ -1,0 +1,153 @@
+"""One post file -> its posts and problems; finding the post files below the posts folder.
+
+Ids: a post's ``id:`` if it has one, else its repository-relative path. A file holding several
+posts (a YAML list, or several ``---`` documents) numbers them from 1 in file order:
+``posts/week.yaml#1``, ``posts/week.yaml#2`` ... (empty documents are not counted).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from klapper.config.errors import FieldError, field_errors
+from klapper.config.yamlsrc import Document, YamlError, decode, locate, read_documents
+from klapper.queue.build import RepoContext, build_post
+from klapper.queue.model import Post, Problem, Source
+from klapper.queue.schema import PostFile
+
+SUFFIXES = (".yaml", ".yml")
+Stamp = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What one post file yielded, with the stat stamp it was read at (for the rescan cache)."""
+
+    stamp: Stamp
+    posts: tuple[Post, ...]
+    problems: tuple[Problem, ...]
+
+
+def stamp_of(stat: os.stat_result) -> Stamp:
+    """Identity of a file version: mtime and ctime in ns, size, inode (an editor's rename)."""
+    return (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
+
+
+def _entries(documents: list[Document]) -> Iterator[tuple[Any, yaml.Node]]:
+    for document in documents:
+        if isinstance(document.data, list) and isinstance(document.node, yaml.SequenceNode):
+            yield from zip(document.data, document.node.value, strict=False)
+        else:
+            yield document.data, document.node
+
+
+def _several(documents: list[Document]) -> bool:
+    return len(documents) > 1 or isinstance(documents[0].data, list)
+
+
+def _problems(errors: list[FieldError], *, file: str, node: yaml.Node,
+              post: str | None) -> list[Problem]:
+    return [
+        Problem(Source(file, *locate(node, error.loc, key=error.at_key)), "error",
+                error.message, post=post)
+        for error in errors
+    ]
+
+
+def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp) -> FileResult:
+    """Parse and build every post of one file; a fault becomes a Problem, never an exception."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        documents = read_documents(decode(raw))
+    except YamlError as exc:
+        problem = Problem(Source(file, exc.line, exc.column), "error", str(exc))
+        return FileResult(stamp, (), (problem,))
+    except OSError as exc:
+        return FileResult(stamp, (), (Problem(Source(file), "error",
+                                              f"cannot read this file: {exc.strerror}"),))
+    if not documents:
+        return FileResult(stamp, (), (Problem(Source(file), "warning", "this file has no posts"),))
+    several = _several(documents)
+    posts: list[Post] = []
+    problems: list[Problem] = []
+    for number, (data, node) in enumerate(_entries(documents), 1):
+        default_id = f"{file}#{number}" if several else file
+        if not isinstance(data, dict):
+            mark = node.start_mark
+            problems.append(Problem(
+                Source(file, mark.line + 1, mark.column + 1), "error",
+                "a post is a mapping of keys (text:, at:, to: ...); found "
+                + ("a list" if isinstance(data, list) else repr(data)[:40]),
+                post=default_id,
+            ))
+            continue
+        try:
+            raw_post = PostFile.model_validate(data)
+        except ValidationError as exc:
+            post_id = data.get("id") if isinstance(data.get("id"), str) else default_id
+            problems += _problems(field_errors(exc, model=PostFile), file=file, node=node,
+                                  post=post_id)
+            continue
+        except RecursionError:
+            problems.append(Problem(Source(file, node.start_mark.line + 1), "error",
+                                    "this post nests too deeply to read", post=default_id))
+            continue
+        post, errors = build_post(raw_post, ctx=ctx, file=file, default_id=default_id, node=node)
+        problems += _problems(errors, file=file, node=node, post=raw_post.id or default_id)
+        if post is not None:
+            posts.append(post)
+    return FileResult(stamp, tuple(posts), tuple(problems))
+
+
+@dataclass(frozen=True)
+class Found:
+    """A post file found by the walk (or a problem with an entry that is not read)."""
+
+    file: str  # repository-relative, POSIX
+    path: str  # absolute
+    stamp: Stamp | None = None
+    problem: Problem | None = None
+
+
+def walk(folder: str, *, ctx: RepoContext) -> Iterator[Found]:
+    """Every *.yaml / *.yml below ``folder`` in sorted order; hidden entries are skipped.
+
+    Symlinks to files inside the repository are followed; to files outside, never (reported);
+    symlinked folders are not descended into (reported as a warning).
+    """
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        file = os.path.relpath(entry.path, ctx.root).replace(os.sep, "/")
+        try:
+            if entry.is_symlink():
+                real = os.path.realpath(entry.path)
+                if entry.is_dir():
+                    yield Found(file, entry.path, problem=Problem(
+                        Source(file), "warning",
+                        "a symlinked folder: klapper does not look inside it"))
+                    continue
+                if not entry.name.endswith(SUFFIXES):
+                    continue
+                if not (real == ctx.real_root or real.startswith(ctx.real_root + os.sep)):
+                    yield Found(file, entry.path, problem=Problem(
+                        Source(file), "error",
+                        "symlink to a file outside the content repository; not read"))
+                    continue
+            if entry.is_dir(follow_symlinks=False):
+                yield from walk(entry.path, ctx=ctx)
+            elif entry.name.endswith(SUFFIXES) and entry.is_file():
+                yield Found(file, entry.path, stamp_of(entry.stat()))
+        except OSError:
+            continue  # vanished while we looked: the next scan will not see it either
