@@ -1,0 +1,269 @@
+"""The publisher: claim a delivery, publish it part by part, record every step in the ledger.
+
+A claim is committed before the platform is called. Each part is recorded as soon as it is
+out, so a retry continues at the first part not recorded. Whenever the outcome of a call is in
+doubt (a crash, a timeout, a 5xx, an unexpected error), the part is marked ``in_flight`` and
+the next attempt asks the adapter's ``find`` first: only a part proven absent is sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from klapper.adapters.base import (
+    Adapter, AdapterError, AuthExpiredError, MediaFile, Outgoing, PermanentError, Published,
+    RateLimitedError, ThreadRef, TransientError,
+)
+from klapper.config.model import Config
+from klapper.config.secrets import redact, secret_values
+from klapper.ledger import Delivery, EventLog, Ledger, State, idempotency_key
+from klapper.ledger.owner import current_owner
+from klapper.queue.model import Post
+from klapper.scheduler.retry import backoff, is_timeout
+
+log = logging.getLogger("klapper.publisher")
+
+Clock = Callable[[], datetime]
+AdapterFactory = Callable[[str], Adapter]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt came to: the delivery as recorded, and the event logged for it."""
+
+    delivery: Delivery
+    event: str  # published, retry, unknown, failed, paused, missed
+
+    @property
+    def ok(self) -> bool:
+        return self.event == "published"
+
+
+class _Failure(Exception):
+    """Carries an adapter error out of the part loop with the part whose fate is unknown."""
+
+    def __init__(self, error: Exception, uncertain: int | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.uncertain = uncertain
+
+
+class Publisher:
+    """Publishes deliveries from the ledger with the posts and adapters it is given."""
+
+    def __init__(self, *, ledger: Ledger, events: EventLog, config: Config,
+                 posts: Mapping[str, Post], adapters: AdapterFactory, clock: Clock = utc_now,
+                 rng: random.Random | None = None) -> None:
+        self.ledger = ledger
+        self.events = events
+        self.config = config
+        self.posts = dict(posts)
+        self.adapters = adapters
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.owner = current_owner()
+        self._account_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def use(self, *, config: Config, posts: Mapping[str, Post]) -> None:
+        """Publish from a reloaded repository from now on."""
+        self.config, self.posts = config, dict(posts)
+
+    # --- batches ---------------------------------------------------------------------------
+
+    def mark_missed(self) -> list[Delivery]:
+        """Planned deliveries older than the catch-up window become MISSED (and are logged)."""
+        now = self.clock()
+        missed = self.ledger.mark_missed(before=now - self.config.defaults.catch_up, now=now)
+        for delivery in missed:
+            self.events.emit("missed", delivery=delivery, now=now, due=delivery.due.isoformat(),
+                             reason=delivery.reason)
+            log.warning("missed %s to %s (was due %s): %s", delivery.post_id, delivery.account,
+                        delivery.due.isoformat(), delivery.reason)
+        return missed
+
+    def publish_due(self, *, progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
+        """Everything due now, oldest first; returns what each attempt came to."""
+        outcomes = [Outcome(d, "missed") for d in self.mark_missed()]
+        due = self.ledger.claimable(now=self.clock())
+        for done, delivery in enumerate(due, start=1):
+            outcome = self.publish(delivery.id)
+            if outcome is not None:
+                outcomes.append(outcome)
+            if progress is not None:
+                progress(done, len(due))
+        return outcomes
+
+    # --- one delivery ----------------------------------------------------------------------
+
+    def publish(self, delivery_id: str) -> Outcome | None:
+        """Claim and publish one delivery; None when it is not due, not claimable, or taken."""
+        row = self.ledger.get(delivery_id)
+        if row is None:
+            return None
+        with self._lock_for(row.account):
+            now = self.clock()
+            if row.state is State.PLANNED and now - row.due > self.config.defaults.catch_up:
+                missed = self.mark_missed()
+                return next((Outcome(d, "missed") for d in missed if d.id == delivery_id), None)
+            post = self.posts.get(row.post_id)
+            if post is None or row.account not in self.config.accounts:
+                return None  # gone from the repository; the next sync cancels it
+            token = uuid.uuid4().hex
+            claimed = self.ledger.claim(delivery_id, token=token, owner=self.owner, now=now)
+            if claimed is None:
+                return None
+            return self._run(claimed, post, token)
+
+    def _lock_for(self, account: str) -> threading.Lock:
+        # One publish at a time per account: thread parts stay in order, adapters need no locks.
+        with self._locks_guard:
+            return self._account_locks.setdefault(account, threading.Lock())
+
+    def _run(self, delivery: Delivery, post: Post, token: str) -> Outcome:
+        adapter: Adapter | None = None
+        try:
+            try:
+                adapter = self.adapters(delivery.account)
+            except Exception as exc:  # noqa: BLE001 - a broken account pauses; others go on
+                raise _Failure(AuthExpiredError(
+                    f"account {delivery.account!r} cannot be set up: {exc}"), delivery.in_flight
+                ) from exc
+            return self._publish_parts(delivery, post, token, adapter)
+        except _Failure as failure:
+            secrets = secret_values(adapter.secrets) if adapter is not None else []
+            reason = redact(str(failure.error) or type(failure.error).__name__, secrets)
+            return self._failed(delivery, token, failure, reason)
+
+    def _publish_parts(self, delivery: Delivery, post: Post, token: str,
+                       adapter: Adapter) -> Outcome:
+        parts = post.parts_for(delivery.account, delivery.platform)
+        done = [Published(remote_id=p.remote_id, url=p.url, published_at=p.published_at,
+                          ref=p.ref) for p in self.ledger.parts(delivery.id)]
+        if delivery.in_flight is not None and len(done) < len(parts):
+            outgoing = self._outgoing(delivery, post, len(done), done)
+            found = self._call(adapter.find, outgoing, part=len(done), finding=True)
+            self.events.emit("reconciled", delivery=delivery, now=self.clock(),
+                             part=len(done), found=found is not None,
+                             remote_id=found.remote_id if found else None)
+            log.info("%s to %s: part %d %s on the platform", delivery.post_id, delivery.account,
+                     len(done) + 1, "found" if found else "proven absent")
+            if found is not None:
+                self.ledger.record_part(delivery.id, token=token, part=len(done),
+                                        published=found, now=self.clock())
+                done.append(found)
+        for index in range(len(done), len(parts)):
+            outgoing = self._outgoing(delivery, post, index, done)
+            published = self._call(adapter.publish, outgoing, part=index, finding=False)
+            assert published is not None, f"{type(adapter).__name__}.publish returned None"
+            self.ledger.record_part(delivery.id, token=token, part=index, published=published,
+                                    now=self.clock())
+            done.append(published)
+        first = done[0]
+        now = self.clock()
+        final = self.ledger.update(
+            delivery.id, now=now, expect=[State.CLAIMED], state=State.PUBLISHED, token=token,
+            remote_id=first.remote_id, url=first.url, published_at=first.published_at or now,
+            in_flight=None, claim_token=None, retry_at=None, reason=None,
+        )
+        assert final is not None, "a claim held by this process cannot be taken away"
+        late = (final.published_at or now) - final.due
+        self.events.emit("published", delivery=final, now=now, remote_id=first.remote_id,
+                         url=first.url, parts=len(done), due=final.due.isoformat(),
+                         late_seconds=round(late.total_seconds(), 3))
+        log.info("published %s to %s: %s", final.post_id, final.account,
+                 first.url or first.remote_id)
+        return Outcome(final, "published")
+
+    @staticmethod
+    def _call(method: Callable[[Outgoing], Published | None], outgoing: Outgoing, *,
+              part: int, finding: bool) -> Published | None:
+        """Call the adapter; errors become ``_Failure`` with the part left in doubt (if any)."""
+        try:
+            return method(outgoing)
+        except (RateLimitedError, AuthExpiredError, PermanentError) as exc:
+            # The platform refused a publish: nothing went out. A refused find settles nothing.
+            raise _Failure(exc, part if finding else None) from exc
+        except Exception as exc:  # noqa: BLE001 - transient or unexpected: the part may be out
+            raise _Failure(exc, part) from exc
+
+    def _outgoing(self, delivery: Delivery, post: Post, index: int,
+                  done: list[Published]) -> Outgoing:
+        part = post.parts_for(delivery.account, delivery.platform)[index]
+        return Outgoing(
+            text=part.text, idempotency_key=idempotency_key(delivery.id, index),
+            media=tuple(MediaFile(path=m.path, alt=m.alt, mime=mimetypes.guess_type(m.path.name)[0])
+                        for m in part.media),
+            options=part.options,
+            reply_to=ThreadRef(root=done[0], parent=done[index - 1]) if index else None,
+            post_id=delivery.post_id, part=index, due=delivery.due,
+        )
+
+    # --- failures --------------------------------------------------------------------------
+
+    def _failed(self, delivery: Delivery, token: str, failure: _Failure, reason: str) -> Outcome:
+        error, now = failure.error, self.clock()
+        publishing = self.config.publishing
+        common = {"token": token, "expect": [State.CLAIMED], "now": now, "claim_token": None,
+                  "in_flight": failure.uncertain, "reason": reason}
+        if isinstance(error, RateLimitedError):
+            until = error.until or now + backoff(attempt=1, base=publishing.backoff,
+                                                 cap=publishing.max_backoff, rng=self.rng,
+                                                 hint=error.retry_after)
+            self.ledger.set_account(delivery.account, now=now, wait_until=until, wait_reason=reason)
+            row = self.ledger.update(delivery.id, state=State.FAILED, retry_at=until, **common)
+            return self._log(row, "retry", reason, retry_at=until, rate_limited=True)
+        if isinstance(error, AuthExpiredError):
+            self.ledger.set_account(delivery.account, now=now, paused_at=now, pause_reason=reason)
+            self.events.emit("paused", now=now, account=delivery.account,
+                             platform=delivery.platform, reason=reason)
+            log.error("account %s paused: %s (after `klapper login %s`, run `klapper retry %s`)",
+                      delivery.account, reason, delivery.account, delivery.id)
+            if failure.uncertain is None and not self.ledger.parts(delivery.id):
+                row = self.ledger.update(delivery.id, state=State.PLANNED, **common)
+            else:
+                row = self.ledger.update(delivery.id, state=State.FAILED, retry_at=now, **common)
+            return Outcome(row, "paused")  # type: ignore[arg-type]
+        attempts = delivery.attempts + 1
+        if isinstance(error, PermanentError) or attempts > publishing.retries:
+            row = self.ledger.update(delivery.id, state=State.FAILED, retry_at=None,
+                                     attempts=attempts, **common)
+            return self._log(row, "failed", reason, attempts=attempts)
+        if not isinstance(error, AdapterError):
+            log.error("unexpected error publishing %s", delivery.id, exc_info=error)
+        hint = error.retry_after if isinstance(error, TransientError) else None
+        retry_at = now + backoff(attempt=attempts, base=publishing.backoff,
+                                 cap=publishing.max_backoff, rng=self.rng, hint=hint)
+        state = State.UNKNOWN if is_timeout(error) else State.FAILED
+        row = self.ledger.update(delivery.id, state=state, retry_at=retry_at, attempts=attempts,
+                                 **common)
+        return self._log(row, "unknown" if state is State.UNKNOWN else "retry", reason,
+                         retry_at=retry_at, attempts=attempts)
+
+    def _log(self, row: Delivery | None, event: str, reason: str, **fields: object) -> Outcome:
+        assert row is not None, "a claim held by this process cannot be taken away"
+        shown = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
+        self.events.emit(event, delivery=row, now=self.clock(), reason=reason, **shown)
+        level = logging.ERROR if event == "failed" else logging.WARNING
+        log.log(level, "%s %s to %s: %s%s", event, row.post_id, row.account, reason,
+                f" (next try {row.retry_at.isoformat()})" if row.retry_at else "")
+        return Outcome(row, event)
+
+
+def summarize(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    """Count outcomes by event, for `publish --due` and the daemon's STATUS line."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.event] = counts.get(outcome.event, 0) + 1
+    return counts
