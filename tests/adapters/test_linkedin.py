@@ -19,9 +19,9 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.linkedin import BATCH, LinkedInAdapter
-from klapper.adapters.linkedin_http import parse_time
 from klapper.adapters.linkedin_text import from_little, to_little
 from klapper.adapters.rules import RULES
+from klapper.config.expiry import parse_expiry
 from tests.fakes.linkedin import (
     PAGE,
     PERSON,
@@ -277,7 +277,7 @@ def test_a_401_during_publish_refreshes_once_and_retries(fake, tmp_path):
     assert len(fake.calls("/rest/posts", "POST")) == 2  # the 401, then the retry
     assert saved and saved[-1]["access_token"] != token["access_token"]
     assert saved[-1]["refresh_token"] == token["refresh_token"]
-    assert parse_time(saved[-1]["expires_at"]) > datetime.now(UTC).timestamp() + 59 * 86400
+    assert parse_expiry(saved[-1]["expires_at"]) > datetime.now(UTC) + timedelta(days=59)
     assert adapter.secrets["access_token"] == saved[-1]["access_token"]
 
 

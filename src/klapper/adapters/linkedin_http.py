@@ -25,6 +25,7 @@ from klapper.adapters.base import (
     RateLimitedError,
     TransientError,
 )
+from klapper.config.expiry import parse_expiry
 
 API_BASE = "https://api.linkedin.com"
 OAUTH_BASE = "https://www.linkedin.com"
@@ -56,19 +57,6 @@ def query_string(params: Query) -> str:
         else:
             parts.append(f"{key}=List({','.join(encode(item) for item in value)})")
     return "&".join(parts)
-
-
-def parse_time(value: str | float | None) -> float | None:
-    """A stored ``expires_at`` (ISO 8601 or epoch seconds) as epoch seconds; None if absent."""
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except ValueError:
-        moment = datetime.fromisoformat(str(value))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)  # stored times are UTC
-        return moment.timestamp()
 
 
 def format_time(epoch: float) -> str:
@@ -137,9 +125,9 @@ class LinkedInClient:
         token: dict[str, Any] = {
             "access_token": secrets.get("access_token", ""), "token_type": "Bearer",
         }
-        expires_at = parse_time(secrets.get("expires_at"))
+        expires_at = parse_expiry(secrets.get("expires_at"))
         if expires_at is not None:
-            token["expires_at"] = expires_at - _REFRESH_MARGIN
+            token["expires_at"] = expires_at.timestamp() - _REFRESH_MARGIN
         if secrets.get("refresh_token"):
             token["refresh_token"] = secrets["refresh_token"]
         self.session = OAuth2Session(
