@@ -1,0 +1,219 @@
+"""Commands about the content repository: `klapper check`, `klapper plan`, `klapper schema`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from itertools import groupby
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from klapper.adapters.base import Rules
+from klapper.cli.app import (
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, app,
+)
+from klapper.config.model import Config
+from klapper.queue import Repository, check_posts, load_repository
+from klapper.queue.model import Problem
+from klapper.queue.schema import post_file_schema
+from klapper.scheduler.plan import plan_deliveries
+
+SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
+
+
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+class SchemaKind(str, Enum):
+    post = "post"
+    config = "config"
+
+
+def _console() -> Console:
+    # A pipe or a CI log gets plain text, wide enough that nothing wraps mid-message.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _repository(repo: Path) -> Repository:
+    if not repo.is_dir():
+        typer.echo(f"error: --repo {repo}: no such folder", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    return load_repository(repo)
+
+
+@contextmanager
+def _ledger_view(state: Path | None) -> Iterator[tuple[Callable[[str], bool] | None, dict]]:
+    """What the ledger knows, if there is one (never created here): published posts, slots."""
+    from klapper.ledger import ON_PLATFORM, Ledger, state_dir
+    from klapper.ledger.store import LEDGER_FILE
+
+    folder = state_dir(state)
+    if not (folder / LEDGER_FILE).is_file():
+        yield None, {}
+        return
+    ledger = Ledger.open(state=folder)
+    try:
+        def published(post_id: str) -> bool:
+            return any(d.state in ON_PLATFORM for d in ledger.for_post(post_id))
+
+        yield published, dict(ledger.slots())
+    finally:
+        ledger.close()
+
+
+def _instance_rules(config: Config, state: Path | None) -> dict[str, Rules]:
+    """Limits a Mastodon instance announced (cached by the engine); an account's own wins."""
+    from klapper.adapters.mastodon_limits import cached_rules
+    from klapper.ledger import state_dir
+
+    found: dict[str, Rules] = {}
+    for name, account in config.accounts.items():
+        if account.platform == "mastodon" and account.instance and not account.text_limit:
+            rules = cached_rules(cache_dir=state_dir(state), instance=account.instance)
+            if rules is not None:
+                found[name] = rules
+    return found
+
+
+def _github_path(repo: Path, file: str) -> str:
+    """Annotations need paths from the workflow's folder, not from the content repository."""
+    path = os.path.normpath(os.path.join(repo, file))
+    return os.path.relpath(path) if os.path.isabs(path) else path
+
+
+def _escape_github(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def _who(problem: Problem) -> str:
+    parts = [p for p in (problem.post, problem.account) if p]
+    return f" [{' → '.join(parts)}]" if parts else ""
+
+
+def _print_text(problems: list[Problem], posts: int) -> None:
+    console = _console()
+    for file, group in groupby(problems, key=lambda p: p.source.file):
+        console.print(f"[bold]{escape(file)}[/bold]")
+        for problem in group:
+            colour = "red" if problem.severity == "error" else "yellow"
+            console.print(
+                f"  {problem.source.line}:{problem.source.column}  "
+                f"[{colour}]{problem.severity}[/{colour}]  {escape(problem.message)}"
+                f"[dim]{escape(_who(problem))}[/dim]"
+            )
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if not problems:
+        console.print(f"[green]✓[/green] {posts} posts, no problems")
+    else:
+        console.print(f"{errors} error{'s' * (errors != 1)}, {warnings} "
+                      f"warning{'s' * (warnings != 1)}; {posts} valid posts")
+
+
+@app.command()
+def check(
+    repo: RepoOption = Path("."),
+    output: Annotated[CheckFormat, typer.Option(
+        "--format", "-f", help="text (grouped by file), json (a list), github (annotations).",
+    )] = CheckFormat.text,
+    state: StateOption = None,
+) -> None:
+    """Check every post for every account it goes to; exit 1 when anything is an error."""
+    repository = _repository(repo)
+    with _ledger_view(state) as (published, _slots):
+        found = check_posts(repository, now=datetime.now(UTC), published=published,
+                            rules=_instance_rules(repository.config, state))
+    problems = sorted([*repository.problems, *found],
+                      key=lambda p: (p.source, p.severity != "error"))
+    if output is CheckFormat.json:
+        typer.echo(json.dumps([p.to_json() for p in problems], indent=2, ensure_ascii=False))
+    elif output is CheckFormat.github:
+        for p in problems:
+            where = (f"file={_escape_github(_github_path(repo, p.source.file), prop=True)},"
+                     f"line={p.source.line},col={p.source.column}")
+            typer.echo(f"::{p.severity} {where},title=klapper check::"
+                       f"{_escape_github(p.message + _who(p))}")
+    else:
+        _print_text(problems, len(repository.posts))
+    failed = any(p.severity == "error" for p in problems)
+    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@app.command()
+def plan(
+    repo: RepoOption = Path("."),
+    days: Annotated[int, typer.Option("--days", "-d", min=1, max=3660,
+                                      help="How many days ahead.")] = 7,
+    output: FormatOption = OutputFormat.text,
+    state: StateOption = None,
+) -> None:
+    """List the upcoming deliveries in time order: when (local and UTC), post, account."""
+    repository = _repository(repo)
+    config = repository.config
+    now = datetime.now(UTC)
+    with _ledger_view(state) as (_published, slots):
+        deliveries = plan_deliveries(config=config, posts=repository.posts, start=now,
+                                     end=now + timedelta(days=days), assigned_slots=slots)
+    posts = {post.id: post for post in repository.posts}
+    rows: list[dict[str, Any]] = []
+    for d in deliveries:
+        local = d.due.astimezone(config.tz)
+        rows.append({
+            "post": d.post_id, "account": d.account, "due": local.isoformat(),
+            "due_utc": d.due.isoformat().replace("+00:00", "Z"), "occurrence": d.occurrence,
+            "slotted": d.slotted, "note": d.note, "first_line": posts[d.post_id].first_line,
+            "_local": local,
+        })
+    errors = sum(p.severity == "error" for p in repository.problems)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps([{k: v for k, v in row.items() if not k.startswith("_")}
+                               for row in rows], indent=2, ensure_ascii=False))
+    else:
+        _print_plan(rows, config, days)
+    if errors:
+        typer.echo(f"{errors} error{'s' * (errors != 1)} in the repository: posts with errors "
+                   "are not planned; run `klapper check`", err=True)
+
+
+def _print_plan(rows: list[dict[str, Any]], config: Config, days: int) -> None:
+    console = _console()
+    if not rows:
+        console.print(f"Nothing due in the next {days} days.")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in (f"local ({config.timezone})", "UTC", "post", "account", "text"):
+        table.add_column(name, no_wrap=name != "text", overflow="ellipsis")
+    for row in rows:
+        marker = " *" if row["note"] else (" (slot)" if row["slotted"] else "")
+        table.add_row(f"{row['_local']:%a %Y-%m-%d %H:%M}{marker}",
+                      f"{row['_local'].astimezone(UTC):%H:%M}", escape(row["post"]),
+                      escape(row["account"]), escape(row["first_line"][:60]))
+    console.print(table)
+    for note in dict.fromkeys(row["note"] for row in rows if row["note"]):
+        console.print(f"* {escape(note)}")
+
+
+@app.command()
+def schema(
+    kind: Annotated[SchemaKind, typer.Argument(help="post (post files) or config (klapper.yaml).")],
+) -> None:
+    """Print the JSON Schema of post files or klapper.yaml, for editors (yaml-language-server)."""
+    if kind is SchemaKind.post:
+        document = post_file_schema()
+    else:
+        document = {"$schema": SCHEMA_URL, **Config.model_json_schema(), "title": "klapper.yaml"}
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
