@@ -96,6 +96,9 @@ def _message(error: Any, model: type[BaseModel]) -> tuple[str, bool]:
         key = str(loc[-1])
         choices = allowed_keys(model, loc[:-1])
         close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
+        if " " in key:  # "Note: text" in a list reads as a mapping; the user meant text
+            return (f"unknown key '{key}': a text containing ': ' must be quoted, "
+                    f"e.g. \"{key}: ...\""), True
         if close:
             return f"unknown key '{key}'; did you mean '{close[0]}'?", True
         return f"unknown key '{key}'; allowed here: {', '.join(choices) or 'none'}", True
