@@ -160,6 +160,7 @@ class FakeX:
             return self.oauth.authorize(query)
         if path == "/2/oauth2/token" and method == "POST":
             form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+            self.oauth.token_requests.append({"grant_type": form.get("grant_type", "")})
             return self._with_failure("token", lambda: self.oauth.token(form, headers))
         for route_method, pattern, route in _ROUTES:
             match = pattern.fullmatch(path)

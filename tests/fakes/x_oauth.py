@@ -84,7 +84,7 @@ class OAuthSide:
         self.access: dict[str, Token] = {}
         self.refresh: dict[str, Token] = {}
         self.oauth1: dict[str, str] = {}  # the one valid OAuth 1.0a key set
-        self.token_requests: list[dict[str, str]] = []  # grant types seen, for assertions
+        self.token_requests: list[dict[str, str]] = []  # grant types seen (FakeX records them)
         self.deny_next = False  # the person presses "Cancel" on the consent page
         self.refuse_next_refresh = False  # a revoked refresh token, once
 
@@ -132,7 +132,8 @@ class OAuthSide:
 
     def _oauth1_valid(self, method: str, path: str, query: str, headers: Mapping[str, str],
                       body: bytes) -> bool:
-        params = dict(signature.collect_parameters(headers={"Authorization": headers["Authorization"]}))
+        params = dict(signature.collect_parameters(
+            headers={"Authorization": headers["Authorization"]}, exclude_oauth_signature=False))
         if (params.get("oauth_consumer_key") != self.oauth1["consumer_key"]
                 or params.get("oauth_token") != self.oauth1["access_token"]):
             return False
@@ -146,9 +147,9 @@ class OAuthSide:
             method, signature.base_string_uri(origin + path),
             signature.normalize_parameters(collected),
         )
-        expected = signature.sign_hmac_sha1(
-            base, self.oauth1["consumer_secret"], self.oauth1["access_token_secret"]
-        )
+        expected = signature.sign_hmac_sha1_with_client(base, _Keys(
+            client_secret=self.oauth1["consumer_secret"],
+            resource_owner_secret=self.oauth1["access_token_secret"]))
         return secrets.compare_digest(expected, params.get("oauth_signature", ""))
 
     # --- the endpoints ----------------------------------------------------------------------
@@ -178,7 +179,6 @@ class OAuthSide:
     def token(self, form: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
         """POST /2/oauth2/token: authorization_code (with PKCE) or refresh_token (rotating)."""
         grant = form.get("grant_type", "")
-        self.token_requests.append({"grant_type": grant})
         client = self._client(form, headers)
         if client is None:
             return _oauth_error(401, "unauthorized_client", "Missing valid authorization header")
@@ -227,6 +227,14 @@ class OAuthSide:
             self.refresh[refresh] = token
             body["refresh_token"] = refresh
         return Reply(200, body)
+
+
+@dataclass
+class _Keys:
+    """The two secrets oauthlib's signer reads from its client."""
+
+    client_secret: str
+    resource_owner_secret: str
 
 
 def _oauth_error(status: int, error: str, description: str) -> Reply:

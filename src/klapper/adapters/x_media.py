@@ -67,7 +67,7 @@ def _await_processing(
 ) -> None:
     # Only when FINALIZE returns processing_info must we ask STATUS until it succeeds.
     while info and info.get("state") in ("pending", "in_progress"):
-        wait = float(info.get("check_after_secs") or 1)
+        wait = float(info.get("check_after_secs", 1))
         if time.monotonic() + wait > deadline:
             raise TransientError(f"X is still processing {name}; klapper tries again later")
         time.sleep(wait)
