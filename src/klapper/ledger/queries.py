@@ -78,6 +78,16 @@ class LedgerQueries:
             return self.select("post_id = ?", (post_id,))
         return self.select("post_id = ? AND account = ?", (post_id, account))
 
+    def post_ids(self) -> set[str]:
+        """Every post id the ledger has a delivery for."""
+        return {row[0] for row in self._read("SELECT DISTINCT post_id FROM deliveries")}
+
+    def for_sync(self, *, start: datetime) -> list[Delivery]:
+        """What planning compares against: all from ``start`` on, all open, all one-off posts."""
+        return self.select(
+            "due >= ? OR state IN ('planned', 'claimed', 'failed', 'unknown') OR occurrence = ''",
+            (utc_text(start),))
+
     def in_states(self, states: Iterable[State], *, order: str = "due, id",
                   limit: int | None = None) -> list[Delivery]:
         names = ", ".join(f"'{State(s).value}'" for s in states)
