@@ -1,0 +1,208 @@
+"""A Bluesky XRPC connection: the session (create, resume, refresh) and errors as klapper's own.
+
+The session is made with ``com.atproto.server.createSession`` (handle + app password) and kept
+alive with ``refreshSession``; atproto's ``Client.login()`` is not used because it also fetches
+the profile from an AppView, which a self-hosted PDS may not have.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import httpx
+from atproto_client import models
+from atproto_client.client.raw import ClientRaw
+from atproto_client.exceptions import RateLimitExceededError, RequestErrorBase
+from atproto_client.models.common import XrpcError
+from atproto_client.request import Request
+from atproto_core.exceptions import AtProtocolError
+
+from klapper.adapters.base import (
+    AdapterError,
+    AuthExpiredError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
+
+T = TypeVar("T")
+
+DEFAULT_SERVICE = "https://bsky.social"
+# Errors that a new access token can cure (the reference PDS answers 400 for the first two).
+_TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
+_CALL_ERRORS = (AtProtocolError, httpx.HTTPError)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A live session: whose it is and its two tokens (both secrets)."""
+
+    did: str
+    handle: str
+    access_jwt: str
+    refresh_jwt: str
+
+
+def error_parts(exc: BaseException) -> tuple[int | None, str, str]:
+    """(HTTP status, XRPC error name, server message) of a failed call; status None if no answer."""
+    response = getattr(exc, "response", None) if isinstance(exc, RequestErrorBase) else None
+    if response is None:
+        return None, "", ""
+    content = response.content
+    if isinstance(content, XrpcError):
+        return response.status_code, content.error or "", content.message or ""
+    return response.status_code, "", ""
+
+
+def is_token_problem(exc: BaseException) -> bool:
+    """The call was refused for its token (expired, invalid, revoked), not for what it asked."""
+    status, error, _ = error_parts(exc)
+    return status == 401 or (status == 400 and error in _TOKEN_ERRORS)
+
+
+def translate(exc: BaseException, *, action: str, timeout: float) -> AdapterError:
+    """The klapper error for a failed XRPC call; the message is the server's, never a token."""
+    if isinstance(exc, RateLimitExceededError):
+        until = exc.reset_at
+        if until is None and exc.retry_after is not None:
+            until = datetime.now(UTC) + timedelta(seconds=exc.retry_after)
+        when = f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
+        return RateLimitedError(f"{action}: Bluesky rate limit reached{when}", until=until)
+    if isinstance(exc, httpx.TimeoutException) or isinstance(exc.__cause__, httpx.TimeoutException):
+        return TransientError(f"{action}: no answer from the Bluesky server within {timeout:g} s")
+    status, error, message = error_parts(exc)
+    if status is None:
+        # The type only: a malformed answer's text could quote tokens back.
+        reason = type(exc.__cause__ or exc).__name__
+        return TransientError(f"{action}: connection to the Bluesky server failed ({reason})")
+    said = ": ".join(part for part in (error, message) if part) or f"HTTP {status}"
+    if is_token_problem(exc) or status == 403:
+        return AuthExpiredError(f"{action}: Bluesky refused the credentials ({said})")
+    if status == 413:
+        return PermanentError(f"{action}: Bluesky refused it as too large ({said})")
+    if status >= 500 or status in (408, 409, 425):
+        return TransientError(f"{action}: the Bluesky server failed ({status} {said})")
+    if 400 <= status < 500:
+        return PermanentError(f"{action}: Bluesky refused it ({said})")
+    return TransientError(f"{action}: unexpected answer from the Bluesky server ({status} {said})")
+
+
+def open_client(*, service: str, timeout: float) -> ClientRaw:
+    """A raw XRPC client for ``service`` (a PDS URL); no session yet."""
+    return ClientRaw(base_url=service, request=Request(timeout=httpx.Timeout(timeout)))
+
+
+def create_session(client: ClientRaw, *, identifier: str, password: str) -> Tokens:
+    """Log in with a handle (or DID, or email) and an app password; raises the atproto error."""
+    made = client.com.atproto.server.create_session(
+        models.ComAtprotoServerCreateSession.Data(identifier=identifier, password=password)
+    )
+    return Tokens(made.did, made.handle, made.access_jwt, made.refresh_jwt)
+
+
+class Session:
+    """One account's XRPC connection that keeps its session alive across expiry and restarts.
+
+    ``secrets`` may hold ``access_jwt``/``refresh_jwt`` (a kept session) and ``app_password``
+    (to start a new one); ``on_tokens`` is called with new tokens so they can be persisted.
+    """
+
+    def __init__(
+        self, *, service: str, identifier: str | None, secrets: Mapping[str, str],
+        timeout: float, account: str, on_tokens: Callable[[Tokens], None],
+    ) -> None:
+        self.timeout = timeout
+        self.client = open_client(service=service, timeout=timeout)
+        self.client.request.add_additional_headers_source(self._auth_header)
+        self._identifier = identifier
+        self._password = secrets.get("app_password") or None
+        self._access = secrets.get("access_jwt") or None
+        self._refresh = secrets.get("refresh_jwt") or None
+        self._account = account
+        self._on_tokens = on_tokens
+        self._did: str | None = None
+        self._lock = threading.RLock()
+
+    def _auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._access}"} if self._access else {}
+
+    @property
+    def did(self) -> str:
+        """The account's DID (asks the server once when resuming a kept session)."""
+        with self._lock:
+            if self._did is None:
+                self.call(lambda c: None, action="start the Bluesky session")
+            assert self._did is not None
+            return self._did
+
+    def call(self, fn: Callable[[ClientRaw], T], *, action: str) -> T:
+        """Run ``fn`` with a live session; renew it once if the token is refused."""
+        with self._lock:
+            try:
+                if self._did is None:
+                    self._start()
+                return fn(self.client)
+            except AdapterError:
+                raise
+            except _CALL_ERRORS as exc:
+                if not is_token_problem(exc):
+                    raise translate(exc, action=action, timeout=self.timeout) from exc
+            # Refused for its token before anything was done: renew and try once more.
+            self._renew(action=action)
+            try:
+                return fn(self.client)
+            except _CALL_ERRORS as exc:
+                raise translate(exc, action=action, timeout=self.timeout) from exc
+
+    def _start(self) -> None:
+        if self._access:
+            got = self.client.com.atproto.server.get_session()
+            self._did = got.did
+        else:
+            self._renew(action="start the Bluesky session")
+
+    def _renew(self, *, action: str) -> None:
+        """A new access token: refresh the kept session, else log in with the app password."""
+        if self._refresh:
+            try:
+                fresh = self.client.com.atproto.server.refresh_session(
+                    headers={"Authorization": f"Bearer {self._refresh}"}
+                )
+            except _CALL_ERRORS as exc:
+                if not is_token_problem(exc):
+                    raise translate(exc, action=action, timeout=self.timeout) from exc
+                self._refresh = None  # expired or revoked: only the app password can help now
+            else:
+                self._keep(Tokens(fresh.did, fresh.handle, fresh.access_jwt, fresh.refresh_jwt))
+                return
+        if not (self._password and self._identifier):
+            self._access = None
+            raise AuthExpiredError(
+                f"{action}: the Bluesky session of account {self._account!r} has expired and no "
+                f"app password is stored; run `klapper login {self._account}`"
+            )
+        self._access = None  # no stale bearer token on the login request
+        try:
+            tokens = create_session(
+                self.client, identifier=self._identifier, password=self._password
+            )
+        except _CALL_ERRORS as exc:
+            error = translate(exc, action=action, timeout=self.timeout)
+            if isinstance(error, AuthExpiredError):
+                raise AuthExpiredError(
+                    f"{error}; the app password of account {self._account!r} no longer works: "
+                    f"create a new one and run `klapper login {self._account}`"
+                ) from exc
+            raise error from exc
+        self._keep(tokens)
+
+    def _keep(self, tokens: Tokens) -> None:
+        self._access, self._refresh, self._did = tokens.access_jwt, tokens.refresh_jwt, tokens.did
+        self._on_tokens(tokens)
+
+    def close(self) -> None:
+        self.client.request.close()

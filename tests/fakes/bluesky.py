@@ -1,0 +1,374 @@
+"""A real Bluesky PDS for tests: start/stop it, make accounts, and inject faults in front of it.
+
+The PDS is the reference one (@atproto/dev-env from npm, no AppView) that .ci/pds-setup
+installs into .pds/; it runs once per test process, bound to 127.0.0.1. What the PDS will not
+do on demand (5xx, 429, a dropped connection, a slow answer, revoked credentials) a small
+proxy on 127.0.0.1 in front of it does, once, for the next call that creates a post.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import http.client
+import json
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from klapper.adapters.bluesky import BlueskyAdapter
+
+REPO = Path(__file__).resolve().parents[2]
+HOME = Path(os.environ.get("KLAPPER_PDS_HOME") or REPO / ".pds")
+START_SCRIPT = REPO / "tests" / "pds" / "start.mjs"
+MISSING = "the local Bluesky PDS is not installed in .pds/ (run .ci/pds-setup)"
+START_TIMEOUT = 60.0  # seconds; it takes about 3 on this machine
+CASE_TIMEOUT = 2.0  # the contract case adapter's call timeout, so a slow answer is quick to test
+CREATE_RECORD = "/xrpc/com.atproto.repo.createRecord"
+
+
+def installed() -> bool:
+    return (HOME / "node" / "bin" / "node").exists() and (HOME / "app" / "node_modules").is_dir()
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account on the local PDS: its password is the main one, ``app_password`` an app one."""
+
+    handle: str
+    did: str
+    password: str
+    app_password: str
+
+
+class LocalPds:
+    """One PLC + PDS process; ``url`` is the PDS on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        if not installed():
+            raise RuntimeError(MISSING)
+        self.data = Path(tempfile.mkdtemp(prefix="klapper-pds-"))
+        self.log = self.data / "pds.log"
+        env = {**os.environ, "TMPDIR": str(self.data), "NODE_ENV": "development"}
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [str(HOME / "node" / "bin" / "node"), str(START_SCRIPT)],
+                cwd=HOME / "app", env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=log,
+            )
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
+        line = self.process.stdout.readline() if ready else b""
+        if not line:
+            self.stop()
+            raise RuntimeError(f"the local PDS did not start: {self.log.read_text()[-2000:]}")
+        self.url: str = json.loads(line)["pds"]
+        self.http = httpx.Client(base_url=self.url + "/xrpc", timeout=30)
+
+    def create_account(self, handle: str | None = None) -> Account:
+        """A new account with a unique ``*.test`` handle and an app password."""
+        handle = handle or f"k{uuid.uuid4().hex[:12]}.test"
+        password = uuid.uuid4().hex
+        made = self.http.post(
+            "/com.atproto.server.createAccount",
+            json={"handle": handle, "email": f"{handle}@example.com", "password": password},
+        )
+        made.raise_for_status()
+        body = made.json()
+        app = self.http.post(
+            "/com.atproto.server.createAppPassword", json={"name": "klapper"},
+            headers={"Authorization": f"Bearer {body['accessJwt']}"},
+        )
+        app.raise_for_status()
+        return Account(handle, body["did"], password, app.json()["password"])
+
+    def session(self, account: Account) -> dict[str, Any]:
+        made = self.http.post(
+            "/com.atproto.server.createSession",
+            json={"identifier": account.handle, "password": account.password},
+        )
+        made.raise_for_status()
+        return made.json()
+
+    def post_as(self, account: Account, record: dict[str, Any]) -> dict[str, Any]:
+        """Create an app.bsky.feed.post as ``account`` (someone answering us)."""
+        token = self.session(account)["accessJwt"]
+        made = self.http.post(
+            "/com.atproto.repo.createRecord",
+            json={"repo": account.did, "collection": "app.bsky.feed.post", "record": record},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        made.raise_for_status()
+        return made.json()
+
+    def records(self, did: str) -> list[dict[str, Any]]:
+        """Every post record in ``did``'s repo, oldest first."""
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = self.http.get(
+                "/com.atproto.repo.listRecords",
+                params={"repo": did, "collection": "app.bsky.feed.post", "limit": 100,
+                        **({"cursor": cursor} if cursor else {})},
+            ).json()
+            found += page["records"]
+            cursor = page.get("cursor")
+            if not cursor or not page["records"]:
+                return sorted(found, key=lambda r: r["value"]["createdAt"])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()  # the start script closes the servers when stdin ends
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+_shared: LocalPds | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pds() -> LocalPds:
+    """The test process's PDS, started on first use and stopped at exit; skips if not installed."""
+    global _shared
+    if not installed():
+        pytest.skip(MISSING)
+    with _shared_lock:
+        if _shared is None:
+            _shared = LocalPds()
+            atexit.register(_shared.stop)
+        return _shared
+
+
+# --- the fault-injecting proxy ------------------------------------------------------------
+
+FAULTS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth")
+_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+
+
+@dataclass
+class _Faults:
+    upstream: str
+    delay: float
+    next: list[str] = field(default_factory=list)  # armed faults, next create call takes one
+    revoked: bool = False  # "auth": refuse every session renewal until one login was refused
+    stopping: threading.Event = field(default_factory=threading.Event)
+    seen: list[str] = field(default_factory=list)  # paths, for tests that count calls
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    faults: _Faults
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet in tests
+        pass
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = urlsplit(self.path).path
+        faults = self.faults
+        with faults.lock:
+            faults.seen.append(path)
+            fault = faults.next.pop(0) if faults.next and path == CREATE_RECORD else None
+            if fault == "auth":
+                faults.revoked = True
+            revoked = faults.revoked
+        if fault == "drop":
+            self.close_connection = True
+            return
+        if fault == "server_error":
+            return self._answer(500, {"error": "InternalServerError", "message": "Internal Server Error"})
+        if fault == "rate_limit":
+            reset = int(time.time()) + 30
+            return self._answer(
+                429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                {"ratelimit-limit": "5000", "ratelimit-remaining": "0",
+                 "ratelimit-reset": str(reset), "ratelimit-policy": "5000;w=3600"},
+            )
+        if revoked and self._refuse_auth(path):
+            return
+        status, headers, answer = self._forward(body)
+        if fault == "timeout_after_accept":
+            faults.stopping.wait(faults.delay)  # the post is stored; the answer comes too late
+        self._send(status, headers, answer)
+
+    def _refuse_auth(self, path: str) -> bool:
+        """While credentials are "revoked": posts, refreshes and one login are refused."""
+        if path.endswith("com.atproto.server.createSession"):
+            with self.faults.lock:
+                self.faults.revoked = False
+            self._answer(401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"})
+            return True
+        if path.endswith("com.atproto.server.refreshSession"):
+            self._answer(400, {"error": "ExpiredToken", "message": "Token has been revoked"})
+            return True
+        if path == CREATE_RECORD:
+            self._answer(401, {"error": "AuthenticationRequired", "message": "Token has been revoked"})
+            return True
+        return False
+
+    def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        target = urlsplit(self.faults.upstream)
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+            headers["Host"] = target.netloc
+            conn.request(self.command, self.path, body=body or None, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            conn.close()
+
+    def _answer(self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+        headers = [("Content-Type", "application/json; charset=utf-8"), *(extra or {}).items()]
+        self._send(status, headers, json.dumps(payload).encode())
+
+    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        try:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in _HOP:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a timeout test)
+
+
+class FaultProxy:
+    """An HTTP proxy on 127.0.0.1 in front of ``upstream`` that fails the next post on demand."""
+
+    def __init__(self, *, upstream: str, delay: float) -> None:
+        self.faults = _Faults(upstream=upstream, delay=delay)
+        handler = type("Handler", (_Handler,), {"faults": self.faults})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def fail_next(self, kind: str) -> None:
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
+        with self.faults.lock:
+            self.faults.next.append(kind)
+
+    @property
+    def seen(self) -> list[str]:
+        return list(self.faults.seen)
+
+    def close(self) -> None:
+        self.faults.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- the shared adapter contract suite's case ---------------------------------------------
+
+
+@dataclass
+class Case:
+    """One Bluesky account on the local PDS, reached through a fault proxy."""
+
+    adapter: BlueskyAdapter
+    pds: LocalPds
+    account: Account
+    proxy: FaultProxy
+    saved: dict[str, str]
+
+    def posts(self) -> list[dict[str, Any]]:
+        """What the PDS holds for the account: id (at:// uri), text, reply_to (parent uri)."""
+        return [
+            {"id": r["uri"], "text": r["value"].get("text", ""),
+             "reply_to": (r["value"].get("reply") or {}).get("parent", {}).get("uri")}
+            for r in self.pds.records(self.account.did)
+        ]
+
+    def fail_next(self, kind: str) -> None:
+        self.proxy.fail_next(kind)
+
+
+def make_adapter(
+    *, service: str, account: Account, saved: dict[str, str], timeout: float,
+    secrets: dict[str, str] | None = None, repo: Path | None = None,
+) -> BlueskyAdapter:
+    """An adapter for ``account`` that logs in with its app password and saves into ``saved``."""
+    return BlueskyAdapter(
+        name="bsky", settings={"service": service, "handle": account.handle},
+        secrets=secrets if secrets is not None else {"app_password": account.app_password},
+        repo=repo or REPO, timeout=timeout, save_secrets=saved.update,
+    )
+
+
+@contextlib.contextmanager
+def adapter_case(tmp_path: Path) -> Iterator[Case]:
+    """A fresh account on the shared PDS and its adapter behind a fault proxy."""
+    pds = shared_pds()
+    account = pds.create_account()
+    proxy = FaultProxy(upstream=pds.url, delay=CASE_TIMEOUT + 1.0)
+    saved: dict[str, str] = {}
+    adapter = make_adapter(
+        service=proxy.url, account=account, saved=saved, timeout=CASE_TIMEOUT, repo=tmp_path
+    )
+    try:
+        yield Case(adapter=adapter, pds=pds, account=account, proxy=proxy, saved=saved)
+    finally:
+        adapter.close()
+        proxy.close()
+
+
+class Pages:
+    """A tiny web server on 127.0.0.1 serving fixed pages (for link cards): path -> (type, body)."""
+
+    def __init__(self, routes: dict[str, tuple[str, bytes]], *, delay: float = 0.0) -> None:
+        self.hits: list[str] = []
+        pages = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_GET(self) -> None:
+                pages.hits.append(self.path)
+                if delay:
+                    time.sleep(delay)  # a slow page: the card must give up, not the post
+                kind, body = routes.get(self.path, ("text/plain", b"not found"))
+                self.send_response(200 if self.path in routes else 404)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
