@@ -51,7 +51,7 @@ from klapper.adapters.mastodon_limits import (
 from klapper.adapters.rules import RULES
 from klapper.config.secrets import redact, scrub_exception, secret_values
 
-__all__ = ["MastodonAdapter", "cached_rules"]
+__all__ = ["MastodonAdapter", "cached_rules", "idempotency_header", "instance_url"]
 
 T = TypeVar("T")
 
@@ -84,15 +84,13 @@ class MastodonAdapter(Adapter):
     @property
     def instance_url(self) -> str:
         """The instance's base URL, from ``instance`` or else the domain of ``handle``."""
-        url = str(self.settings.get("instance") or "").strip()
-        if not url and "@" in str(self.settings.get("handle") or "").lstrip("@"):
-            url = str(self.settings["handle"]).lstrip("@").split("@", 1)[1]
-        if not url:
+        url = instance_url(instance=self.settings.get("instance"), handle=self.settings.get("handle"))
+        if url is None:
             raise PermanentError(
                 f"account {self.name!r} has no instance; add `instance: https://your.server`"
                 " to it in klapper.yaml"
             )
-        return (url if "://" in url else f"https://{url}").rstrip("/")
+        return url
 
     @property
     def _cache(self) -> LimitsCache:
@@ -335,6 +333,17 @@ class MastodonAdapter(Adapter):
         if self._client is not None:
             self._client.session.close()
             self._client = None
+
+
+def instance_url(*, instance: str | None, handle: str | None = None) -> str | None:
+    """An instance's base URL from a setting (``example.social`` or a URL) or ``@me@host``."""
+    url = str(instance or "").strip()
+    bare = str(handle or "").strip().lstrip("@")
+    if not url and "@" in bare:
+        url = bare.split("@", 1)[1]
+    if not url:
+        return None
+    return (url if "://" in url else f"https://{url}").rstrip("/")
 
 
 def idempotency_header(key: str) -> str:
