@@ -150,15 +150,18 @@ class XAdapter(Adapter):
         )
         return self._call(action, call)
 
-    def _whoami(self) -> Mapping[str, Any]:
+    def whoami(self) -> Mapping[str, Any]:
+        """The account the credentials belong to: X's ``id``, ``username`` and ``name``."""
         if self._me is None:
             answer = self._tweepy_call("reading the account (users/me)", "get_me")
             self._me = answer["data"]
         return self._me
 
     def _handle(self) -> str:
-        handle = str(self.settings.get("handle") or "").lstrip("@")
-        return handle or str(self._whoami()["username"])
+        # klapper.yaml's handle, else the username `klapper login x` stored, else ask X.
+        handle = str(self.settings.get("handle") or self.secrets.get("username") or "")
+        handle = handle.lstrip("@")
+        return handle or str(self.whoami()["username"])
 
     @staticmethod
     def _url(handle: str, tweet_id: str) -> str:
@@ -186,7 +189,7 @@ class XAdapter(Adapter):
         )
 
     def find(self, post: Outgoing) -> Published | None:
-        me = self._whoami()
+        me = self.whoami()
         now = datetime.now(UTC)
         start = min((post.due or now - timedelta(days=1)) - FIND_SLACK, now - timedelta(seconds=1))
         wanted = comparable_text(post.text)
@@ -228,7 +231,7 @@ class XAdapter(Adapter):
         return list(answer.get("data") or [])
 
     def interactions(self, *, since: datetime, own_ids: Sequence[str]) -> list[Interaction]:
-        me = self._whoami()
+        me = self.whoami()
         own = {str(i) for i in own_ids}
         start = max(since, datetime.now(UTC) - SEARCH_WINDOW)
         found: dict[str, Interaction] = {}
