@@ -169,7 +169,7 @@ def test_an_author_that_is_no_urn_is_refused_with_what_to_write(fake, tmp_path):
     ("bad_gateway", TransientError, "HTTP 502"),
     ("drop", TransientError, "connection to LinkedIn failed"),
     ("rate_limit", RateLimitedError, "APPLICATION DAY limit"),
-    ("auth", AuthExpiredError, "klapper login linkedin"),
+    ("auth", AuthExpiredError, "run `klapper login linkedin` again"),
     ("invalid", PermanentError, "Field Value validation failed"),
 ])
 def test_each_failure_maps_to_one_error_class_and_the_next_call_works(
@@ -385,3 +385,10 @@ def test_every_rest_call_sends_urns_encoded(fake, adapter):
     body = json.loads(fake.calls("/rest/posts", "POST")[0].body)
     assert body["author"] == PERSON
     assert isinstance(adapter, LinkedInAdapter)
+
+
+def test_find_for_a_person_without_r_member_social_says_what_to_check(fake, tmp_path):
+    adapter = make_adapter(fake, tmp_path, token=fake.issue_token(scopes="openid w_member_social"))
+    with pytest.raises(AuthExpiredError, match="look at the profile") as caught:
+        adapter.find(out("Did it go out?", due=datetime.now(UTC)))
+    assert caught.value.missing_access == "r_member_social"

@@ -80,7 +80,7 @@ def test_a_person_logs_in_and_the_credentials_publish(fake, tmp_path):
     assert credentials["refresh_token"] in fake.refresh
     assert (credentials["client_id"], credentials["client_secret"]) == (CLIENT_ID, CLIENT_SECRET)
     lifetime = parse_expiry(credentials["expires_at"]) - datetime.now(UTC)
-    assert timedelta(days=59) < lifetime <= timedelta(days=60)
+    assert timedelta(days=59) < lifetime <= timedelta(days=60, seconds=1)
     assert parse_expiry(credentials["refresh_token_expires_at"]) > datetime.now(UTC)
     secrets = [credentials[k] for k in ("access_token", "refresh_token", "client_secret")]
     assert not any(s in line for s in secrets for line in ui.shown)

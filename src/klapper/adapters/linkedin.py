@@ -3,7 +3,7 @@
 Getting a token: create an app at https://www.linkedin.com/developers/apps, add the products
 "Share on LinkedIn" and "Sign In with LinkedIn using OpenID Connect" (and, for a page, the
 Community Management API), register ``http://127.0.0.1:8914/callback`` as redirect URL, then run
-``klapper login linkedin``. Tokens live about 60 days; refresh tokens only exist for apps that
+``klapper login <account>``. Tokens live about 60 days; refresh tokens only exist for apps that
 LinkedIn grants them to, so ``klapper status`` warns 7 days before a token runs out.
 
 Account settings: ``author`` (``urn:li:person:...`` or ``urn:li:organization:...``),
@@ -90,7 +90,7 @@ class LinkedInAdapter(Adapter):
         if not self.author.startswith(("urn:li:person:", "urn:li:organization:")):
             raise PermanentError(
                 f"LinkedIn account {self.name!r} needs `author: urn:li:person:<id>` or"
-                " `author: urn:li:organization:<id>` in klapper.yaml (`klapper login linkedin`"
+                f" `author: urn:li:organization:<id>` in klapper.yaml (`klapper login {self.name}`"
                 " prints the person URN)"
             )
         self.is_page = self.author.startswith("urn:li:organization:")
@@ -104,9 +104,10 @@ class LinkedInAdapter(Adapter):
             if not self.secrets.get("access_token"):
                 raise AuthExpiredError(
                     f"LinkedIn account {self.name!r} has no access token;"
-                    " run `klapper login linkedin`"
+                    f" run `klapper login {self.name}`"
                 )
             self._client = LinkedInClient(
+                account=self.name,
                 secrets=self.secrets,
                 api_base=str(self.settings.get("api_base") or API_BASE),
                 oauth_base=str(self.settings.get("oauth_base") or OAUTH_BASE),

@@ -40,6 +40,14 @@ for _chatty in ("requests_oauthlib", "oauthlib"):
 # Refresh a little before LinkedIn's expiry, so a token never runs out in the middle of a call.
 _REFRESH_MARGIN = 60.0
 
+#: permissions LinkedIn grants only to approved partner apps, and what that means for the user
+RESTRICTED = {
+    "r_member_social": (
+        "LinkedIn grants it only to approved partner apps, so klapper cannot read a person's"
+        " posts back: look at the profile to see whether the post went out"
+    ),
+}
+
 Query = Sequence[tuple[str, "str | Sequence[str]"]]
 
 
@@ -105,6 +113,7 @@ class LinkedInClient:
     def __init__(
         self,
         *,
+        account: str,
         secrets: Mapping[str, str],
         api_base: str,
         oauth_base: str,
@@ -112,6 +121,7 @@ class LinkedInClient:
         timeout: float,
         on_token: Callable[[dict[str, str]], None],
     ) -> None:
+        self.relogin = f"run `klapper login {account}` again"
         self.api_base = api_base.rstrip("/")
         self.version = version
         self.timeout = timeout
@@ -187,7 +197,7 @@ class LinkedInClient:
         except OAuth2Error as exc:
             raise AuthExpiredError(
                 f"LinkedIn refused to refresh the access token while trying to {what}"
-                f" ({exc.error}); run `klapper login linkedin` again"
+                f" ({exc.error}); {self.relogin}"
             ) from exc
         except requests.Timeout as exc:
             raise TransientError(
@@ -220,12 +230,12 @@ class LinkedInClient:
         except TokenExpiredError as exc:
             raise AuthExpiredError(
                 f"the LinkedIn access token has expired (LinkedIn issues no refresh token to"
-                f" this app), so klapper could not {what}; run `klapper login linkedin` again"
+                f" this app), so klapper could not {what}; {self.relogin}"
             ) from exc
         except OAuth2Error as exc:  # the automatic refresh before the call was refused
             raise AuthExpiredError(
                 f"LinkedIn refused to refresh the access token while trying to {what}"
-                f" ({exc.error}); run `klapper login linkedin` again"
+                f" ({exc.error}); {self.relogin}"
             ) from exc
         except requests.Timeout as exc:
             raise TransientError(
@@ -245,13 +255,15 @@ class LinkedInClient:
         if status == 401:
             raise AuthExpiredError(
                 f"LinkedIn rejected the access token while trying to {what}: {reason};"
-                " run `klapper login linkedin` again"
+                f" {self.relogin}"
             )
         if status == 403:
+            remedy = RESTRICTED.get(permission) or (
+                f"the LinkedIn app needs the product that grants it; then {self.relogin}"
+            )
             raise AuthExpiredError(
                 f"LinkedIn denied access while trying to {what}: {reason}; the token lacks the"
-                f" {permission} permission (the LinkedIn app needs the product that grants it;"
-                " then run `klapper login linkedin` again)",
+                f" {permission} permission ({remedy})",
                 missing_access=permission,
             )
         if status == 429:

@@ -32,10 +32,11 @@ RULES: dict[str, Rules] = {
         max_media_bytes=5 * MB, alt_limit=1000,
     ),
     # LinkedIn posts API: commentary up to 3000 chars; up to 20 images (multiImage);
-    # images API: JPG, PNG, GIF; alt text up to 4086 chars.
+    # images API: JPG, PNG, GIF; alt text up to 4086 chars. Posts have no replies: thread
+    # follow-ups go out as the author's comments on the first post (one image each, no alt).
     "linkedin": Rules(
         counting="chars", text_limit=3000, max_media=20,
         media_types=frozenset({"image/jpeg", "image/png", "image/gif"}),
-        max_media_bytes=36_152_320, alt_limit=4086,
+        max_media_bytes=36_152_320, alt_limit=4086, threads=True,
     ),
 }
