@@ -3,8 +3,8 @@
 Getting a token: create a Project and an App at developer.x.com; under "User authentication
 settings" choose read and write permissions, type "Native App" (public client) or "Web App"
 (confidential), and the callback URL http://127.0.0.1:8914/callback. Then run
-``klapper login x --account NAME`` (OAuth 2.0 with PKCE; klapper keeps the refresh token and
-renews the 2-hour access token itself), or ``klapper login x --account NAME --oauth1`` to paste
+``klapper login NAME`` for the account's name in klapper.yaml and choose the browser (OAuth 2.0
+with PKCE; klapper keeps the refresh token and renews the 2-hour access token itself), or paste
 the App's OAuth 1.0a consumer keys and the account's access token and secret.
 Settings (klapper.yaml): ``handle`` (for post URLs); ``api_base`` and ``query_limit`` (the
 search query length of your API tier: 512 on Basic, 4096 on Pro) rarely need changing.
@@ -115,7 +115,9 @@ class XAdapter(Adapter):
         try:
             return self._auth.refresh(failed_token=failed_token)
         except Exception as exc:
-            raise error_from_exception(exc, action="renewing the access token") from exc
+            raise error_from_exception(
+                exc, action="renewing the access token", account=self.name
+            ) from exc
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Run one X call: renew a token about to run out; on a 401 renew once and retry."""
@@ -125,7 +127,7 @@ class XAdapter(Adapter):
         try:
             return fn()
         except Exception as exc:
-            error = error_from_exception(exc, action=action)
+            error = error_from_exception(exc, action=action, account=self.name)
             status = getattr(getattr(exc, "response", None), "status_code", None)
             # requests-oauthlib refreshes only by the clock; X may revoke a token earlier.
             if status != 401 or not self._refresh(failed_token=token):
@@ -133,7 +135,7 @@ class XAdapter(Adapter):
         try:
             return fn()
         except Exception as exc:
-            raise error_from_exception(exc, action=action) from exc
+            raise error_from_exception(exc, action=action, account=self.name) from exc
 
     def _request(self, method: str, path: str, *, action: str, **kwargs: Any) -> dict[str, Any]:
         """One of klapper's own calls to ``api_base`` (media upload), JSON body back."""
@@ -158,7 +160,7 @@ class XAdapter(Adapter):
         return self._me
 
     def _handle(self) -> str:
-        # klapper.yaml's handle, else the username `klapper login x` stored, else ask X.
+        # klapper.yaml's handle, else the username `klapper login` stored, else ask X.
         handle = str(self.settings.get("handle") or self.secrets.get("username") or "")
         handle = handle.lstrip("@")
         return handle or str(self.whoami()["username"])

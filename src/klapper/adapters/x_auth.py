@@ -39,7 +39,7 @@ def credential_kind(secrets: Mapping[str, str], *, account: str) -> Kind:
     missing = ", ".join(key for key in wanted if not secrets.get(key))
     raise AuthExpiredError(
         f"X account {account!r} has no usable credentials (missing: {missing});"
-        f" run `klapper login x --account {account}`"
+        f" run `klapper login {account}`"
     )
 
 
@@ -164,7 +164,7 @@ class XAuth:
                 raise AuthExpiredError(
                     f"X refused to renew the access token of {self.account!r}"
                     f" ({exc.error}: {exc.description or 'no reason given'});"
-                    f" run `klapper login x --account {self.account}`"
+                    f" run `klapper login {self.account}`"
                 ) from exc
             changed = {
                 "access_token": token["access_token"],

@@ -91,7 +91,9 @@ def rate_limit_until(headers: Mapping[str, str]) -> datetime | None:
     return datetime.fromtimestamp(max(resets), UTC) if resets else None
 
 
-def error_from_response(response: requests.Response, *, action: str) -> AdapterError:
+def error_from_response(
+    response: requests.Response, *, action: str, account: str
+) -> AdapterError:
     """Translate one failed X answer (status, headers, body) into klapper's error tree."""
     status = response.status_code
     body = _body(response)
@@ -103,16 +105,18 @@ def error_from_response(response: requests.Response, *, action: str) -> AdapterE
     if status == 401:
         return AuthExpiredError(
             f"X refused the credentials for {action} ({reason});"
-            " run `klapper login x` for this account again"
+            f" run `klapper login {account}`"
         )
     if status == 403:
-        return _forbidden(body, reason, action=action)
+        return _forbidden(body, reason, action=action, account=account)
     if status >= 500:
         return TransientError(f"X failed on {action} (HTTP {status}): {reason}; klapper retries")
     return PermanentError(f"X refused {action} (HTTP {status}): {reason}")
 
 
-def _forbidden(body: Mapping[str, Any], reason: str, *, action: str) -> AdapterError:
+def _forbidden(
+    body: Mapping[str, Any], reason: str, *, action: str, account: str
+) -> AdapterError:
     problem = str(body.get("type") or "")
     codes = {e.get("code") for e in body.get("errors") or () if isinstance(e, Mapping)}
     if "duplicate content" in reason.lower():
@@ -126,18 +130,18 @@ def _forbidden(body: Mapping[str, Any], reason: str, *, action: str) -> AdapterE
     if any(problem.endswith(kind) for kind in _ACCESS_PROBLEMS):
         return AuthExpiredError(
             f"X does not let this token use {action} ({reason}); check the app's permissions"
-            " (read and write) in the developer portal, then run `klapper login x` again"
+            f" (read and write) in the developer portal, then run `klapper login {account}`"
         )
     # A plain 403 on one action (a reply that is not allowed, a protected conversation ...).
     return PermanentError(f"X refused {action}: {reason}")
 
 
-def error_from_exception(exc: Exception, *, action: str) -> AdapterError:
+def error_from_exception(exc: Exception, *, action: str, account: str) -> AdapterError:
     """Translate tweepy's, requests' and our own exceptions at the adapter's edge."""
     if isinstance(exc, AdapterError):
         return exc
     if isinstance(exc, tweepy.HTTPException | XHTTPError):
-        return error_from_response(exc.response, action=action)
+        return error_from_response(exc.response, action=action, account=account)
     if isinstance(exc, requests.Timeout):
         return TransientError(
             f"X did not answer {action} in time; it may have gone through (klapper checks"
