@@ -140,7 +140,7 @@ class MastodonAdapter(Adapter):
             return PermanentError(f"cannot read the image to upload: {exc}")
         if isinstance(exc, MastodonNetworkError):
             cause = type(exc.__context__).__name__ if exc.__context__ else "no answer"
-            return TransientError(f"{host} did not answer ({cause}); will retry")
+            return TransientError(f"{host} did not answer ({cause})")
         if isinstance(exc, MastodonAPIError):
             return self._translate_http(exc, host)
         return PermanentError(f"{host}: the post was refused before sending: {exc}")
@@ -157,7 +157,7 @@ class MastodonAdapter(Adapter):
         if status == 404:
             return _NotFound(f"{host}: not found ({said})")
         if status is None or status in (408, 425) or status >= 500:
-            return TransientError(f"{host} could not handle the request ({said}); will retry")
+            return TransientError(f"{host} could not handle the request ({said})")
         # 422 from Mastodon, 400 from GoToSocial and Takahē: the post itself is refused.
         return PermanentError(f"{host} refused it ({said})")
 
@@ -225,7 +225,7 @@ class MastodonAdapter(Adapter):
             if left <= 0:
                 raise TransientError(
                     f"the instance was still processing {item.path.name} after"
-                    f" {self.timeout:.0f} s; will retry"
+                    f" {self.timeout:g} s; try again later"
                 )
             time.sleep(min(pause, left))
             pause = min(pause * 2, 1.0)
