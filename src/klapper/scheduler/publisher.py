@@ -118,8 +118,11 @@ class Publisher:
                 missed = self.mark_missed()
                 return next((Outcome(d, "missed") for d in missed if d.id == delivery_id), None)
             post = self.posts.get(row.post_id)
-            if post is None or row.account not in self.config.accounts:
+            account = self.config.accounts.get(row.account)
+            if post is None or account is None:
                 return None  # gone from the repository; the next sync cancels it
+            if account.paused:
+                return None  # `paused: true` in klapper.yaml
             token = uuid.uuid4().hex
             claimed = self.ledger.claim(delivery_id, token=token, owner=self.owner, now=now)
             if claimed is None:

@@ -1,0 +1,233 @@
+"""Engine commands: `klapper run`, `publish`, `status`, `retry`, `skip`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, tzinfo
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from klapper.cli.app import (
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, app,
+)
+from klapper.config.load import CONFIG_FILE
+from klapper.ledger import Delivery, state_dir
+from klapper.scheduler.engine import Engine
+from klapper.scheduler.logs import setup_logging
+from klapper.scheduler.manual import Refused, Result, publish_post, retry, skip
+from klapper.scheduler.publisher import summarize
+from klapper.scheduler.status import Status, collect_status
+from klapper.scheduler.sync import RepositoryBroken
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+LogFormatOption = Annotated[
+    LogFormat, typer.Option("--log-format", help="Logs on stderr: text for people, json.")
+]
+AccountOption = Annotated[
+    str | None, typer.Option("--account", "-a", help="Only this account (a name in klapper.yaml).")
+]
+
+
+def _console() -> Console:
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+@contextmanager
+def _engine(repo: Path, state: Path | None, log_format: LogFormat, *,
+            load: bool = True) -> Iterator[Engine]:
+    """An engine on ``repo`` and the state folder, synced with the repository first."""
+    redaction = setup_logging(log_format=log_format.value)
+    if load and not (repo / CONFIG_FILE).is_file():
+        typer.echo(f"error: no {CONFIG_FILE} in {repo.resolve()}; pass --repo DIR "
+                   "(or set KLAPPER_REPO)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add)
+    try:
+        if load:
+            try:
+                engine.reload()
+            except RepositoryBroken as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(EXIT_FAILED) from exc
+            engine.recover()
+        yield engine
+    except Refused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from exc
+    finally:
+        engine.close()
+
+
+def _local(moment: datetime | None, tz: tzinfo | None) -> str:
+    return moment.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") if moment else "-"
+
+
+@app.command()
+def run(repo: RepoOption = Path("."), state: StateOption = None,
+        log_format: LogFormatOption = LogFormat.text) -> None:
+    """Run the daemon: publish every post at its time, pick up changes, until stopped."""
+    from klapper.scheduler.daemon import Daemon
+
+    redaction = setup_logging(log_format=log_format.value)
+    if not (repo / CONFIG_FILE).is_file():
+        typer.echo(f"error: no {CONFIG_FILE} in {repo.resolve()}; pass --repo DIR", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add, watched=True)
+    raise typer.Exit(Daemon(engine).run())
+
+
+@app.command()
+def publish(
+    post: Annotated[str | None, typer.Argument(help="A post id (see `klapper plan`).")] = None,
+    due: Annotated[bool, typer.Option("--due", help="Everything due now, then exit.")] = False,
+    account: AccountOption = None,
+    now: Annotated[bool, typer.Option("--now", help="POST: publish even before its time.")]
+    = False,
+    repo: RepoOption = Path("."), state: StateOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+) -> None:
+    """Publish what is due (--due, for cron and timers) or one post; exit 1 if any failed."""
+    if due == (post is not None):
+        typer.echo("error: give either --due or a POST id", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    console = _console()
+    with _engine(repo, state, log_format) as engine:
+        assert engine.publisher is not None
+        tz = engine.config.tz
+        if post is not None:
+            results = publish_post(engine, post, account=account, now=now)
+            _print_results(console, results, tz)
+            raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+        with _progress() as progress:
+            outcomes = engine.publisher.publish_due(progress=progress)
+        for outcome in outcomes:
+            d = outcome.delivery
+            console.print(f"{outcome.event:<9} {escape(d.post_id)} -> {escape(d.account)}"
+                          f"  {escape(d.url or d.reason or '')}")
+        counts = summarize(outcomes)
+        console.print(", ".join(f"{n} {event}" for event, n in sorted(counts.items()))
+                      or "nothing due")
+        raise typer.Exit(EXIT_OK if set(counts) <= {"published"} else EXIT_FAILED)
+
+
+@contextmanager
+def _progress() -> Iterator[object]:
+    """A progress bar on a terminal for batches; nothing at all otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("publishing", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _print_results(console: Console, results: list[Result], tz: tzinfo) -> None:
+    for result in results:
+        d = result.delivery
+        what = result.outcome.event if result.outcome else d.state.value
+        detail = result.note or d.url or d.reason or ""
+        console.print(f"{what:<9} {d.id} {escape(d.post_id)} -> {escape(d.account)}"
+                      f"  {escape(detail)}")
+
+
+@app.command()
+def status(repo: RepoOption = Path("."), state: StateOption = None,
+           format: FormatOption = OutputFormat.text,  # noqa: A002 - the option's name
+           log_format: LogFormatOption = LogFormat.text) -> None:
+    """Upcoming, recent, failed, unknown and missed deliveries, and paused accounts."""
+    load = (repo / CONFIG_FILE).is_file()  # without a repository: the ledger alone
+    with _engine(repo, state, log_format, load=load) as engine:
+        tz = engine.config.tz if load else None
+        paused = [name for name, a in engine.config.accounts.items() if a.paused] if load else []
+        report = collect_status(ledger=engine.ledger, now=engine.clock(), config_paused=paused)
+    if format is OutputFormat.json:
+        typer.echo(json.dumps({**report.to_json(), "attention": report.needs_attention},
+                              indent=2, ensure_ascii=False))
+        return
+    _print_status(_console(), report, tz)
+
+
+def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
+    for account in report.accounts:
+        if account.paused_at:
+            console.print(f"[bold red]account {account.name} is paused[/] since "
+                          f"{_local(account.paused_at, tz)}: {escape(account.pause_reason or '')}"
+                          f"\n  fix the credential (`klapper login {account.name}`), then "
+                          f"`klapper retry --account {account.name}`")
+        elif account.wait_until:
+            console.print(f"[yellow]account {account.name} waits until "
+                          f"{_local(account.wait_until, tz)}[/]: rate limited")
+    for name in report.config_paused:
+        console.print(f"[yellow]account {name} is paused in klapper.yaml[/]")
+    sections: list[tuple[str, list[Delivery], str]] = [
+        ("Unknown: klapper looks on the platform before trying again", report.unknown, "retry"),
+        ("Failed", report.failed, "retry"),
+        ("Missed (due while klapper was not running)", report.missed, "due"),
+        ("Upcoming", report.upcoming, "due"),
+        ("Published lately", report.recent, "published"),
+    ]
+    for title, rows, when in sections:
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left", show_edge=False)
+        for column in ("delivery", "when", "post", "account", "state / where"):
+            table.add_column(column, overflow="fold")
+        for d in rows:
+            moment = {"due": d.due, "published": d.published_at,
+                      "retry": d.retry_at or d.updated_at}[when]
+            detail = d.url if when == "published" else (d.reason or d.first_line)
+            if d.final:
+                detail = f"final: {d.reason}"
+            table.add_row(d.id, _local(moment, tz), escape(d.post_id), escape(d.account),
+                          escape(detail or ""))
+        console.print(table)
+    if not any(rows for _, rows, _ in sections):
+        console.print("nothing planned, nothing published yet")
+
+
+@app.command(name="retry")
+def retry_command(
+    delivery: Annotated[str | None, typer.Argument(
+        help="A delivery id from `klapper status`, or a post id (with --account).")] = None,
+    account: AccountOption = None,
+    repo: RepoOption = Path("."), state: StateOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+) -> None:
+    """Try a failed, unknown, missed or skipped delivery again now; un-pauses its account."""
+    with _engine(repo, state, log_format) as engine:
+        results = retry(engine, delivery, account=account)
+        _print_results(_console(), results, engine.config.tz)
+    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+@app.command(name="skip")
+def skip_command(
+    delivery: Annotated[str, typer.Argument(
+        help="A delivery id from `klapper status`, or a post id (with --account).")],
+    account: AccountOption = None,
+    repo: RepoOption = Path("."), state: StateOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+) -> None:
+    """Do not publish this delivery (`klapper retry` undoes it)."""
+    with _engine(repo, state, log_format) as engine:
+        for row in skip(engine, delivery, account=account):
+            typer.echo(f"skipped {row.id} {row.post_id} -> {row.account}")

@@ -1,0 +1,68 @@
+"""Adapters for the accounts in klapper.yaml, built on first use with their secrets; resuming."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from klapper.adapters import create_adapter
+from klapper.adapters.base import Adapter
+from klapper.config.model import Config
+from klapper.config.secrets import load_secrets, save_secrets, secret_values
+from klapper.ledger import EventLog, Ledger
+
+
+class AccountAdapters:
+    """``adapters(name) -> Adapter``: one adapter per account, kept while the config stays.
+
+    ``on_secrets`` sees every secret value loaded, so log redaction can hide them.
+    """
+
+    def __init__(self, *, config: Config, repo: Path,
+                 on_secrets: Callable[[Iterable[str]], None] | None = None) -> None:
+        self.config = config
+        self.repo = repo
+        self.on_secrets = on_secrets
+        self._built: dict[str, Adapter] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str) -> Adapter:
+        with self._lock:
+            adapter = self._built.get(name)
+            if adapter is None:
+                adapter = self._build(name)
+                self._built[name] = adapter
+            return adapter
+
+    def _build(self, name: str) -> Adapter:
+        account = self.config.accounts.get(name)
+        if account is None:
+            raise KeyError(f"no account {name!r} in klapper.yaml")
+        secrets: Mapping[str, str] = {} if account.platform == "outbox" else load_secrets(name)
+        if self.on_secrets is not None:
+            self.on_secrets(secret_values(secrets))
+        settings = account.model_dump(exclude_none=True, exclude={"platform", "paused"})
+        return create_adapter(
+            name=name, platform=account.platform, settings=settings, secrets=secrets,
+            repo=self.repo, timeout=self.config.publishing.timeout.total_seconds(),
+            save_secrets=lambda values: save_secrets(name, values),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for adapter in self._built.values():
+                adapter.close()
+            self._built.clear()
+
+
+def resume_account(*, ledger: Ledger, events: EventLog, account: str, now: datetime,
+                   by: str = "user") -> bool:
+    """Un-pause an account (after `klapper login` or `klapper retry`); True if it was paused."""
+    state = ledger.accounts().get(account)
+    if state is None or state.paused_at is None:
+        return False
+    ledger.set_account(account, now=now, paused_at=None, pause_reason=None)
+    events.emit("resumed", now=now, account=account, by=by)
+    return True

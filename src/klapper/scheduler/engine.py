@@ -1,0 +1,109 @@
+"""One content repository and one state folder: load, sync, recover, publish (daemon and CLI)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from pathlib import Path
+
+from klapper.config.model import Config
+from klapper.ledger import Delivery, EventLog, Ledger, event_log_path
+from klapper.ledger.owner import owner_alive
+from klapper.queue import LoadCache, Repository, load_repository
+from klapper.scheduler.accounts import AccountAdapters
+from klapper.scheduler.publisher import AdapterFactory, Clock, Publisher, utc_now
+from klapper.scheduler.sync import HORIZON, SyncReport, sync
+
+log = logging.getLogger("klapper.engine")
+
+#: builds the adapter factory for a config (tests swap in fake platforms)
+AdaptersFor = Callable[[Config, Path], AdapterFactory]
+
+
+class Engine:
+    """The pieces every engine command needs, wired together.
+
+    ``reload()`` reads the repository (incrementally when ``watched``) and syncs the ledger;
+    ``recover()`` turns claims of dead processes into ``unknown``; ``publisher`` publishes.
+    """
+
+    def __init__(self, *, repo: Path, state: Path, adapters_for: AdaptersFor | None = None,
+                 clock: Clock = utc_now, watched: bool = False,
+                 on_secrets: Callable[[Iterable[str]], None] | None = None,
+                 horizon: timedelta = HORIZON) -> None:
+        self.repo = repo
+        self.state = state
+        self.clock = clock
+        self.horizon = horizon
+        self.cache = LoadCache(watched=watched)
+        self._adapters_for = adapters_for or (
+            lambda config, root: AccountAdapters(config=config, repo=root, on_secrets=on_secrets))
+        self.ledger = Ledger.open(state=state)
+        self.events: EventLog | None = None
+        self.repository: Repository | None = None
+        self.publisher: Publisher | None = None
+        self._adapters: AdapterFactory | None = None
+
+    @property
+    def config(self) -> Config:
+        return self.repository.config if self.repository else Config()
+
+    def reload(self) -> SyncReport:
+        """Read the repository and sync the ledger; raises RepositoryBroken (nothing changed)."""
+        repository = load_repository(self.repo, cache=self.cache)
+        config_changed = self.repository is None or repository.config != self.repository.config
+        self._open_events(repository.config)
+        assert self.events is not None
+        report = sync(ledger=self.ledger, events=self.events, repository=repository,
+                      now=self.clock(), horizon=self.horizon)
+        self.repository = repository
+        if config_changed or self._adapters is None:
+            if isinstance(self._adapters, AccountAdapters):
+                self._adapters.close()
+            self._adapters = self._adapters_for(repository.config, self.repo)
+        posts = {post.id: post for post in repository.posts}
+        if self.publisher is None:
+            self.publisher = Publisher(ledger=self.ledger, events=self.events,
+                                       config=repository.config, posts=posts,
+                                       adapters=self._adapters, clock=self.clock)
+        else:
+            self.publisher.use(config=repository.config, posts=posts)
+            self.publisher.adapters = self._adapters
+        for problem in repository.problems:
+            if problem.severity == "error":
+                log.error("%s: %s (that post is left as it is until fixed)", problem.source,
+                          problem.message)
+        return report
+
+    def _open_events(self, config: Config) -> None:
+        path = event_log_path(state=self.state, configured=config.paths.log)
+        if self.events is not None and self.events.path == path:
+            return
+        if self.events is not None:
+            self.events.close()
+        self.events = EventLog(path)
+        if self.publisher is not None:
+            self.publisher.events = self.events
+
+    def recover(self) -> list[Delivery]:
+        """Claims left by processes that died become UNKNOWN (looked for before any retry)."""
+        now = self.clock()
+        # A claim from another machine (a shared ledger) is presumed dead after this long.
+        stale_after = max(self.config.publishing.timeout * 10, timedelta(minutes=10))
+        released = self.ledger.release_dead_claims(now=now, alive=lambda d: owner_alive(
+            d.claim_owner, claimed_at=d.claimed_at, now=now, stale_after=stale_after))
+        if released:
+            self._open_events(self.config)
+            assert self.events is not None
+            for delivery in released:
+                self.events.emit("unknown", delivery=delivery, now=now, reason=delivery.reason)
+                log.warning("%s to %s: %s", delivery.post_id, delivery.account, delivery.reason)
+        return released
+
+    def close(self) -> None:
+        if isinstance(self._adapters, AccountAdapters):
+            self._adapters.close()
+        if self.events is not None:
+            self.events.close()
+        self.ledger.close()

@@ -1,0 +1,56 @@
+"""What `klapper status` shows: upcoming, recent, failed, unknown, missed, paused accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from klapper.ledger import AccountState, Delivery, Ledger, State
+from klapper.ledger.states import utc_text
+
+
+@dataclass(frozen=True)
+class Status:
+    upcoming: list[Delivery]
+    recent: list[Delivery]
+    failed: list[Delivery]  # retry pending, or final
+    unknown: list[Delivery]
+    missed: list[Delivery]
+    accounts: list[AccountState]  # paused or waiting out a rate limit
+    config_paused: list[str]  # `paused: true` in klapper.yaml
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.unknown or self.missed or any(d.final for d in self.failed)
+                    or any(a.paused_at for a in self.accounts))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "upcoming": [d.to_json() for d in self.upcoming],
+            "recent": [d.to_json() for d in self.recent],
+            "failed": [d.to_json() for d in self.failed],
+            "unknown": [d.to_json() for d in self.unknown],
+            "missed": [d.to_json() for d in self.missed],
+            "accounts": [a.to_json() for a in self.accounts]
+            + [{"account": name, "paused_in_config": True} for name in self.config_paused],
+        }
+
+
+def collect_status(*, ledger: Ledger, now: datetime, config_paused: list[str] | None = None,
+                   limit: int = 20, recent_days: int = 7) -> Status:
+    """Read the ledger for `klapper status` (``limit`` rows per list)."""
+    since = utc_text(now - timedelta(days=recent_days))
+    accounts = [a for a in ledger.accounts().values()
+                if a.paused_at is not None or (a.wait_until is not None and a.wait_until > now)]
+    return Status(
+        upcoming=ledger.select("state = 'planned' OR state = 'claimed'", limit=limit),
+        recent=ledger.select("state IN ('published', 'edited') AND published_at >= ?", (since,),
+                             order="published_at DESC, id", limit=limit),
+        failed=ledger.in_states([State.FAILED], order="updated_at DESC, id", limit=limit),
+        unknown=ledger.in_states([State.UNKNOWN], limit=limit),
+        missed=ledger.select("state = 'missed' AND due >= ?", (since,), order="due DESC, id",
+                             limit=limit),
+        accounts=accounts,
+        config_paused=config_paused or [],
+    )

@@ -1,0 +1,107 @@
+"""`klapper publish`, `status`, `retry`, `skip` end to end, on the outbox (no account needed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from klapper.cli import app
+from klapper.ledger import read_events
+from tests.engine.repo import TempRepo
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> TempRepo:
+    r = TempRepo(tmp_path / "repo")
+    r.configure(accounts=("a", "b"))
+    return r
+
+
+def klapper(repo: TempRepo, *args: str) -> tuple[int, str]:
+    state = repo.root.parent / "state"
+    result = runner.invoke(app, [*args, "--repo", str(repo.root), "--state", str(state)])
+    return result.exit_code, result.output
+
+
+def outbox(repo: TempRepo, account: str) -> list[dict]:
+    folder = repo.root / f"out-{account}"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def test_publish_due_writes_the_outbox_once(repo: TempRepo) -> None:
+    now = datetime.now(UTC)
+    repo.write("hello", text="Hello world", at=now - timedelta(minutes=5), to=["a", "b"],
+               thread=[{"text": "and more"}])
+    repo.write("later", text="Not yet", at=now + timedelta(hours=2))
+    code, output = klapper(repo, "publish", "--due")
+    assert code == 0, output
+    assert "2 published" in output
+    first, reply = outbox(repo, "a")
+    assert first["text"] == "Hello world" and first["account"] == "a"
+    assert first["post"] == "posts/hello.yaml" and first["part"] == 0
+    assert set(first) >= {"text", "media", "account", "post", "due", "published_at"}
+    assert reply["reply_to"] == next((repo.root / "out-a").glob("*-0.json")).name
+    code, output = klapper(repo, "publish", "--due")
+    assert code == 0 and "nothing due" in output
+    assert len(outbox(repo, "a")) == 2 and len(outbox(repo, "b")) == 2
+
+
+def test_publish_due_reports_missed_and_exits_1(repo: TempRepo) -> None:
+    repo.write("old", text="Too late", at=datetime.now(UTC) - timedelta(hours=1))
+    repo.configure(accounts=("a", "b"), defaults={"to": ["a"], "catch_up": "30m"})
+    code, output = klapper(repo, "publish", "--due")
+    assert code == 0 and "nothing due" in output  # not in the planning window: never planned
+    repo.write("soon", text="Soon", at=datetime.now(UTC) + timedelta(seconds=1))
+    klapper(repo, "status")  # plans it
+    state = repo.root.parent / "state"
+    code, output = klapper(repo, "status", "--format", "json")
+    assert [d["post"] for d in json.loads(output)["upcoming"]] == ["posts/soon.yaml"]
+    # Pretend the machine slept through it: move the planned due time back 2 hours.
+    import sqlite3
+    with sqlite3.connect(state / "ledger.sqlite3") as conn:
+        conn.execute("UPDATE deliveries SET due = ?",
+                     ((datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="microseconds"),))
+    repo.write("soon", text="Soon", at=datetime.now(UTC) - timedelta(hours=2))
+    code, output = klapper(repo, "publish", "--due")
+    assert code == 1 and "missed" in output
+    assert [e["event"] for e in read_events(state / "events.jsonl")] == ["missed"]
+    code, output = klapper(repo, "status", "--format", "json")
+    assert json.loads(output)["missed"][0]["post"] == "posts/soon.yaml"
+
+
+def test_publish_post_now_retry_and_skip(repo: TempRepo) -> None:
+    repo.write("p", text="Future", at=datetime.now(UTC) + timedelta(days=1), to=["a", "b"])
+    code, output = klapper(repo, "publish", "posts/p.yaml", "--account", "a")
+    assert code == 1 and "add --now" in output
+    code, output = klapper(repo, "publish", "posts/p.yaml", "--account", "a", "--now")
+    assert code == 0 and "published" in output
+    assert [m["text"] for m in outbox(repo, "a")] == ["Future"]
+    code, output = klapper(repo, "publish", "posts/p.yaml", "--account", "a", "--now")
+    assert code == 0 and "already published" in output and len(outbox(repo, "a")) == 1
+    code, output = klapper(repo, "skip", "posts/p.yaml", "--account", "b")
+    assert code == 0 and "skipped" in output
+    code, output = klapper(repo, "status", "--format", "json")
+    data = json.loads(output)
+    assert data["upcoming"] == [] and data["recent"][0]["account"] == "a"
+    delivery = data["recent"][0]["delivery"]
+    code, output = klapper(repo, "retry", delivery)
+    assert code == 1 and "never posts a delivery twice" in output
+    code, output = klapper(repo, "retry", "posts/p.yaml", "--account", "b")
+    assert code == 0 and [m["text"] for m in outbox(repo, "b")] == ["Future"]
+    code, output = klapper(repo, "status")
+    assert code == 0 and "Published lately" in output
+
+
+def test_status_without_a_repository_reads_the_ledger(repo: TempRepo, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    result = runner.invoke(app, ["status", "--repo", str(tmp_path), "--state", str(state)])
+    assert result.exit_code == 0 and "nothing planned" in result.output
+    result = runner.invoke(app, ["publish", "--due", "--repo", str(tmp_path),
+                                 "--state", str(state)])
+    assert result.exit_code == 2 and "klapper.yaml" in result.output
