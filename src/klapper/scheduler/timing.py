@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 _MINUTE = timedelta(minutes=1)
+# Far enough for any real schedule, and far from datetime's limits (no overflow near them).
+YEARS = (1970, 9000)
 
 
 class TimeError(ValueError):
@@ -91,6 +93,9 @@ def parse_time(value: object, tz: tzinfo, *, zone_name: str) -> tuple[datetime, 
         raise TimeError(
             f"expected a date and time such as 2026-06-02 09:00, got {value!r}"
         )
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise TimeError(f"year {parsed.year} is out of range; klapper plans "
+                        f"{YEARS[0]} to {YEARS[1]}")
     if parsed.tzinfo is None:
         return localize(parsed, tz, zone_name=zone_name)
     return parsed.astimezone(tz), None
