@@ -1,0 +1,148 @@
+"""One contract suite over every network adapter, each against its local server.
+
+Each platform's fake module offers ``adapter_case(tmp_path)`` yielding a case with ``adapter``,
+``posts()`` (what the server holds) and ``fail_next(kind)``. What is special to one platform
+lives in tests/adapters/test_<platform>.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from klapper.adapters import PLATFORMS
+from klapper.adapters.base import (
+    AuthExpiredError,
+    Outgoing,
+    Published,
+    RateLimitedError,
+    ThreadRef,
+    TransientError,
+)
+from klapper.adapters.rules import RULES
+
+NETWORK_PLATFORMS = ("mastodon", "bluesky", "x", "linkedin")
+
+
+@pytest.fixture(params=NETWORK_PLATFORMS)
+def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    fake = importlib.import_module(f"tests.fakes.{request.param}")
+    with fake.adapter_case(tmp_path) as made:
+        made.platform = request.param
+        yield made
+
+
+def outgoing(text: str | None = None, *, part: int = 0, reply_to: ThreadRef | None = None,
+             key: str | None = None) -> Outgoing:
+    """A post with a fresh idempotency key, due now (adapters' `find` matches near `due`)."""
+    unique = uuid.uuid4().hex[:10]
+    return Outgoing(
+        text=text or f"Contract test post {unique}",
+        idempotency_key=key or f"contract-{unique}-{part}",
+        post_id=f"posts/contract-{unique}.yaml",
+        part=part,
+        reply_to=reply_to,
+        due=datetime.now(UTC) - timedelta(seconds=1),
+    )
+
+
+def texts(case: Any) -> list[str]:
+    return [post["text"] for post in case.posts()]
+
+
+def test_rules_are_the_published_data(case: Any) -> None:
+    adapter_cls = type(case.adapter)
+    assert PLATFORMS[case.platform].endswith(adapter_cls.__name__)
+    assert adapter_cls.rules == RULES[case.platform]
+
+
+def test_publish_returns_id_and_url_and_the_server_holds_it(case: Any) -> None:
+    post = outgoing()
+    published = case.adapter.publish(post)
+    assert isinstance(published, Published) and published.remote_id
+    assert published.url and published.url.startswith(("http://", "https://"))
+    assert texts(case).count(post.text) == 1
+
+
+def test_a_thread_part_answers_the_part_before(case: Any) -> None:
+    first = case.adapter.publish(outgoing())
+    reply = outgoing(part=1, reply_to=ThreadRef(root=first, parent=first))
+    second = case.adapter.publish(reply)
+    held = {post["text"]: post for post in case.posts()}
+    assert held[reply.text]["reply_to"] == first.remote_id
+    assert second.remote_id != first.remote_id
+
+
+def test_find_sees_what_was_published_and_proves_absence(case: Any) -> None:
+    post = outgoing()
+    published = case.adapter.publish(post)
+    found = case.adapter.find(post)
+    assert found is not None and found.remote_id == published.remote_id
+    assert case.adapter.find(outgoing()) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("server_error", TransientError),
+        ("drop", TransientError),
+        ("rate_limit", RateLimitedError),
+        ("auth", AuthExpiredError),
+    ],
+)
+def test_failures_map_to_the_error_tree(case: Any, kind: str, error: type[Exception]) -> None:
+    post = outgoing()
+    case.fail_next(kind)
+    with pytest.raises(error) as raised:
+        case.adapter.publish(post)
+    if kind == "rate_limit":
+        assert raised.value.until is not None and raised.value.until > datetime.now(UTC)
+    if kind != "auth":
+        assert post.text not in texts(case)
+        # After the failure the same post goes through, once.
+        case.adapter.publish(post)
+        assert texts(case).count(post.text) == 1
+
+
+def test_a_timeout_after_the_server_accepted_is_found_not_posted_twice(case: Any) -> None:
+    post = outgoing()
+    case.fail_next("timeout_after_accept")
+    with pytest.raises(TransientError):
+        case.adapter.publish(post)
+    found = None
+    with contextlib.suppress(TransientError):  # the server may still be finishing the slow answer
+        found = case.adapter.find(post)
+    if found is None:
+        found = _find_when_settled(case, post)
+    assert found is not None, "a post the server accepted must be found, never re-posted"
+    assert texts(case).count(post.text) == 1
+
+
+def _find_when_settled(case: Any, post: Outgoing) -> Published | None:
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with contextlib.suppress(TransientError):
+            found = case.adapter.find(post)
+            if found is not None:
+                return found
+        time.sleep(0.2)
+    return None
+
+
+def test_errors_carry_no_secret(case: Any) -> None:
+    case.fail_next("auth")
+    with pytest.raises(AuthExpiredError) as raised:
+        case.adapter.publish(outgoing())
+    message = str(raised.value)
+    for value in case.adapter.secrets.values():
+        if isinstance(value, str) and len(value) >= 8:
+            assert value not in message
