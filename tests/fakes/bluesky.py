@@ -353,11 +353,12 @@ class Pages:
                 pass
 
             def do_GET(self) -> None:
-                pages.hits.append(self.path)
+                path = urlsplit(self.path).path
+                pages.hits.append(path)
                 if delay:
                     time.sleep(delay)  # a slow page: the card must give up, not the post
-                kind, body = routes.get(self.path, ("text/plain", b"not found"))
-                self.send_response(200 if self.path in routes else 404)
+                kind, body = routes.get(path, ("text/plain", b"not found"))
+                self.send_response(200 if path in routes else 404)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

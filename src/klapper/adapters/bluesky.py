@@ -94,7 +94,7 @@ class BlueskyAdapter(Adapter):
         embed: Any = None
         if post.media:
             embed = rec.images_embed((self._upload(m), m.alt) for m in post.media)
-        else:
+        elif post.options.get("card", True):  # `card: false` keeps the link without a preview
             link = rec.first_link(found)
             embed = self._card(link) if link else None
         return models.AppBskyFeedPost.Record(

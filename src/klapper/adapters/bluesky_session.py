@@ -34,7 +34,7 @@ T = TypeVar("T")
 DEFAULT_SERVICE = "https://bsky.social"
 # Errors that a new access token can cure (the reference PDS answers 400 for the first two).
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
-_CALL_ERRORS = (AtProtocolError, httpx.HTTPError)
+CALL_ERRORS = (AtProtocolError, httpx.HTTPError)
 
 
 @dataclass(frozen=True)
@@ -148,14 +148,14 @@ class Session:
                 return fn(self.client)
             except AdapterError:
                 raise
-            except _CALL_ERRORS as exc:
+            except CALL_ERRORS as exc:
                 if not is_token_problem(exc):
                     raise translate(exc, action=action, timeout=self.timeout) from exc
             # Refused for its token before anything was done: renew and try once more.
             self._renew(action=action)
             try:
                 return fn(self.client)
-            except _CALL_ERRORS as exc:
+            except CALL_ERRORS as exc:
                 raise translate(exc, action=action, timeout=self.timeout) from exc
 
     def _start(self) -> None:
@@ -172,7 +172,7 @@ class Session:
                 fresh = self.client.com.atproto.server.refresh_session(
                     headers={"Authorization": f"Bearer {self._refresh}"}
                 )
-            except _CALL_ERRORS as exc:
+            except CALL_ERRORS as exc:
                 if not is_token_problem(exc):
                     raise translate(exc, action=action, timeout=self.timeout) from exc
                 self._refresh = None  # expired or revoked: only the app password can help now
@@ -190,7 +190,7 @@ class Session:
             tokens = create_session(
                 self.client, identifier=self._identifier, password=self._password
             )
-        except _CALL_ERRORS as exc:
+        except CALL_ERRORS as exc:
             error = translate(exc, action=action, timeout=self.timeout)
             if isinstance(error, AuthExpiredError):
                 raise AuthExpiredError(

@@ -1,0 +1,71 @@
+"""`klapper login` for Bluesky: handle + app password, checked by creating a session.
+
+Create the app password in Bluesky under Settings > Privacy and security > App passwords (never
+give klapper the account's main password). The login calls com.atproto.server.createSession on
+the account's ``service`` (default https://bsky.social) and stores ``app_password`` and the
+session tokens ``access_jwt``/``refresh_jwt``, plus ``handle`` when klapper.yaml names none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from klapper.adapters.base import AuthExpiredError
+from klapper.adapters.bluesky_session import (
+    CALL_ERRORS,
+    DEFAULT_SERVICE,
+    create_session,
+    open_client,
+    translate,
+)
+from klapper.config.model import Account
+from klapper.login import LoginError, LoginUI
+
+TIMEOUT = 30.0
+APP_PASSWORD = re.compile(r"^[a-z2-7]{4}(-[a-z2-7]{4}){3}$")  # how Bluesky formats them
+
+
+def login(
+    *, name: str, account: Account, existing: Mapping[str, str], ui: LoginUI
+) -> dict[str, str]:
+    """Ask for the handle (unless klapper.yaml has it) and an app password; verify; return both."""
+    service = account.service or DEFAULT_SERVICE
+    handle = (account.handle or "").lstrip("@")
+    if handle:
+        ui.show(f"Logging in to {service} as @{handle} for account {name!r}.")
+    else:
+        handle = ui.prompt("Bluesky handle (e.g. yourshop.bsky.social)").strip().lstrip("@")
+        if not handle:
+            raise LoginError("no handle was given; run the login again")
+    if existing.get("app_password"):
+        ui.show(f"{name} has an app password already; a new login replaces it.")
+    ui.show("Create an app password in Bluesky: Settings > Privacy and security > App passwords.")
+    password = ui.prompt("App password", secret=True)
+    if not password:
+        raise LoginError("no app password was given; run the login again")
+    if not APP_PASSWORD.match(password):
+        ui.show("That does not look like an app password (xxxx-xxxx-xxxx-xxxx); an app password "
+                "can be revoked on its own, the main password cannot.")
+    client = open_client(service=service, timeout=TIMEOUT)
+    try:
+        tokens = create_session(client, identifier=handle, password=password)
+    except CALL_ERRORS as exc:
+        error = translate(exc, action=f"log in to {service} as @{handle}", timeout=TIMEOUT)
+        hint = (
+            "check the handle and create a new app password"
+            if isinstance(error, AuthExpiredError) else "check the service URL and try again"
+        )
+        raise LoginError(f"{error}; {hint}") from None
+    finally:
+        client.request.close()
+    ui.show(f"Logged in as @{tokens.handle} ({tokens.did}).")
+    secrets = {
+        "app_password": password,
+        "access_jwt": tokens.access_jwt,
+        "refresh_jwt": tokens.refresh_jwt,
+    }
+    if not account.handle:
+        secrets["handle"] = tokens.handle  # the adapter needs it to log in again later
+        ui.show(f"Tip: add `handle: {tokens.handle}` to account {name!r} in klapper.yaml.")
+    return secrets
