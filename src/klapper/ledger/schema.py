@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
+from klapper.engagement.schema import MIGRATION as ENGAGEMENT
+
 Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
 
 _DELIVERIES = """
@@ -84,6 +86,8 @@ MIGRATIONS: list[Migration] = [
         _ACCOUNTS,
         _SLOTS,
     ),
+    # 2: engagement readings, the inbox, polling waits and cursors (SQL in engagement/schema.py).
+    ENGAGEMENT,
 ]
 
 

@@ -1,0 +1,78 @@
+"""The engagement tables, one entry of the ledger's migration list (see ledger/schema.py).
+
+The SQL is portable like the ledger's own (TEXT times in one UTC ISO form, no SQLite-only
+functions). This module imports nothing of klapper, so the ledger may load it freely.
+"""
+
+from __future__ import annotations
+
+_READINGS = """
+CREATE TABLE readings (
+    delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+    part        INTEGER NOT NULL,         -- 0 = the post, 1.. = thread follow-ups
+    remote_id   TEXT NOT NULL,
+    account     TEXT NOT NULL,
+    platform    TEXT NOT NULL,
+    stage       INTEGER NOT NULL,         -- the scheduled age it answers, seconds after publishing
+    taken_at    TEXT NOT NULL,            -- UTC
+    found       INTEGER NOT NULL,         -- 0: the platform did not return the post (deleted?)
+    likes       INTEGER,                  -- NULL: the platform does not say (never 0 for that)
+    reposts     INTEGER,
+    replies     INTEGER,
+    quotes      INTEGER,
+    bookmarks   INTEGER,
+    views       INTEGER,
+    PRIMARY KEY (delivery_id, part, stage)
+)
+"""
+
+_INBOX = """
+CREATE TABLE inbox (
+    id          TEXT PRIMARY KEY,         -- short and stable, for `klapper inbox done ID`
+    account     TEXT NOT NULL,
+    platform    TEXT NOT NULL,
+    remote_id   TEXT NOT NULL,
+    kind        TEXT NOT NULL,            -- reply | mention
+    author      TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    url         TEXT,
+    created_at  TEXT NOT NULL,
+    in_reply_to TEXT,                     -- remote id of the post it answers
+    delivery_id TEXT,                     -- our delivery it answers (directly or down a thread)
+    by_self     INTEGER NOT NULL,         -- written by the account itself: never listed
+    attention   TEXT,                     -- complaint | question | NULL (engagement.attention)
+    seen_at     TEXT NOT NULL,
+    answered_at TEXT,                     -- the account answered it on the platform
+    answered_by TEXT,                     -- remote id of that answer
+    done_at     TEXT,                     -- `klapper inbox done`
+    UNIQUE (account, remote_id)
+)
+"""
+
+_ACCOUNTS = """
+CREATE TABLE engagement_accounts (
+    account          TEXT PRIMARY KEY,
+    inbox_checked_at TEXT,                -- replies and mentions were read up to here
+    wait_until       TEXT,                -- polling's own rate-limit wait (not the publisher's)
+    wait_reason      TEXT,
+    updated_at       TEXT NOT NULL
+)
+"""
+
+_MARKS = """
+CREATE TABLE engagement_marks (
+    name       TEXT PRIMARY KEY,          -- a cursor (event log offset) or a notice already sent
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)
+"""
+
+#: appended to ``klapper.ledger.schema.MIGRATIONS``
+MIGRATION: tuple[str, ...] = (
+    _READINGS,
+    "CREATE INDEX readings_account_taken ON readings (account, taken_at)",
+    _INBOX,
+    "CREATE INDEX inbox_open ON inbox (account, created_at)",
+    _ACCOUNTS,
+    _MARKS,
+)
