@@ -363,3 +363,12 @@ def test_interaction_search_is_batched_within_the_query_limit(case: Case) -> Non
     queries = [q["query"] for _, route, q in case.fake.requests if route == "search"]
     assert 1 < len(queries) < 10
     assert all(len(q) <= 512 for q in queries)
+
+
+def test_old_mentions_are_read_although_search_reaches_back_only_7_days(case: Case) -> None:
+    case.fake.add_user("2000", "alice")
+    old = case.fake.add_tweet(author_id="2000", text="@klapper_shop hello",
+                              created_at=datetime.now(UTC) - timedelta(days=9))
+    mine = case.fake.add_tweet(author_id=ME_ID, text="mine")
+    found = case.adapter.interactions(since=datetime.now(UTC) - timedelta(days=10), own_ids=[mine])
+    assert [i.remote_id for i in found] == [old]

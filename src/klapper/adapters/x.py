@@ -6,8 +6,9 @@ settings" choose read and write permissions, type "Native App" (public client) o
 ``klapper login NAME`` for the account's name in klapper.yaml and choose the browser (OAuth 2.0
 with PKCE; klapper keeps the refresh token and renews the 2-hour access token itself), or paste
 the App's OAuth 1.0a consumer keys and the account's access token and secret.
-Settings (klapper.yaml): ``handle`` (for post URLs); ``api_base`` and ``query_limit`` (the
-search query length of your API tier: 512 on Basic, 4096 on Pro) rarely need changing.
+Settings: ``handle`` from klapper.yaml (for post URLs; else the username stored at login).
+``api_base`` and ``query_limit`` (the search query length of the API tier: 512 on Basic, 4096
+on Pro) are adapter settings with those defaults; klapper.yaml has no key for them yet.
 """
 
 from __future__ import annotations
@@ -235,19 +236,19 @@ class XAdapter(Adapter):
     def interactions(self, *, since: datetime, own_ids: Sequence[str]) -> list[Interaction]:
         me = self.whoami()
         own = {str(i) for i in own_ids}
-        start = max(since, datetime.now(UTC) - SEARCH_WINDOW)
+        search_start = max(since, datetime.now(UTC) - SEARCH_WINDOW)
         found: dict[str, Interaction] = {}
         for query in self._conversation_queries(sorted(own)):
             for tweet, users in self._pages(
                 "searching replies", "search_recent_tweets", query, token_param="next_token",
-                start_time=start, tweet_fields=_TWEET_FIELDS, expansions=["author_id"],
+                start_time=search_start, tweet_fields=_TWEET_FIELDS, expansions=["author_id"],
                 user_fields=["username"],
             ):
                 if str(tweet["id"]) not in own:
                     found[str(tweet["id"])] = _interaction(tweet, users, kind="reply", me=me)
         for tweet, users in self._pages(
             "reading mentions", "get_users_mentions", me["id"], token_param="pagination_token",
-            start_time=start, tweet_fields=_TWEET_FIELDS, expansions=["author_id"],
+            start_time=since, tweet_fields=_TWEET_FIELDS, expansions=["author_id"],
             user_fields=["username"],
         ):
             key = str(tweet["id"])

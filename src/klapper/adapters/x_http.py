@@ -110,7 +110,7 @@ def error_from_response(
     if status == 403:
         return _forbidden(body, reason, action=action, account=account)
     if status >= 500:
-        return TransientError(f"X failed on {action} (HTTP {status}): {reason}; klapper retries")
+        return TransientError(f"X failed on {action} (HTTP {status}): {reason}; try again later")
     return PermanentError(f"X refused {action} (HTTP {status}): {reason}")
 
 

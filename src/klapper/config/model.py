@@ -127,6 +127,17 @@ class Engagement(Strict):
          timedelta(days=7), timedelta(days=30)),
         description="Read reactions this long after publishing; then stop.",
     )
+    budget: int = Field(
+        10, ge=1, description="Reaction requests per account per polling round, at most.",
+    )
+    min_gap: Duration = Field(
+        timedelta(minutes=5),
+        description="Polling rounds are at least this far apart (readings due close together "
+                    "share requests; a round cut short by the budget continues after it).",
+    )
+    inbox_every: Duration = Field(
+        timedelta(minutes=15), description="How often replies and mentions are read.",
+    )
 
 
 class Config(Strict):
