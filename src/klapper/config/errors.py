@@ -120,6 +120,9 @@ def field_errors(exc: ValidationError, *, model: type[BaseModel]) -> list[FieldE
     for error in exc.errors(include_url=False):
         loc = tuple(step for step in error["loc"] if isinstance(step, str | int))
         message, at_key = _message(error, model)
-        where = path_text(loc[:-1] if error["type"] in ("extra_forbidden", "missing") else loc)
+        if loc and loc[-1] == "[key]":  # pydantic's marker for a bad mapping key
+            loc, at_key = loc[:-1], True
+            message = f"key {str(loc[-1])!r}: {message}"
+        where = path_text(loc[:-1] if at_key else loc)
         result.append(FieldError(loc, f"{where}: {message}" if where else message, at_key))
     return result

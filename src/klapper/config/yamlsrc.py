@@ -45,7 +45,8 @@ def decode(raw: bytes) -> str:
 def _hint(problem: str, text: str, line: int) -> str:
     lines = text.splitlines()
     here = lines[line - 1] if 0 < line <= len(lines) else ""
-    if "\t" in problem or "'\\t'" in problem:
+    indent = here[: len(here) - len(here.lstrip())]
+    if "\t" in problem or "'\\t'" in problem or "\t" in indent:
         return "; YAML indents with spaces, not tabs"
     if ("alias" in problem or "alphabetic or numeric" in problem) and "*" in here:
         return '; a value starting with * (a cron expression?) must be quoted: "*/5 * * * *"'
