@@ -82,7 +82,7 @@ paths: {posts: ../elsewhere}
         (2, 3, "account name 'my shop': use letters, digits, - and _ only"),
         (4, 17, "defaults › to: no account named 'shop' (accounts: my shop, out)"),
         (5, 16, "paths › posts must be a folder inside the repository"),
-        (3, 34, "accounts › out › path must be a folder inside the repository"),
+        (3, 33, "accounts › out › path must be a folder inside the repository"),
     ]
 
 
