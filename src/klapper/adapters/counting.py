@@ -19,6 +19,8 @@ overrides of them (config/initializers/twitter_regex.rb), re-expressed here.
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import Literal, NamedTuple, get_args
@@ -64,20 +66,36 @@ _LATIN_ACCENTS = (
 _CYRILLIC = "\u0400-\u04ff"
 
 
+def _trie(words: list[str]) -> str:
+    """An alternation of ``words`` as a prefix tree: a miss costs a step, not one per word."""
+    if words == [""]:
+        return ""
+    groups: dict[str, list[str]] = {}
+    for word in sorted(set(words), key=lambda w: (w[:1], -len(w))):
+        groups.setdefault(word[:1], []).append(word[1:])
+    branches = [
+        re.escape(head) + _trie(tails) if head else "" for head, tails in groups.items()
+    ]
+    # Longer branches first, and the empty one last, so "com" is tried before "co".
+    branches.sort(key=lambda b: b == "")
+    return f"(?:{'|'.join(branches)})"
+
+
 def _tld_group(tlds: tuple[str, ...]) -> str:
-    # Longest first, so that "com" is not cut to "co"; the lookahead ends the label.
-    names = "|".join(regex.escape(t) for t in sorted(tlds, key=len, reverse=True))
-    return rf"(?:(?:{names})(?=[^0-9a-z@+-]|$))"
+    # The lookahead ends the label: "com" in "example.community" is no TLD.
+    return rf"(?:{_trie(list(tlds))}(?=[^0-9a-z@+-]|$))"
 
 
 _PRECEDING = rf"(?:[^a-z0-9@＠$#＃{_INVALID_CHARS}]|[{_DIRECTIONAL}]|^)"
 _DOMAIN_CHAR = rf"[^{_PUNCT}{_SPACES}{_INVALID_CHARS}]"
-_SUBDOMAIN = rf"(?>(?:{_DOMAIN_CHAR}(?:[_-]|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)"
-_DOMAIN_NAME = rf"(?:(?:{_DOMAIN_CHAR}(?:-|{_DOMAIN_CHAR})*)?{_DOMAIN_CHAR}\.)"
+# twitter-text lets labels run on and rejects a match only after it (IDNA: at most 63 chars a
+# label); bounding them here, and a name to 127 labels, keeps the search linear on any input.
+_SUBDOMAIN = rf"(?>(?:{_DOMAIN_CHAR}(?:[_-]|{_DOMAIN_CHAR}){{0,61}})?{_DOMAIN_CHAR}\.)"
+_DOMAIN_NAME = rf"(?:(?:{_DOMAIN_CHAR}(?:-|{_DOMAIN_CHAR}){{0,61}})?{_DOMAIN_CHAR}\.)"
 _GTLD = _tld_group(GENERIC_TLDS)
 _CCTLD = _tld_group(COUNTRY_TLDS)
 _PUNYCODE = r"(?:xn--[-0-9a-z]+)"
-_DOMAIN = rf"(?:{_SUBDOMAIN}*{_DOMAIN_NAME}(?:{_GTLD}|{_CCTLD}|{_PUNYCODE}))"
+_DOMAIN = rf"(?:{_SUBDOMAIN}{{0,126}}{_DOMAIN_NAME}(?:{_GTLD}|{_CCTLD}|{_PUNYCODE}))"
 _PORT = r"[0-9]++"
 
 
@@ -107,32 +125,32 @@ _M_PATH = _path(
 _M_QUERY = rf"[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{_UCHARS}]*[a-z0-9_&=#/\-{_UCHARS}]"
 
 
-def _url_regex(*, scheme: str, path: str, query: str) -> regex.Pattern[str]:
-    return regex.compile(
+def _url_pattern(*, scheme: str, path: str, query: str) -> str:
+    return (
         rf"(?P<before>{_PRECEDING})"
         rf"(?P<url>(?P<scheme>{scheme})(?P<domain>{_DOMAIN})(?::{_PORT})?"
-        rf"(?P<path>/{path}*+)?(?:\?{query})?)",
-        regex.IGNORECASE | regex.VERSION0,
+        rf"(?P<path>/{path}*+)?(?:\?{query})?)"
     )
 
 
-_URL_RE: dict[UrlFlavour, regex.Pattern[str]] = {
-    "x": _url_regex(scheme=r"(?:https?://)?", path=_X_PATH, query=_X_QUERY),
-    "mastodon": _url_regex(
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Compile once, on first use: the TLD alternations take tens of milliseconds each."""
+    return re.compile(pattern, re.IGNORECASE)
+
+
+_URL: dict[UrlFlavour, str] = {
+    "x": _url_pattern(scheme=r"(?:https?://)?", path=_X_PATH, query=_X_QUERY),
+    "mastodon": _url_pattern(
         scheme=r"(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://", path=_M_PATH, query=_M_QUERY,
     ),
 }
-_TCO_RE = regex.compile(r"^https?://t\.co/([a-z0-9]+)(?:\?" + _X_QUERY + ")?", regex.IGNORECASE)
-_ASCII_DOMAIN_RE = regex.compile(
-    rf"(?:[\-a-z0-9{_LATIN_ACCENTS}]+\.)+(?:{_GTLD}|{_CCTLD}|{_PUNYCODE})", regex.IGNORECASE,
-)
-# Without a scheme, "name.cc" alone is no URL ("it.so"), except .co and .tv ("t.co", "MLB.tv").
-_SHORT_DOMAIN_RE = regex.compile(rf"^{_DOMAIN_NAME}{_CCTLD}$", regex.IGNORECASE)
-_SPECIAL_SHORT_DOMAIN_RE = regex.compile(
-    rf"^{_DOMAIN_NAME}(?:(?:co|tv)(?=[^0-9a-z@]|$))$", regex.IGNORECASE,
-)
+# A URL's domain ends in ".tld": without one in the text, X's search for URLs can stop at once.
+_TLD_HINT = rf"\.(?:{_GTLD}|{_CCTLD}|xn--)"
+_TCO = r"^https?://t\.co/([a-z0-9]+)(?:\?" + _X_QUERY + ")?"
+_ASCII_DOMAIN = rf"(?:[\-a-z0-9{_LATIN_ACCENTS}]+\.)+(?:{_GTLD}|{_CCTLD}|{_PUNYCODE})"
 _NO_SCHEME_BAD_BEFORE = frozenset("-_./")
-_LABEL_SEPARATORS = regex.compile("[.\u3002\uff0e\uff61]")  # IDNA's full stops
+_LABEL_SEPARATORS = re.compile("[.\u3002\uff0e\uff61]")  # IDNA's full stops
 
 
 def _host_fits(domain: str, url_length: int, has_scheme: bool) -> bool:
@@ -152,17 +170,15 @@ def _host_fits(domain: str, url_length: int, has_scheme: bool) -> bool:
     return url_length + (0 if has_scheme else _DEFAULT_SCHEME_LENGTH) <= _MAX_URL_LENGTH
 
 
-def _schemeless(match: regex.Match[str]) -> list[UrlSpan]:
+def _schemeless(match: re.Match[str]) -> list[UrlSpan]:
     """URLs typed without a scheme: only their ASCII domains count (twitter-text's rule)."""
     if match.group("before")[-1:] in _NO_SCHEME_BAD_BEFORE:
         return []
     domain, path = match.group("domain"), match.group("path")
     offset = match.start("domain")
     found: list[UrlSpan] = []
-    for part in _ASCII_DOMAIN_RE.finditer(domain):
-        name = part.group()
-        if path or _SPECIAL_SHORT_DOMAIN_RE.match(name) or not _SHORT_DOMAIN_RE.match(name):
-            found.append(UrlSpan(offset + part.start(), offset + part.end(), name))
+    for part in _compiled(_ASCII_DOMAIN).finditer(domain):
+        found.append(UrlSpan(offset + part.start(), offset + part.end(), part.group()))
     if path and found:  # the path (and query) belong to the last domain
         start, end = found[-1].start, match.end("url")
         found[-1] = UrlSpan(start, end, match.string[start:end])
@@ -171,17 +187,20 @@ def _schemeless(match: regex.Match[str]) -> list[UrlSpan]:
 
 def find_urls(text: str, *, flavour: UrlFlavour = "x") -> list[UrlSpan]:
     """The URLs in ``text`` as X (``"x"``: with or without scheme) or Mastodon (scheme only) finds them."""
-    if not text or ("." if flavour == "x" else ":") not in text:
-        return []  # no URL without a dot (X) or a colon (Mastodon), and this is the common case
+    # Most texts have no dot (X) or colon (Mastodon), and then no URL.
+    if flavour == "x" and ("." not in text or not _compiled(_TLD_HINT).search(text)):
+        return []
+    if flavour == "mastodon" and ":" not in text:
+        return []
     found: list[UrlSpan] = []
-    for match in _URL_RE[flavour].finditer(text):
+    for match in _compiled(_URL[flavour]).finditer(text):
         url, start, end = match.group("url"), match.start("url"), match.end("url")
         if not _host_fits(match.group("domain"), len(url), bool(match.group("scheme"))):
             continue
         if not match.group("scheme"):
             found.extend(_schemeless(match))
             continue
-        tco = _TCO_RE.match(url)
+        tco = _compiled(_TCO).match(url)
         if tco:  # t.co links end after the slug (and its query); a slug over 40 is no link
             if len(tco.group(1)) > _MAX_TCO_SLUG_LENGTH:
                 continue
@@ -239,11 +258,11 @@ def _x_weighted(text: str) -> int:
 # --- Mastodon -------------------------------------------------------------------------------
 
 # Account::MENTION_RE; [[:word:]] is \w. The match must not go on into "@", accents or "://".
-_MENTION_RE = regex.compile(
+_MENTION_RE = re.compile(
     r"(?<![=/\w])@(?P<user>[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?P<domain>@\w+(?:[.-]+\w+)*)?",
-    regex.IGNORECASE | regex.VERSION0,
+    re.IGNORECASE,
 )
-_MENTION_BAD_AFTER = regex.compile(rf"[@＠{_LATIN_ACCENTS}]|://")
+_MENTION_BAD_AFTER = re.compile(rf"[@＠{_LATIN_ACCENTS}]|://")
 _URL_PLACEHOLDER = "x" * URL_LENGTH
 
 
