@@ -115,18 +115,19 @@ def test_several_images_become_a_multi_image_post(fake, adapter, tmp_path):
 def test_thread_follow_ups_are_comments_on_the_first_post_in_order(fake, adapter, tmp_path):
     assert RULES["linkedin"].threads  # follow-ups are published (as comments)
     root = adapter.publish(out("Workshops this week"))
-    second = adapter.publish(follow_up("Monday: woodwork", root, root, 1))
+    second = adapter.publish(follow_up("Monday: woodwork (2h)", root, root, 1))
     third = adapter.publish(follow_up("Tuesday: candles", root, second, 2,
                                       media=(image(tmp_path, "t.png", "candles"),)))
 
     assert [p["text"] for p in fake.posts_and_comments()] == [
-        "Workshops this week", "Monday: woodwork", "Tuesday: candles"]
+        "Workshops this week", "Monday: woodwork (2h)", "Tuesday: candles"]
     assert [p["reply_to"] for p in fake.posts_and_comments()] == [None, root.remote_id,
                                                                     root.remote_id]
     assert second.remote_id.startswith("urn:li:comment:(")
     assert "commentUrn=urn%3Ali%3Acomment" in (third.url or "")
     stored = fake.comments[root.remote_id][1]
     assert stored["actor"] == PERSON and stored["content"][0]["entity"]["image"] in fake.images
+    assert fake.comments[root.remote_id][0]["message"]["text"] == "Monday: woodwork (2h)"
 
 
 def test_a_follow_up_with_two_images_is_refused_before_any_call(fake, adapter, tmp_path):
@@ -325,7 +326,7 @@ def test_metrics_are_batched_and_absent_numbers_stay_none(fake, adapter):
     fake.reactions[ids[0]] = {"LIKE": 3, "PRAISE": 2}
     add_comment(fake, ids[0], actor="urn:li:person:zz", text="Nice")
 
-    metrics = adapter.metrics(ids + ["urn:li:share:999"])
+    metrics = adapter.metrics([*ids, "urn:li:share:999"])
 
     assert len(fake.calls("/rest/socialMetadata")) == 3
     assert [m.remote_id for m in metrics] == ids  # the unknown post is left out
@@ -362,7 +363,7 @@ def test_interactions_are_comments_on_our_posts_since_t(fake, adapter):
     since = datetime.now(UTC) - timedelta(hours=1)
     old_ms = int((since - timedelta(days=1)).timestamp() * 1000)
     add_comment(fake, root.remote_id, actor="urn:li:person:old", text="Too old", at_ms=old_ms)
-    theirs = add_comment(fake, root.remote_id, actor="urn:li:person:bob", text=r"Great \(really\)")
+    theirs = add_comment(fake, root.remote_id, actor="urn:li:person:bob", text="Great (really)")
     answer = add_comment(fake, root.remote_id, actor=PERSON, text="Thanks Bob",
                          parent=theirs["$URN"])
 

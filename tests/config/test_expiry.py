@@ -49,7 +49,7 @@ def test_only_credentials_running_out_within_seven_days_are_reported_soonest_fir
         ("li-soon", "access_token"),
     ]
     assert [f.expired(now=NOW) for f in found] == [True, False, False]
-    assert WARN_BEFORE == timedelta(days=7)
+    assert timedelta(days=7) == WARN_BEFORE
 
 
 def test_the_window_is_adjustable():

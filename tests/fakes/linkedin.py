@@ -127,11 +127,13 @@ class FakeLinkedIn:
     def posts_and_comments(self) -> list[dict[str, Any]]:
         """What LinkedIn holds, in creation order: ``{"id", "text", "reply_to"}`` each."""
         with self.lock:
-            items = [(p["createdAt"], p["id"], p["commentary"], None) for p in self.posts.values()]
+            # A post's commentary is little text; a comment's message is plain text.
+            items = [(p["createdAt"], p["id"], shown(p["commentary"]), None)
+                     for p in self.posts.values()]
             for post, comments in self.comments.items():
                 items += [(c["created"]["time"], c["$URN"], c["message"]["text"], post)
                           for c in comments]
-        return [{"id": i, "text": shown(t), "reply_to": r} for _, i, t, r in sorted(items)]
+        return [{"id": i, "text": t, "reply_to": r} for _, i, t, r in sorted(items)]
 
     def calls(self, path_prefix: str, method: str = "GET") -> list[Seen]:
         return [s for s in self.requests if s.method == method and s.path.startswith(path_prefix)]
@@ -190,7 +192,7 @@ class FakeLinkedIn:
 
 def shown(little: str) -> str:
     """What a reader sees of little-format text: hashtag templates resolved, escapes dropped."""
-    little = re.sub(r"\{hashtag\|\\?([#＃])\|([^}]*)\}", r"\1\2", little)
+    little = re.sub(r"\{hashtag\|\\?([#\uff03])\|([^}]*)\}", r"\1\2", little)
     return re.sub(r"\\(.)", r"\1", little, flags=re.DOTALL)
 
 

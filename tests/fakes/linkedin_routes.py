@@ -55,7 +55,8 @@ def route(
                 raise Answer(400, message="URNs in the path must be URL-encoded")
             if path.startswith("/rest/"):
                 _versioned(headers)
-            status, out, payload = handler(fake, query, headers, body, *map(unquote, match.groups()))
+            groups = map(unquote, match.groups())
+            status, out, payload = handler(fake, query, headers, body, *groups)
         except Answer as answer:
             return answer.status, {}, answer.body, None
         return status, out, payload, "slow" if failure == "timeout_after_accept" else None

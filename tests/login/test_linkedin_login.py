@@ -114,7 +114,7 @@ def test_without_refresh_tokens_the_user_learns_about_the_warning(fake):
 
 def test_a_cancelled_consent_says_so(fake):
     fake.deny_login = True
-    with pytest.raises(LoginError, match="refused.*user_cancelled_authorize"):
+    with pytest.raises(LoginError, match=r"refused.*user_cancelled_authorize"):
         run(fake, BrowserUI(APP))
 
 

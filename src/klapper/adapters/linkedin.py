@@ -41,7 +41,7 @@ from klapper.adapters.linkedin_http import (
     LinkedInClient,
     encode,
 )
-from klapper.adapters.linkedin_text import from_little, same_text, to_little
+from klapper.adapters.linkedin_text import same_text, to_little
 from klapper.adapters.rules import RULES
 
 VISIBILITIES = {"public": "PUBLIC", "connections": "CONNECTIONS", "logged_in": "LOGGED_IN"}
@@ -166,7 +166,8 @@ class LinkedInAdapter(Adapter):
                 f" {len(post.media)}; move the others into the first part or split the follow-up"
             )
         body: dict[str, Any] = {
-            "actor": self.author, "object": root, "message": {"text": to_little(post.text)},
+            # Comment text is plain (mentions go in attributes), unlike a post's commentary.
+            "actor": self.author, "object": root, "message": {"text": post.text},
         }
         if post.media:
             body["content"] = [{"entity": {"image": self._upload(post.media[0])}}]
@@ -174,8 +175,7 @@ class LinkedInAdapter(Adapter):
             "POST", f"/rest/socialActions/{encode(root)}/comments", body=body,
             permission=self._permission("w"), what="publish the thread follow-up as a comment",
         )
-        answer = response.json() if response.content else {}
-        urn = answer.get("$URN") or answer.get("commentUrn") or response.headers.get("x-restli-id")
+        urn = _comment_urn(response.json() if response.content else {})
         if not urn:
             raise TransientError("LinkedIn accepted the comment but returned no comment URN")
         return Published(
@@ -221,10 +221,9 @@ class LinkedInAdapter(Adapter):
         if post.reply_to is not None:
             root = post.reply_to.root.remote_id
             for comment in self._comments(root, since=since):
-                if comment.get("actor") == self.author and same_text(
-                    written=post.text, commentary=(comment.get("message") or {}).get("text", "")
-                ):
-                    urn = comment.get("$URN") or comment.get("commentUrn")
+                said = str((comment.get("message") or {}).get("text", ""))
+                if comment.get("actor") == self.author and said.strip() == post.text.strip():
+                    urn = _comment_urn(comment)
                     return Published(
                         remote_id=urn, url=comment_url(root, urn),
                         published_at=_from_millis((comment.get("created") or {}).get("time")),
@@ -348,7 +347,7 @@ class LinkedInAdapter(Adapter):
             if urn.startswith("urn:li:comment:"):
                 continue  # our own follow-ups; their answers arrive as comments on the post
             for comment in self._comments(urn, since=since):
-                comment_urn = comment.get("$URN") or comment.get("commentUrn")
+                comment_urn = _comment_urn(comment)
                 if comment_urn in own:
                     continue
                 created = _from_millis((comment.get("created") or {}).get("time"))
@@ -356,13 +355,18 @@ class LinkedInAdapter(Adapter):
                     remote_id=comment_urn,
                     kind="reply",
                     author=str(comment.get("actor", "")),
-                    text=from_little((comment.get("message") or {}).get("text", "")),
+                    text=str((comment.get("message") or {}).get("text", "")),
                     url=comment_url(urn, comment_urn),
                     created_at=created or datetime.now(UTC),
                     in_reply_to=comment.get("parentComment") or urn,
                     by_self=comment.get("actor") == self.author,
                 ))
         return found
+
+
+def _comment_urn(comment: Mapping[str, Any]) -> str:
+    """A comment's URN (urn:li:comment:(<post>,<id>)); "" when LinkedIn left it out."""
+    return str(comment.get("$URN") or comment.get("commentUrn") or "")
 
 
 def _int(value: Any) -> int | None:

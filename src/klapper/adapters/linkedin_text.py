@@ -13,7 +13,7 @@ import regex
 _RESERVED = frozenset("|{}@[]()<>#\\*_~")
 # A hashtag: '#' at a word start, followed by letters or digits (any script).
 _HASHTAG = regex.compile(r"(?<![\p{L}\p{N}_])#(?=[\p{L}\p{N}])")
-_TEMPLATE = regex.compile(r"\{hashtag\|\\?(#|＃)\|([^}]*)\}")
+_TEMPLATE = regex.compile(r"\{hashtag\|\\?(#|\uff03)\|([^}]*)\}")
 _ESCAPE = regex.compile(r"\\(.)", regex.DOTALL)
 
 
