@@ -9,8 +9,6 @@ Reach it through ``RewriteTransport`` (``FakeX.connect(adapter)``): tweepy's hos
 from __future__ import annotations
 
 import contextlib
-import email.parser
-import email.policy
 import hashlib
 import html
 import itertools
@@ -28,6 +26,7 @@ from urllib.parse import parse_qsl
 
 from klapper.adapters.x import XAdapter
 from klapper.adapters.x_http import API_BASE, TWEEPY_HOST
+from tests.fakes.x_media import MediaRoutes, invalid
 from tests.fakes.x_oauth import AUTHORIZE_HOST, OAuthSide, Reply, RewriteTransport, problem, split_url
 
 ME_ID, ME_USERNAME = "1000", "klapper_shop"
@@ -57,7 +56,7 @@ class Failure:
     reply: Reply | None = None
 
 
-class FakeX:
+class FakeX(MediaRoutes):
     """The fake's state and its HTTP server; ``with FakeX() as fake: ...``."""
 
     def __init__(self, *, slow_seconds: float = 2.0, query_limit: int = 512) -> None:
@@ -242,9 +241,9 @@ class FakeX:
         reply_to = (data.get("reply") or {}).get("in_reply_to_tweet_id")
         media_ids = (data.get("media") or {}).get("media_ids") or []
         if len(text) > 280:
-            return _invalid("Your Tweet text is too long. For more information on how X determines text length, see https://github.com/twitter/twitter-text.")
+            return invalid("Your Tweet text is too long. For more information on how X determines text length, see https://github.com/twitter/twitter-text.")
         if any(self.media.get(m, {}).get("state") != "succeeded" for m in media_ids):
-            return _invalid("Your media IDs are invalid.")
+            return invalid("Your media IDs are invalid.")
         if reply_to and reply_to not in self.tweets:
             return problem(403, "Forbidden", "You attempted to reply to a Tweet that is deleted or not visible to you.")
         with self._lock:
@@ -261,7 +260,7 @@ class FakeX:
     def _lookup(self, *, query: dict[str, str], **_: Any) -> Reply:
         ids = [i for i in query.get("ids", "").split(",") if i]
         if not 1 <= len(ids) <= 100:
-            return _invalid(f"The `ids` query parameter value [{len(ids)} ids] is not between 1 and 100")
+            return invalid(f"The `ids` query parameter value [{len(ids)} ids] is not between 1 and 100")
         fields = set(query.get("tweet.fields", "").split(","))
         data, errors = [], []
         for tweet_id in ids:
@@ -288,10 +287,10 @@ class FakeX:
     def _search(self, *, query: dict[str, str], **_: Any) -> Reply:
         text = query.get("query", "")
         if len(text) > self.query_limit:
-            return _invalid(f"There were errors processing your request: Query is too long (max {self.query_limit})")
+            return invalid(f"There were errors processing your request: Query is too long (max {self.query_limit})")
         start = query.get("start_time")
         if start and _parse_time(start) < datetime.now(UTC) - timedelta(days=7):
-            return _invalid(f"Invalid 'start_time':'{start}'. 'start_time' must be on or after the last 7 days.")
+            return invalid(f"Invalid 'start_time':'{start}'. 'start_time' must be on or after the last 7 days.")
         wanted = set(re.findall(r"conversation_id:(\d+)", text))
         return self._page([t for t in self.tweets.values() if t["conversation_id"] in wanted],
                           query, token_key="next_token")
@@ -299,7 +298,7 @@ class FakeX:
     def _page(self, tweets: list[dict[str, Any]], query: dict[str, str], *, token_key: str) -> Reply:
         size = int(query.get("max_results", "10"))
         if not 5 <= size <= 100:
-            return _invalid(f"The `max_results` query parameter value [{size}] is not between 5 and 100")
+            return invalid(f"The `max_results` query parameter value [{size}] is not between 5 and 100")
         start, end = query.get("start_time"), query.get("end_time")
         tweets = sorted(tweets, key=lambda t: (t["created_at"], int(t["id"])), reverse=True)
         tweets = [t for t in tweets
@@ -362,74 +361,6 @@ class FakeX:
                 view[field] = {k: metrics[k] for k in ("impression_count", "like_count",
                                                        "reply_count", "retweet_count")}
         return view
-
-    # --- media ------------------------------------------------------------------------------
-
-    def _media_init(self, *, body: bytes, **_: Any) -> Reply:
-        data = json.loads(body)
-        if not str(data.get("media_type", "")).startswith("image/"):
-            return _invalid(f"media_type {data.get('media_type')!r} is not supported")
-        media_id = str(next(self._ids))
-        self.media[media_id] = {"total": int(data["total_bytes"]), "chunks": {},
-                                "category": data.get("media_category"), "state": "uploading"}
-        return Reply(200, {"data": {"id": media_id, "media_key": f"3_{media_id}",
-                                    "expires_after_secs": 86400}})
-
-    def _media_append(self, media_id: str, *, body: bytes, headers: dict[str, str], **_: Any) -> Reply:
-        entry = self.media.get(media_id)
-        if entry is None:
-            return _invalid("Invalid media id")
-        parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            f"Content-Type: {headers.get('Content-Type', '')}\r\n\r\n".encode() + body)
-        parts = {p.get_param("name", header="content-disposition"): p.get_payload(decode=True)
-                 for p in parsed.iter_parts()}
-        entry["chunks"][int(parts["segment_index"])] = parts["media"]
-        return Reply(200, {"data": {"expires_at": int(time.time()) + 86400}})
-
-    def _media_finalize(self, media_id: str, **_: Any) -> Reply:
-        entry = self.media.get(media_id)
-        if entry is None:
-            return _invalid("Invalid media id")
-        size = sum(len(c) for c in entry["chunks"].values())
-        if size != entry["total"]:
-            return _invalid(f"File size mismatch: got {size} bytes, expected {entry['total']}")
-        data: dict[str, Any] = {"id": media_id, "media_key": f"3_{media_id}", "size": size,
-                                "expires_after_secs": 86400}
-        if entry["category"] == "tweet_gif":  # X processes GIFs asynchronously
-            entry["state"] = "pending"
-            data["processing_info"] = {"state": "pending",
-                                       "check_after_secs": self.processing_check_after}
-        else:
-            entry["state"] = "succeeded"
-        return Reply(200, {"data": data})
-
-    def _media_status(self, *, query: dict[str, str], **_: Any) -> Reply:
-        entry = self.media.get(query.get("media_id", ""))
-        if entry is None or query.get("command") != "STATUS":
-            return _invalid("Invalid media id")
-        entry["state"] = {"pending": "in_progress", "in_progress": "succeeded"}.get(entry["state"], entry["state"])
-        info: dict[str, Any] = {"state": entry["state"]}
-        if entry["state"] != "succeeded":
-            info["check_after_secs"] = self.processing_check_after
-        return Reply(200, {"data": {"id": query["media_id"], "processing_info": info}})
-
-    def _media_metadata(self, *, body: bytes, **_: Any) -> Reply:
-        data = json.loads(body)
-        entry = self.media.get(str(data.get("id")))
-        alt = data.get("metadata", {}).get("alt_text", {}).get("text", "")
-        if entry is None:
-            return _invalid("Invalid media id")
-        if len(alt) > 1000:
-            return _invalid("alt_text.text must be at most 1000 characters")
-        entry["alt"] = alt
-        return Reply(200, {"data": {"associated_metadata": {"alt_text": {"text": alt}}}})
-
-
-def _invalid(message: str) -> Reply:
-    reply = problem(400, "Invalid Request", "One or more parameters to your request was invalid.",
-                    "https://api.twitter.com/2/problems/invalid-request")
-    reply.body["errors"] = [{"message": message}]
-    return reply
 
 
 def _parse_time(text: str) -> datetime:
