@@ -1,0 +1,56 @@
+"""sd_notify: tell systemd READY, STATUS, WATCHDOG, RELOADING and STOPPING over $NOTIFY_SOCKET."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Mapping
+
+
+class Notifier:
+    """Sends notify messages when started by systemd (Type=notify); does nothing otherwise."""
+
+    def __init__(self, *, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        address = env.get("NOTIFY_SOCKET", "")
+        # An abstract socket is written with a leading '@', which stands for a NUL byte.
+        self.address = "\0" + address[1:] if address.startswith("@") else address
+        usec = env.get("WATCHDOG_USEC", "")
+        pid = env.get("WATCHDOG_PID", "")
+        mine = not pid or pid == str(os.getpid())
+        #: seconds between WATCHDOG=1 pings (half the watchdog timeout), or None
+        self.watchdog_interval = int(usec) / 2_000_000 if usec.isdigit() and mine else None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.address)
+
+    def send(self, **fields: str) -> None:
+        """``send(READY="1", STATUS="...")`` -> ``READY=1\\nSTATUS=...``."""
+        if not self.address:
+            return
+        message = "\n".join(f"{key}={value}" for key, value in fields.items()).encode()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            try:
+                sock.connect(self.address)
+                sock.sendall(message)
+            except OSError:
+                pass  # systemd went away or the socket is not ours: nothing to tell
+
+    def ready(self, status: str) -> None:
+        self.send(READY="1", STATUS=status)
+
+    def status(self, status: str) -> None:
+        self.send(STATUS=status)
+
+    def watchdog(self) -> None:
+        self.send(WATCHDOG="1")
+
+    def reloading(self) -> None:
+        # systemd 253+ wants the monotonic time with RELOADING=1 (Type=notify-reload).
+        self.send(RELOADING="1", MONOTONIC_USEC=str(time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+                                                    // 1000))
+
+    def stopping(self) -> None:
+        self.send(STOPPING="1")

@@ -1,0 +1,45 @@
+"""Runs the real daemon or `publish --due` in a subprocess, with every account on a fake platform.
+
+    python -m tests.engine.runner daemon|due --repo R --state S --api http://127.0.0.1:PORT
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from klapper.scheduler.daemon import Daemon
+from klapper.scheduler.engine import Engine
+from klapper.scheduler.logs import setup_logging
+from tests.fakes.generic import generic_factory
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["daemon", "due"])
+    parser.add_argument("--repo", type=Path, required=True)
+    parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--api", required=True)
+    parser.add_argument("--refresh", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    setup_logging(log_format="json")
+    engine = Engine(
+        repo=args.repo, state=args.state, watched=args.mode == "daemon",
+        adapters_for=lambda config, repo: generic_factory(
+            api_base=args.api, repo=repo, timeout=config.publishing.timeout.total_seconds()),
+    )
+    if args.mode == "daemon":
+        return Daemon(engine, refresh_every=args.refresh).run()
+    try:
+        engine.reload()
+        engine.recover()
+        assert engine.publisher is not None
+        outcomes = engine.publisher.publish_due()
+    finally:
+        engine.close()
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
