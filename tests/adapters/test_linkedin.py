@@ -43,7 +43,8 @@ def fake():
 
 @pytest.fixture
 def adapter(fake, tmp_path):
-    made = make_adapter(fake, tmp_path)
+    # Loopback answers take about a millisecond; a short timeout keeps the timeout tests quick.
+    made = make_adapter(fake, tmp_path, timeout=0.5)
     yield made
     made.close()
 

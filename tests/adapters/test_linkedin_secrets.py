@@ -51,7 +51,7 @@ def fake():
 
 def canary_adapter(fake, tmp_path, saved=None):
     token = {"access_token": ACCESS, "expires_in": 60 * DAY, "refresh_token": REFRESH}
-    return make_adapter(fake, tmp_path, token=token, saved=saved)
+    return make_adapter(fake, tmp_path, token=token, saved=saved, timeout=0.5)
 
 
 @pytest.mark.parametrize("kind", ["server_error", "bad_gateway", "rate_limit", "auth",
