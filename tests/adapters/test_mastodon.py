@@ -93,6 +93,13 @@ def test_media_still_processing_after_the_timeout_is_transient(tmp_path: Path) -
         assert case.posts() == []
 
 
+def test_unreadable_image_is_permanent(case: Case, tmp_path: Path) -> None:
+    missing = MediaFile(path=tmp_path / "gone.png", alt="gone")
+    with pytest.raises(PermanentError, match="cannot read the image"):
+        case.adapter.publish(out("with a missing picture", media=(missing,)))
+    assert case.posts() == []
+
+
 def test_thread_parts_are_replies(case: Case) -> None:
     first = case.adapter.publish(out("1/3 first"))
     second = case.adapter.publish(out("2/3 second", part=1, reply_to=ThreadRef(first, first)))

@@ -21,8 +21,6 @@ from mastodon import Mastodon
 from mastodon.errors import (
     MastodonAPIError,
     MastodonError,
-    MastodonFileNotFoundError,
-    MastodonIllegalArgumentError,
     MastodonNetworkError,
     MastodonRatelimitError,
 )
@@ -136,8 +134,6 @@ class MastodonAdapter(Adapter):
             until = datetime.fromtimestamp(reset, UTC) if reset else None
             when = f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
             return RateLimitedError(f"{host} rate-limits this account{when}", until=until)
-        if isinstance(exc, MastodonFileNotFoundError):
-            return PermanentError(f"cannot read the image to upload: {exc}")
         if isinstance(exc, MastodonNetworkError):
             cause = type(exc.__context__).__name__ if exc.__context__ else "no answer"
             return TransientError(f"{host} did not answer ({cause})")
@@ -215,10 +211,15 @@ class MastodonAdapter(Adapter):
     def _upload(self, item: MediaFile) -> str:
         """Upload one image and wait (at most the adapter's timeout) until it is processed."""
         client = self._api()
-        mime = item.mime or mimetypes.guess_type(item.path.name)[0]
+        mime = item.mime or mimetypes.guess_type(item.path.name)[0] or "application/octet-stream"
         deadline = time.monotonic() + self.timeout
-        media = self._call(client.media_post, str(item.path), mime_type=mime,
-                           description=item.alt or None)
+        try:
+            handle = item.path.open("rb")  # opened here so that it is closed again
+        except OSError as exc:
+            raise PermanentError(f"cannot read the image {item.path}: {exc.strerror}") from exc
+        with handle:
+            media = self._call(client.media_post, handle, mime_type=mime,
+                               file_name=item.path.name, description=item.alt or None)
         pause = 0.05
         while media.get("url") is None:  # v2 uploads are processed asynchronously
             left = deadline - time.monotonic()
