@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from klapper.adapters.base import Outgoing
-from klapper.config.expiry import parse_expiry
+from klapper.config.expiry import expiring_credentials, parse_expiry
 from klapper.config.model import Account
 from klapper.login import LoginError
 from klapper.login.linkedin import login
@@ -110,6 +110,14 @@ def test_without_refresh_tokens_the_user_learns_about_the_warning(fake):
     assert "refresh_token" not in credentials
     assert any("`klapper status` warns 7 days ahead" in line for line in ui.shown)
     assert any(f"author: {PERSON}" in line for line in ui.shown)
+
+    # The stored expiry drives the warning: silent now, reported in the token's last week.
+    accounts = {"linkedin": Account(platform="linkedin", author=PERSON)}
+    now = datetime.now(UTC)
+    assert expiring_credentials(accounts=accounts, secrets=lambda _: credentials, now=now) == []
+    late = expiring_credentials(accounts=accounts, secrets=lambda _: credentials,
+                                now=now + timedelta(days=54))
+    assert [(f.account, f.key) for f in late] == [("linkedin", "access_token")]
 
 
 def test_a_cancelled_consent_says_so(fake):
