@@ -1,0 +1,90 @@
+"""Shared pieces of the engagement tests: a settable clock, published deliveries, a poller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from klapper.adapters.base import Adapter, Published
+from klapper.config.model import Config
+from klapper.engagement.poller import Poller
+from klapper.engagement.store import EngagementStore
+from klapper.ledger import Delivery, EventLog, Ledger, State, read_events
+
+
+@dataclass
+class Clock:
+    """A clock the test moves by hand; it starts at the real time (fake servers use that)."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def config_for(accounts: Mapping[str, str], **engagement: Any) -> Config:
+    """A Config with ``accounts`` (name -> platform) and engagement settings."""
+    return Config.model_validate({
+        "timezone": "Europe/Berlin",
+        "accounts": {name: {"platform": platform} for name, platform in accounts.items()},
+        "engagement": engagement,
+    })
+
+
+def record_published(ledger: Ledger, *, post_id: str, account: str, platform: str,
+                     remote_ids: Sequence[str], published_at: datetime,
+                     urls: Sequence[str | None] = ()) -> Delivery:
+    """Put a delivery into the ledger as the publisher would have: published, part by part."""
+    row = ledger.insert_planned(
+        post_id=post_id, occurrence="", account=account, platform=platform, due=published_at,
+        content_hash=f"hash-{post_id}", slotted=False, source=f"posts/{post_id}.yaml",
+        first_line=f"Post {post_id}", now=published_at)
+    claimed = ledger.claim(row.id, token="t", owner="test", now=published_at)
+    assert claimed is not None
+    parts = [Published(remote_id=rid, url=(list(urls) + [None] * len(remote_ids))[n],
+                       published_at=published_at) for n, rid in enumerate(remote_ids)]
+    for index, part in enumerate(parts):
+        ledger.record_part(row.id, token="t", part=index, published=part, now=published_at)
+    done = ledger.update(row.id, now=published_at, expect=[State.CLAIMED], state=State.PUBLISHED,
+                         token="t", remote_id=parts[0].remote_id, url=parts[0].url,
+                         published_at=published_at, claim_token=None)
+    assert done is not None
+    return done
+
+
+@dataclass
+class World:
+    """A ledger, an event log and a poller over adapters the test provides."""
+
+    state: Path
+    config: Config
+    adapters: Callable[[str], Adapter]
+    clock: Clock = field(default_factory=Clock)
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger.open(state=self.state)
+        self.events = EventLog(self.state / "events.jsonl")
+        self.store = EngagementStore(self.ledger)
+        self.poller = Poller(ledger=self.ledger, events=self.events, config=self.config,
+                             adapters=self.adapters, clock=self.clock)
+
+    def publish(self, post_id: str, *, account: str, remote_ids: Sequence[str],
+                ago: timedelta = timedelta(0)) -> Delivery:
+        platform = self.config.accounts[account].platform
+        return record_published(self.ledger, post_id=post_id, account=account,
+                                platform=platform, remote_ids=remote_ids,
+                                published_at=self.clock.now - ago)
+
+    def engagement_events(self) -> list[dict[str, Any]]:
+        return [e for e in read_events(self.events.path) if e["event"] == "engagement"]
+
+    def close(self) -> None:
+        self.events.close()
+        self.ledger.close()
