@@ -150,7 +150,7 @@ class MastodonAdapter(Adapter):
             return AuthExpiredError(
                 f"{host} refused the access token ({said}); run `klapper login {self.name}`"
             )
-        if status == 404:
+        if status in (404, 405):  # 405: a server without this endpoint (e.g. batch lookup)
             return _NotFound(f"{host}: not found ({said})")
         if status is None or status in (408, 425) or status >= 500:
             return TransientError(f"{host} could not handle the request ({said})")

@@ -71,6 +71,7 @@ def login_command(account: AccountArgument, repo: RepoOption = Path(".")) -> Non
     except (KeyboardInterrupt, typer.Abort):
         raise _fail("login cancelled; nothing was stored") from None
     typer.echo(f"Stored {', '.join(sorted(credentials))} for {account} in {path}")
+    typer.echo(f"If klapper paused {account}, `klapper retry --account {account}` resumes it.")
 
 
 @app.command("accounts")
