@@ -1,4 +1,4 @@
-"""Text length per platform: twitter-text conformance cases, Mastodon's rule, graphemes, properties."""
+"""Text length per platform: twitter-text conformance, Mastodon's rule, graphemes, properties."""
 
 from __future__ import annotations
 
@@ -193,7 +193,8 @@ URL_CONFORMANCE = [
     ("test http://twitter-.com", []),
     ("test http://twitter_underscore.com", []),
     ("test http://twitter.c_o_m", []),
-    ("test http://www.foo.com/foo/path-with-period./", ["http://www.foo.com/foo/path-with-period./"]),
+    ("test http://www.foo.com/foo/path-with-period./",
+     ["http://www.foo.com/foo/path-with-period./"]),
     ("test http://www.foo.org.za/foo/bar/688.1", ["http://www.foo.org.za/foo/bar/688.1"]),
     ("test http://www.foo.com/bar-path/some.stm?param1=foo;param2=P1|0||P2|0",
      ["http://www.foo.com/bar-path/some.stm?param1=foo;param2=P1|0||P2|0"]),
@@ -298,7 +299,8 @@ def test_mastodon_counting(text: str, expected: int) -> None:
 
 
 def test_mastodon_urls_need_a_scheme() -> None:
-    assert [s.url for s in find_urls("a.com https://b.com", flavour="mastodon")] == ["https://b.com"]
+    spans = find_urls("a.com https://b.com", flavour="mastodon")
+    assert [s.url for s in spans] == ["https://b.com"]
 
 
 def test_mastodon_path_takes_unicode_but_not_trailing_punctuation() -> None:

@@ -1,4 +1,4 @@
-"""Top-level domains that twitter-text (v3.1.0) recognises in URLs, as data for adapters.counting."""
+"""Top-level domains that twitter-text (v3.1.0) finds URLs with, as data for adapters.counting."""
 
 from __future__ import annotations
 
