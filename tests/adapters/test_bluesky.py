@@ -316,3 +316,52 @@ def test_interactions_are_empty_without_an_appview(case, caplog):
     with caplog.at_level(logging.WARNING):
         assert case.adapter.interactions(since=DUE, own_ids=[]) == []
     assert "has no AppView" in caplog.text
+
+
+# --- engagement through an AppView (the stand-in of tests/fakes/bluesky_appview.py) -------
+
+
+def test_metrics_read_the_counts_25_posts_per_request(case):
+    appview = case.proxy.serve_appview(handles={case.account.did: case.account.handle})
+    published = [case.adapter.publish(out(f"post {i}", f"count#{i}")) for i in range(3)]
+    gone = f"{published[0].remote_id[:-3]}zzz"  # never published: left out by the AppView
+    appview.counts[published[1].remote_id] = {"likes": 7, "reposts": 2, "replies": 1, "quotes": 0}
+    uris = [p.remote_id for p in published] * 10 + [gone]  # 31 ids: two requests
+    before = case.proxy.seen.count("/xrpc/app.bsky.feed.getPosts")
+    readings = case.adapter.metrics(uris)
+    assert case.proxy.seen.count("/xrpc/app.bsky.feed.getPosts") - before == 2
+    assert [m.remote_id for m in readings] == uris
+    liked = readings[1]
+    assert (liked.likes, liked.reposts, liked.replies, liked.quotes, liked.views) == (7, 2, 1, 0, None)
+    assert readings[-1].likes is None  # absent is unknown, never 0
+
+
+def test_interactions_are_replies_to_our_posts_and_mentions_since_then(case, pds):
+    friend = pds.create_account()
+    appview = case.proxy.serve_appview(handles={case.account.did: case.account.handle,
+                                                friend.did: friend.handle})
+    ours = case.adapter.publish(out("Ask me anything", "ama#0"))
+    other = case.adapter.publish(out("not from klapper", "other#0"))
+    ref = {"uri": ours.remote_id, "cid": ours.ref["cid"]}
+    now = datetime.now(UTC)
+    old = now - timedelta(days=2)
+
+    def post(text: str, at: datetime, **extra) -> dict:
+        stamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return pds.post_as(friend, {"$type": "app.bsky.feed.post", "text": text, "createdAt": stamp, **extra})
+
+    stale = post("an old answer", old, reply={"root": ref, "parent": ref})
+    appview.notify(reason="reply", made=stale, author_did=friend.did)
+    reply = post("A question!", now - timedelta(minutes=1), reply={"root": ref, "parent": ref})
+    appview.notify(reason="reply", made=reply, author_did=friend.did)
+    elsewhere_ref = {"uri": other.remote_id, "cid": other.ref["cid"]}
+    elsewhere = post("to the other post", now, reply={"root": elsewhere_ref, "parent": elsewhere_ref})
+    appview.notify(reason="reply", made=elsewhere, author_did=friend.did)
+    mention = post(f"hello @{case.account.handle}", now)
+    appview.notify(reason="mention", made=mention, author_did=friend.did)
+    found = case.adapter.interactions(since=now - timedelta(hours=1), own_ids=[ours.remote_id])
+    assert [(i.kind, i.text, i.author) for i in found] == [
+        ("reply", "A question!", friend.handle), ("mention", f"hello @{case.account.handle}", friend.handle)]
+    assert found[0].in_reply_to == ours.remote_id and found[1].in_reply_to is None
+    assert found[0].remote_id == reply["uri"] and not found[0].by_self
+    assert found[0].url.startswith(f"https://bsky.app/profile/{friend.did}/post/")

@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 from klapper.adapters.bluesky import BlueskyAdapter
+from tests.fakes.bluesky_appview import AppView
 
 REPO = Path(__file__).resolve().parents[2]
 HOME = Path(os.environ.get("KLAPPER_PDS_HOME") or REPO / ".pds")
@@ -170,6 +171,7 @@ class _Faults:
     revoked: bool = False  # "auth": refuse every session renewal until one login was refused
     stopping: threading.Event = field(default_factory=threading.Event)
     seen: list[str] = field(default_factory=list)  # paths, for tests that count calls
+    appview: AppView | None = None  # when set, app.bsky reads are answered by this stand-in
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -210,6 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if revoked and self._refuse_auth(path):
             return
+        if faults.appview is not None and (answer := faults.appview.answer(self.path)):
+            return self._answer(*answer)
         status, headers, answer = self._forward(body)
         if fault == "timeout_after_accept":
             faults.stopping.wait(faults.delay)  # the post is stored; the answer comes too late
@@ -276,6 +280,11 @@ class FaultProxy:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
         with self.faults.lock:
             self.faults.next.append(kind)
+
+    def serve_appview(self, *, handles: dict[str, str]) -> AppView:
+        """Answer getPosts and listNotifications from here from now on (see bluesky_appview)."""
+        self.faults.appview = AppView(pds=self.faults.upstream, handles=handles)
+        return self.faults.appview
 
     @property
     def seen(self) -> list[str]:
