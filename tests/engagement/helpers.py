@@ -12,7 +12,8 @@ from klapper.adapters.base import Adapter, Published
 from klapper.config.model import Config
 from klapper.engagement.poller import Poller
 from klapper.engagement.store import EngagementStore
-from klapper.ledger import Delivery, EventLog, Ledger, State, read_events
+from klapper.ledger import Delivery, EventLog, Ledger, State, delivery_id, read_events
+from klapper.ledger.states import utc_text
 
 
 @dataclass
@@ -39,8 +40,7 @@ def config_for(accounts: Mapping[str, str], **engagement: Any) -> Config:
 
 
 def record_published(ledger: Ledger, *, post_id: str, account: str, platform: str,
-                     remote_ids: Sequence[str], published_at: datetime,
-                     urls: Sequence[str | None] = ()) -> Delivery:
+                     remote_ids: Sequence[str], published_at: datetime) -> Delivery:
     """Put a delivery into the ledger as the publisher would have: published, part by part."""
     row = ledger.insert_planned(
         post_id=post_id, occurrence="", account=account, platform=platform, due=published_at,
@@ -48,8 +48,8 @@ def record_published(ledger: Ledger, *, post_id: str, account: str, platform: st
         first_line=f"Post {post_id}", now=published_at)
     claimed = ledger.claim(row.id, token="t", owner="test", now=published_at)
     assert claimed is not None
-    parts = [Published(remote_id=rid, url=(list(urls) + [None] * len(remote_ids))[n],
-                       published_at=published_at) for n, rid in enumerate(remote_ids)]
+    parts = [Published(remote_id=rid, url=f"https://example.social/{rid}",
+                       published_at=published_at) for rid in remote_ids]
     for index, part in enumerate(parts):
         ledger.record_part(row.id, token="t", part=index, published=part, now=published_at)
     done = ledger.update(row.id, now=published_at, expect=[State.CLAIMED], state=State.PUBLISHED,
@@ -57,6 +57,24 @@ def record_published(ledger: Ledger, *, post_id: str, account: str, platform: st
                          published_at=published_at, claim_token=None)
     assert done is not None
     return done
+
+
+def bulk_published(ledger: Ledger, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+    """Many single-part published deliveries (post, account, platform, remote id, when) in one
+    transaction: what ``record_published`` does, without a commit (and fsync) per step."""
+    with ledger.transaction() as conn:
+        for post_id, account, platform, remote_id, when in rows:
+            key = delivery_id(f"{post_id}||{account}")
+            at = utc_text(when)
+            conn.execute(
+                "INSERT INTO deliveries (id, post_id, occurrence, account, platform, due,"
+                " content_hash, first_line, state, remote_id, url, published_at, created_at,"
+                " updated_at) VALUES (?, ?, '', ?, ?, ?, ?, ?, 'published', ?, ?, ?, ?, ?)",
+                (key, post_id, account, platform, at, f"hash-{post_id}", f"Post {post_id}",
+                 remote_id, f"https://example.social/{remote_id}", at, at, at))
+            conn.execute("INSERT INTO parts (delivery_id, part, remote_id, url, published_at)"
+                         " VALUES (?, 0, ?, ?, ?)",
+                         (key, remote_id, f"https://example.social/{remote_id}", at))
 
 
 @dataclass

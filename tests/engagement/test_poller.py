@@ -10,7 +10,7 @@ import pytest
 
 from klapper.adapters.mastodon import MastodonAdapter
 from klapper.ledger import State
-from tests.engagement.helpers import World, config_for
+from tests.engagement.helpers import World, bulk_published, config_for
 from tests.fakes.mastodon import FakeMastodon
 from tests.fakes.x import ME_ID, FakeX, adapter_case
 
@@ -95,10 +95,10 @@ def test_budget_spreads_a_large_backlog_over_rounds(masto, tmp_path: Path) -> No
     world, server = masto
     world.config = world.poller.config = config_for({"masto": "mastodon"}, budget=2,
                                                     min_gap="5m")
-    for n in range(50):
-        status = server.state.add_status(text=f"post {n}")
-        world.publish(f"p{n}", account="masto", remote_ids=[status["id"]],
-                      ago=timedelta(hours=1))
+    hour_ago = world.clock.now - timedelta(hours=1)
+    bulk_published(world.ledger, [
+        (f"p{n}", "masto", "mastodon", server.state.add_status(text=f"post {n}")["id"], hour_ago)
+        for n in range(50)])
     first = world.poller.run_round(inbox=False)
     assert (len(first.readings), first.requests, first.left) == (40, 2, 10)
     # The rest waits for the next round, which comes no sooner than min_gap.
@@ -141,19 +141,19 @@ def test_accounts_the_publisher_paused_or_holds_are_not_polled(masto) -> None:
     assert world.poller.next_round() is None  # nothing until the account is resumed
 
 
-def test_x_reads_a_hundred_posts_per_request(tmp_path: Path) -> None:
+def test_x_1000_posts_take_ten_requests(tmp_path: Path) -> None:
     with adapter_case(tmp_path) as case:
         world = World(state=tmp_path / "state", config=config_for({"x": "x"}),
                       adapters=lambda name: case.adapter)
         ids = [case.fake.add_tweet(author_id=ME_ID, text=f"post {n}",
                                    metrics={"like_count": n % 7, "impression_count": 10 * n})
-               for n in range(250)]
-        for n, tweet in enumerate(ids):
-            world.publish(f"p{n}", account="x", remote_ids=[tweet], ago=timedelta(hours=2))
+               for n in range(1000)]
+        bulk_published(world.ledger, [(f"p{n}", "x", "x", tweet, world.clock.now - timedelta(
+            hours=2)) for n, tweet in enumerate(ids)])
         before = case.fake.count("lookup")
         report = world.poller.run_round(inbox=False)
-        assert case.fake.count("lookup") - before == 3 == report.requests  # 100 + 100 + 50
-        assert len(report.readings) == 250
+        assert case.fake.count("lookup") - before == 10 == report.requests
+        assert len(report.readings) == 1000
         by_id = {r.remote_id: r for r in report.readings}
         assert (by_id[ids[8]].likes, by_id[ids[8]].views) == (1, 80)
         world.close()

@@ -9,8 +9,11 @@ account state is only read (a paused or waiting account is not polled), never wr
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +31,8 @@ log = logging.getLogger("klapper.engagement")
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int, int], None]
+#: account -> a lock held around each platform call (the publisher's, in the daemon)
+AccountLock = Callable[[str], AbstractContextManager[object]]
 
 #: posts per metrics request, the most each API takes in one lookup
 BATCH: dict[str, int] = {
@@ -76,13 +81,18 @@ class Poller:
     """Runs polling rounds over the ledger's published deliveries."""
 
     def __init__(self, *, ledger: Ledger, events: EventLog, config: Config,
-                 adapters: Callable[[str], Adapter], clock: Clock = utc_now) -> None:
+                 adapters: Callable[[str], Adapter], clock: Clock = utc_now,
+                 account_lock: AccountLock | None = None) -> None:
         self.ledger = ledger
         self.store = EngagementStore(ledger)
         self.events = events
         self.config = config
         self.adapters = adapters
         self.clock = clock
+        # Adapters are shared with the publisher, which calls them one at a time per account.
+        self.account_lock: AccountLock = account_lock or (lambda name: contextlib.nullcontext())
+        #: set to end a round early (the daemon stopping); what was read is kept
+        self.stopping = threading.Event()
 
     # --- which accounts ------------------------------------------------------------------
 
@@ -126,6 +136,9 @@ class Poller:
                 by_account.setdefault(item.delivery.account, []).append(item)
         total, done = sum(len(items) for items in by_account.values()), 0
         for account, items in by_account.items():
+            if self.stopping.is_set():
+                report.left += len(items)
+                continue
             if account in blocked:
                 report.left += len(items)
                 if blocked[account] is not None:
@@ -138,8 +151,8 @@ class Poller:
                 progress(done, total)
         if inbox:
             for account in self._accounts("interactions"):
-                if account not in blocked and account not in report.errors \
-                        and account not in report.waiting and self._inbox_due(account, now):
+                idle = account not in blocked and account not in report.waiting
+                if idle and not self.stopping.is_set() and self._inbox_due(account, now):
                     self._read_inbox(account, published, report)
         return report
 
@@ -150,10 +163,13 @@ class Poller:
         batches = [items[i:i + size] for i in range(0, len(items), size)]
         stored = 0
         for batch in batches[:self.config.engagement.budget]:
+            if self.stopping.is_set():
+                break
             try:
                 adapter = self.adapters(account)
                 report.requests += 1
-                found = adapter.metrics([item.remote_id for item in batch])
+                with self.account_lock(account):
+                    found = adapter.metrics([item.remote_id for item in batch])
             except Exception as exc:  # noqa: BLE001 - one account's trouble stops only it
                 self._failed(account, exc, report)
                 break
@@ -228,7 +244,9 @@ class Poller:
                   if entry.delivery.account == account and entry.delivery.published_at
                   and entry.delivery.published_at >= window for part_id in entry.remote_ids}
         try:
-            found = self.adapters(account).interactions(since=since, own_ids=list(owners))
+            adapter = self.adapters(account)
+            with self.account_lock(account):
+                found = adapter.interactions(since=since, own_ids=list(owners))
         except Exception as exc:  # noqa: BLE001 - one account's trouble stops only it
             self._failed(account, exc, report)
             return

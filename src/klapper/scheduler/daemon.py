@@ -22,6 +22,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from klapper.config.load import CONFIG_FILE
+from klapper.engagement.service import EngagementTimer
 from klapper.ledger import AccountState, Delivery
 from klapper.scheduler.engine import Engine
 from klapper.scheduler.notify import Notifier
@@ -60,6 +61,8 @@ class Daemon:
         self._idle = threading.Condition()
         self._accounts: dict[str, AccountState] = {}
         self._refreshed = engine.clock()
+        # Reading reactions and replies: one timer of its own (engagement/service.py).
+        self.engagement = EngagementTimer(engine=engine, scheduler=self.scheduler)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -69,6 +72,7 @@ class Daemon:
         self._load()
         self.scheduler.start()
         self.arm_all()
+        self.engagement.arm()
         if self.notifier.watchdog_interval:
             self.scheduler.add_job(self.notifier.watchdog, "interval", id="watchdog",
                                    seconds=self.notifier.watchdog_interval)
@@ -90,11 +94,13 @@ class Daemon:
                     self.notifier.reloading()
                     self._load()
                     self.arm_all()
+                    self.engagement.arm()
                     self.notifier.ready(self.status_line())
         finally:
             self.notifier.stopping()
             log.info("stopping: letting publishes in hand finish")
             watcher.stop()
+            self.engagement.stop()
             self._finish_in_hand()
             # Not shutdown(wait=True): APScheduler holds its job store lock while it waits,
             # and a job that re-arms a timer would wait for that lock forever.
