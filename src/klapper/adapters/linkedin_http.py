@@ -32,7 +32,7 @@ OAUTH_BASE = "https://www.linkedin.com"
 TOKEN_PATH = "/oauth/v2/accessToken"
 #: LinkedIn-Version sent with every /rest call. LinkedIn retires a version about a year after
 #: its release (answering 426); an account's ``api_version`` setting overrides this.
-API_VERSION = "202510"
+API_VERSION = "202609"
 # requests-oauthlib logs tokens, refresh tokens and the client secret at DEBUG level.
 for _chatty in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_chatty).setLevel(logging.WARNING)
