@@ -58,7 +58,8 @@ _DEFAULT_SCHEME_LENGTH = len("https://")  # what X adds to a URL typed without o
 _INVALID_CHARS = "\ufffe\ufeff\uffff"
 _DIRECTIONAL = "\u202a-\u202e\u061c\u200e\u200f\u2066-\u2069"
 _SPACES = "\t-\r \x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_PUNCT = r"!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$"
+_PUNCT_OUTSIDE_LABELS = r"!'#%&()*+,\\./:;<=>?@\[\]^{|}~$"
+_PUNCT = _PUNCT_OUTSIDE_LABELS + r"\-_"
 _LATIN_ACCENTS = (
     "\xc0-\xd6\xd8-\xf6\xf8-\xff\u0100-\u024f\u0253\u0254\u0256\u0257\u0259\u025b\u0263\u0268"
     "\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f\u1e00-\u1eff"
@@ -97,8 +98,7 @@ _CCTLD = _tld_group(COUNTRY_TLDS)
 _PUNYCODE = r"(?:xn--[-0-9a-z]+)"
 # The first label ends in "." within 63 characters: looking for it first rejects most words
 # with one cheap scan.
-_LABEL_CHAR = rf"[^{_PUNCT.replace('_', '').replace(chr(92) + '-', '')}{_SPACES}{_INVALID_CHARS}]"
-_DOTTED_AHEAD = rf"(?={_LABEL_CHAR}{{0,63}}+\.)"
+_DOTTED_AHEAD = rf"(?=[^{_PUNCT_OUTSIDE_LABELS}{_SPACES}{_INVALID_CHARS}]{{0,63}}+\.)"
 _DOMAIN = rf"(?:{_DOTTED_AHEAD}{_SUBDOMAIN}{{0,126}}{_DOMAIN_NAME}(?:{_GTLD}|{_CCTLD}|{_PUNYCODE}))"
 _PORT = r"[0-9]++"
 
@@ -302,7 +302,7 @@ def _graphemes(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
-_COUNTERS: dict[str, Callable[[str], int]] = {
+_COUNTERS: dict[Counting, Callable[[str], int]] = {
     "chars": len,
     "graphemes": _graphemes,
     "x-weighted": _x_weighted,
