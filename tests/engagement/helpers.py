@@ -59,7 +59,8 @@ def record_published(ledger: Ledger, *, post_id: str, account: str, platform: st
     return done
 
 
-def bulk_published(ledger: Ledger, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+def bulk_published(ledger: Ledger, rows: Sequence[tuple[str, str, str, str, datetime]], *,
+                   first_lines: Mapping[str, str] | None = None) -> None:
     """Many single-part published deliveries (post, account, platform, remote id, when) in one
     transaction: what ``record_published`` does, without a commit (and fsync) per step."""
     with ledger.transaction() as conn:
@@ -70,7 +71,8 @@ def bulk_published(ledger: Ledger, rows: Sequence[tuple[str, str, str, str, date
                 "INSERT INTO deliveries (id, post_id, occurrence, account, platform, due,"
                 " content_hash, first_line, state, remote_id, url, published_at, created_at,"
                 " updated_at) VALUES (?, ?, '', ?, ?, ?, ?, ?, 'published', ?, ?, ?, ?, ?)",
-                (key, post_id, account, platform, at, f"hash-{post_id}", f"Post {post_id}",
+                (key, post_id, account, platform, at, f"hash-{post_id}",
+                 (first_lines or {}).get(post_id, f"Post {post_id}"),
                  remote_id, f"https://example.social/{remote_id}", at, at, at))
             conn.execute("INSERT INTO parts (delivery_id, part, remote_id, url, published_at)"
                          " VALUES (?, 0, ?, ?, ?)",

@@ -24,15 +24,14 @@ def colour(name: str, index: int = 0) -> str:
     return COLOURS.get(name, FALLBACK[index % len(FALLBACK)])
 
 
-def nice_max(value: float) -> float:
-    """A round axis maximum at or above ``value`` (1, 2, 2.5, 5 or 10 times a power of ten)."""
+def ticks(value: float) -> tuple[float, int]:
+    """A round step (1, 2 or 5 times a power of ten) and how many steps reach ``value``."""
     if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * power >= value:
-            return step * power
-    return 10 * power
+        return 1.0, 4
+    raw = value / 4
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return step, max(1, math.ceil(value / step))
 
 
 def _number(value: float) -> str:
@@ -48,16 +47,18 @@ def _frame(width: int, height: int, label: str) -> str:
             f'role="img" aria-label="{escape(label)}" class="chart">')
 
 
-def _grid(*, left: int, right: int, top: int, bottom: int, top_value: float) -> list[str]:
+def _grid(*, left: int, right: int, top: int, bottom: int, value: float) -> tuple[list[str],
+                                                                                  float]:
+    """Horizontal grid lines with their labels; returns them and the axis maximum."""
+    step, count = ticks(value)
     parts = []
-    for step in range(5):
-        value = top_value * step / 4
-        y = bottom - (bottom - top) * step / 4
+    for n in range(count + 1):
+        y = bottom - (bottom - top) * n / count
         parts.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
-                     f'class="{"axis" if step == 0 else "grid"}"/>')
+                     f'class="{"axis" if n == 0 else "grid"}"/>')
         parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" class="tick" '
-                     f'text-anchor="end">{_number(value)}</text>')
-    return parts
+                     f'text-anchor="end">{_number(step * n)}</text>')
+    return parts, step * count
 
 
 def line_chart(series: Mapping[str, Sequence[tuple[date, int]]], *, width: int = 760,
@@ -66,8 +67,10 @@ def line_chart(series: Mapping[str, Sequence[tuple[date, int]]], *, width: int =
     days = sorted({day for points in series.values() for day, _ in points})
     if not days:
         return '<p class="empty">No reactions read yet in this period.</p>'
-    left, right, top, bottom = 52, width - 16, 16, height - 48
-    top_value = nice_max(max((v for points in series.values() for _, v in points), default=0))
+    left, right, top, bottom = 52, width - 24, 16, height - 48
+    grid, top_value = _grid(left=left, right=right, top=top, bottom=bottom,
+                            value=max((v for points in series.values() for _, v in points),
+                                      default=0))
     span = max(len(days) - 1, 1)
 
     def x(day: date) -> float:
@@ -76,19 +79,18 @@ def line_chart(series: Mapping[str, Sequence[tuple[date, int]]], *, width: int =
     def y(value: float) -> float:
         return bottom - (bottom - top) * value / top_value
 
-    parts = [_frame(width, height, label)]
-    parts += _grid(left=left, right=right, top=top, bottom=bottom, top_value=top_value)
+    parts = [_frame(width, height, label), *grid]
     every = max(1, math.ceil(len(days) / 8))
     for index, day in enumerate(days):
-        if index % every == 0 or index == len(days) - 1:
+        # The last day is always labelled; a regular label too close before it is left out.
+        last = index == len(days) - 1
+        if last or (index % every == 0 and len(days) - 1 - index > every / 2):
             parts.append(f'<text x="{x(day):.1f}" y="{bottom + 18}" class="tick" '
                          f'text-anchor="middle">{day.strftime("%d %b")}</text>')
     for index, (name, points) in enumerate(sorted(series.items())):
         stroke = colour(name, index)
         path = " ".join(f"{'M' if n == 0 else 'L'}{x(d):.1f},{y(v):.1f}"
                         for n, (d, v) in enumerate(points))
-        area = f"{path} L{x(points[-1][0]):.1f},{bottom} L{x(points[0][0]):.1f},{bottom} Z"
-        parts.append(f'<path d="{area}" fill="{stroke}" fill-opacity="0.07" stroke="none"/>')
         parts.append(f'<path d="{path}" fill="none" stroke="{stroke}" stroke-width="2.5" '
                      f'stroke-linejoin="round" stroke-linecap="round"/>')
         last_day, last_value = points[-1]
@@ -104,17 +106,20 @@ def line_chart(series: Mapping[str, Sequence[tuple[date, int]]], *, width: int =
 
 
 def bar_chart(bars: Sequence[tuple[str, float, int]], *, width: int = 760, height: int = 240,
-              label: str = "Mean score", highlight: int = 3) -> str:
-    """Bars of (label, value, posts); the ``highlight`` best bars are drawn in the accent."""
+              label: str = "Mean score", highlight: int = 3, label_every: int = 1) -> str:
+    """Bars of (label, value, posts); the ``highlight`` best bars are drawn in the accent.
+
+    Every ``label_every``-th bar is labelled below (all of them carry a hover title).
+    """
     if not any(posts for _, _, posts in bars):
         return '<p class="empty">Nothing published in this period.</p>'
     left, right, top, bottom = 44, width - 8, 14, height - 30
-    top_value = nice_max(max(value for _, value, _ in bars))
+    grid, top_value = _grid(left=left, right=right, top=top, bottom=bottom,
+                            value=max(value for _, value, _ in bars))
     best = sorted(range(len(bars)), key=lambda n: -bars[n][1])[:highlight]
     slot = (right - left) / len(bars)
     gap = min(6.0, slot * 0.25)
-    parts = [_frame(width, height, label)]
-    parts += _grid(left=left, right=right, top=top, bottom=bottom, top_value=top_value)
+    parts = [_frame(width, height, label), *grid]
     for index, (name, value, posts) in enumerate(bars):
         bar_height = (bottom - top) * value / top_value
         x = left + slot * index + gap / 2
@@ -124,7 +129,8 @@ def bar_chart(bars: Sequence[tuple[str, float, int]], *, width: int = 760, heigh
             f'height="{max(bar_height, 0):.1f}" rx="3" class="{kind}">'
             f'<title>{escape(name)}: mean score {value:g} over {posts} '
             f'post{"s" if posts != 1 else ""}</title></rect>')
-        parts.append(f'<text x="{x + (slot - gap) / 2:.1f}" y="{bottom + 16}" class="tick" '
-                     f'text-anchor="middle">{escape(name)}</text>')
+        if index % label_every == 0:
+            parts.append(f'<text x="{x + (slot - gap) / 2:.1f}" y="{bottom + 16}" '
+                         f'class="tick" text-anchor="middle">{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -28,6 +28,11 @@ h2 { font-size: 17px; margin: 0 0 12px; }
                  box-shadow: 0 1px 2px rgba(20, 24, 40, .06), 0 4px 14px rgba(20, 24, 40, .05); }
 .card .value { font-size: 28px; font-weight: 700; letter-spacing: -0.02em; }
 .card .label { color: var(--muted); font-size: 13px; }
+.card .note { font-size: 12px; color: var(--muted); margin-top: 2px; }
+.cards { grid-template-columns: repeat(6, 1fr); }
+@media (max-width: 900px) { .cards { grid-template-columns: repeat(3, 1fr); } }
+td.name, td.when { white-space: nowrap; }
+.platform { color: var(--muted); font-size: 12px; margin-left: 4px; }
 section { margin-bottom: 18px; }
 .pair { display: grid; grid-template-columns: 3fr 2fr; gap: 18px; }
 .pair section { margin-bottom: 0; }
@@ -36,7 +41,7 @@ section { margin-bottom: 18px; }
 table { width: 100%; border-collapse: collapse; font-size: 14px; }
 th { text-align: left; color: var(--muted); font-weight: 600; font-size: 12px;
      text-transform: uppercase; letter-spacing: .04em; }
-th, td { padding: 8px 10px; border-bottom: 1px solid var(--line); }
+th, td { padding: 8px 7px; border-bottom: 1px solid var(--line); }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr:last-child td { border-bottom: none; }
 td.post { max-width: 360px; }
@@ -64,28 +69,38 @@ def _n(value: int | None) -> str:
 
 
 def _cards(report: Report) -> str:
-    figures = {"likes": 0, "reposts": 0, "views": None}
+    totals: dict[str, int | None] = {"likes": None, "reposts": None, "views": None}
     for account in report.accounts:
-        for name in figures:
+        for name in totals:
             value = account.figures.get(name)
             if value is not None:
-                figures[name] = (figures[name] or 0) + value
+                totals[name] = (totals[name] or 0) + value
+    waiting = sum(a.open_items for a in report.accounts)
     cards = [
-        ("Posts published", sum(a.posts for a in report.accounts)),
-        ("Reactions (score)", sum(a.score for a in report.accounts)),
-        ("Likes", figures["likes"]),
-        ("Reposts", figures["reposts"]),
-        ("Views", figures["views"]),
-        ("Replies received", sum(a.inbox_replies for a in report.accounts)),
-        ("Waiting for an answer", sum(a.open_items for a in report.accounts)),
+        ("Posts published", sum(a.posts for a in report.accounts), ""),
+        ("Reactions (score)", sum(a.score for a in report.accounts), ""),
+        ("Likes", totals["likes"], ""),
+        ("Reposts", totals["reposts"], ""),
+        ("Views", totals["views"], "where counted"),
+        ("Replies and mentions", sum(a.inbox_replies + a.inbox_mentions
+                                     for a in report.accounts),
+         f'<span class="open">{waiting} waiting for an answer</span>' if waiting else
+         "all answered"),
     ]
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="value">{_n(value)}</div>'
-        f'<div class="label">{escape(label)}</div></div>' for label, value in cards) + "</div>"
+        f'<div class="label">{escape(label)}</div>'
+        f'{f"<div class=note>{note}</div>" if note else ""}</div>'
+        for label, value, note in cards) + "</div>"
 
 
 def _row(cells: Iterable[tuple[str, str]]) -> str:
     return "<tr>" + "".join(f'<td class="{cls}">{html}</td>' for cls, html in cells) + "</tr>"
+
+
+def _account(name: str, platform: str, index: int = 0) -> str:
+    return (f'<span class="dot" style="background:{colour(platform, index)}"></span>'
+            f'{escape(name)}<span class="platform">{escape(platform)}</span>')
 
 
 def _accounts(report: Report) -> str:
@@ -95,10 +110,9 @@ def _accounts(report: Report) -> str:
             "<th class=n>Mentions</th><th class=n>Unanswered</th></tr>")
     rows = []
     for index, a in enumerate(report.accounts):
-        name = (f'<span class="dot" style="background:{colour(a.platform, index)}"></span>'
-                f'{escape(a.account)} <span class="period">{escape(a.platform)}</span>')
+        name = _account(a.account, a.platform, index)
         open_items = f'<span class="open">{a.open_items}</span>' if a.open_items else "0"
-        rows.append(_row([("", name), ("n", _n(a.posts)),
+        rows.append(_row([("name", name), ("n", _n(a.posts)),
                           *(("n", _n(a.figures[k])) for k in
                             ("likes", "reposts", "replies", "quotes", "bookmarks", "views")),
                           ("n score", _n(a.score)), ("n", _n(a.inbox_mentions)),
@@ -122,8 +136,8 @@ def _top(report: Report) -> str:
         text = escape(post.first_line or post.post)
         link = f'<a href="{escape(post.url)}">{text}</a>' if post.url else text
         when = post.published_at.astimezone(report.tz).strftime("%a %d %b, %H:%M")
-        rows.append(_row([("rank", str(rank)), ("post", link), ("", escape(post.account)),
-                          ("", when), *(("n", _n(post.figures[k])) for k in
+        rows.append(_row([("rank", str(rank)), ("post", link),
+                          ("name", _account(post.account, post.platform)), ("when", when), *(("n", _n(post.figures[k])) for k in
                                         ("likes", "reposts", "replies", "views")),
                           ("n score", _n(post.score))]))
     return f"<section><h2>Top posts</h2><table>{head}{''.join(rows)}</table></section>"
@@ -134,10 +148,10 @@ def render_html(report: Report, *, generated: datetime) -> str:
     tz = report.tz
     period = (f"{report.since.astimezone(tz):%d %b %Y} – {report.until.astimezone(tz):%d %b %Y}"
               f" · {escape(str(tz))}")
-    hours = bar_chart([(s.label, s.mean_score, s.posts) for s in report.hours],
-                      label="Mean score by hour of publishing")
-    days = bar_chart([(s.label, s.mean_score, s.posts) for s in report.weekdays], width=420,
-                     label="Mean score by weekday of publishing")
+    hours = bar_chart([(s.label, s.mean_score, s.posts) for s in report.hours], width=480,
+                      height=250, label_every=3, label="Mean score by hour of publishing")
+    days = bar_chart([(s.label, s.mean_score, s.posts) for s in report.weekdays], width=320,
+                     height=250, label="Mean score by weekday of publishing")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

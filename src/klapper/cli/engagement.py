@@ -1,0 +1,202 @@
+"""Engagement commands: `klapper refresh`, `klapper inbox [done ID]`, `klapper report`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, tzinfo
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from klapper.cli.app import (
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, app,
+)
+from klapper.config.load import CONFIG_FILE, ConfigError, load_config
+from klapper.config.model import Config, parse_duration
+from klapper.engagement.html import render_html
+from klapper.engagement.poller import Progress as ProgressCallback
+from klapper.engagement.render import print_inbox, print_report, report_csv
+from klapper.engagement.report import build_report
+from klapper.engagement.service import Engagement
+from klapper.engagement.store import EngagementStore
+from klapper.ledger import EventLog, Ledger, event_log_path, state_dir
+from klapper.scheduler.accounts import AccountAdapters
+from klapper.scheduler.logs import setup_logging
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+    csv = "csv"
+
+
+def _console() -> Console:
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _config(repo: Path, *, required: bool) -> Config | None:
+    """klapper.yaml, or None when it is absent and not ``required``; exits on errors."""
+    if not (repo / CONFIG_FILE).is_file() and not required:
+        return None
+    try:
+        return load_config(repo)
+    except ConfigError as exc:
+        typer.echo(f"error: {CONFIG_FILE}: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+def _open_ledger(state: Path | None) -> Ledger:
+    folder = state_dir(state)
+    if not (folder / "ledger.sqlite3").exists():
+        typer.echo(f"error: no ledger in {folder}: nothing was published from there yet "
+                   "(pass --state DIR, or set KLAPPER_STATE, as for `klapper run`)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    return Ledger.open(state=folder)
+
+
+def _local_zone(config: Config | None) -> tzinfo | None:
+    return config.tz if config is not None else None  # None: the machine's local time
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressCallback | None]:
+    """A progress bar on a terminal; nothing at all otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading reactions", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+@app.command()
+def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
+    """Read the reactions and replies that are due now (one round), then exit.
+
+    The daemon (`klapper run`) does this by itself; use this from cron next to
+    `klapper publish --due`, or to look right now. Exit 1 when an account could not be read.
+    """
+    redaction = setup_logging()
+    config = _config(repo, required=True)
+    assert config is not None
+    folder = state_dir(state)
+    ledger = Ledger.open(state=folder)
+    events = EventLog(event_log_path(state=folder, configured=config.paths.log))
+    adapters = AccountAdapters(config=config, repo=repo, on_secrets=redaction.add)
+    try:
+        service = Engagement(ledger=ledger, events=events, config=config, adapters=adapters)
+        with _progress() as progress:
+            report = service.round(progress=progress)
+    finally:
+        adapters.close()
+        events.close()
+        ledger.close()
+    accounts = {r.account for r in report.readings}
+    typer.echo(f"{len(report.readings)} readings from {len(accounts)} account(s) in "
+               f"{report.requests} request(s); {len(report.new_items)} new in the inbox"
+               + (" (see `klapper inbox`)" if report.new_items else ""))
+    if report.left:
+        typer.echo(f"{report.left} readings left for a later round")
+    for account, until in sorted(report.waiting.items()):
+        local = until.astimezone(config.tz).strftime("%Y-%m-%d %H:%M %Z")
+        reason = report.errors.get(account, "rate limited")
+        typer.echo(f"{account}: {reason}; reading again after {local}", err=True)
+    raise typer.Exit(EXIT_FAILED if report.errors else EXIT_OK)
+
+
+inbox_app = typer.Typer(help="Replies and mentions that wait for an answer.",
+                        invoke_without_command=True, no_args_is_help=False)
+app.add_typer(inbox_app, name="inbox")
+
+
+@inbox_app.callback(invoke_without_command=True)
+def inbox(ctx: typer.Context, repo: RepoOption = Path("."), state: StateOption = None,
+          format: FormatOption = OutputFormat.text) -> None:  # noqa: A002 - the option's name
+    """List unanswered replies and mentions, newest first, with the link to answer each.
+
+    Questions and complaints are marked. A reply the account answered on the platform leaves
+    the list by itself; `klapper inbox done ID` removes one by hand. `klapper refresh` (or the
+    daemon) reads new ones.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    config = _config(repo, required=False)
+    ledger = _open_ledger(state)
+    try:
+        items = EngagementStore(ledger).inbox_items(open_only=True)
+    finally:
+        ledger.close()
+    if format is OutputFormat.json:
+        typer.echo(json.dumps([item.to_json() for item in items], indent=2, ensure_ascii=False))
+        return
+    print_inbox(_console(), items, _local_zone(config))
+
+
+@inbox_app.command("done")
+def inbox_done(
+    item: Annotated[str, typer.Argument(help="The id `klapper inbox` shows (i...).")],
+    state: StateOption = None,
+) -> None:
+    """Mark one reply or mention as handled."""
+    ledger = _open_ledger(state)
+    try:
+        done = EngagementStore(ledger).mark_done(item, now=datetime.now(UTC))
+    finally:
+        ledger.close()
+    if done is None:
+        typer.echo(f"error: no inbox item {item!r}; `klapper inbox` lists the ids", err=True)
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo(f"done: {done.id} ({done.kind} from {done.author})")
+
+
+@app.command()
+def report(
+    since: Annotated[str, typer.Option(
+        "--since", help="Posts published within this long before now: 7d, 30d, 12w ...")] = "30d",
+    format: Annotated[ReportFormat | None, typer.Option(  # noqa: A002 - the option's name
+        "--format", "-f", help="text (default), json, or csv (one row per post).")] = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", dir_okay=False, help="Also write a self-contained HTML report with charts.")]
+    = None,
+    repo: RepoOption = Path("."), state: StateOption = None,
+) -> None:
+    """Reach and reactions per account and platform, top posts, best weekdays and hours."""
+    try:
+        span = parse_duration(since)
+    except ValueError as exc:
+        typer.echo(f"error: --since: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    config = _config(repo, required=False)
+    tz = _local_zone(config) or datetime.now().astimezone().tzinfo
+    assert tz is not None
+    now = datetime.now(UTC)
+    ledger = _open_ledger(state)
+    try:
+        platforms = ({name: a.platform for name, a in config.accounts.items()}
+                     if config is not None else {})
+        figures = build_report(ledger=ledger, since=now - span, until=now, tz=tz,
+                               platforms=platforms)
+    finally:
+        ledger.close()
+    if html is not None:
+        html.write_text(render_html(figures, generated=now), encoding="utf-8")
+        typer.echo(f"wrote {html}", err=format is not None)
+        if format is None:
+            return
+    if format is ReportFormat.json:
+        typer.echo(json.dumps(figures.to_json(), indent=2, ensure_ascii=False))
+    elif format is ReportFormat.csv:
+        sys.stdout.write(report_csv(figures))
+    else:
+        print_report(_console(), figures)
