@@ -96,6 +96,6 @@ def test_missing_multi_document_and_syntax_errors(tmp_path: Path) -> None:
 
 def test_yaml_reader_locates_bad_values() -> None:
     with pytest.raises(YamlError) as caught:
-        read_documents("text: ok\nat: 2026-13-45 10:00:00\n")
+        read_documents(b"text: ok\nat: 2026-13-45 10:00:00\n")
     assert (caught.value.line, caught.value.column) == (2, 5)
-    assert [d.data for d in read_documents("a: 1\n---\n---\nb: 2\n")] == [{"a": 1}, {"b": 2}]
+    assert [d.data for d in read_documents(b"a: 1\n---\n---\nb: 2\n")] == [{"a": 1}, {"b": 2}]

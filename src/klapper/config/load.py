@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from klapper.config.errors import field_errors
 from klapper.config.model import Config
-from klapper.config.yamlsrc import YamlError, decode, locate, read_documents
+from klapper.config.yamlsrc import YamlError, locate, read_documents
 
 CONFIG_FILE = "klapper.yaml"
 # Account names become parts of environment variable names (KLAPPER_<ACCOUNT>_<KEY>).
@@ -54,7 +54,7 @@ def load_config(repo: Path) -> Config:
     except OSError as exc:
         raise ConfigError([ConfigIssue(f"cannot read {CONFIG_FILE}: {exc.strerror}")]) from None
     try:
-        documents = read_documents(decode(raw))
+        documents = read_documents(raw)
     except YamlError as exc:
         raise ConfigError([ConfigIssue(str(exc), exc.line, exc.column)]) from None
     if len(documents) > 1:

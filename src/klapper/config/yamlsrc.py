@@ -31,15 +31,19 @@ class Document:
     node: yaml.Node
 
 
-def decode(raw: bytes) -> str:
-    """UTF-8 text (a BOM is allowed); YamlError at the line of a byte that is not UTF-8."""
-    if len(raw) > MAX_BYTES:
-        raise YamlError(f"file is {len(raw):,} bytes; klapper reads YAML files up to {MAX_BYTES:,}")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise YamlError("file is not UTF-8 text; save it as UTF-8", line=line) from None
+def _text(raw: bytes) -> str:
+    """The text of a file for error hints (errors replaced: it may not be valid UTF-8)."""
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def _reader_error(exc: yaml.reader.ReaderError, raw: bytes) -> YamlError:
+    line = raw[: exc.position].count(b"\n") + 1
+    character = exc.character
+    if isinstance(character, bytes) or not isinstance(character, int) or character < 0 \
+            or "UTF" in str(exc.reason):
+        return YamlError("file is not UTF-8 text; save it as UTF-8", line=line)
+    return YamlError(f"YAML does not allow the control character #x{character:04x} here",
+                     line=line)
 
 
 def _hint(problem: str, text: str, line: int) -> str:
@@ -55,13 +59,15 @@ def _hint(problem: str, text: str, line: int) -> str:
     return ""
 
 
-def _syntax_error(exc: yaml.YAMLError, text: str) -> YamlError:
+def _syntax_error(exc: yaml.YAMLError, raw: bytes) -> YamlError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        return _reader_error(exc, raw)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
     message = f"YAML syntax: {problem}" + (f" ({context})" if context else "")
-    return YamlError(message + _hint(problem, text, line), line=line, column=column)
+    return YamlError(message + _hint(problem, _text(raw), line), line=line, column=column)
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
@@ -109,19 +115,69 @@ def _bad_scalar(node: yaml.Node, loader: Any) -> yaml.Node:
     return node
 
 
-def read_documents(text: str) -> list[Document]:
-    """All non-empty documents of ``text``; YamlError with line and column on any fault."""
-    loader = Loader(text)
+_STR, _MAP, _SEQ = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "map", "seq"))
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _fast_construct(node: yaml.Node, loader: Any, memo: dict[int, Any]) -> Any:
+    """Plain data from a node tree, like SafeConstructor but ~3x faster on what posts use.
+
+    Strings, mappings and sequences are built here; every other tag (int, bool, timestamp,
+    merge keys, sets ...) goes to the loader's own constructor, so the result is the same.
+    """
+    tag = node.tag
+    if tag == _STR and isinstance(node, yaml.ScalarNode):
+        return node.value
+    key = id(node)
+    if key in memo:  # an alias: the same object, as PyYAML gives
+        return memo[key]
+    if tag == _MAP and isinstance(node, yaml.MappingNode) and not any(
+        k.tag == _MERGE for k, _ in node.value
+    ):
+        mapping: dict[Any, Any] = {}
+        memo[key] = mapping
+        for key_node, value_node in node.value:
+            mapping[_fast_construct(key_node, loader, memo)] = _fast_construct(
+                value_node, loader, memo)
+        return mapping
+    if tag == _SEQ and isinstance(node, yaml.SequenceNode):
+        sequence: list[Any] = []
+        memo[key] = sequence
+        sequence.extend(_fast_construct(item, loader, memo) for item in node.value)
+        return sequence
+    memo[key] = value = loader.construct_object(node, deep=True)
+    return value
+
+
+def _construct(node: yaml.Node, loader: Any) -> Any:
+    try:
+        return _fast_construct(node, loader, {})
+    except Exception:  # noqa: BLE001 - PyYAML's own constructor gives the proper error
+        # Start PyYAML's constructor afresh: the failed attempt may have left state behind.
+        loader.constructed_objects, loader.recursive_objects = {}, {}
+        loader.state_generators = []
+        return loader.construct_document(node)
+
+
+def read_documents(raw: bytes) -> list[Document]:
+    """All non-empty documents of a file's bytes; YamlError with line and column on any fault.
+
+    libyaml gets the bytes themselves: it decodes UTF-8 (or UTF-16 with a BOM) much faster
+    than it reads a Python str.
+    """
+    if len(raw) > MAX_BYTES:
+        raise YamlError(f"file is {len(raw):,} bytes; klapper reads YAML files up to {MAX_BYTES:,}")
+    loader = Loader(raw)
     documents: list[Document] = []
     try:
         while loader.check_node():
             node = loader.get_node()
-            if "&" in text:  # only anchors can make aliases, which can expand or recurse
+            if b"&" in raw:  # only anchors can make aliases, which can expand or recurse
                 _expanded_size(node, {}, set())
             try:
-                data = loader.construct_document(node)
+                data = _construct(node, loader)
             except yaml.YAMLError as exc:
-                raise _syntax_error(exc, text) from None
+                raise _syntax_error(exc, raw) from None
             except (ValueError, TypeError, OverflowError, RecursionError) as exc:
                 bad = _bad_scalar(node, loader).start_mark
                 raise YamlError(f"cannot read value: {exc}", line=bad.line + 1,
@@ -129,7 +185,7 @@ def read_documents(text: str) -> list[Document]:
             if data is not None:
                 documents.append(Document(data, node))
     except yaml.YAMLError as exc:
-        raise _syntax_error(exc, text) from None
+        raise _syntax_error(exc, raw) from None
     finally:
         loader.dispose()
     return documents

@@ -87,6 +87,8 @@ class _Builder:
             return None, None
 
     def media(self, entries: list[MediaEntry], loc: Loc) -> tuple[Media, ...]:
+        if not entries:
+            return ()
         result = []
         for index, entry in enumerate(entries):
             try:
@@ -101,6 +103,8 @@ class _Builder:
         return tuple(result)
 
     def thread(self, entries: list[ThreadEntry], loc: Loc) -> tuple[Part, ...]:
+        if not entries:
+            return ()
         parts = []
         for index, entry in enumerate(entries):
             media = self.media(entry.media, (*loc, index, "media"))
@@ -125,10 +129,10 @@ class _Builder:
         return tuple(dict.fromkeys(self.raw.to))
 
     def overrides(self) -> dict[str, Override]:
-        known = [*self.ctx.config.accounts, *RULES]
-        result = {}
+        result: dict[str, Override] = {}
         for key, entry in self.raw.per.items():
-            if key not in known:
+            if key not in self.ctx.config.accounts and key not in RULES:
+                known = [*self.ctx.config.accounts, *RULES]
                 self.error(("per", key), "per: " + _unknown("account or platform", key, known),
                            at_key=True)
             loc: Loc = ("per", key)
@@ -173,35 +177,37 @@ class _Builder:
             self.error(("id",), f"id {self.raw.id!r}: no spaces and no '|' please")
         return self.raw.id
 
-    def locations(self) -> dict[str, Source]:
+    def locations(self) -> dict[str, tuple[int, int]]:
         """Where the text and time parts were written, for precise messages from check."""
-        found: dict[str, Source] = {}
+        found: dict[str, tuple[int, int]] = {}
         if not isinstance(self.node, yaml.MappingNode):
             return found
         for key_node, value_node in self.node.value:
             key = str(key_node.value)
-            found[key] = self.source(value_node.start_mark)
+            mark = value_node.start_mark
+            found[key] = (mark.line + 1, mark.column + 1)
             if key == "thread":
-                _item_texts(value_node, "thread", found, self.source)
+                _item_texts(value_node, "thread", found)
             elif key == "per" and isinstance(value_node, yaml.MappingNode):
                 for per_key, per_value in value_node.value:
                     if isinstance(per_value, yaml.MappingNode):
                         for inner_key, inner_value in per_value.value:
                             name = f"per.{per_key.value}.{inner_key.value}"
-                            found[name] = self.source(inner_value.start_mark)
+                            mark = inner_value.start_mark
+                            found[name] = (mark.line + 1, mark.column + 1)
                             if inner_key.value == "thread":
-                                _item_texts(inner_value, name, found, self.source)
+                                _item_texts(inner_value, name, found)
         return found
 
 
-def _item_texts(node: yaml.Node, prefix: str, found: dict[str, Source], source: Any) -> None:
+def _item_texts(node: yaml.Node, prefix: str, found: dict[str, tuple[int, int]]) -> None:
     if not isinstance(node, yaml.SequenceNode):
         return
     for index, item in enumerate(node.value, 1):
         mark = item.start_mark
         if isinstance(item, yaml.MappingNode):
             mark = next((v.start_mark for k, v in item.value if k.value == "text"), mark)
-        found[f"{prefix}.{index}.text"] = source(mark)
+        found[f"{prefix}.{index}.text"] = (mark.line + 1, mark.column + 1)
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:

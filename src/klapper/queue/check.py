@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
 from klapper.adapters.base import Rules
-from klapper.adapters.counting import count_text
+from klapper.adapters.counting import URL_LENGTH, count_text
 from klapper.adapters.rules import RULES
 from klapper.config.model import Config, format_duration
 from klapper.queue.load import Repository
-from klapper.queue.model import Media, Post, Problem, Severity, Source
+from klapper.queue.model import Media, Part, Post, Problem, Severity, Source
 from klapper.scheduler.timing import TimeError, parse_cron
 
 _MAGIC = (
@@ -52,16 +53,34 @@ class _Checker:
                  rules: Mapping[str, Rules] | None) -> None:
         self.config = repo.config
         self.now = now
+        self.tz = repo.config.tz
         self.published = published
-        self.rules = dict(rules or {})
+        # Per account, once: (platform, rules); an account's rules passed in win.
+        self.accounts = {
+            name: (settings.platform, (rules or {}).get(name) or account_rules(self.config, name))
+            for name, settings in self.config.accounts.items()
+        }
         self.problems: list[Problem] = []
         self.files: dict[str, tuple[int, str] | str] = {}  # path -> (size, type) or why not
+        self.lengths: dict[tuple[str, str], int] = {}
 
     def add(self, post: Post, source: Source, severity: Severity, message: str,
             account: str | None = None) -> None:
         if post.draft:
             severity, message = "warning", f"(draft) {message}"
         self.problems.append(Problem(source, severity, message, post=post.id, account=account))
+
+    def length(self, texts: tuple[str, ...], rules: Rules) -> int:
+        """The texts' total length as the platform counts it; 0 when it surely fits."""
+        if sum(_bound(text, rules.counting) for text in texts) <= rules.text_limit:
+            return 0
+        total = 0
+        for text in texts:
+            key = (text, rules.counting)
+            if key not in self.lengths:
+                self.lengths[key] = count_text(text, rules.counting)
+            total += self.lengths[key]
+        return total
 
     def media_file(self, media: Media) -> tuple[int, str] | str:
         key = str(media.path)
@@ -78,38 +97,40 @@ class _Checker:
 
     def check(self, post: Post) -> None:
         for account in post.to:
-            if account not in self.config.accounts:
-                continue  # loading reported it
-            self.check_account(post, account)
+            if account in self.accounts:  # else loading reported it
+                self.check_account(post, account)
         self.check_time(post)
 
     def check_account(self, post: Post, account: str) -> None:
-        platform = self.config.accounts[account].platform
-        rules = self.rules.get(account) or account_rules(self.config, account)
-        parts = post.parts_for(account, platform)
+        platform, rules = self.accounts[account]
+        # Without overrides every account gets the post itself: skip building its parts.
+        if not post.per and not post.thread:
+            parts: tuple[Part, ...] = (Part(post.text, post.media, post.options),)
+        else:
+            parts = post.parts_for(account, platform)
         if len(parts) > 1 and not rules.threads:
-            self.add(post, post.locations.get("thread", post.source), "error",
+            self.add(post, post.source_of("thread"), "error",
                      f"{platform} cannot post threads; remove `thread` or use per: to drop it",
                      account)
         for index, part in enumerate(parts):
-            where = _text_location(post, account, platform, index)
             label = f"follow-up {index}: " if index else ""
             if not part.text and not part.media:
-                self.add(post, where, "error", f"{label}no text and no media", account)
-            length = count_text(part.text, rules.counting)
+                self.add(post, _text_location(post, account, platform, index), "error",
+                         f"{label}no text and no media", account)
             cw = part.options.get("cw") if rules.counting == "mastodon" else None
-            if cw:  # Mastodon counts the content warning into the same limit
-                length += count_text(str(cw), rules.counting)
+            # Mastodon counts the content warning into the same limit.
+            length = self.length((part.text, str(cw)) if cw else (part.text,), rules)
             if length > rules.text_limit:
                 counted = " with the content warning" if cw else ""
-                self.add(post, where, "error",
+                self.add(post, _text_location(post, account, platform, index), "error",
                          f"{label}text is {length} characters{counted} as {platform} counts "
                          f"them; the limit is {rules.text_limit} (account {account})", account)
-            self.check_media(post, part.media, rules, account, label)
+            if part.media:
+                self.check_media(post, part.media, rules, account, label)
 
     def check_media(self, post: Post, media: tuple[Media, ...], rules: Rules, account: str,
                     label: str) -> None:
-        platform = self.config.accounts[account].platform
+        platform = self.accounts[account][0]
         if len(media) > rules.max_media:
             self.add(post, media[rules.max_media].source or post.source, "error",
                      f"{label}{len(media)} images; {platform} takes at most {rules.max_media}",
@@ -137,16 +158,16 @@ class _Checker:
     def check_time(self, post: Post) -> None:
         if post.draft:
             return
-        tz = self.config.tz
+        tz = self.tz
         if post.at is not None and post.at < self.now and not self._published(post.id):
-            self.add(post, post.locations.get("at", post.source), "warning",
+            self.add(post, post.source_of("at"), "warning",
                      f"at {post.at.astimezone(tz):%Y-%m-%d %H:%M} is in the past and this post "
                      "has not been published; it goes out only within the catch-up window "
                      f"({format_duration(self.config.defaults.catch_up)}), otherwise it is missed")
         if post.every is None:
             return
         if post.until is not None and post.until < self.now:
-            self.add(post, post.locations.get("until", post.source), "warning",
+            self.add(post, post.source_of("until"), "warning",
                      f"this repeat ended at {post.until.astimezone(tz):%Y-%m-%d %H:%M}; "
                      "nothing more goes out")
         try:
@@ -154,12 +175,28 @@ class _Checker:
         except TimeError:
             return
         if len(cron.minutes) > 1:  # more than once an hour is almost always a typo
-            self.add(post, post.locations.get("every", post.source), "warning",
+            self.add(post, post.source_of("every"), "warning",
                      f"every {cron.expression!r} posts {len(cron.times())} times a day; "
                      "is that intended?")
 
     def _published(self, post_id: str) -> bool:
         return bool(self.published and self.published(post_id))
+
+
+def _bound(text: str, counting: str) -> int:
+    """An upper bound of ``count_text`` that costs almost nothing, to skip exact counting.
+
+    Code points bound graphemes and plain characters; a URL counts URL_LENGTH however short
+    it is, and each one holds at least one "://" (Mastodon) or "." (X, which also finds
+    URLs without a scheme). X weighs a code point at most 2, and NFC leaves ASCII alone.
+    """
+    if counting in ("chars", "graphemes"):
+        return len(text)
+    if counting == "mastodon":
+        return len(text) + URL_LENGTH * text.count("://")
+    if text.isascii():
+        return len(text) + URL_LENGTH * text.count(".")
+    return sys.maxsize  # NFC may lengthen other text: count it exactly
 
 
 def _text_location(post: Post, account: str, platform: str, index: int) -> Source:
@@ -169,11 +206,11 @@ def _text_location(post: Post, account: str, platform: str, index: int) -> Sourc
         if override is None:
             continue
         if index == 0 and override.text is not None:
-            return post.locations.get(f"per.{key}.text", post.source)
+            return post.source_of(f"per.{key}.text")
         if index > 0 and override.thread is not None:
-            return post.locations.get(f"per.{key}.thread.{index}.text", post.source)
+            return post.source_of(f"per.{key}.thread.{index}.text")
     name = "text" if index == 0 else f"thread.{index}.text"
-    return post.locations.get(name, post.source)
+    return post.source_of(name)
 
 
 def check_posts(

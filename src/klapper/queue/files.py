@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from klapper.config.errors import FieldError, field_errors
-from klapper.config.yamlsrc import Document, YamlError, decode, locate, read_documents
+from klapper.config.yamlsrc import Document, YamlError, locate, read_documents
 from klapper.queue.build import RepoContext, build_post
 from klapper.queue.model import Post, Problem, Source
 from klapper.queue.schema import PostFile
@@ -65,7 +65,7 @@ def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp) -> FileRe
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
-        documents = read_documents(decode(raw))
+        documents = read_documents(raw)
     except YamlError as exc:
         problem = Problem(Source(file, exc.line, exc.column), "error", str(exc))
         return FileResult(stamp, (), (problem,))
@@ -129,7 +129,9 @@ def walk(folder: str, *, ctx: RepoContext) -> Iterator[Found]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        file = os.path.relpath(entry.path, ctx.root).replace(os.sep, "/")
+        file = entry.path[len(ctx.root) + 1:]  # the walk starts below ctx.root
+        if os.sep != "/":
+            file = file.replace(os.sep, "/")
         try:
             if entry.is_symlink():
                 real = os.path.realpath(entry.path)

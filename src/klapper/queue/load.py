@@ -14,8 +14,10 @@ can make a rescan cost only what changed: ``LoadCache(watched=True)`` and
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,9 +158,26 @@ def _without_duplicates(posts: list[Post]) -> tuple[list[Post], list[Problem]]:
     return [p for p in posts if p.id not in clashing], problems
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a load makes many small objects and no cycles,
+    and collections triggered by their sheer number cost a third of the load time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_repository(repo: Path, *, cache: LoadCache | None = None) -> Repository:
     """Load klapper.yaml and every post file below the posts folder; never raises on content."""
-    cache = cache if cache is not None else LoadCache()
+    with _gc_paused():
+        return _load(repo, cache if cache is not None else LoadCache())
+
+
+def _load(repo: Path, cache: LoadCache) -> Repository:
     config = _config(repo, cache)
     if not isinstance(config, Config):
         return Repository(Config(), [], config, repo)

@@ -99,8 +99,14 @@ class Post:
     count: int | None = None
     draft: bool = False
     start: datetime | None = None  # `every`: the first occurrence is at or after this
-    # Where parts of the post were written ("text", "at", "thread.2.text", "per.x.text" ...).
-    locations: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
+    # (line, column) where parts of the post were written: "text", "at", "thread.2.text" ...
+    locations: Mapping[str, tuple[int, int]] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def source_of(self, name: str) -> Source:
+        """Where ``name`` (a key of ``locations``) was written; the post's start if unknown."""
+        where = self.locations.get(name)
+        return Source(self.source.file, *where) if where else self.source
 
     @property
     def first_line(self) -> str:

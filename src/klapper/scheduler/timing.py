@@ -12,6 +12,7 @@ Rules (documented for users in docs/content.md):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ def _gap_bounds(naive: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
 
 def localize(naive: datetime, tz: tzinfo, *, zone_name: str) -> tuple[datetime, str | None]:
     """A naive local time -> (aware time, note); TimeError for a time the clocks skip."""
+    aware = naive.replace(tzinfo=tz, fold=0)
+    if aware.utcoffset() == naive.replace(tzinfo=tz, fold=1).utcoffset():
+        return aware, None  # the common case: no clock change at this time
     if not _exists(naive, tz):
         before, after = _gap_bounds(naive, tz)
         raise TimeError(
@@ -199,6 +203,7 @@ class Cron:
         return [time(h, m) for h in sorted(self.hours) for m in sorted(self.minutes)]
 
 
+@functools.lru_cache(maxsize=1024)  # the planner asks again on every rescan
 def parse_cron(expression: str) -> Cron:
     """Parse a cron expression or macro (@daily, @weekly ...); TimeError says what is wrong."""
     text = str(expression).strip()
