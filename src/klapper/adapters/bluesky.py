@@ -24,11 +24,11 @@ from klapper.adapters.base import (
     Adapter,
     AdapterError,
     Interaction,
+    MediaFile,
     Metrics,
     Outgoing,
     PermanentError,
     Published,
-    RateLimitedError,
     Rules,
     TransientError,
 )
@@ -76,11 +76,8 @@ class BlueskyAdapter(Adapter):
             made = self.session.call(
                 lambda c: c.com.atproto.repo.create_record(data), action="publish the post"
             )
-        except RateLimitedError:
-            raise
         except TransientError as exc:
-            status, _, _ = error_parts(exc.__cause__) if exc.__cause__ else (None, "", "")
-            if status != 500:
+            if error_parts(exc.__cause__)[0] != 500:
                 raise
             # A PDS answers a record key that is taken ("already a value at key") with 500.
             existing = self._existing(rkey, expected_text=post.text)
@@ -115,7 +112,7 @@ class BlueskyAdapter(Adapter):
         except PermanentError:  # 400 HandleNotFound: the mention stays plain text
             return None
 
-    def _upload(self, media: Any) -> models.BlobRef:
+    def _upload(self, media: MediaFile) -> models.BlobRef:
         rules = self.effective_rules()
         data, mime = rec.read_image(media, max_bytes=rules.max_media_bytes, types=rules.media_types)
         return self._upload_bytes(data, mime, action=f"upload {media.path.name}")

@@ -47,7 +47,7 @@ class Tokens:
     refresh_jwt: str
 
 
-def error_parts(exc: BaseException) -> tuple[int | None, str, str]:
+def error_parts(exc: BaseException | None) -> tuple[int | None, str, str]:
     """(HTTP status, XRPC error name, server message) of a failed call; status None if no answer."""
     response = getattr(exc, "response", None) if isinstance(exc, RequestErrorBase) else None
     if response is None:
