@@ -72,13 +72,22 @@ class LocalPds:
                 cwd=HOME / "app", env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=log,
             )
-        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
-        line = self.process.stdout.readline() if ready else b""
-        if not line:
-            self.stop()
-            raise RuntimeError(f"the local PDS did not start: {self.log.read_text()[-2000:]}")
-        self.url: str = json.loads(line)["pds"]
+        self.url: str = self._wait_ready()
         self.http = httpx.Client(base_url=self.url + "/xrpc", timeout=30)
+
+    def _wait_ready(self) -> str:
+        """The PDS URL from the start script's JSON line (any log lines before it are skipped)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.process.stdout], [], [], left)
+            line = self.process.stdout.readline() if ready else b""
+            if not line:
+                break
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                return str(json.loads(line)["pds"])
+        said = self.log.read_text(errors="replace")[-2000:]  # read before stop() removes it
+        self.stop()
+        raise RuntimeError(f"the local PDS did not start within {START_TIMEOUT:g} s: {said}")
 
     def create_account(self, handle: str | None = None) -> Account:
         """A new account with a unique ``*.test`` handle and an app password."""
