@@ -14,8 +14,10 @@ can make a rescan cost only what changed: ``LoadCache(watched=True)`` and
 
 from __future__ import annotations
 
+import bisect
 import gc
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from pathlib import Path
 from klapper.config.load import CONFIG_FILE, ConfigError, load_config
 from klapper.config.model import Config
 from klapper.queue.build import RepoContext
-from klapper.queue.files import FileResult, Found, Stamp, load_file, stamp_of, walk
+from klapper.queue.files import SUFFIXES, FileResult, Found, Stamp, load_file, stamp_of, walk
 from klapper.queue.model import Post, Problem, Source
 
 
@@ -40,7 +42,12 @@ class Repository:
 
 @dataclass
 class LoadCache:
-    """Per-file results between loads; see the module docstring for how it is kept fresh."""
+    """Per-file results between loads; see the module docstring for how it is kept fresh.
+
+    Besides the results it keeps, updated file by file, what assembling a Repository needs
+    (files in order, path -> file, how often each id occurs), so that a rescan after one
+    change does work for that file, not for all of them.
+    """
 
     watched: bool = False
     files: dict[str, FileResult] = field(default_factory=dict)
@@ -49,6 +56,10 @@ class LoadCache:
     config: Config | None = None
     walk_problems: list[Problem] = field(default_factory=list)
     _pending: set[str] | None = None  # absolute paths changed since the last load; None = all
+    _order: list[str] = field(default_factory=list)  # sorted keys of ``files``
+    _by_path: dict[str, str] = field(default_factory=dict)  # absolute path -> file
+    _ids: Counter[str] = field(default_factory=Counter)
+    _clashing: set[str] = field(default_factory=set)  # ids used more than once
 
     def changed(self, paths: Iterable[str | os.PathLike[str]]) -> None:
         """Note files or folders that changed (created, modified, moved, deleted)."""
@@ -59,9 +70,36 @@ class LoadCache:
         """Walk the whole posts folder on the next load (e.g. on SIGHUP)."""
         self._pending = None
 
+    def _store(self, file: str, path: str, result: FileResult) -> None:
+        if file in self.files:
+            self._count(self.files[file], -1)
+        else:
+            bisect.insort(self._order, file)
+        self.files[file], self.paths[file], self._by_path[path] = result, path, file
+        self._count(result, +1)
+
+    def _drop(self, file: str) -> None:
+        result = self.files.pop(file, None)
+        if result is None:
+            return
+        self._count(result, -1)
+        del self._order[bisect.bisect_left(self._order, file)]
+        self._by_path.pop(self.paths.pop(file), None)
+
+    def _count(self, result: FileResult, step: int) -> None:
+        for post in result.posts:
+            count = self._ids[post.id] = self._ids[post.id] + step
+            if count > 1:
+                self._clashing.add(post.id)
+            else:
+                self._clashing.discard(post.id)
+                if count == 0:
+                    del self._ids[post.id]
+
     def _reset(self) -> None:
-        self.files.clear()
-        self.paths.clear()
+        for collection in (self.files, self.paths, self._by_path, self._ids, self._clashing):
+            collection.clear()
+        self._order.clear()
         self.walk_problems = []
         self._pending = None
 
@@ -91,71 +129,61 @@ def _config(repo: Path, cache: LoadCache) -> Config | list[Problem]:
 
 
 def _walk_all(folder: str, ctx: RepoContext, cache: LoadCache) -> None:
-    seen: set[str] = set()
     cache.walk_problems = []
-    for found in walk(folder, ctx=ctx):
-        _take(found, ctx, cache)
-        seen.add(found.file)
+    seen = {found.file for found in walk(folder, ctx=ctx) if _take(found, ctx, cache)}
     for gone in set(cache.files) - seen:
-        del cache.files[gone]
-        cache.paths.pop(gone, None)
+        cache._drop(gone)
 
 
-def _take(found: Found, ctx: RepoContext, cache: LoadCache) -> None:
-    if found.problem is not None:
-        cache.walk_problems.append(found.problem)
-        return
+def _take(found: Found, ctx: RepoContext, cache: LoadCache) -> bool:
+    """Keep what the walk found (parsing it only if new or changed); False for a problem."""
+    if found.problem is not None or found.stamp is None:
+        if found.problem is not None and found.problem not in cache.walk_problems:
+            cache.walk_problems.append(found.problem)
+        return False
     old = cache.files.get(found.file)
     if old is None or old.stamp != found.stamp:
-        assert found.stamp is not None
-        cache.files[found.file] = load_file(found.path, file=found.file, ctx=ctx,
-                                            stamp=found.stamp)
-        cache.paths[found.file] = found.path
+        cache._store(found.file, found.path,
+                     load_file(found.path, file=found.file, ctx=ctx, stamp=found.stamp))
+    return True
 
 
 def _walk_changed(folder: str, ctx: RepoContext, cache: LoadCache, pending: set[str]) -> None:
     """Only the noted paths: re-stat files, re-walk folders, forget what is gone."""
-    by_path = {path: file for file, path in cache.paths.items()}
     for path in sorted(pending):
         if not (path == folder or path.startswith(folder + os.sep)):
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             prefix = path + os.sep
-            for file in [f for p, f in by_path.items() if p.startswith(prefix)]:
-                cache.files.pop(file, None)
-            for found in walk(path, ctx=ctx):
-                _take(found, ctx, cache)
+            seen = {found.file for found in walk(path, ctx=ctx) if _take(found, ctx, cache)}
+            for file in [f for p, f in cache._by_path.items() if p.startswith(prefix)]:
+                if file not in seen:
+                    cache._drop(file)
             continue
-        file = by_path.get(path) or os.path.relpath(path, ctx.root).replace(os.sep, "/")
+        file = cache._by_path.get(path) or path[len(ctx.root) + 1:].replace(os.sep, "/")
         try:
             stamp = stamp_of(os.stat(path))
         except OSError:
-            cache.files.pop(file, None)
-            cache.paths.pop(file, None)
+            cache._drop(file)
             continue
-        if path.endswith((".yaml", ".yml")) and not os.path.basename(path).startswith("."):
+        if path.endswith(SUFFIXES) and not os.path.basename(path).startswith("."):
             _take(Found(file, path, stamp), ctx, cache)
 
 
-def _without_duplicates(posts: list[Post]) -> tuple[list[Post], list[Problem]]:
-    first: dict[str, Post] = {}
-    clashing: dict[str, list[Post]] = {}
+def _duplicate_problems(posts: list[Post], clashing: set[str]) -> list[Problem]:
+    groups: dict[str, list[Post]] = {}
     for post in posts:
-        if post.id in first:
-            clashing.setdefault(post.id, [first[post.id]]).append(post)
-        else:
-            first[post.id] = post
-    if not clashing:
-        return posts, []
+        if post.id in clashing:
+            groups.setdefault(post.id, []).append(post)
     problems = []
-    for post_id, group in clashing.items():
+    for post_id, group in groups.items():
         places = [str(p.source) for p in group]
         for post, place in zip(group, places, strict=True):
             others = ", ".join(p for p in places if p != place)
             problems.append(Problem(post.source, "error",
                                     f"id {post_id!r} is used more than once: here and at "
                                     f"{others}; give each post its own id", post=post_id))
-    return [p for p in posts if p.id not in clashing], problems
+    return problems
 
 
 @contextmanager
@@ -198,12 +226,11 @@ def _load(repo: Path, cache: LoadCache) -> Repository:
     if not os.path.isdir(folder):
         problems.append(Problem(Source(CONFIG_FILE), "warning",
                                 f"no posts folder {config.paths.posts!r} yet; create it"))
-    posts: list[Post] = []
-    for file in sorted(cache.files):
-        result = cache.files[file]
-        posts.extend(result.posts)
-        problems.extend(result.problems)
-    posts, duplicate_problems = _without_duplicates(posts)
-    problems.extend(duplicate_problems)
+    results = [cache.files[file] for file in cache._order]
+    posts = [post for result in results for post in result.posts]
+    problems += [problem for result in results if result.problems for problem in result.problems]
+    if cache._clashing:  # every post sharing an id is left out, so none can publish twice
+        problems += _duplicate_problems(posts, cache._clashing)
+        posts = [post for post in posts if post.id not in cache._clashing]
     problems.sort(key=lambda p: (p.source, p.severity))
     return Repository(config, posts, problems, repo)
