@@ -1,0 +1,115 @@
+"""`klapper refresh`, `inbox`, `inbox done` and `report` end to end against a fake Mastodon."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from klapper.cli import app
+from klapper.ledger import Ledger, read_events
+from tests.engagement.helpers import record_published
+from tests.fakes.mastodon import FakeMastodon
+
+
+@pytest.fixture
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMastodon, Path,
+                                                                           Path]]:
+    with FakeMastodon() as server:
+        repo, state = tmp_path / "repo", tmp_path / "state"
+        (repo / "posts").mkdir(parents=True)
+        (repo / "klapper.yaml").write_text(yaml.safe_dump({
+            "timezone": "Europe/Berlin",
+            "accounts": {"masto": {"platform": "mastodon", "instance": server.url}},
+        }), encoding="utf-8")
+        monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "no-secrets.yaml"))
+        monkeypatch.setenv("KLAPPER_MASTO_ACCESS_TOKEN", server.state.token)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        yield server, repo, state
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_refresh_inbox_done_and_report(setup, tmp_path: Path) -> None:
+    server, repo, state = setup
+    status = server.state.add_status(text="Our advent sale starts today")
+    ledger = Ledger.open(state=state)
+    record_published(ledger, post_id="advent", account="masto", platform="mastodon",
+                     remote_ids=[status["id"]],
+                     published_at=datetime.now(UTC) - timedelta(hours=2))
+    ledger.close()
+    status["favourites_count"], status["reblogs_count"] = 12, 3
+    reply = server.state.add_reply(to=status["id"], text="Gilt das auch für Gutscheine?")
+    where = ["--repo", str(repo), "--state", str(state)]
+
+    code, out, _ = _run("refresh", *where)
+    assert code == 0, out
+    assert "1 readings from 1 account(s) in 1 request(s); 1 new in the inbox" in out
+    [event] = [e for e in read_events(state / "events.jsonl") if e["event"] == "engagement"]
+    assert (event["likes"], event["reposts"], event["stage"]) == (12, 3, "1h")
+
+    code, out, _ = _run("inbox", "--format", "json", *where)
+    [item] = json.loads(out)
+    assert (item["author"], item["kind"], item["attention"]) == ("@alice", "reply", "question")
+    assert item["url"].endswith(reply["id"])
+    code, out, _ = _run("inbox", *where)
+    assert item["id"] in out and "question" in out and f"answer: {item['url']}" in out
+
+    code, out, _ = _run("inbox", "done", item["id"], "--state", str(state))
+    assert code == 0 and "done" in out
+    assert "Nothing waits" in _run("inbox", *where)[1]
+    code, _, err = _run("inbox", "done", "i0000000000", "--state", str(state))
+    assert code == 1 and "no inbox item" in err
+
+    code, out, _ = _run("report", "--since", "7d", "--format", "json", *where)
+    data = json.loads(out)
+    [account] = data["accounts"]
+    assert (account["posts"], account["reactions"]["likes"], account["replies"]) == (1, 12, 1)
+    assert account["reactions"]["views"] is None and data["timezone"] == "Europe/Berlin"
+    code, out, _ = _run("report", "--format", "csv", *where)
+    [row] = list(csv.DictReader(io.StringIO(out)))
+    assert (row["likes"], row["views"], row["score"]) == ("12", "", "16")  # + 1 reply
+    code, out, _ = _run("report", *where)
+    assert "Top posts" in out and "masto" in out
+    page = tmp_path / "report.html"
+    code, _, err = _run("report", "--html", str(page), *where)
+    assert code == 0 and "<svg" in page.read_text(encoding="utf-8")
+
+    # The credential never reaches the ledger or the event log.
+    token = server.state.token.encode()
+    assert token not in (state / "ledger.sqlite3").read_bytes()
+    assert token not in (state / "events.jsonl").read_bytes()
+
+
+def test_refresh_reports_an_account_it_could_not_read(setup) -> None:
+    server, repo, state = setup
+    status = server.state.add_status(text="hello")
+    ledger = Ledger.open(state=state)
+    record_published(ledger, post_id="hello", account="masto", platform="mastodon",
+                     remote_ids=[status["id"]],
+                     published_at=datetime.now(UTC) - timedelta(hours=2))
+    ledger.close()
+    server.state.fail_next("auth", method="GET", path="/api/v1/statuses")
+    code, out, err = _run("refresh", "--repo", str(repo), "--state", str(state))
+    assert code == 1 and "1 readings left for a later round" in out
+    assert "masto: credential refused while reading" in err and "klapper login masto" in err
+    assert server.state.token not in out + err
+
+
+def test_usage_errors_say_what_to_do(setup, tmp_path: Path) -> None:
+    _, repo, state = setup
+    code, _, err = _run("report", "--since", "a while", "--repo", str(repo),
+                        "--state", str(state))
+    assert code == 2 and "write e.g. 90s, 30m, 2h, 1d or 1w" in err
+    code, _, err = _run("inbox", "--repo", str(repo), "--state", str(tmp_path / "empty"))
+    assert code == 2 and "no ledger in" in err and "--state" in err
