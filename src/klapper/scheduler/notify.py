@@ -32,11 +32,13 @@ class Notifier:
             return
         message = "\n".join(f"{key}={value}" for key, value in fields.items()).encode()
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Never block: a notify socket nobody reads must not stall publishing.
+            sock.setblocking(False)
             try:
                 sock.connect(self.address)
-                sock.sendall(message)
+                sock.send(message)
             except OSError:
-                pass  # systemd went away or the socket is not ours: nothing to tell
+                pass  # systemd went away, or its queue is full: nothing to tell now
 
     def ready(self, status: str) -> None:
         self.send(READY="1", STATUS=status)

@@ -1,0 +1,43 @@
+"""The daemon and a manual `publish --due` at the same time never both publish one delivery."""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from klapper.ledger import Ledger, State
+from tests.engine.procs import start, wait_for
+from tests.engine.repo import TempRepo
+from tests.fakes.generic import FakeServer, token_for
+
+
+def test_daemon_and_batch_runs_share_the_work_without_duplicates(tmp_path: Path,
+                                                                  server: FakeServer) -> None:
+    repo = TempRepo(tmp_path / "repo")
+    repo.configure(accounts=("a", "b", "c"))
+    for account in ("a", "b", "c"):
+        server.platform.tokens[token_for(account)] = account
+    server.platform.delay = 0.03
+    now = datetime.now(UTC)
+    for number in range(20):
+        repo.write(f"p{number:02d}", text=f"Post {number}", at=now, to=["a", "b", "c"])
+    state = tmp_path / "state"
+    daemon = start("daemon", repo=repo.root, state=state, api=server.url)
+    batches = [start("due", repo=repo.root, state=state, api=server.url) for _ in range(2)]
+    try:
+        for batch in batches:
+            batch.wait(timeout=60)
+        ledger = Ledger.open(state=state)
+        wait_for(lambda: len(ledger.select()) == 60
+                 and all(d.state is State.PUBLISHED for d in ledger.select()), timeout=30)
+        ledger.close()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=15)
+    keys = Counter(p.key for p in server.platform.posts)
+    assert len(keys) == 60 and set(keys.values()) == {1}
+    # Each delivery was published by exactly one of the three processes.
+    logs = [(state / f"{mode}.log").read_text() for mode in ("daemon", "due")]
+    assert sum(log.count('"message": "published ') for log in logs) == 60
