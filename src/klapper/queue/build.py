@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,11 +34,21 @@ class RepoContext:
     tz: ZoneInfo
     root: str  # absolute, normalised repository path
     real_root: str  # the same with symlinks resolved
+    real_dirs: dict[str, str] = field(default_factory=dict)  # folder -> its realpath, per load
 
     @classmethod
     def create(cls, *, config: Config, root: Path) -> RepoContext:
         absolute = os.path.abspath(root)
         return cls(config, config.tz, absolute, os.path.realpath(absolute))
+
+    def realpath(self, path: str) -> str:
+        """os.path.realpath, resolving each folder once per load (images share few folders)."""
+        if os.path.islink(path):
+            return os.path.realpath(path)
+        folder, name = os.path.split(path)
+        if folder not in self.real_dirs:
+            self.real_dirs[folder] = os.path.realpath(folder)
+        return os.path.join(self.real_dirs[folder], name)
 
 
 def _within(path: str, root: str) -> bool:
@@ -57,7 +67,7 @@ def resolve_media_path(written: str, *, post_file: str, ctx: RepoContext) -> str
     if not _within(joined, ctx.root):
         raise ValueError(f"media path {written!r} leaves the content repository; keep images "
                          "inside it (e.g. media/)")
-    if not _within(os.path.realpath(joined), ctx.real_root):
+    if not _within(ctx.realpath(joined), ctx.real_root):
         raise ValueError(f"media path {written!r} is a symlink pointing outside the content "
                          "repository; klapper does not read it")
     return joined
