@@ -51,7 +51,8 @@ class RepoContext:
         return os.path.join(self.real_dirs[folder], name)
 
 
-def _within(path: str, root: str) -> bool:
+def within(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or lies below it (both absolute and normalised)."""
     return path == root or path.startswith(root + os.sep)
 
 
@@ -64,10 +65,10 @@ def resolve_media_path(written: str, *, post_file: str, ctx: RepoContext) -> str
         raise ValueError(f"media path {written!r} is absolute; write it relative to this file")
     folder = os.path.dirname(post_file)
     joined = os.path.normpath(os.path.join(ctx.root, folder, written))
-    if not _within(joined, ctx.root):
+    if not within(joined, ctx.root):
         raise ValueError(f"media path {written!r} leaves the content repository; keep images "
                          "inside it (e.g. media/)")
-    if not _within(ctx.realpath(joined), ctx.real_root):
+    if not within(ctx.realpath(joined), ctx.real_root):
         raise ValueError(f"media path {written!r} is a symlink pointing outside the content "
                          "repository; klapper does not read it")
     return joined

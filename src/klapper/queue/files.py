@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from klapper.config.errors import FieldError, field_errors
 from klapper.config.yamlsrc import Document, YamlError, locate, read_documents
-from klapper.queue.build import RepoContext, build_post
+from klapper.queue.build import RepoContext, build_post, within
 from klapper.queue.model import Post, Problem, Source
 from klapper.queue.schema import PostFile
 
@@ -142,7 +142,7 @@ def walk(folder: str, *, ctx: RepoContext) -> Iterator[Found]:
                     continue
                 if not entry.name.endswith(SUFFIXES):
                     continue
-                if not (real == ctx.real_root or real.startswith(ctx.real_root + os.sep)):
+                if not within(real, ctx.real_root):
                     yield Found(file, entry.path, problem=Problem(
                         Source(file), "error",
                         "symlink to a file outside the content repository; not read"))

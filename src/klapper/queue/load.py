@@ -25,7 +25,7 @@ from pathlib import Path
 
 from klapper.config.load import CONFIG_FILE, ConfigError, load_config
 from klapper.config.model import Config
-from klapper.queue.build import RepoContext
+from klapper.queue.build import RepoContext, within
 from klapper.queue.files import SUFFIXES, FileResult, Found, Stamp, load_file, stamp_of, walk
 from klapper.queue.model import Post, Problem, Source
 
@@ -151,7 +151,7 @@ def _take(found: Found, ctx: RepoContext, cache: LoadCache) -> bool:
 def _walk_changed(folder: str, ctx: RepoContext, cache: LoadCache, pending: set[str]) -> None:
     """Only the noted paths: re-stat files, re-walk folders, forget what is gone."""
     for path in sorted(pending):
-        if not (path == folder or path.startswith(folder + os.sep)):
+        if not within(path, folder):
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             prefix = path + os.sep
@@ -212,7 +212,7 @@ def _load(repo: Path, cache: LoadCache) -> Repository:
     ctx = RepoContext.create(config=config, root=repo)
     folder = os.path.join(ctx.root, config.paths.posts)
     real = os.path.realpath(folder)
-    if not (real == ctx.real_root or real.startswith(ctx.real_root + os.sep)):
+    if not within(real, ctx.real_root):
         problem = Problem(Source(CONFIG_FILE), "error",
                           f"the posts folder {config.paths.posts!r} is a symlink out of the "
                           "repository; not read")
