@@ -12,7 +12,7 @@ from klapper.adapters.mastodon import MastodonAdapter
 from klapper.ledger import State
 from tests.engagement.helpers import World, bulk_published, config_for
 from tests.fakes.mastodon import FakeMastodon
-from tests.fakes.x import ME_ID, FakeX, adapter_case
+from tests.fakes.x import ME_ID, adapter_case
 
 
 @pytest.fixture

@@ -137,8 +137,9 @@ def _top(report: Report) -> str:
         link = f'<a href="{escape(post.url)}">{text}</a>' if post.url else text
         when = post.published_at.astimezone(report.tz).strftime("%a %d %b, %H:%M")
         rows.append(_row([("rank", str(rank)), ("post", link),
-                          ("name", _account(post.account, post.platform)), ("when", when), *(("n", _n(post.figures[k])) for k in
-                                        ("likes", "reposts", "replies", "views")),
+                          ("name", _account(post.account, post.platform)), ("when", when),
+                          *(("n", _n(post.figures[k]))
+                            for k in ("likes", "reposts", "replies", "views")),
                           ("n score", _n(post.score))]))
     return f"<section><h2>Top posts</h2><table>{head}{''.join(rows)}</table></section>"
 

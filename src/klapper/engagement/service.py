@@ -8,6 +8,7 @@ and pauses the publisher logs trigger a notice check at once through an event-lo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -125,10 +126,9 @@ class EngagementTimer:
                                    id=NOTIFY_JOB_ID, replace_existing=True)
 
     def _remove(self, job_id: str) -> None:
-        try:
+        # JobLookupError: not armed, or it fired meanwhile.
+        with contextlib.suppress(Exception):
             self.scheduler.remove_job(job_id)
-        except Exception:  # noqa: BLE001 - JobLookupError: not armed, or fired meanwhile
-            pass
 
     def stop(self) -> None:
         """End a round in progress after its current request; arm nothing more."""

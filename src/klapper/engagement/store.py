@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from klapper.adapters.base import Interaction, Metrics
+from klapper.adapters.base import Interaction
 from klapper.ledger import Ledger
 from klapper.ledger.states import from_utc_text, utc_text
 
