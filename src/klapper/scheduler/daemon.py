@@ -152,6 +152,8 @@ class Daemon:
 
     def arm_all(self) -> None:
         """(Re)arm a timer for every delivery that will be tried by itself."""
+        # Whatever changes from here on is for the next refresh to pick up; not all 10,000.
+        self._refreshed = self.engine.clock()
         self._accounts = self.engine.ledger.accounts()
         waiting = self.engine.ledger.waiting()
         keep = {d.id for d in waiting}
