@@ -174,3 +174,20 @@ def test_repeats_get_one_row_per_occurrence(world: World) -> None:
     world.sync()
     rows = world.rows("daily")
     assert [r.due.hour for r in rows] == [9, 9, 9] and len({r.occurrence for r in rows}) == 3
+
+
+def test_times_are_stored_in_utc_across_the_dst_change(world: World) -> None:
+    from klapper.cli.engine import _local
+
+    world.repo.write("night", text="Night owl", every="30 2 * * *", count=4,
+                     start=datetime(2026, 3, 27, tzinfo=UTC))
+    world.sync()
+    rows = world.rows("night")
+    raw = [r[0] for r in world.ledger._read("SELECT due FROM deliveries ORDER BY due")]
+    assert all(text.endswith("+00:00") for text in raw)
+    # 02:30 in Berlin: CET (UTC+1), then on 29 March the gap moves it to 03:30 CEST (UTC+2).
+    assert [(r.due.day, r.due.hour, r.due.minute) for r in rows] == [
+        (27, 1, 30), (28, 1, 30), (29, 1, 30), (30, 0, 30)]
+    shown = [_local(r.due, world.repo.load().config.tz) for r in rows]
+    assert shown[0].endswith("02:30 CET") and shown[2].endswith("03:30 CEST")
+    assert shown[3].endswith("02:30 CEST")
