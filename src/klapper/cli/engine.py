@@ -182,7 +182,7 @@ def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
         ("Unknown: klapper looks on the platform before trying again", report.unknown, "retry"),
         ("Failed", report.failed, "retry"),
         ("Missed (due while klapper was not running)", report.missed, "due"),
-        ("Upcoming", report.upcoming, "due"),
+        ("Planned (due first)", report.upcoming, "due"),
         ("Published lately", report.recent, "published"),
     ]
     for title, rows, when in sections:
