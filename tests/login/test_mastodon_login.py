@@ -134,3 +134,33 @@ def test_cli_accounts_reports_missing_credentials(
     result = CliRunner().invoke(app, ["accounts", "--repo", str(tmp_path)])
     assert result.exit_code == 0 and "access_token (environment)" in result.output
     assert "from-the-environment" not in result.output
+
+
+def test_cli_login_resumes_an_account_paused_for_its_credential(
+    server: FakeMastodon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from klapper.ledger import Ledger
+
+    repo, state = tmp_path / "repo", tmp_path / "state"
+    repo.mkdir()
+    (repo / "klapper.yaml").write_text(
+        f"accounts:\n  masto: {{platform: mastodon, instance: '{server.url}'}}\n"
+    )
+    ledger = Ledger.open(state=state)
+    ledger.set_account("masto", now=datetime.now(UTC), paused_at=datetime.now(UTC),
+                       pause_reason="the access token was revoked")
+    ledger.close()
+    monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "secrets.yaml"))
+    monkeypatch.setattr("klapper.cli.accounts.ConsoleUI", ScriptedUI)
+
+    result = CliRunner().invoke(app, ["login", "masto", "--repo", str(repo), "--state", str(state)])
+
+    assert result.exit_code == 0, result.output
+    assert "masto was paused; it is resumed" in result.output
+    ledger = Ledger.open(state=state)
+    assert ledger.accounts()["masto"].paused_at is None
+    ledger.close()
+    events = (state / "events.jsonl").read_text()
+    assert '"event": "resumed"' in events and server.state.token not in events

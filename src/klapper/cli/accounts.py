@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from klapper.cli.app import EXIT_FAILED, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, app
+from klapper.cli.app import (
+    EXIT_FAILED, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, app,
+)
 from klapper.config.model import Account, Config
 from klapper.config.secrets import (
     SecretsError,
@@ -18,7 +21,9 @@ from klapper.config.secrets import (
     secret_origins,
     secrets_path,
 )
+from klapper.ledger import state_dir
 from klapper.login import ConsoleUI, LoginError, run_login
+from klapper.scheduler.accounts import resume_after_login
 
 AccountArgument = Annotated[str, typer.Argument(help="The account's name in klapper.yaml.")]
 
@@ -51,11 +56,14 @@ def _needed_keys(platform: str) -> tuple[str, ...]:
 
 
 @app.command("login")
-def login_command(account: AccountArgument, repo: RepoOption = Path(".")) -> None:
+def login_command(
+    account: AccountArgument, repo: RepoOption = Path("."), state: StateOption = None,
+) -> None:
     """Log in to one account's platform and store its credentials (outside the repository).
 
     The credentials go to the secrets file (KLAPPER_SECRETS, default in your config folder),
-    created readable by you only. Nothing secret is printed.
+    created readable by you only. Nothing secret is printed. If klapper had paused the account
+    because its credential expired, the account is resumed.
     """
     config = _config(repo)
     settings = config.accounts.get(account)
@@ -71,7 +79,9 @@ def login_command(account: AccountArgument, repo: RepoOption = Path(".")) -> Non
     except (KeyboardInterrupt, typer.Abort):
         raise _fail("login cancelled; nothing was stored") from None
     typer.echo(f"Stored {', '.join(sorted(credentials))} for {account} in {path}")
-    typer.echo(f"If klapper paused {account}, `klapper retry --account {account}` resumes it.")
+    if resume_after_login(state=state_dir(state), config=config, account=account,
+                          now=datetime.now(UTC)):
+        typer.echo(f"{account} was paused; it is resumed and its deliveries go out again.")
 
 
 @app.command("accounts")

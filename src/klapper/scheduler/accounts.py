@@ -11,19 +11,22 @@ from klapper.adapters import create_adapter
 from klapper.adapters.base import Adapter
 from klapper.config.model import Config
 from klapper.config.secrets import load_secrets, save_secrets, secret_values
-from klapper.ledger import EventLog, Ledger
+from klapper.ledger import EventLog, Ledger, event_log_path
+from klapper.ledger.store import LEDGER_FILE
 
 
 class AccountAdapters:
     """``adapters(name) -> Adapter``: one adapter per account, kept while the config stays.
 
-    ``on_secrets`` sees every secret value loaded, so log redaction can hide them.
+    ``on_secrets`` sees every secret value loaded, so log redaction can hide them; ``state``
+    is where adapters cache what they learn (a Mastodon instance's limits, read by `check`).
     """
 
-    def __init__(self, *, config: Config, repo: Path,
+    def __init__(self, *, config: Config, repo: Path, state: Path | None = None,
                  on_secrets: Callable[[Iterable[str]], None] | None = None) -> None:
         self.config = config
         self.repo = repo
+        self.state = state
         self.on_secrets = on_secrets
         self._built: dict[str, Adapter] = {}
         self._lock = threading.Lock()
@@ -44,6 +47,8 @@ class AccountAdapters:
         if self.on_secrets is not None:
             self.on_secrets(secret_values(secrets))
         settings = account.model_dump(exclude_none=True, exclude={"platform", "paused"})
+        if self.state is not None:
+            settings["cache_dir"] = str(self.state)
         return create_adapter(
             name=name, platform=account.platform, settings=settings, secrets=secrets,
             repo=self.repo, timeout=self.config.publishing.timeout.total_seconds(),
@@ -55,6 +60,19 @@ class AccountAdapters:
             for adapter in self._built.values():
                 adapter.close()
             self._built.clear()
+
+
+def resume_after_login(*, state: Path, config: Config, account: str, now: datetime) -> bool:
+    """After a successful `klapper login`: un-pause the account if an existing ledger paused it."""
+    if not (state / LEDGER_FILE).exists():
+        return False  # never published from this state folder: nothing can be paused
+    ledger = Ledger.open(state=state)
+    events = EventLog(event_log_path(state=state, configured=config.paths.log))
+    try:
+        return resume_account(ledger=ledger, events=events, account=account, now=now, by="login")
+    finally:
+        events.close()
+        ledger.close()
 
 
 def resume_account(*, ledger: Ledger, events: EventLog, account: str, now: datetime,

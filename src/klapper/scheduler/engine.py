@@ -38,7 +38,8 @@ class Engine:
         self.horizon = horizon
         self.cache = LoadCache(watched=watched)
         self._adapters_for = adapters_for or (
-            lambda config, root: AccountAdapters(config=config, repo=root, on_secrets=on_secrets))
+            lambda config, root: AccountAdapters(config=config, repo=root, state=state,
+                                                 on_secrets=on_secrets))
         self.ledger = Ledger.open(state=state)
         self.events: EventLog | None = None
         self.repository: Repository | None = None
