@@ -22,7 +22,7 @@ from klapper.adapters.base import Rules
 from klapper.cli.app import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, app,
 )
-from klapper.config.model import Config
+from klapper.config.model import Config, config_json_schema
 from klapper.queue import Repository, check_posts, load_repository
 from klapper.queue.model import Problem
 from klapper.queue.schema import post_file_schema
@@ -215,5 +215,5 @@ def schema(
     if kind is SchemaKind.post:
         document = post_file_schema()
     else:
-        document = {"$schema": SCHEMA_URL, **Config.model_json_schema(), "title": "klapper.yaml"}
+        document = {"$schema": SCHEMA_URL, **config_json_schema(), "title": "klapper.yaml"}
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False))

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic.json_schema import GenerateJsonSchema
 
 Platform = Literal["outbox", "mastodon", "bluesky", "x", "linkedin"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -176,3 +177,19 @@ class Config(Strict):
 
     def default_accounts(self) -> tuple[str, ...]:
         return self.defaults.to or tuple(self.accounts)[:1]
+
+
+class _ConfigSchema(GenerateJsonSchema):
+    """Writes defaults as users write them (2h, not pydantic's ISO 8601 PT2H)."""
+
+    def encode_default(self, dft: Any) -> Any:
+        if isinstance(dft, timedelta):
+            return format_duration(dft)
+        if isinstance(dft, tuple | list):
+            return [self.encode_default(item) for item in dft]
+        return super().encode_default(dft)
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The JSON Schema of klapper.yaml, from the same models that validate it."""
+    return Config.model_json_schema(schema_generator=_ConfigSchema)
