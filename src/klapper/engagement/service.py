@@ -18,7 +18,7 @@ from typing import Any
 from klapper.adapters.base import Adapter
 from klapper.config.model import Config
 from klapper.engagement.notify import Notifier, Runner, run_notify
-from klapper.engagement.poller import AccountLock, Clock, Poller, Progress, RoundReport
+from klapper.engagement.poller import AccountLock, Clock, Poller, Progress, RoundReport, supports
 from klapper.ledger import EventLog, Ledger
 
 log = logging.getLogger("klapper.engagement")
@@ -120,10 +120,27 @@ class EngagementTimer:
         if self.service is None or self.service.poller.stopping.is_set():
             return
         if record.get("event") == "published":
-            self._schedule()  # its first reading may come before the job armed now
+            self._arm_for_new_post(str(record.get("account")))
         elif record.get("event") in ("failed", "paused"):
             self.scheduler.add_job(self.service.notices, "date", run_date=datetime.now(UTC),
                                    id=NOTIFY_JOB_ID, replace_existing=True)
+
+    def _arm_for_new_post(self, account: str) -> None:
+        """A new post's first reading may come before the armed round: re-arm only then.
+
+        Cheap on purpose: it runs after every publish, and a full `_schedule` reads the ledger.
+        """
+        assert self.service is not None
+        config = self.engine.config
+        settings = config.accounts.get(account)
+        if settings is None or not supports(settings.platform, "metrics"):
+            return
+        if not config.engagement.schedule:
+            return
+        first = self.service.clock() + config.engagement.schedule[0]
+        job = self.scheduler.get_job(JOB_ID)
+        if job is None or job.next_run_time is None or job.next_run_time > first:
+            self._schedule()
 
     def _remove(self, job_id: str) -> None:
         # JobLookupError: not armed, or it fired meanwhile.
