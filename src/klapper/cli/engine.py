@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,8 +51,13 @@ def _console() -> Console:
 @contextmanager
 def _engine(repo: Path, state: Path | None, log_format: LogFormat, *,
             load: bool = True) -> Iterator[Engine]:
-    """An engine on ``repo`` and the state folder, synced with the repository first."""
-    redaction = setup_logging(log_format=log_format.value)
+    """An engine on ``repo`` and the state folder, synced with the repository first.
+
+    One-shot commands print their results on stdout, so text logs show only warnings and
+    errors (no line twice); JSON logs, read by machines, keep everything.
+    """
+    level = logging.INFO if log_format is LogFormat.json else logging.WARNING
+    redaction = setup_logging(log_format=log_format.value, level=level)
     if load and not (repo / CONFIG_FILE).is_file():
         typer.echo(f"error: no {CONFIG_FILE} in {repo.resolve()}; pass --repo DIR "
                    "(or set KLAPPER_REPO)", err=True)

@@ -27,7 +27,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def setup_logging(*, log_format: str = "text", verbose: bool = False) -> RedactingFilter:
+def setup_logging(*, log_format: str = "text", verbose: bool = False,
+                  level: int = logging.INFO) -> RedactingFilter:
     """Send klapper's logs to stderr; returns the filter that keeps secrets out of them."""
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
@@ -42,6 +43,6 @@ def setup_logging(*, log_format: str = "text", verbose: bool = False) -> Redacti
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else level)
     root.propagate = False
     return redaction
