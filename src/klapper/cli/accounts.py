@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from klapper.cli.app import (
-    EXIT_FAILED, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, app,
+    EXIT_FAILED, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, examples, app,
 )
 from klapper.config.model import Account, Config
 from klapper.config.secrets import (
@@ -55,7 +55,10 @@ def _needed_keys(platform: str) -> tuple[str, ...]:
         return ()
 
 
-@app.command("login")
+@app.command("login", epilog=examples(
+    'klapper login shop-mastodon',
+    'klapper login shop-bsky --repo ~/posts',
+))
 def login_command(
     account: AccountArgument, repo: RepoOption = Path("."), state: StateOption = None,
 ) -> None:
@@ -84,7 +87,7 @@ def login_command(
         typer.echo(f"{account} was paused; it is resumed and its deliveries go out again.")
 
 
-@app.command("accounts")
+@app.command("accounts", epilog=examples('klapper accounts', 'klapper accounts --format json'))
 def accounts_command(repo: RepoOption = Path("."), fmt: FormatOption = OutputFormat.text) -> None:
     """List the accounts in klapper.yaml and which credentials each has (never their values).
 

@@ -17,9 +17,14 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+def examples(*command_lines: str) -> str:
+    """A command's help epilog: example command lines, shown as they are typed."""
+    return "**Examples**\n\n```text\n" + "\n".join(command_lines) + "\n```"
+
 
 # Exit codes: 0 all good; 1 the command ran and found/failed something; 2 bad usage.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -20,7 +20,8 @@ from rich.table import Table
 
 from klapper.adapters.base import Rules
 from klapper.cli.app import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, app,
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption,
+    examples, app,
 )
 from klapper.config.model import Config, config_json_schema
 from klapper.queue import Repository, check_posts, load_repository
@@ -124,7 +125,11 @@ def _print_text(problems: list[Problem], posts: int) -> None:
                       f"warning{'s' * (warnings != 1)}; {posts} valid posts")
 
 
-@app.command()
+@app.command(epilog=examples(
+    'klapper check --repo ~/posts',
+    'klapper check --format json | jq ".[] | select(.severity == \\"error\\")"',
+    'klapper check --format github        # annotations on a pull request',
+))
 def check(
     repo: RepoOption = Path("."),
     output: Annotated[CheckFormat, typer.Option(
@@ -153,7 +158,10 @@ def check(
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 
 
-@app.command()
+@app.command(epilog=examples(
+    'klapper plan --days 14',
+    'klapper plan --format json | jq -r ".[].due"',
+))
 def plan(
     repo: RepoOption = Path("."),
     days: Annotated[int, typer.Option("--days", "-d", min=1, max=3660,
@@ -207,7 +215,10 @@ def _print_plan(rows: list[dict[str, Any]], config: Config, days: int) -> None:
         console.print(f"* {escape(note)}")
 
 
-@app.command()
+@app.command(epilog=examples(
+    'klapper schema post > .schema/post.json',
+    'klapper schema config > .schema/config.json',
+))
 def schema(
     kind: Annotated[SchemaKind, typer.Argument(help="post (post files) or config (klapper.yaml).")],
 ) -> None:

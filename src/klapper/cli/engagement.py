@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from klapper.cli.app import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, app,
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption,
+    examples, app,
 )
 from klapper.config.load import CONFIG_FILE, ConfigError, load_config
 from klapper.config.model import Config, parse_duration
@@ -80,7 +81,7 @@ def _progress() -> Iterator[ProgressCallback | None]:
         yield advance
 
 
-@app.command()
+@app.command(epilog=examples('klapper refresh'))
 def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
     """Read the reactions and replies that are due now (one round), then exit.
 
@@ -160,7 +161,11 @@ def inbox_done(
     typer.echo(f"done: {done.id} ({done.kind} from {done.author})")
 
 
-@app.command()
+@app.command(epilog=examples(
+    'klapper report --since 7d',
+    'klapper report --format csv > posts.csv',
+    'klapper report --html report.html',
+))
 def report(
     since: Annotated[str, typer.Option(
         "--since", help="Posts published within this long before now: 7d, 30d, 12w ...")] = "30d",

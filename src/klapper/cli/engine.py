@@ -19,7 +19,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from klapper.cli.app import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, app,
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption,
+    examples, app,
 )
 from klapper.config.load import CONFIG_FILE
 from klapper.ledger import Delivery, state_dir
@@ -83,7 +84,10 @@ def _local(moment: datetime | None, tz: tzinfo | None) -> str:
     return moment.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") if moment else "-"
 
 
-@app.command()
+@app.command(epilog=examples(
+    'klapper run --repo /srv/posts --state /var/lib/klapper',
+    'systemctl reload klapper           # SIGHUP: re-read the posts now',
+))
 def run(repo: RepoOption = Path("."), state: StateOption = None,
         log_format: LogFormatOption = LogFormat.text) -> None:
     """Run the daemon: publish every post at its time, pick up changes, until stopped."""
@@ -97,7 +101,10 @@ def run(repo: RepoOption = Path("."), state: StateOption = None,
     raise typer.Exit(Daemon(engine).run())
 
 
-@app.command()
+@app.command(epilog=examples(
+    'klapper publish --due                  # from cron or a systemd timer',
+    'klapper publish posts/launch.yaml --now --account shop-mastodon',
+))
 def publish(
     post: Annotated[str | None, typer.Argument(help="A post id (see `klapper plan`).")] = None,
     due: Annotated[bool, typer.Option("--due", help="Everything due now, then exit.")] = False,
@@ -155,7 +162,7 @@ def _print_results(console: Console, results: list[Result], tz: tzinfo) -> None:
                       f"  {escape(detail)}")
 
 
-@app.command()
+@app.command(epilog=examples('klapper status', 'klapper status --format json | jq ".failed"'))
 def status(repo: RepoOption = Path("."), state: StateOption = None,
            format: FormatOption = OutputFormat.text,  # noqa: A002 - the option's name
            log_format: LogFormatOption = LogFormat.text) -> None:
@@ -210,7 +217,10 @@ def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
         console.print("nothing planned, nothing published yet")
 
 
-@app.command(name="retry")
+@app.command(name="retry", epilog=examples(
+    'klapper retry d6a321c0a5a',
+    'klapper retry --account shop-x        # resume a paused account',
+))
 def retry_command(
     delivery: Annotated[str | None, typer.Argument(
         help="A delivery id from `klapper status`, or a post id (with --account).")] = None,
@@ -225,7 +235,10 @@ def retry_command(
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
-@app.command(name="skip")
+@app.command(name="skip", epilog=examples(
+    'klapper skip d6a321c0a5a',
+    'klapper skip posts/launch.yaml --account shop-x',
+))
 def skip_command(
     delivery: Annotated[str, typer.Argument(
         help="A delivery id from `klapper status`, or a post id (with --account).")],
