@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from klapper.cli.app import app
 
-# Each module registers its commands on `app`; the table is explicit, not discovered.
-for _optional in ("content", "engine", "accounts", "engagement"):
-    try:
-        __import__(f"klapper.cli.{_optional}")
-    except ModuleNotFoundError as exc:  # a command group not built yet
-        if exc.name != f"klapper.cli.{_optional}":
-            raise
+# Each module registers its commands on `app`: the table of command groups is this list.
+from klapper.cli import accounts, content, engagement, engine  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:
