@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from klapper.cli import app
@@ -105,3 +106,22 @@ def test_status_without_a_repository_reads_the_ledger(repo: TempRepo, tmp_path: 
     result = runner.invoke(app, ["publish", "--due", "--repo", str(tmp_path),
                                  "--state", str(state)])
     assert result.exit_code == 2 and "klapper.yaml" in result.output
+
+
+def test_a_post_check_refuses_is_held_for_that_account_only(repo: TempRepo) -> None:
+    repo.configure(accounts=("a", "b"), defaults={"to": ["a", "b"]})
+    config = yaml.safe_load((repo.root / "klapper.yaml").read_text())
+    config["accounts"]["a"]["text_limit"] = 20
+    (repo.root / "klapper.yaml").write_text(yaml.safe_dump(config))
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    repo.write("long", text="This text is longer than twenty characters", at=due)
+
+    code, output = klapper(repo, "publish", "--due")
+
+    assert code == 1, output
+    assert "held" in output and outbox(repo, "a") == []
+    assert [p["text"] for p in outbox(repo, "b")] == ["This text is longer than twenty characters"]
+    repo.write("long", text="Short now", at=due)  # fixed within the catch-up window
+    code, output = klapper(repo, "publish", "--due")
+    assert code == 0, output
+    assert [p["text"] for p in outbox(repo, "a")] == ["Short now"]

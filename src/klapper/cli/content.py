@@ -18,13 +18,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from klapper.adapters.base import Rules
 from klapper.cli.app import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption,
     examples, app,
 )
 from klapper.config.model import Config, config_json_schema
-from klapper.queue import Repository, check_posts, load_repository
+from klapper.ledger import state_dir
+from klapper.queue import Repository, announced_rules, check_posts, load_repository
 from klapper.queue.model import Problem
 from klapper.queue.schema import post_file_schema
 from klapper.scheduler.plan import plan_deliveries
@@ -58,7 +58,7 @@ def _repository(repo: Path) -> Repository:
 @contextmanager
 def _ledger_view(state: Path | None) -> Iterator[tuple[Callable[[str], bool] | None, dict]]:
     """What the ledger knows, if there is one (never created here): published posts, slots."""
-    from klapper.ledger import ON_PLATFORM, Ledger, state_dir
+    from klapper.ledger import ON_PLATFORM, Ledger
     from klapper.ledger.store import LEDGER_FILE
 
     folder = state_dir(state)
@@ -73,20 +73,6 @@ def _ledger_view(state: Path | None) -> Iterator[tuple[Callable[[str], bool] | N
         yield published, dict(ledger.slots())
     finally:
         ledger.close()
-
-
-def _instance_rules(config: Config, state: Path | None) -> dict[str, Rules]:
-    """Limits a Mastodon instance announced (cached by the engine); an account's own wins."""
-    from klapper.adapters.mastodon_limits import cached_rules
-    from klapper.ledger import state_dir
-
-    found: dict[str, Rules] = {}
-    for name, account in config.accounts.items():
-        if account.platform == "mastodon" and account.instance and not account.text_limit:
-            rules = cached_rules(cache_dir=state_dir(state), instance=account.instance)
-            if rules is not None:
-                found[name] = rules
-    return found
 
 
 def _github_path(repo: Path, file: str) -> str:
@@ -141,7 +127,7 @@ def check(
     repository = _repository(repo)
     with _ledger_view(state) as (published, _slots):
         found = check_posts(repository, now=datetime.now(UTC), published=published,
-                            rules=_instance_rules(repository.config, state))
+                            rules=announced_rules(repository.config, cache_dir=state_dir(state)))
     problems = sorted([*repository.problems, *found],
                       key=lambda p: (p.source, p.severity != "error"))
     if output is CheckFormat.json:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from klapper.adapters.base import Rules
 from klapper.adapters.counting import URL_LENGTH, count_text
@@ -229,3 +230,16 @@ def check_posts(
     for post in repo.posts:
         checker.check(post)
     return list(dict.fromkeys(checker.problems))
+
+
+def announced_rules(config: Config, *, cache_dir: Path) -> dict[str, Rules]:
+    """Limits Mastodon instances announced (cached by the engine); an account's own limit wins."""
+    from klapper.adapters.mastodon_limits import cached_rules
+
+    found: dict[str, Rules] = {}
+    for name, account in config.accounts.items():
+        if account.platform == "mastodon" and account.instance and not account.text_limit:
+            rules = cached_rules(cache_dir=cache_dir, instance=account.instance)
+            if rules is not None:
+                found[name] = rules
+    return found

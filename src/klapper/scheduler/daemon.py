@@ -225,10 +225,10 @@ class Daemon:
                 self.arm(self.engine.ledger.select(
                     "account = ? AND (state = 'planned' OR state IN ('failed', 'unknown')"
                     " AND retry_at IS NOT NULL)", (row.account,)))
-            elif outcome is not None or (row.due > self.engine.clock()):
+            elif (outcome is not None and outcome.event != "held") or row.due > self.engine.clock():
                 self.arm([row])
-            # Not claimable though due (taken by another process, post gone): the next
-            # refresh or reload decides; re-arming now would only spin.
+            # Not claimable though due (taken by another process, post gone, held for an
+            # error in the post): the next refresh or reload decides; re-arming would spin.
         self.notifier.status(self.status_line())
 
     def refresh(self) -> None:

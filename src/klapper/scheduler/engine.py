@@ -10,7 +10,7 @@ from pathlib import Path
 from klapper.config.model import Config
 from klapper.ledger import Delivery, EventLog, Ledger, event_log_path
 from klapper.ledger.owner import owner_alive
-from klapper.queue import LoadCache, Repository, load_repository
+from klapper.queue import LoadCache, Repository, announced_rules, check_posts, load_repository
 from klapper.scheduler.accounts import AccountAdapters
 from klapper.scheduler.publisher import AdapterFactory, Clock, Publisher, utc_now
 from klapper.scheduler.sync import HORIZON, SyncReport, sync
@@ -68,14 +68,23 @@ class Engine:
             self.publisher = Publisher(ledger=self.ledger, events=self.events,
                                        config=repository.config, posts=posts,
                                        adapters=self._adapters, clock=self.clock)
-        else:
-            self.publisher.use(config=repository.config, posts=posts)
-            self.publisher.adapters = self._adapters
+        self.publisher.use(config=repository.config, posts=posts, held=self._held(repository))
+        self.publisher.adapters = self._adapters
         for problem in repository.problems:
             if problem.severity == "error":
                 log.error("%s: %s (that post is left as it is until fixed)", problem.source,
                           problem.message)
         return report
+
+    def _held(self, repository: Repository) -> dict[tuple[str, str], str]:
+        """Deliveries `klapper check` finds errors in (too long, bad media ...), with why."""
+        held: dict[tuple[str, str], str] = {}
+        rules = announced_rules(repository.config, cache_dir=self.state)
+        for problem in check_posts(repository, now=self.clock(), published=lambda _: True,
+                                   rules=rules):
+            if problem.severity == "error" and problem.post is not None:
+                held.setdefault((problem.post, problem.account or "*"), problem.message)
+        return held
 
     def _open_events(self, config: Config) -> None:
         path = event_log_path(state=self.state, configured=config.paths.log)

@@ -43,7 +43,7 @@ class Outcome:
     """What one attempt came to: the delivery as recorded, and the event logged for it."""
 
     delivery: Delivery
-    event: str  # published, retry, unknown, failed, paused, missed
+    event: str  # published, retry, unknown, failed, paused, missed, held
 
     @property
     def ok(self) -> bool:
@@ -73,12 +73,17 @@ class Publisher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.owner = current_owner()
+        # (post id, account or "*") -> why `klapper check` refuses it: never sent to a platform.
+        self.held: dict[tuple[str, str], str] = {}
         self._account_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    def use(self, *, config: Config, posts: Mapping[str, Post]) -> None:
+    def use(self, *, config: Config, posts: Mapping[str, Post],
+            held: Mapping[tuple[str, str], str] | None = None) -> None:
         """Publish from a reloaded repository from now on."""
         self.config, self.posts = config, dict(posts)
+        if held is not None:
+            self.held = dict(held)
 
     # --- batches ---------------------------------------------------------------------------
 
@@ -123,6 +128,12 @@ class Publisher:
                 return None  # gone from the repository; the next sync cancels it
             if account.paused:
                 return None  # `paused: true` in klapper.yaml
+            reason = self.held.get((row.post_id, row.account)) or self.held.get((row.post_id, "*"))
+            if reason is not None:
+                # The platform would refuse it; it stays planned and goes out once fixed in time.
+                log.error("holding %s to %s: %s (fix the post; `klapper check` shows it)",
+                          row.post_id, row.account, reason)
+                return Outcome(row, "held")
             token = uuid.uuid4().hex
             claimed = self.ledger.claim(delivery_id, token=token, owner=self.owner, now=now)
             if claimed is None:
