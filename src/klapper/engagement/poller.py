@@ -213,7 +213,9 @@ class Poller:
         else:
             until = now + ERROR_PAUSE
             if isinstance(exc, AuthExpiredError):
-                reason = f"credential refused while reading: {exc} (run `klapper login {account}`)"
+                reason = f"credential refused while reading: {exc}"
+                if "klapper login" not in reason:
+                    reason += f" (run `klapper login {account}`)"
             elif isinstance(exc, TransientError | AdapterError):
                 reason = f"reading failed: {exc}"
             else:
