@@ -1,9 +1,15 @@
 """The ledger: every delivery's state in SQLite (WAL), changed only by checked transitions.
 
 The claim (``CLAIM_SQL``) is one conditional UPDATE, committed before the platform is
-called, so two processes never both publish a delivery. Its SQL is portable: on PostgreSQL
-the same statement runs with ``LOCK = "FOR UPDATE SKIP LOCKED"`` (and ``%s`` placeholders),
-which lets several daemons share one ledger. Times are TEXT in one fixed UTC ISO form.
+called, so two processes never both publish a delivery. Times are TEXT in one fixed UTC ISO
+form. The ``Ledger`` class is SQLite only. Its statements are portable: ``claim_sql``,
+``transition_sql`` and the ``RECORD_PART_*`` statements take a dialect (see dialect.py), and
+tests/engine/test_postgres.py runs them, with the schema's DDL, on a real PostgreSQL: racing
+claimers each with its own connection claim every delivery exactly once; batch claims
+(``CLAIM_BATCH_SQL``) with ``FOR UPDATE SKIP LOCKED`` give workers disjoint sets without
+waiting; a stale claim's release and the publisher's outcomes are conditional on the claim
+token, so of two racing writers exactly one wins. Not proven there: the rest of ``Ledger``
+(planning, slots, accounts, reads), migrations through ``migrate``, and a daemon on it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from klapper.adapters.base import Published
+from klapper.ledger.dialect import LOCKS, Dialect, placeholders
 from klapper.ledger.queries import LedgerQueries, row_to_delivery
 from klapper.ledger.schema import migrate
 from klapper.ledger.states import TRANSITIONS, Delivery, State, delivery_id, utc_text
@@ -33,14 +40,30 @@ CLAIMABLE = """
                     AND (a.paused_at IS NOT NULL OR a.wait_until > :now))
 """
 
-#: The claim. ``{lock}`` is empty on SQLite (one writer at a time already) and
-#: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL.
-CLAIM_SQL = f"""
+_CLAIM = """
 UPDATE deliveries
    SET state = 'claimed', claim_token = :token, claim_owner = :owner, claimed_at = :now,
        updated_at = :now
- WHERE id IN (SELECT id FROM deliveries WHERE id = :id AND {CLAIMABLE} {{lock}})
+ WHERE id IN (SELECT id FROM deliveries WHERE {pick} {{lock}})
 RETURNING *
+"""
+
+#: The claim of one delivery. ``{lock}`` is ``dialect.LOCKS[dialect]``: empty on SQLite (one
+#: writer at a time already), ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (required there).
+CLAIM_SQL = _CLAIM.format(pick=f"id = :id AND {CLAIMABLE}")
+
+#: The claim of the oldest ``:limit`` claimable deliveries at once: how several daemons on one
+#: PostgreSQL ledger share the work (each skips the rows another is claiming).
+CLAIM_BATCH_SQL = _CLAIM.format(pick=f"{CLAIMABLE} ORDER BY due, id LIMIT :limit")
+
+#: A part is on the platform: the claim must still be held (``RETURNING id`` says so) ...
+RECORD_PART_HOLD = """
+UPDATE deliveries SET in_flight = NULL, claimed_at = ?, updated_at = ?
+ WHERE id = ? AND claim_token = ? AND state = 'claimed' RETURNING id
+"""
+#: ... and then where the part is, in the same transaction.
+RECORD_PART_INSERT = """
+INSERT INTO parts (delivery_id, part, remote_id, url, published_at, ref) VALUES (?, ?, ?, ?, ?, ?)
 """
 
 #: columns a transition may set besides ``state``
@@ -49,6 +72,27 @@ _COLUMNS = frozenset({
     "remote_id", "url", "published_at", "reason", "due", "content_hash", "slotted",
     "source", "first_line", "post_id", "occurrence",
 })
+
+
+def claim_sql(*, dialect: Dialect = "sqlite", batch: bool = False) -> str:
+    """The claim in ``dialect``: of ``:id`` (``CLAIM_SQL``), or of ``:limit`` (``CLAIM_BATCH_SQL``)."""
+    template = CLAIM_BATCH_SQL if batch else CLAIM_SQL
+    return placeholders(template.format(lock=LOCKS[dialect]), dialect=dialect)
+
+
+def transition_sql(*, columns: Iterable[str], expect: Iterable[State], token: bool,
+                   dialect: Dialect = "sqlite") -> str:
+    """The conditional UPDATE of ``Ledger.update``: only from ``expect`` (and the claim token).
+
+    Parameters are ``:id``, ``:now``, one per column and ``:token`` when ``token``.
+    """
+    assignments = ", ".join(f"{name} = :{name}" for name in columns)
+    states = ", ".join(f"'{State(old).value}'" for old in expect)
+    sql = (f"UPDATE deliveries SET {assignments}, updated_at = :now"
+           f" WHERE id = :id AND state IN ({states})")
+    if token:
+        sql += " AND claim_token = :token"
+    return placeholders(sql + " RETURNING *", dialect=dialect)
 
 
 def _sql_value(value: Any) -> Any:
@@ -142,17 +186,13 @@ class Ledger(LedgerQueries):
         unknown = set(columns) - _COLUMNS - {"state"}
         if unknown:
             raise ValueError(f"not a delivery column: {', '.join(sorted(unknown))}")
-        assignments = ", ".join(f"{name} = :{name}" for name in columns)
         params = {name: _sql_value(value) for name, value in columns.items()}
         params.update(id=delivery, now=utc_text(now))
-        states = ", ".join(f"'{old.value}'" for old in expected)
-        sql = (f"UPDATE deliveries SET {assignments}, updated_at = :now"
-               f" WHERE id = :id AND state IN ({states})")
         if token is not None:
-            sql += " AND claim_token = :token"
             params["token"] = token
+        sql = transition_sql(columns=columns, expect=expected, token=token is not None)
         with self.transaction() as conn:
-            row = conn.execute(sql + " RETURNING *", params).fetchone()
+            row = conn.execute(sql, params).fetchone()
         return row_to_delivery(row) if row else None
 
     def mark_missed(self, *, before: datetime, now: datetime) -> list[Delivery]:
@@ -186,7 +226,7 @@ class Ledger(LedgerQueries):
     def claim(self, delivery: str, *, token: str, owner: str, now: datetime) -> Delivery | None:
         """Claim a due delivery for this process; None if it is not claimable (or taken)."""
         with self.transaction() as conn:
-            row = conn.execute(CLAIM_SQL.format(lock=""),
+            row = conn.execute(claim_sql(),
                                {"id": delivery, "token": token, "owner": owner,
                                 "now": utc_text(now)}).fetchone()
         return row_to_delivery(row) if row else None
@@ -196,16 +236,12 @@ class Ledger(LedgerQueries):
         """One part is on the platform: store where; its outcome is no longer in doubt."""
         data = published.to_json()
         with self.transaction() as conn:
-            held = conn.execute(
-                "UPDATE deliveries SET in_flight = NULL, claimed_at = ?, updated_at = ?"
-                " WHERE id = ? AND claim_token = ? AND state = 'claimed' RETURNING id",
-                (utc_text(now), utc_text(now), delivery, token),
-            ).fetchone()
+            held = conn.execute(RECORD_PART_HOLD,
+                                (utc_text(now), utc_text(now), delivery, token)).fetchone()
             if held is None:
                 raise RuntimeError(f"delivery {delivery} is no longer claimed by this process")
             conn.execute(
-                "INSERT INTO parts (delivery_id, part, remote_id, url, published_at, ref)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                RECORD_PART_INSERT,
                 (delivery, part, published.remote_id, published.url,
                  utc_text(published.published_at or now), json.dumps(data["ref"])),
             )
