@@ -75,9 +75,10 @@ def claim(conn: Any, delivery: str, *, token: str, dialect: Dialect = PG,
     return row_to_delivery(row) if row else None
 
 
-def claim_batch(conn: Any, *, token: str, limit: int, sql: str | None = None) -> list[str]:
+def claim_batch(conn: Any, *, token: str, limit: int, sql: str | None = None,
+                dialect: Dialect = PG) -> list[str]:
     """The oldest ``limit`` claimable deliveries; the transaction is left open for the caller."""
-    rows = conn.execute(sql or claim_sql(dialect=PG, batch=True),
+    rows = conn.execute(sql or claim_sql(dialect=dialect, batch=True),
                         {"token": token, "owner": f"host:{token}", "now": utc_text(NOW),
                          "limit": limit}).fetchall()
     return sorted(row["id"] for row in rows)
@@ -394,3 +395,19 @@ def test_the_publishers_transitions_behave_alike_on_both(db: tuple[Any, Dialect]
     assert final is not None and final.final
     assert claim(conn, two, token="t8", dialect=dialect, now=later) is None
     assert claim(conn, three, token="t7", dialect=dialect) is not None
+
+
+def test_a_batch_claim_takes_the_oldest_claimable_only_on_both(db: tuple[Any, Dialect]) -> None:
+    conn, dialect = db
+    ids = add_planned(conn, 6, dialect=dialect)
+    conn.execute(placeholders("UPDATE deliveries SET due = ? WHERE id = ?", dialect=dialect),
+                 (utc_text(NOW + timedelta(hours=1)), ids[0]))  # not due yet
+    conn.execute(placeholders("UPDATE deliveries SET due = ? WHERE id = ?", dialect=dialect),
+                 (utc_text(NOW - timedelta(hours=1)), ids[5]))  # the oldest
+    conn.commit()
+    assert claim(conn, ids[1], token="t0", dialect=dialect) is not None  # taken already
+    first = claim_batch(conn, token="t1", limit=3, dialect=dialect)
+    conn.commit()
+    rest = claim_batch(conn, token="t2", limit=3, dialect=dialect)
+    conn.commit()
+    assert first == sorted([ids[5], ids[2], ids[3]]) and rest == [ids[4]]

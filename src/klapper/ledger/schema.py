@@ -5,7 +5,8 @@ tuple of SQL statements, or a function taking the open connection. The table
 ``schema_version`` holds how many migrations a ledger has had; opening a ledger applies the
 missing ones in one transaction, so a ledger is never half-migrated. Engagement tables, for
 example, are one more entry at the end. Keep the SQL portable (TEXT times in one fixed UTC
-ISO form, no SQLite-only functions) so that the same statements run on PostgreSQL.
+ISO form, no SQLite-only functions) so that the same statements run on PostgreSQL:
+tests/engine/test_postgres.py runs every migration there unchanged (docs/postgresql.md).
 """
 
 from __future__ import annotations
