@@ -125,3 +125,31 @@ def test_a_post_check_refuses_is_held_for_that_account_only(repo: TempRepo) -> N
     code, output = klapper(repo, "publish", "--due")
     assert code == 0, output
     assert [p["text"] for p in outbox(repo, "a")] == ["Short now"]
+
+
+def test_status_warns_of_credentials_running_out_and_of_held_posts(
+    repo: TempRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from klapper.config.secrets import save_secrets
+
+    repo.configure(accounts=("a",))
+    config = yaml.safe_load((repo.root / "klapper.yaml").read_text())
+    config["accounts"]["a"]["text_limit"] = 5
+    config["accounts"]["li"] = {"platform": "linkedin", "author": "urn:li:person:abc"}
+    (repo.root / "klapper.yaml").write_text(yaml.safe_dump(config))
+    secrets = tmp_path / "secrets.yaml"
+    monkeypatch.setenv("KLAPPER_SECRETS", str(secrets))
+    expires = datetime.now(UTC) + timedelta(days=3)
+    save_secrets("li", {"access_token": "canary-li-token", "expires_at": str(expires.timestamp())},
+                 path=secrets, environ={})
+    repo.write("soon", text="Too long for a", at=datetime.now(UTC) + timedelta(hours=1))
+
+    code, output = klapper(repo, "status")
+    assert code == 0, output
+    assert "li" in output and "expires on" in output and "klapper login li" in output
+    assert "held, fix the post" in output
+    code, output = klapper(repo, "status", "--format", "json")
+    report = json.loads(output)
+    assert [c["account"] for c in report["expiring"]] == ["li"]
+    assert report["held"] and report["attention"] is True
+    assert "canary-li-token" not in output

@@ -22,6 +22,7 @@ from klapper.cli.app import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption,
     examples, app,
 )
+from klapper.config.expiry import expiring_credentials
 from klapper.config.load import CONFIG_FILE
 from klapper.ledger import Delivery, state_dir
 from klapper.scheduler.engine import Engine
@@ -172,6 +173,10 @@ def status(repo: RepoOption = Path("."), state: StateOption = None,
         tz = engine.config.tz if load else None
         paused = [name for name, a in engine.config.accounts.items() if a.paused] if load else []
         report = collect_status(ledger=engine.ledger, now=engine.clock(), config_paused=paused)
+        if load:
+            report.expiring.extend(expiring_credentials(accounts=engine.config.accounts,
+                                                        now=engine.clock()))
+            report.held.update(_held(engine, report.upcoming))
     if format is OutputFormat.json:
         typer.echo(json.dumps({**report.to_json(), "attention": report.needs_attention},
                               indent=2, ensure_ascii=False))
@@ -179,7 +184,16 @@ def status(repo: RepoOption = Path("."), state: StateOption = None,
     _print_status(_console(), report, tz)
 
 
+def _held(engine: Engine, upcoming: list[Delivery]) -> dict[str, str]:
+    held = engine.publisher.held if engine.publisher else {}
+    found = {d.id: held.get((d.post_id, d.account)) or held.get((d.post_id, "*"))
+             for d in upcoming}
+    return {id_: reason for id_, reason in found.items() if reason}
+
+
 def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
+    for credential in report.expiring:
+        console.print(f"[bold yellow]{escape(credential.message(tz=tz))}[/]")
     for account in report.accounts:
         if account.paused_at:
             console.print(f"[bold red]account {account.name} is paused[/] since "
@@ -210,6 +224,8 @@ def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
             detail = d.url if when == "published" else (d.reason or d.first_line)
             if d.final:
                 detail = f"final: {d.reason}"
+            if d.id in report.held:
+                detail = f"held, fix the post: {report.held[d.id]}"
             table.add_row(d.id, _local(moment, tz), escape(d.post_id), escape(d.account),
                           escape(detail or ""))
         console.print(table)

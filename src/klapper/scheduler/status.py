@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from klapper.config.expiry import ExpiringCredential
 from klapper.ledger import AccountState, Delivery, Ledger, State
 from klapper.ledger.states import utc_text
 
@@ -19,11 +20,13 @@ class Status:
     missed: list[Delivery]
     accounts: list[AccountState]  # paused or waiting out a rate limit
     config_paused: list[str]  # `paused: true` in klapper.yaml
+    expiring: list[ExpiringCredential] = field(default_factory=list)  # within 7 days
+    held: dict[str, str] = field(default_factory=dict)  # delivery id -> `klapper check` error
 
     @property
     def needs_attention(self) -> bool:
         return bool(self.unknown or self.missed or any(d.final for d in self.failed)
-                    or any(a.paused_at for a in self.accounts))
+                    or any(a.paused_at for a in self.accounts) or self.expiring or self.held)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +37,9 @@ class Status:
             "missed": [d.to_json() for d in self.missed],
             "accounts": [a.to_json() for a in self.accounts]
             + [{"account": name, "paused_in_config": True} for name in self.config_paused],
+            "expiring": [{"account": c.account, "platform": c.platform, "key": c.key,
+                          "expires_at": utc_text(c.expires_at)} for c in self.expiring],
+            "held": [{"delivery": id_, "reason": reason} for id_, reason in self.held.items()],
         }
 
 
