@@ -10,7 +10,14 @@ from typing import Annotated, Any
 import typer
 
 from klapper.cli.app import (
-    EXIT_FAILED, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption, examples, app,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    FormatOption,
+    OutputFormat,
+    RepoOption,
+    StateOption,
+    app,
+    examples,
 )
 from klapper.config.model import Account, Config
 from klapper.config.secrets import (

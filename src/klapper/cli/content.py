@@ -19,8 +19,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from klapper.cli.app import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption,
-    examples, app,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FormatOption,
+    OutputFormat,
+    RepoOption,
+    StateOption,
+    app,
+    examples,
 )
 from klapper.config.model import Config, config_json_schema
 from klapper.ledger import state_dir

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from enum import Enum
 from pathlib import Path
@@ -13,16 +11,22 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 
 from klapper.cli.app import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption,
-    examples, app,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FormatOption,
+    OutputFormat,
+    RepoOption,
+    StateOption,
+    app,
+    examples,
+    progress_bar,
 )
 from klapper.config.load import CONFIG_FILE, ConfigError, load_config
 from klapper.config.model import Config, parse_duration
 from klapper.engagement.html import render_html
-from klapper.engagement.poller import Progress as ProgressCallback
 from klapper.engagement.render import print_inbox, print_report, report_csv
 from klapper.engagement.report import build_report
 from klapper.engagement.service import Engagement
@@ -66,21 +70,6 @@ def _local_zone(config: Config | None) -> tzinfo | None:
     return config.tz if config is not None else None  # None: the machine's local time
 
 
-@contextmanager
-def _progress() -> Iterator[ProgressCallback | None]:
-    """A progress bar on a terminal; nothing at all otherwise."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("reading reactions", total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield advance
-
-
 @app.command(epilog=examples('klapper refresh'))
 def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
     """Read the reactions and replies that are due now (one round), then exit.
@@ -97,7 +86,7 @@ def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
     adapters = AccountAdapters(config=config, repo=repo, on_secrets=redaction.add)
     try:
         service = Engagement(ledger=ledger, events=events, config=config, adapters=adapters)
-        with _progress() as progress:
+        with progress_bar("reading reactions") as progress:
             report = service.round(progress=progress)
     finally:
         adapters.close()

@@ -15,12 +15,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
 from rich.table import Table
 
 from klapper.cli.app import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, FormatOption, OutputFormat, RepoOption, StateOption,
-    examples, app,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FormatOption,
+    OutputFormat,
+    RepoOption,
+    StateOption,
+    app,
+    examples,
+    progress_bar,
 )
 from klapper.config.expiry import expiring_credentials
 from klapper.config.load import CONFIG_FILE
@@ -127,7 +134,7 @@ def publish(
             results = publish_post(engine, post, account=account, now=now)
             _print_results(console, results, tz)
             raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
-        with _progress() as progress:
+        with progress_bar("publishing") as progress:
             outcomes = engine.publisher.publish_due(progress=progress)
         for outcome in outcomes:
             d = outcome.delivery
@@ -137,21 +144,6 @@ def publish(
         console.print(", ".join(f"{n} {event}" for event, n in sorted(counts.items()))
                       or "nothing due")
         raise typer.Exit(EXIT_OK if set(counts) <= {"published"} else EXIT_FAILED)
-
-
-@contextmanager
-def _progress() -> Iterator[object]:
-    """A progress bar on a terminal for batches; nothing at all otherwise."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("publishing", total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield advance
 
 
 def _print_results(console: Console, results: list[Result], tz: tzinfo) -> None:
