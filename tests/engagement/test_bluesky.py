@@ -1,61 +1,33 @@
-"""Bluesky against the real local PDS: a second account likes and replies; klapper reads both.
+"""Bluesky engagement against real servers: a second account likes and replies; klapper reads both.
 
-The PDS has no AppView, and counts and notifications are AppView reads. Without one, the
-reading records every figure as absent (never 0) and the inbox stays empty. With the stand-in
-AppView of tests/fakes/bluesky_appview.py in front, the counts are what the PDS really holds:
-this test indexes the second account's like and reply records from the PDS's repo listing
-(com.atproto.repo.listRecords), as an AppView would, and lists the reply as a notification.
+Counts and notifications are AppView reads. On the PDS without an AppView the reading records
+every figure as absent (never 0) and the inbox stays empty. On the network with Bluesky's own
+AppView (tests/fakes/bluesky_appview.py), the poller reads what the AppView indexed from the
+second account's like and reply, and the reply lands in the inbox.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from klapper.adapters.base import Outgoing
+from klapper.adapters.base import Outgoing, Published
+from klapper.ledger import Delivery
 from tests.engagement.helpers import World, config_for
-from tests.fakes.bluesky import Account, LocalPds, adapter_case, shared_pds
-from tests.fakes.bluesky_appview import AppView
+from tests.fakes.bluesky import LocalPds, adapter_case, shared_pds, stamp
+from tests.fakes.bluesky_appview import shared_appview
 
 pytestmark = pytest.mark.pds
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _like(pds: LocalPds, account: Account, subject: dict[str, str]) -> dict[str, Any]:
-    made = pds.http.post(
-        "/com.atproto.repo.createRecord",
-        json={"repo": account.did, "collection": "app.bsky.feed.like",
-              "record": {"$type": "app.bsky.feed.like", "subject": subject,
-                         "createdAt": _stamp(datetime.now(UTC))}},
-        headers={"Authorization": f"Bearer {pds.session(account)['accessJwt']}"})
-    made.raise_for_status()
-    return made.json()
-
-
-def _listed(pds: LocalPds, did: str, collection: str) -> list[dict[str, Any]]:
-    return pds.http.get("/com.atproto.repo.listRecords",
-                        params={"repo": did, "collection": collection, "limit": 100}
-                        ).json()["records"]
-
-
-def _index(pds: LocalPds, appview: AppView, *, uri: str, dids: list[str]) -> None:
-    """Count likes and replies of ``uri`` from the repos of ``dids``, as an AppView would."""
-    likes = sum(r["value"]["subject"]["uri"] == uri
-                for did in dids for r in _listed(pds, did, "app.bsky.feed.like"))
-    replies = sum((r["value"].get("reply") or {}).get("parent", {}).get("uri") == uri
-                  for did in dids for r in _listed(pds, did, "app.bsky.feed.post"))
-    appview.counts[uri] = {"likes": likes, "replies": replies, "reposts": 0, "quotes": 0}
-
-
-def test_a_like_and_a_reply_from_another_account(tmp_path: Path) -> None:
-    pds = shared_pds()
-    with adapter_case(tmp_path) as case:
+@contextlib.contextmanager
+def published(tmp_path: Path, pds: LocalPds) -> Iterator[tuple[World, Published, Delivery]]:
+    """A post really published on ``pds`` an hour ago (by the clock), in a fresh World."""
+    with adapter_case(tmp_path, pds=pds) as case:
         world = World(state=tmp_path / "state", config=config_for({"bsky": "bluesky"}),
                       adapters=lambda name: case.adapter)
         ours = case.adapter.publish(Outgoing(text="Neue Töpferkurse ab März",
@@ -63,25 +35,37 @@ def test_a_like_and_a_reply_from_another_account(tmp_path: Path) -> None:
                                              due=datetime.now(UTC)))
         delivery = world.publish("kurs", account="bsky", remote_ids=[ours.remote_id],
                                  ago=timedelta(hours=1))
-        friend = pds.create_account()
-        subject = {"uri": ours.remote_id, "cid": ours.ref["cid"]}
+        try:
+            yield world, ours, delivery
+        finally:
+            world.close()
 
-        # No AppView: the 1 h reading knows nothing, and says so (absent, not 0).
+
+def test_without_an_appview_the_reading_is_unknown(tmp_path: Path) -> None:
+    with published(tmp_path, shared_pds()) as (world, _, _):
         first = world.poller.run_round()
         [reading] = first.readings
         assert reading.stage == 3600 and reading.found
         assert (reading.likes, reading.replies, reading.reposts) == (None, None, None)
         assert first.new_items == []
 
-        _like(pds, friend, subject)
+
+def test_a_like_and_a_reply_from_another_account(tmp_path: Path) -> None:
+    pds = shared_appview()
+    with published(tmp_path, pds) as (world, ours, delivery):
+        pds.sync()
+        first = world.poller.run_round()
+        [reading] = first.readings  # indexed, nobody reacted yet: real zeros
+        assert (reading.stage, reading.likes, reading.replies, reading.reposts) == (3600, 0, 0, 0)
+        assert first.new_items == []
+
+        friend = pds.create_account()
+        subject = {"uri": ours.remote_id, "cid": ours.ref["cid"]}
+        pds.react_as(friend, "like", subject)
         reply = pds.post_as(friend, {
             "$type": "app.bsky.feed.post", "text": "Gibt es auch Abendkurse?",
-            "createdAt": _stamp(datetime.now(UTC)), "reply": {"root": subject,
-                                                             "parent": subject}})
-        appview = case.proxy.serve_appview(handles={case.account.did: case.account.handle,
-                                                    friend.did: friend.handle})
-        _index(pds, appview, uri=ours.remote_id, dids=[friend.did, case.account.did])
-        appview.notify(reason="reply", made=reply, author_did=friend.did)
+            "createdAt": stamp(datetime.now(UTC)), "reply": {"root": subject, "parent": subject}})
+        pds.sync()
 
         world.clock.advance(hours=5)
         second = world.poller.run_round()
@@ -90,6 +74,5 @@ def test_a_like_and_a_reply_from_another_account(tmp_path: Path) -> None:
         [item] = world.store.inbox_items(open_only=True)
         assert (item.kind, item.author, item.remote_id) == ("reply", friend.handle, reply["uri"])
         assert (item.delivery_id, item.attention) == (delivery.id, "question")
-        assert item.url and item.url.startswith("https://bsky.app/profile/")
-        assert [e["likes"] for e in world.engagement_events() if "likes" in e] == [1]
-        world.close()
+        assert item.url and item.url.startswith(f"https://bsky.app/profile/{friend.did}/post/")
+        assert [e["likes"] for e in world.engagement_events() if "likes" in e] == [0, 1]

@@ -1,7 +1,9 @@
 """A real Bluesky PDS for tests: start/stop it, make accounts, and inject faults in front of it.
 
-The PDS is the reference one (@atproto/dev-env from npm, no AppView) that .ci/pds-setup
-installs into .pds/; it runs once per test process, bound to 127.0.0.1. What the PDS will not
+The PDS is the reference one (@atproto/dev-env from npm) that .ci/pds-setup installs into
+.pds/; without an AppView it runs once per test process, bound to 127.0.0.1 (the network with
+Bluesky's AppView is tests/fakes/bluesky_appview.py's, started only by tests that read
+reactions). What the PDS will not
 do on demand (5xx, 429, a dropped connection, a slow answer, revoked credentials) a small
 proxy on 127.0.0.1 in front of it does, once, for the next call that creates a post.
 """
@@ -22,6 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,16 +34,21 @@ import httpx
 import pytest
 
 from klapper.adapters.bluesky import BlueskyAdapter
-from tests.fakes.bluesky_appview import AppView
 
 REPO = Path(__file__).resolve().parents[2]
 HOME = Path(os.environ.get("KLAPPER_PDS_HOME") or REPO / ".pds")
 START_SCRIPT = REPO / "tests" / "pds" / "start.mjs"
 MISSING = "the local Bluesky PDS is not installed in .pds/ (run .ci/pds-setup)"
-START_TIMEOUT = 60.0  # seconds; it takes about 3 on this machine
+START_TIMEOUT = 60.0  # seconds; it takes about 3 on this machine (6 with the AppView)
+SYNC_TIMEOUT = 30.0  # seconds for the AppView to index what the PDS holds (milliseconds here)
 CASE_TIMEOUT = 2.0  # the contract case adapter's call timeout, so a slow answer is quick to test
 CREATE_RECORD = "/xrpc/com.atproto.repo.createRecord"
 POLL = 0.02  # seconds; how soon a test server notices shutdown (the default 0.5 adds up)
+
+
+def stamp(moment: datetime) -> str:
+    """A record's createdAt as Bluesky's apps write it: UTC, milliseconds, "Z"."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def installed() -> bool:
@@ -58,36 +66,62 @@ class Account:
 
 
 class LocalPds:
-    """One PLC + PDS process; ``url`` is the PDS on 127.0.0.1."""
+    """One PLC + PDS process; ``url`` is the PDS on 127.0.0.1.
 
-    def __init__(self) -> None:
+    With ``appview=True`` the process runs Bluesky's AppView too (``env`` must name its
+    PostgreSQL and Redis, see bluesky_appview) and the PDS proxies app.bsky.* reads to it.
+    """
+
+    def __init__(self, *, appview: bool = False, env: dict[str, str] | None = None) -> None:
         if not installed():
             raise RuntimeError(MISSING)
         self.data = Path(tempfile.mkdtemp(prefix="klapper-pds-"))
         self.log = self.data / "pds.log"
-        env = {**os.environ, "TMPDIR": str(self.data), "NODE_ENV": "development"}
+        env = {**os.environ, **(env or {}), "TMPDIR": str(self.data), "NODE_ENV": "development"}
         with open(self.log, "wb") as log:
+            # Unbuffered, so select() sees every line the script writes, not only the first.
             self.process = subprocess.Popen(
-                [str(HOME / "node" / "bin" / "node"), str(START_SCRIPT)],
+                [str(HOME / "node" / "bin" / "node"), str(START_SCRIPT),
+                 *(["appview"] if appview else [])],
                 cwd=HOME / "app", env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=log,
+                stderr=log, bufsize=0,
             )
-        self.url: str = self._wait_ready()
+        try:
+            ready = self._answer("pds", timeout=START_TIMEOUT, doing="start")
+        except RuntimeError:
+            self.stop()
+            raise
+        self.url: str = str(ready["pds"])
+        self.appview: str | None = ready.get("appview")
         self.http = httpx.Client(base_url=self.url + "/xrpc", timeout=30)
+        # Access tokens of the accounts made here (a login costs ~0.3 s of password hashing).
+        self.tokens: dict[str, str] = {}
 
-    def _wait_ready(self) -> str:
-        """The PDS URL from the start script's JSON line (any log lines before it are skipped)."""
-        deadline = time.monotonic() + START_TIMEOUT
+    def sync(self) -> None:
+        """Wait until the AppView has indexed everything the PDS holds (likes, replies, accounts)."""
+        self.process.stdin.write(b"sync\n")
+        self.process.stdin.flush()
+        self._answer("synced", timeout=SYNC_TIMEOUT, doing="sync the AppView")
+
+    def _answer(self, key: str, *, timeout: float, doing: str) -> dict[str, Any]:
+        """The start script's next JSON line holding ``key`` (log lines in between are skipped)."""
+        deadline = time.monotonic() + timeout
+        failed = ""
         while (left := deadline - time.monotonic()) > 0:
             ready, _, _ = select.select([self.process.stdout], [], [], left)
             line = self.process.stdout.readline() if ready else b""
             if not line:
                 break
-            with contextlib.suppress(ValueError, TypeError, KeyError):
-                return str(json.loads(line)["pds"])
-        said = self.log.read_text(errors="replace")[-2000:]  # read before stop() removes it
-        self.stop()
-        raise RuntimeError(f"the local PDS did not start within {START_TIMEOUT:g} s: {said}")
+            with contextlib.suppress(ValueError):
+                said = json.loads(line)
+                if isinstance(said, dict) and key in said:
+                    return said
+                if isinstance(said, dict) and "error" in said:
+                    failed = f"it said: {said['error']}"
+                    break
+        log = self.log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(
+            f"the local PDS could not {doing} within {timeout:g} s; {failed or 'its log'}: {log}")
 
     def create_account(self, handle: str | None = None) -> Account:
         """A new account with a unique ``*.test`` handle and an app password."""
@@ -104,6 +138,7 @@ class LocalPds:
             headers={"Authorization": f"Bearer {body['accessJwt']}"},
         )
         app.raise_for_status()
+        self.tokens[body["did"]] = body["accessJwt"]
         return Account(handle, body["did"], password, app.json()["password"])
 
     def session(self, account: Account) -> dict[str, Any]:
@@ -114,16 +149,24 @@ class LocalPds:
         made.raise_for_status()
         return made.json()
 
-    def post_as(self, account: Account, record: dict[str, Any]) -> dict[str, Any]:
-        """Create an app.bsky.feed.post as ``account`` (someone answering us)."""
-        token = self.session(account)["accessJwt"]
+    def post_as(self, account: Account, record: dict[str, Any],
+                *, collection: str = "app.bsky.feed.post") -> dict[str, Any]:
+        """Create a record (a post by default) as ``account``: someone answering us."""
+        token = self.tokens.get(account.did) or self.session(account)["accessJwt"]
         made = self.http.post(
             "/com.atproto.repo.createRecord",
-            json={"repo": account.did, "collection": "app.bsky.feed.post", "record": record},
+            json={"repo": account.did, "collection": collection, "record": record},
             headers={"Authorization": f"Bearer {token}"},
         )
         made.raise_for_status()
         return made.json()
+
+    def react_as(self, account: Account, kind: str, subject: dict[str, str]) -> dict[str, Any]:
+        """A "like" or "repost" by ``account`` of ``subject`` ({"uri", "cid"})."""
+        collection = f"app.bsky.feed.{kind}"
+        return self.post_as(account, {"$type": collection, "subject": subject,
+                                      "createdAt": stamp(datetime.now(UTC))},
+                            collection=collection)
 
     def records(self, did: str) -> list[dict[str, Any]]:
         """Every post record in ``did``'s repo, oldest first."""
@@ -181,7 +224,6 @@ class _Faults:
     revoked: bool = False  # "auth": refuse every session renewal until one login was refused
     stopping: threading.Event = field(default_factory=threading.Event)
     seen: list[str] = field(default_factory=list)  # paths, for tests that count calls
-    appview: AppView | None = None  # when set, app.bsky reads are answered by this stand-in
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -189,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     faults: _Faults
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet in tests
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -222,8 +264,6 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if revoked and self._refuse_auth(path):
             return
-        if faults.appview is not None and (answer := faults.appview.answer(self.path)):
-            return self._answer(*answer)
         status, headers, answer = self._forward(body)
         if fault == "timeout_after_accept":
             faults.stopping.wait(faults.delay)  # the post is stored; the answer comes too late
@@ -293,11 +333,6 @@ class FaultProxy:
         with self.faults.lock:
             self.faults.next.append(kind)
 
-    def serve_appview(self, *, handles: dict[str, str]) -> AppView:
-        """Answer getPosts and listNotifications from here from now on (see bluesky_appview)."""
-        self.faults.appview = AppView(pds=self.faults.upstream, handles=handles)
-        return self.faults.appview
-
     @property
     def seen(self) -> list[str]:
         return list(self.faults.seen)
@@ -346,9 +381,9 @@ def make_adapter(
 
 
 @contextlib.contextmanager
-def adapter_case(tmp_path: Path) -> Iterator[Case]:
-    """A fresh account on the shared PDS and its adapter behind a fault proxy."""
-    pds = shared_pds()
+def adapter_case(tmp_path: Path, *, pds: LocalPds | None = None) -> Iterator[Case]:
+    """A fresh account on ``pds`` (the shared one by default) and its adapter behind a proxy."""
+    pds = pds or shared_pds()
     account = pds.create_account()
     proxy = FaultProxy(upstream=pds.url, delay=CASE_TIMEOUT + 1.0)
     saved: dict[str, str] = {}
@@ -370,7 +405,7 @@ class Pages:
         pages = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def do_GET(self) -> None:

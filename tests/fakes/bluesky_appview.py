@@ -1,84 +1,186 @@
-"""A stand-in AppView for the fault proxy: getPosts and listNotifications over real PDS records.
+"""Bluesky's real AppView for tests: its own PostgreSQL and Redis, then the PDS network with it.
 
-The local PDS has no AppView (it would need PostgreSQL and Redis), so these two reads are
-answered here in the shapes of the app.bsky lexicons: post views built from the records the
-PDS really holds, with counts the test sets, and notifications the test lists.
+dev-env's ``TestNetwork`` runs the AppView (with bsync and Ozone) next to the PLC and PDS and
+needs a PostgreSQL URL and a Redis host. Each test run gets a throwaway PostgreSQL cluster and
+redis-server on free ports of 127.0.0.1, with their files in one temp folder; all three start on
+first use, once per test process, and stop at exit. Tests skip with the reason when Node (.pds/),
+PostgreSQL or Redis is missing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+import atexit
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
 
-import httpx
+import pytest
 
-GET_POSTS = "/xrpc/app.bsky.feed.getPosts"
-LIST_NOTIFICATIONS = "/xrpc/app.bsky.notification.listNotifications"
-MAX_URIS = 25  # the real AppView refuses more
+from tests.fakes.bluesky import MISSING, LocalPds, installed
+
+START_TIMEOUT = 30.0  # seconds for PostgreSQL or Redis to accept connections (well under 1 here)
+# As root, PostgreSQL refuses to run: it runs as the first of these users that exists.
+SERVER_USERS = ("postgres", "nobody")
 
 
-@dataclass
-class AppView:
-    """What the stand-in answers: ``counts`` by post uri, ``notifications`` newest first."""
+def _postgres_bin() -> Path | None:
+    """The newest Debian PostgreSQL's bin folder (initdb, pg_ctl), or None."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    return Path(found[-1]).parent if found else None
 
-    pds: str
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    notifications: list[dict[str, Any]] = field(default_factory=list)
-    handles: dict[str, str] = field(default_factory=dict)  # did -> handle
-    _records: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def notify(self, *, reason: str, made: dict[str, Any], author_did: str) -> None:
-        """Add a notification for a record the test created (``made``: createRecord's answer)."""
-        value = self._record(made["uri"])["value"]
-        self.notifications.insert(0, {
-            "uri": made["uri"], "cid": made["cid"], "reason": reason, "record": value,
-            "author": self._profile(author_did), "isRead": False,
-            "indexedAt": value["createdAt"],
-        })
+def _server_user() -> str | None:
+    """Whom PostgreSQL runs as: ourselves, or as root one of SERVER_USERS (None if none exists)."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    for name in SERVER_USERS:
+        try:
+            return pwd.getpwnam(name).pw_name
+        except KeyError:
+            continue
+    return None
 
-    def answer(self, path_and_query: str) -> tuple[int, dict[str, Any]] | None:
-        """(status, body) for the routes it serves; None for everything else."""
-        url = urlsplit(path_and_query)
-        query = parse_qs(url.query)
-        if url.path == GET_POSTS:
-            uris = query.get("uris", [])
-            if len(uris) > MAX_URIS:
-                return 400, {"error": "InvalidRequest",
-                             "message": f"Array too long (maximum {MAX_URIS}) at $.uris"}
-            return 200, {"posts": [view for uri in uris if (view := self._post_view(uri))]}
-        if url.path == LIST_NOTIFICATIONS:
-            reasons = set(query.get("reasons", [])) or None
-            limit = int(query.get("limit", ["50"])[0])
-            start = int(query.get("cursor", ["0"])[0])
-            chosen = [n for n in self.notifications if reasons is None or n["reason"] in reasons]
-            page = chosen[start:start + limit]
-            more = start + limit < len(chosen)
-            return 200, {"notifications": page, **({"cursor": str(start + limit)} if more else {})}
-        return None
 
-    def _record(self, uri: str) -> dict[str, Any]:
-        if uri not in self._records:  # records never change here: ask the PDS once per uri
-            did, collection, rkey = uri.removeprefix("at://").split("/")
-            self._records[uri] = httpx.get(
-                f"{self.pds}/xrpc/com.atproto.repo.getRecord",
-                params={"repo": did, "collection": collection, "rkey": rkey},
-            ).json()
-        return self._records[uri]
+def missing() -> str | None:
+    """Why the AppView cannot run here (what to install), or None when it can."""
+    if not installed():
+        return MISSING
+    if _postgres_bin() is None:
+        return "PostgreSQL is not installed (Debian: postgresql; .ci/debian-setup installs it)"
+    if shutil.which("redis-server") is None:
+        return "redis-server is not installed (Debian: redis-server; .ci/debian-setup installs it)"
+    if _server_user() is None:
+        return f"running as root, and none of the users {', '.join(SERVER_USERS)} exists to run PostgreSQL"
+    return None
 
-    def _profile(self, did: str) -> dict[str, Any]:
-        return {"did": did, "handle": self.handles.get(did, "handle.invalid")}
 
-    def _post_view(self, uri: str) -> dict[str, Any] | None:
-        got = self._record(uri)
-        if "value" not in got:
-            return None  # deleted or never there: the AppView leaves it out
-        counts = self.counts.get(uri, {})
-        return {
-            "uri": uri, "cid": got["cid"], "record": got["value"],
-            "author": self._profile(uri.removeprefix("at://").split("/")[0]),
-            "indexedAt": got["value"]["createdAt"],
-            "likeCount": counts.get("likes", 0), "repostCount": counts.get("reposts", 0),
-            "replyCount": counts.get("replies", 0), "quoteCount": counts.get("quotes", 0),
-            "bookmarkCount": counts.get("bookmarks", 0),
-        }
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _as_user(user: str, command: list[str]) -> list[str]:
+    return ["runuser", "-u", user, "--", *command] if os.geteuid() == 0 else command
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster in ``folder``: 127.0.0.1 only, socket in the folder."""
+
+    def __init__(self, *, folder: Path) -> None:
+        bindir, user = _postgres_bin(), _server_user()
+        assert bindir is not None and user is not None, missing()
+        self.folder, self.user, self.pg_ctl = folder, user, str(bindir / "pg_ctl")
+        self.port = _free_port()
+        folder.mkdir()
+        shutil.chown(folder, user)
+        data = folder / "data"
+        self._run([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                   "-E", "UTF8", "--no-sync"], doing="initdb")
+        # Durability is worthless for a cluster deleted at exit; without it the AppView's
+        # migrations and writes are much faster.
+        options = (f"-h 127.0.0.1 -p {self.port} -k {folder} -F -c full_page_writes=off "
+                   "-c synchronous_commit=off -c max_connections=200")
+        self._run([self.pg_ctl, "-D", str(data), "-l", str(folder / "postgres.log"), "-w",
+                   "-t", str(int(START_TIMEOUT)), "-o", options, "start"], doing="start")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, command: list[str], *, doing: str) -> None:
+        done = subprocess.run(_as_user(self.user, command), cwd=self.folder, capture_output=True,
+                              text=True, check=False)
+        if done.returncode != 0:
+            log = self.folder / "postgres.log"
+            said = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+            raise RuntimeError(f"PostgreSQL {doing} failed: {done.stderr.strip()} {said}")
+
+    def stop(self) -> None:
+        # Immediate: nothing in a test cluster needs a clean checkpoint.
+        subprocess.run(_as_user(self.user, [self.pg_ctl, "-D", str(self.folder / "data"),
+                                            "-m", "immediate", "stop"]),
+                       capture_output=True, check=False)
+
+
+class Redis:
+    """A redis-server on 127.0.0.1 without persistence, files in ``folder``."""
+
+    def __init__(self, *, folder: Path) -> None:
+        self.port = _free_port()
+        folder.mkdir()
+        self.log = folder / "redis.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(folder)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        self._wait_ready()
+        self.host = f"127.0.0.1:{self.port}"
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.02)  # not listening yet
+        self.stop()
+        raise RuntimeError(f"redis-server did not start: {self.log.read_text(errors='replace')[-1500:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+class AppViewNetwork:
+    """PostgreSQL, Redis and the PLC + PDS + AppView process; ``pds`` is what tests use."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="klapper-appview-"))
+        self.folder.chmod(0o711)  # PostgreSQL's user must reach its own folder inside
+        self.postgres: Postgres | None = None
+        self.redis: Redis | None = None
+        try:
+            self.postgres = Postgres(folder=self.folder / "postgres")
+            self.redis = Redis(folder=self.folder / "redis")
+            self.pds = LocalPds(appview=True, env={"DB_POSTGRES_URL": self.postgres.url,
+                                                   "REDIS_HOST": self.redis.host})
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        # The PDS network first: it writes to PostgreSQL until it has closed.
+        if hasattr(self, "pds"):
+            self.pds.stop()
+        for server in (self.postgres, self.redis):
+            if server is not None:
+                server.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_shared: AppViewNetwork | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_appview() -> LocalPds:
+    """The test process's PDS with an AppView, started on first use; skips with what is missing."""
+    global _shared
+    if reason := missing():
+        pytest.skip(reason)
+    with _shared_lock:
+        if _shared is None:
+            _shared = AppViewNetwork()
+            atexit.register(_shared.stop)
+        return _shared.pds

@@ -1,8 +1,13 @@
-// Starts a PLC and a Bluesky PDS (@atproto/dev-env, no AppView) on 127.0.0.1 for klapper's tests.
-// Run with the install folder as cwd (.pds/app, made by .ci/pds-setup). Prints one JSON line
-// {"pds": url, "plc": url} when ready; stops when stdin closes or on SIGTERM.
+// Starts a PLC and a Bluesky PDS (@atproto/dev-env) on 127.0.0.1 for klapper's tests; with the
+// argument "appview", Bluesky's AppView as well (dev-env's TestNetwork: AppView, bsync and Ozone
+// on PostgreSQL at $DB_POSTGRES_URL; $REDIS_HOST is required by TestNetwork), and the PDS proxies
+// app.bsky.* reads to it as bsky.social does. Run with the install folder as cwd (.pds/app, made
+// by .ci/pds-setup). Prints one JSON line {"pds", "plc"[, "appview"]} when ready. Each stdin line
+// "sync" makes the AppView index everything the PDS has sequenced, then prints {"synced": ms}.
+// Stops when stdin closes or on SIGTERM.
 import net from 'node:net'
 import path from 'node:path'
+import readline from 'node:readline'
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 
@@ -17,12 +22,19 @@ net.Server.prototype.listen = function (...args) {
 const require = createRequire(path.join(process.cwd(), 'package.json'))
 const devEnv = await import(pathToFileURL(require.resolve('@atproto/dev-env')).href)
 
-// No AppView: app.bsky.* reads answer "no service configured" instead of reaching for one.
-const network = await devEnv.TestNetworkNoAppView.create({
-  pds: { bskyAppViewUrl: undefined, bskyAppViewDid: undefined },
-})
+const withAppView = process.argv[2] === 'appview'
+const network = withAppView
+  // Each test run has its own PostgreSQL cluster, so a fixed schema name cannot collide.
+  ? await devEnv.TestNetwork.create({ dbPostgresSchema: 'klapper' })
+  // No AppView: app.bsky.* reads answer "no service configured" instead of reaching for one.
+  : await devEnv.TestNetworkNoAppView.create({
+    pds: { bskyAppViewUrl: undefined, bskyAppViewDid: undefined },
+  })
 const loopback = (url) => url.replace('//localhost:', '//127.0.0.1:')
-process.stdout.write(JSON.stringify({ pds: loopback(network.pds.url), plc: loopback(network.plc.url) }) + '\n')
+const ready = { pds: loopback(network.pds.url), plc: loopback(network.plc.url) }
+if (withAppView) ready.appview = loopback(network.bsky.url)
+const say = (message) => process.stdout.write(JSON.stringify(message) + '\n')
+say(ready)
 
 let closing = false
 const stop = async () => {
@@ -36,5 +48,20 @@ const stop = async () => {
 }
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)
-process.stdin.on('end', stop)
-process.stdin.resume()
+
+// Commands are handled one at a time, in order, so each answer belongs to the line before it.
+let queue = Promise.resolve()
+const commands = readline.createInterface({ input: process.stdin })
+commands.on('line', (line) => {
+  queue = queue.then(async () => {
+    if (line.trim() !== 'sync') return say({ error: `unknown command ${JSON.stringify(line)}; known: sync` })
+    const started = Date.now()
+    try {
+      await network.processAll()
+      say({ synced: Date.now() - started })
+    } catch (err) {
+      say({ error: String(err?.message ?? err) })
+    }
+  })
+})
+commands.on('close', () => queue.then(stop))
