@@ -1,0 +1,45 @@
+"""The loader's fast paths give what the general paths give: reading, resolving, validating."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from klapper.config.yamlsrc import MAX_BYTES, YamlError, read_documents
+from klapper.queue.files import read_bytes
+
+
+@pytest.mark.parametrize("stat_size", [0, 5, 11, 12, 500])
+def test_read_bytes_whatever_the_stat_said(tmp_path: Path, stat_size: int) -> None:
+    # The file may have grown or shrunk between the walk's stat and the read.
+    path = tmp_path / "a.yaml"
+    path.write_bytes(b"text: hello\n")
+    assert read_bytes(str(path), size=stat_size) == b"text: hello\n"
+
+
+def test_read_bytes_stops_past_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"#" * (MAX_BYTES + 100))
+    assert len(read_bytes(str(path), size=10)) == MAX_BYTES + 1
+
+
+SCALARS = ["yes", "No", "~", "null", "", "12", "0x1f", "0o17", "1_000", "3.5", ".inf", "-.NaN",
+           "2026-06-02", "2026-06-02 10:00:00", "2026-06-02T10:00:00+02:00", "2026-06-02 10:00",
+           "<<", "=", "on", "OFF", "plain words", "+1", "1e3", "0b101", "190:20:30"]
+
+
+@pytest.mark.parametrize("style", ["{v}", "'{v}'", '"{v}"', "|\n  {v}", "!!str {v}"])
+def test_scalars_resolve_as_pyyaml_does(style: str) -> None:
+    for value in SCALARS:
+        if value == "<<" or (not value and style.startswith("!!")):
+            continue  # a bare merge key is not a value; an empty tagged scalar is fine elsewhere
+        text = f"k: {style.format(v=value)}\nl: [{value or 'x'}, {{a: {value or 'x'}}}]\n"
+        try:
+            expected = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - the safe loader
+        except yaml.YAMLError:
+            with pytest.raises(YamlError):
+                read_documents(text.encode())
+            continue
+        assert read_documents(text.encode())[0].data == expected, text
