@@ -2,22 +2,27 @@
 
 Counts and notifications are AppView reads. On the PDS without an AppView the reading records
 every figure as absent (never 0) and the inbox stays empty. On the network with Bluesky's own
-AppView (tests/fakes/bluesky_appview.py), the poller reads what the AppView indexed from the
-second account's like and reply, and the reply lands in the inbox.
+AppView (tests/fakes/bluesky_appview.py), the poller, and `klapper refresh` and `klapper inbox`,
+read what the AppView indexed from the second account's like, repost and reply, and the reply
+lands in the inbox.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from klapper.adapters.base import Outgoing, Published
-from klapper.ledger import Delivery
-from tests.engagement.helpers import World, config_for
+from klapper.cli import app
+from klapper.ledger import Delivery, Ledger, read_events
+from tests.engagement.helpers import World, config_for, record_published
 from tests.fakes.bluesky import LocalPds, adapter_case, shared_pds, stamp
 from tests.fakes.bluesky_appview import shared_appview
 
@@ -76,3 +81,43 @@ def test_a_like_and_a_reply_from_another_account(tmp_path: Path) -> None:
         assert (item.delivery_id, item.attention) == (delivery.id, "question")
         assert item.url and item.url.startswith(f"https://bsky.app/profile/{friend.did}/post/")
         assert [e["likes"] for e in world.engagement_events() if "likes" in e] == [0, 1]
+
+
+def test_klapper_refresh_and_inbox_read_the_appview(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    pds = shared_appview()
+    account, friend = pds.create_account(), pds.create_account()
+    repo, state = tmp_path / "repo", tmp_path / "state"
+    (repo / "posts").mkdir(parents=True)
+    (repo / "klapper.yaml").write_text(yaml.safe_dump({
+        "timezone": "Europe/Berlin",
+        "accounts": {"bsky": {"platform": "bluesky", "handle": account.handle,
+                              "service": pds.url}},
+    }), encoding="utf-8")
+    monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "secrets.yaml"))
+    monkeypatch.setenv("KLAPPER_BSKY_APP_PASSWORD", account.app_password)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    ours = pds.post_as(account, {"$type": "app.bsky.feed.post", "text": "Adventsmarkt am Samstag",
+                                 "createdAt": stamp(datetime.now(UTC))})
+    ledger = Ledger.open(state=state)
+    record_published(ledger, post_id="advent", account="bsky", platform="bluesky",
+                     remote_ids=[ours["uri"]], published_at=datetime.now(UTC) - timedelta(hours=2))
+    ledger.close()
+    subject = {"uri": ours["uri"], "cid": ours["cid"]}
+    pds.react_as(friend, "like", subject)
+    pds.react_as(friend, "repost", subject)
+    reply = pds.post_as(friend, {"$type": "app.bsky.feed.post", "text": "Bis wann geht er?",
+                                 "createdAt": stamp(datetime.now(UTC)),
+                                 "reply": {"root": subject, "parent": subject}})
+    pds.sync()
+    where = ["--repo", str(repo), "--state", str(state)]
+
+    refreshed = CliRunner().invoke(app, ["refresh", *where], catch_exceptions=False)
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "1 readings from 1 account(s) in 1 request(s); 1 new in the inbox" in refreshed.stdout
+    [event] = [e for e in read_events(state / "events.jsonl") if e["event"] == "engagement"]
+    assert (event["likes"], event["reposts"], event["replies"]) == (1, 1, 1)
+    listed = CliRunner().invoke(app, ["inbox", "--format", "json", *where], catch_exceptions=False)
+    [item] = json.loads(listed.stdout)
+    assert (item["author"], item["kind"], item["attention"]) == (friend.handle, "reply", "question")
+    assert item["url"] == f"https://bsky.app/profile/{friend.did}/post/{reply['uri'].rsplit('/', 1)[1]}"
