@@ -231,6 +231,7 @@ def test_without_its_row_lock_the_claim_wins_twice_on_postgresql(pg: Schema) -> 
         first.commit()
         thread.join(5)
         second.rollback()
+    assert "error" not in result, result
     assert result["value"] is not None, "PostgreSQL now re-checks the subquery: update dialect.py"
 
 
