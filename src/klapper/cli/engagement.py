@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import json
 import sys
 from datetime import UTC, datetime, tzinfo
@@ -77,7 +78,7 @@ def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
     The daemon (`klapper run`) does this by itself; use this from cron next to
     `klapper publish --due`, or to look right now. Exit 1 when an account could not be read.
     """
-    redaction = setup_logging()
+    redaction = setup_logging(level=logging.WARNING)  # the result is printed on stdout
     config = _config(repo, required=True)
     assert config is not None
     folder = state_dir(state)
