@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
 from klapper.config.yamlsrc import MAX_BYTES, YamlError, read_documents
+from klapper.queue import load_repository
 from klapper.queue.files import read_bytes
+from tests.queue.repo_helpers import make_repo, png_bytes
 
 
 @pytest.mark.parametrize("stat_size", [0, 5, 11, 12, 500])
@@ -43,3 +46,23 @@ def test_scalars_resolve_as_pyyaml_does(style: str) -> None:
                 read_documents(text.encode())
             continue
         assert read_documents(text.encode())[0].data == expected, text
+
+
+def test_shared_images_are_checked_once_per_load_and_each_post_still_gets_its_error(
+        tmp_path: Path) -> None:
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(png_bytes())
+    posts = {f"posts/{folder}/p{n}.yaml": "text: hi\nmedia: {file: ../../media/%s, alt: a}\n"
+             % image for folder in ("a", "b") for n, image in enumerate(("ok.png", "out.png"))}
+    root = make_repo(tmp_path / "repo", {"media/ok.png": png_bytes(), **posts})
+    os.symlink(outside, root / "media" / "out.png")
+    repo = load_repository(root)
+    assert sorted(p.id for p in repo.posts) == ["posts/a/p0.yaml", "posts/b/p0.yaml"]
+    assert {p.media[0].path for p in repo.posts} == {root.absolute() / "media" / "ok.png"}
+    assert sorted((p.source.file, p.source.line) for p in repo.problems) == [
+        ("posts/a/p1.yaml", 2), ("posts/b/p1.yaml", 2)]
+    assert all("symlink pointing outside" in p.message for p in repo.problems)
+    # A later load sees a change of the link: nothing is remembered between loads.
+    (root / "media" / "out.png").unlink()
+    (root / "media" / "out.png").write_bytes(png_bytes())
+    assert len(load_repository(root).posts) == 4

@@ -24,6 +24,7 @@ from klapper.scheduler.timing import TimeError, parse_cron, parse_time
 Loc = tuple[str | int, ...]
 # Ids are part of delivery keys ("post|occurrence|account") and of file-like names.
 _ID = re.compile(r"^[^\s|]+$")
+_OPTION_SET = frozenset(OPTION_KEYS)  # most posts set none: skip looking at each
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class RepoContext:
     root: str  # absolute, normalised repository path
     real_root: str  # the same with symlinks resolved
     real_dirs: dict[str, str] = field(default_factory=dict)  # folder -> its realpath, per load
+    # (post folder, path as written) -> the image's checked path, per load: posts share images.
+    media_paths: dict[tuple[str, str], Path] = field(default_factory=dict)
 
     @classmethod
     def create(cls, *, config: Config, root: Path) -> RepoContext:
@@ -56,14 +59,22 @@ def within(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
 
-def resolve_media_path(written: str, *, post_file: str, ctx: RepoContext) -> str:
+def resolve_media_path(written: str, *, post_file: str, ctx: RepoContext) -> Path:
     """The absolute path of an image named in ``post_file``; ValueError if it leaves the repo.
 
-    Only path names are inspected (symlinks resolved): a file outside is never opened.
+    Only path names are inspected (symlinks resolved): a file outside is never opened. A path
+    once found good is remembered for the rest of the load.
     """
+    key = (os.path.dirname(post_file), written)
+    path = ctx.media_paths.get(key)
+    if path is None:
+        path = ctx.media_paths[key] = Path(_checked_path(written, folder=key[0], ctx=ctx))
+    return path
+
+
+def _checked_path(written: str, *, folder: str, ctx: RepoContext) -> str:
     if os.path.isabs(written) or written.startswith("~"):
         raise ValueError(f"media path {written!r} is absolute; write it relative to this file")
-    folder = os.path.dirname(post_file)
     joined = os.path.normpath(os.path.join(ctx.root, folder, written))
     if not within(joined, ctx.root):
         raise ValueError(f"media path {written!r} leaves the content repository; keep images "
@@ -109,7 +120,7 @@ class _Builder:
                 continue
             line, column = locate(self.node, (*loc, index))
             alt = entry.alt.strip() if entry.alt is not None else None
-            result.append(Media(entry.file, Path(path), alt or None,
+            result.append(Media(entry.file, path, alt or None,
                                 Source(self.file, line, column)))
         return tuple(result)
 
@@ -158,6 +169,9 @@ class _Builder:
 
     def schedule(self) -> dict[str, Any]:
         raw = self.raw
+        if raw.every is None and raw.start is None and raw.until is None and raw.count is None:
+            at, note = self.time("at")  # the common case: once, or the next free slot
+            return {"at": at, "at_note": note}
         if raw.at is not None and raw.every is not None:
             self.error(("every",), "a post has either `at` (once) or `every` (repeating), not both")
         if raw.every is None:
@@ -228,7 +242,8 @@ def _unknown(kind: str, name: str, known: list[str]) -> str:
 
 
 def _options(raw: Options, *, lang: str | None = None) -> dict[str, Any]:
-    options = {key: getattr(raw, key) for key in OPTION_KEYS if getattr(raw, key) is not None}
+    options = {} if _OPTION_SET.isdisjoint(raw.model_fields_set) else {
+        key: getattr(raw, key) for key in OPTION_KEYS if getattr(raw, key) is not None}
     if lang and "lang" not in options:
         options["lang"] = lang
     return options
