@@ -66,3 +66,24 @@ def test_shared_images_are_checked_once_per_load_and_each_post_still_gets_its_er
     (root / "media" / "out.png").unlink()
     (root / "media" / "out.png").write_bytes(png_bytes())
     assert len(load_repository(root).posts) == 4
+
+
+@pytest.mark.parametrize("value", [
+    "2026-06-02", "2026-06-02 10:00:00", "2026-06-02T10:00:00", "2026-06-02t10:00:00",
+    "2026-06-02T10:00:00Z", "2026-06-02T10:00:00+02:00", "2026-06-02T10:00:00-05:30",
+    "2026-06-02 10:00:00 +02:00", "2026-06-02T10:00:00.25+02:00", "2026-06-02 1:00:00",
+    "2026-06-02T10:00:00+2", "2026-06-02T24:00:00", "2026-02-30", "2026-06-02T10:00:00-00:00",
+])
+def test_times_are_read_as_pyyaml_reads_them(value: str) -> None:
+    text = f"at: {value}\nalso: &t {value}\nsame: *t\n"
+    try:
+        expected = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - the safe loader
+    except (yaml.YAMLError, ValueError):
+        with pytest.raises(YamlError):
+            read_documents(text.encode())
+        return
+    data = read_documents(text.encode())[0].data
+    assert data == expected
+    assert type(data["at"]) is type(expected["at"])
+    assert getattr(data["at"], "utcoffset", lambda: None)() == getattr(
+        expected["at"], "utcoffset", lambda: None)()
