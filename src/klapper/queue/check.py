@@ -73,7 +73,10 @@ class _Checker:
 
     def length(self, texts: tuple[str, ...], rules: Rules) -> int:
         """The texts' total length as the platform counts it; 0 when it surely fits."""
-        if sum(_bound(text, rules.counting) for text in texts) <= rules.text_limit:
+        counting = rules.counting
+        bound = _bound(texts[0], counting) if len(texts) == 1 else \
+            sum(_bound(text, counting) for text in texts)
+        if bound <= rules.text_limit:
             return 0
         total = 0
         for text in texts:
@@ -97,18 +100,17 @@ class _Checker:
         return self.files[key]
 
     def check(self, post: Post) -> None:
+        # Without overrides every account gets the post itself: build its one part once.
+        same = (Part(post.text, post.media, post.options),) if not post.per and not post.thread \
+            else None
         for account in post.to:
             if account in self.accounts:  # else loading reported it
-                self.check_account(post, account)
+                self.check_account(post, account, same)
         self.check_time(post)
 
-    def check_account(self, post: Post, account: str) -> None:
+    def check_account(self, post: Post, account: str, same: tuple[Part, ...] | None) -> None:
         platform, rules = self.accounts[account]
-        # Without overrides every account gets the post itself: skip building its parts.
-        if not post.per and not post.thread:
-            parts: tuple[Part, ...] = (Part(post.text, post.media, post.options),)
-        else:
-            parts = post.parts_for(account, platform)
+        parts = same or post.parts_for(account, platform)
         if len(parts) > 1 and not rules.threads:
             self.add(post, post.source_of("thread"), "error",
                      f"{platform} cannot post threads; remove `thread` or use per: to drop it",
