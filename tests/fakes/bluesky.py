@@ -88,7 +88,6 @@ class LocalPds:
             self.stop()
             raise
         self.url: str = str(ready["pds"])
-        self.appview: str | None = ready.get("appview")
         self.http = httpx.Client(base_url=self.url + "/xrpc", timeout=30)
         # Access tokens of the accounts made here (a login costs ~0.3 s of password hashing).
         self.tokens: dict[str, str] = {}
@@ -102,7 +101,7 @@ class LocalPds:
     def _answer(self, key: str, *, timeout: float, doing: str) -> dict[str, Any]:
         """The start script's next JSON line holding ``key`` (log lines in between are skipped)."""
         deadline = time.monotonic() + timeout
-        failed = ""
+        failed = f"no answer within {timeout:g} s"
         while (left := deadline - time.monotonic()) > 0:
             ready, _, _ = select.select([self.process.stdout], [], [], left)
             line = self.process.stdout.readline() if ready else b""
@@ -113,11 +112,10 @@ class LocalPds:
                 if isinstance(said, dict) and key in said:
                     return said
                 if isinstance(said, dict) and "error" in said:
-                    failed = f"it said: {said['error']}"
+                    failed = str(said["error"])
                     break
         log = self.log.read_text(errors="replace")[-2000:]
-        raise RuntimeError(
-            f"the local PDS could not {doing} within {timeout:g} s; {failed or 'its log'}: {log}")
+        raise RuntimeError(f"the local PDS could not {doing}: {failed}; its log ends: {log}")
 
     def create_account(self, handle: str | None = None) -> Account:
         """A new account with a unique ``*.test`` handle and an app password."""
