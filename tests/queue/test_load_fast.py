@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from klapper.config.yamlsrc import MAX_BYTES, YamlError, read_documents
-from klapper.queue import load_repository
+from klapper.queue import LoadCache, load_repository
 from klapper.queue.files import read_bytes
 from tests.queue.repo_helpers import make_repo, png_bytes
 
@@ -87,3 +88,51 @@ def test_times_are_read_as_pyyaml_reads_them(value: str) -> None:
     assert type(data["at"]) is type(expected["at"])
     assert getattr(data["at"], "utcoffset", lambda: None)() == getattr(
         expected["at"], "utcoffset", lambda: None)()
+
+
+def _age(root: Path) -> None:
+    """Date every folder an hour back, so that their listings are not "racy" and are kept."""
+    old = time.time_ns() - 3600 * 10**9
+    for folder in [root / "posts", *(root / "posts").rglob("*")]:
+        if folder.is_dir() and not folder.is_symlink():
+            os.utime(folder, ns=(old, old))
+
+
+def test_unchanged_folders_are_not_listed_again_and_changes_still_show(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_repo(tmp_path, {"posts/a/one.yaml": "text: one\n",
+                                "posts/b/two.yaml": "text: two\n"})
+    _age(root)
+    cache = LoadCache()
+    assert [p.text for p in load_repository(root, cache=cache).posts] == ["one", "two"]
+    assert len(cache.listings) == 3  # posts, posts/a, posts/b
+    listed: list[str] = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: listed.append(path) or real_scandir(path))
+
+    one = root / "posts" / "a" / "one.yaml"
+    one.write_text("text: one, edited in place\n")
+    stat = one.stat()
+    os.utime(one, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert [p.text for p in load_repository(root, cache=cache).posts] == [
+        "one, edited in place", "two"]
+    assert listed == []
+
+    (root / "posts" / "a" / "three.yaml").write_text("text: three\n")
+    (root / "posts" / "b" / "two.yaml").unlink()
+    assert [p.text for p in load_repository(root, cache=cache).posts] == [
+        "one, edited in place", "three"]
+    assert sorted(os.path.relpath(p, root) for p in listed) == ["posts/a", "posts/b"]
+
+
+def test_a_folder_holding_a_symlink_is_listed_every_time(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"posts/real.yaml": "text: real\n",
+                                         "notes/linked.yaml": "text: linked\n"})
+    os.symlink(root / "notes" / "linked.yaml", root / "posts" / "link.yaml")
+    _age(root)
+    cache = LoadCache()
+    assert sorted(p.text for p in load_repository(root, cache=cache).posts) == ["linked", "real"]
+    assert cache.listings == {}
+    (root / "notes" / "linked.yaml").write_text("text: changed behind the link\n")
+    assert sorted(p.text for p in load_repository(root, cache=cache).posts) == [
+        "changed behind the link", "real"]

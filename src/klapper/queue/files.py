@@ -8,6 +8,7 @@ posts (a YAML list, or several ``---`` documents) numbers them from 1 in file or
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -131,17 +132,41 @@ class Found(NamedTuple):
     problem: Problem | None = None
 
 
-def walk(folder: str, *, ctx: RepoContext) -> Iterator[Found]:
+# A folder's listing: its stamp, then (path, file) per post file and (path, None) per subfolder.
+Listing = tuple[Stamp, tuple[tuple[str, str | None], ...]]
+# A folder changed this recently may change again within its mtime's granularity (coarse clocks,
+# FAT's 2 s) without its stamp changing, so its listing is not kept (as git treats "racy" files).
+RACY_NS = 3_000_000_000
+
+
+def walk(folder: str, *, ctx: RepoContext,
+         listings: dict[str, Listing] | None = None) -> Iterator[Found]:
     """Every *.yaml / *.yml below ``folder`` in sorted order; hidden entries are skipped.
 
     Symlinks to files inside the repository are followed; to files outside, never (reported);
     symlinked folders are not descended into (reported as a warning).
+
+    With ``listings`` (kept between walks) a folder whose stamp has not changed is not listed
+    again: adding, removing or renaming an entry changes its folder's mtime. Its files are still
+    stat'ed one by one (a change of content does not). Folders holding symlinks, whose targets
+    can change without their folder, are always listed.
     """
+    if listings is not None:
+        try:
+            stamp = stamp_of(os.stat(folder))
+        except OSError:
+            return
+        known = listings.pop(folder, None)
+        if known is not None and known[0] == stamp:
+            listings[folder] = known
+            yield from _walk_listed(known[1], ctx=ctx, listings=listings)
+            return
     try:
         entries = sorted(os.scandir(folder), key=_NAME)
     except OSError:
         return
     start = len(ctx.root) + 1  # the walk starts below ctx.root
+    listed: list[tuple[str, str | None]] | None = []
     for entry in entries:
         name = entry.name
         if name[0] == ".":
@@ -149,6 +174,7 @@ def walk(folder: str, *, ctx: RepoContext) -> Iterator[Found]:
         file = entry.path[start:] if os.sep == "/" else entry.path[start:].replace(os.sep, "/")
         try:
             if entry.is_symlink():
+                listed = None
                 real = os.path.realpath(entry.path)
                 if entry.is_dir():
                     yield Found(file, entry.path, problem=Problem(
@@ -163,8 +189,27 @@ def walk(folder: str, *, ctx: RepoContext) -> Iterator[Found]:
                         "symlink to a file outside the content repository; not read"))
                     continue
             if entry.is_dir(follow_symlinks=False):
-                yield from walk(entry.path, ctx=ctx)
+                if listed is not None:
+                    listed.append((entry.path, None))
+                yield from walk(entry.path, ctx=ctx, listings=listings)
             elif name.endswith(SUFFIXES) and entry.is_file():
+                if listed is not None:
+                    listed.append((entry.path, file))
                 yield Found(file, entry.path, stamp_of(entry.stat()))
         except OSError:
+            listed = None
             continue  # vanished while we looked: the next scan will not see it either
+    if listings is not None and listed is not None and time.time_ns() - stamp[0] > RACY_NS:
+        listings[folder] = (stamp, tuple(listed))
+
+
+def _walk_listed(listed: tuple[tuple[str, str | None], ...], *, ctx: RepoContext,
+                 listings: dict[str, Listing]) -> Iterator[Found]:
+    for path, file in listed:
+        if file is None:
+            yield from walk(path, ctx=ctx, listings=listings)
+            continue
+        try:
+            yield Found(file, path, stamp_of(os.stat(path)))
+        except OSError:
+            continue  # removed, and its folder's stamp did not show it yet: as if not seen

@@ -26,7 +26,16 @@ from pathlib import Path
 from klapper.config.load import CONFIG_FILE, ConfigError, load_config
 from klapper.config.model import Config
 from klapper.queue.build import RepoContext, within
-from klapper.queue.files import SUFFIXES, FileResult, Found, Stamp, load_file, stamp_of, walk
+from klapper.queue.files import (
+    SUFFIXES,
+    FileResult,
+    Found,
+    Listing,
+    Stamp,
+    load_file,
+    stamp_of,
+    walk,
+)
 from klapper.queue.model import Post, Problem, Source
 
 
@@ -55,6 +64,7 @@ class LoadCache:
     config_stamp: Stamp | None = None
     config: Config | None = None
     walk_problems: list[Problem] = field(default_factory=list)
+    listings: dict[str, Listing] = field(default_factory=dict)  # folder -> entries, see walk
     _pending: set[str] | None = None  # absolute paths changed since the last load; None = all
     _order: list[str] = field(default_factory=list)  # sorted keys of ``files``
     _by_path: dict[str, str] = field(default_factory=dict)  # absolute path -> file
@@ -97,7 +107,8 @@ class LoadCache:
                     del self._ids[post.id]
 
     def _reset(self) -> None:
-        for collection in (self.files, self.paths, self._by_path, self._ids, self._clashing):
+        for collection in (self.files, self.paths, self._by_path, self._ids, self._clashing,
+                           self.listings):
             collection.clear()
         self._order.clear()
         self.walk_problems = []
@@ -130,7 +141,8 @@ def _config(repo: Path, cache: LoadCache) -> Config | list[Problem]:
 
 def _walk_all(folder: str, ctx: RepoContext, cache: LoadCache) -> None:
     cache.walk_problems = []
-    seen = {found.file for found in walk(folder, ctx=ctx) if _take(found, ctx, cache)}
+    seen = {found.file for found in walk(folder, ctx=ctx, listings=cache.listings)
+            if _take(found, ctx, cache)}
     for gone in set(cache.files) - seen:
         cache._drop(gone)
 
@@ -155,7 +167,8 @@ def _walk_changed(folder: str, ctx: RepoContext, cache: LoadCache, pending: set[
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             prefix = path + os.sep
-            seen = {found.file for found in walk(path, ctx=ctx) if _take(found, ctx, cache)}
+            seen = {found.file for found in walk(path, ctx=ctx, listings=cache.listings)
+                    if _take(found, ctx, cache)}
             for file in [f for p, f in cache._by_path.items() if p.startswith(prefix)]:
                 if file not in seen:
                     cache._drop(file)
