@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 import yaml
 
 from klapper.config.yamlsrc import MAX_BYTES, YamlError, read_documents
-from klapper.queue import LoadCache, load_repository
+from klapper.queue import LoadCache, Repository, load_repository
 from klapper.queue.files import read_bytes
+from klapper.queue.model import Problem, Source
 from tests.queue.repo_helpers import make_repo, png_bytes
 
 
@@ -136,3 +138,33 @@ def test_a_folder_holding_a_symlink_is_listed_every_time(tmp_path: Path) -> None
     (root / "notes" / "linked.yaml").write_text("text: changed behind the link\n")
     assert sorted(p.text for p in load_repository(root, cache=cache).posts) == [
         "changed behind the link", "real"]
+
+
+def _summary(repo: Repository) -> tuple[list[tuple[str, str, Source]], list[Problem]]:
+    return [(p.id, p.text, p.source) for p in repo.posts], repo.problems
+
+
+def test_cached_rescans_agree_with_a_fresh_load_through_random_edits(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, {})
+    rng = random.Random(5)
+    names = [f"posts/{folder}/{name}.yaml" for folder in ("a", "b/c") for name in "pqrs"]
+    caches = [LoadCache(), LoadCache(watched=True)]
+    for cache in caches:
+        load_repository(root, cache=cache)
+    seen_posts = 0
+    for step in range(60):
+        path = root / rng.choice(names)
+        if path.exists() and rng.random() < 0.3:
+            path.unlink()
+        else:
+            posts = [f"- {{id: p{rng.randint(1, 12)}, text: step {step} n{n}}}"
+                     for n in range(rng.randint(0, 3))]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(posts) + "\n" if posts else "text: [unclosed\n")
+            os.utime(path, ns=(step * 10**9, step * 10**9))
+        caches[1].changed([path])
+        expected = _summary(load_repository(root))
+        seen_posts += len(expected[0])
+        for cache in caches:
+            assert _summary(load_repository(root, cache=cache)) == expected, (step, cache)
+    assert seen_posts > 200  # the edits made posts, not only broken files

@@ -20,6 +20,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from operator import attrgetter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,9 @@ from klapper.queue.files import (
 from klapper.queue.model import Post, Problem, Source
 
 
+_FILE = attrgetter("source.file")
+
+
 @dataclass(frozen=True)
 class Repository:
     """A loaded content repository: its config, the valid posts in file order, the problems."""
@@ -54,8 +58,8 @@ class LoadCache:
     """Per-file results between loads; see the module docstring for how it is kept fresh.
 
     Besides the results it keeps, updated file by file, what assembling a Repository needs
-    (files in order, path -> file, how often each id occurs), so that a rescan after one
-    change does work for that file, not for all of them.
+    (every post in file order, the files with problems, path -> file, how often each id
+    occurs), so that a rescan after one change does work for that file, not for all of them.
     """
 
     watched: bool = False
@@ -66,7 +70,8 @@ class LoadCache:
     walk_problems: list[Problem] = field(default_factory=list)
     listings: dict[str, Listing] = field(default_factory=dict)  # folder -> entries, see walk
     _pending: set[str] | None = None  # absolute paths changed since the last load; None = all
-    _order: list[str] = field(default_factory=list)  # sorted keys of ``files``
+    _posts: list[Post] = field(default_factory=list)  # of every file, in file order
+    _problem_files: set[str] = field(default_factory=set)
     _by_path: dict[str, str] = field(default_factory=dict)  # absolute path -> file
     _ids: Counter[str] = field(default_factory=Counter)
     _clashing: set[str] = field(default_factory=set)  # ids used more than once
@@ -81,20 +86,34 @@ class LoadCache:
         self._pending = None
 
     def _store(self, file: str, path: str, result: FileResult) -> None:
-        if file in self.files:
-            self._count(self.files[file], -1)
-        else:
-            bisect.insort(self._order, file)
+        old = self.files.get(file)
+        if old is not None:
+            self._count(old, -1)
+        self._splice(file, old, result.posts)
         self.files[file], self.paths[file], self._by_path[path] = result, path, file
         self._count(result, +1)
+        if result.problems:
+            self._problem_files.add(file)
+        else:
+            self._problem_files.discard(file)
 
     def _drop(self, file: str) -> None:
         result = self.files.pop(file, None)
         if result is None:
             return
         self._count(result, -1)
-        del self._order[bisect.bisect_left(self._order, file)]
+        self._splice(file, result, ())
+        self._problem_files.discard(file)
         self._by_path.pop(self.paths.pop(file), None)
+
+    def _splice(self, file: str, old: FileResult | None, posts: tuple[Post, ...]) -> None:
+        """Put a file's posts in place of its old ones: found by bisection, as the posts are in
+        file order, and moved in one memmove, so nothing else is touched."""
+        if old is None and (not self._posts or self._posts[-1].source.file < file):
+            self._posts += posts  # the walk goes in file order: a first load only appends
+            return
+        start = bisect.bisect_left(self._posts, file, key=_FILE)
+        self._posts[start:start + (len(old.posts) if old is not None else 0)] = posts
 
     def _count(self, result: FileResult, step: int) -> None:
         for post in result.posts:
@@ -108,9 +127,9 @@ class LoadCache:
 
     def _reset(self) -> None:
         for collection in (self.files, self.paths, self._by_path, self._ids, self._clashing,
-                           self.listings):
+                           self.listings, self._problem_files):
             collection.clear()
-        self._order.clear()
+        self._posts.clear()
         self.walk_problems = []
         self._pending = None
 
@@ -239,9 +258,9 @@ def _load(repo: Path, cache: LoadCache) -> Repository:
     if not os.path.isdir(folder):
         problems.append(Problem(Source(CONFIG_FILE), "warning",
                                 f"no posts folder {config.paths.posts!r} yet; create it"))
-    results = [cache.files[file] for file in cache._order]
-    posts = [post for result in results for post in result.posts]
-    problems += [problem for result in results if result.problems for problem in result.problems]
+    posts = list(cache._posts)  # a copy: the only work here that grows with the files
+    problems += [problem for file in sorted(cache._problem_files)
+                 for problem in cache.files[file].problems]
     if cache._clashing:  # every post sharing an id is left out, so none can publish twice
         problems += _duplicate_problems(posts, cache._clashing)
         posts = [post for post in posts if post.id not in cache._clashing]
