@@ -25,6 +25,7 @@ from klapper.queue.schema import PostFile
 SUFFIXES = (".yaml", ".yml")
 _NAME = attrgetter("name")
 Stamp = tuple[int, int, int, int]
+UNREAD: Stamp = (0, 0, -1, 0)  # of a file that could not be opened: no real stamp matches it
 
 
 class FileResult(NamedTuple):  # a tuple: made once per file, and cheaper than a dataclass
@@ -40,19 +41,22 @@ def stamp_of(stat: os.stat_result) -> Stamp:
     return (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
 
 
-def read_bytes(path: str, *, size: int) -> bytes:
-    """A file's bytes (at most MAX_BYTES + 1), read in one call when ``size`` from its stat holds.
+def read_file(path: str, *, stamp: Stamp | None) -> tuple[bytes, Stamp]:
+    """A file's bytes (at most MAX_BYTES + 1) and its stamp (``stamp``, else from the open file).
 
-    os.read with the known size costs half of open().read(): no buffered file object, no
-    second read to find the end. A file that grew since its stat is read on to the end.
+    os.read with the size known costs half of open().read(): no buffered file object, no
+    second read to find the end; a file that grew since its stat is read on to the end. A file
+    not stat'ed yet (a first load) is stat'ed through its descriptor, without a path lookup.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
     try:
-        limit = MAX_BYTES + 1
+        if stamp is None:
+            stamp = stamp_of(os.fstat(fd))
+        size, limit = stamp[2], MAX_BYTES + 1
         raw = os.read(fd, min(size + 1, limit))
         while size < len(raw) < limit and (more := os.read(fd, limit - len(raw))):
             raw += more  # it grew since the stat: read on (rare, and capped)
-        return raw
+        return raw, stamp
     finally:
         os.close(fd)
 
@@ -78,15 +82,19 @@ def _problems(errors: list[FieldError], *, file: str, node: yaml.Node,
     ]
 
 
-def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp) -> FileResult:
-    """Parse and build every post of one file; a fault becomes a Problem, never an exception."""
+def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp | None) -> FileResult:
+    """Parse and build every post of one file; a fault becomes a Problem, never an exception.
+
+    ``stamp`` is the file's from the walk, or None to take it from the file as it is read.
+    """
     try:
-        documents = read_documents(read_bytes(path, size=stamp[2]))
+        raw, stamp = read_file(path, stamp=stamp)
+        documents = read_documents(raw)
     except YamlError as exc:
         problem = Problem(Source(file, exc.line, exc.column), "error", str(exc))
         return FileResult(stamp, (), (problem,))
     except OSError as exc:
-        return FileResult(stamp, (), (Problem(Source(file), "error",
+        return FileResult(stamp or UNREAD, (), (Problem(Source(file), "error",
                                               f"cannot read this file: {exc.strerror}"),))
     if not documents:
         return FileResult(stamp, (), (Problem(Source(file), "warning", "this file has no posts"),))
@@ -128,7 +136,7 @@ class Found(NamedTuple):
 
     file: str  # repository-relative, POSIX
     path: str  # absolute
-    stamp: Stamp | None = None
+    stamp: Stamp | None = None  # None: not stat'ed (a first load reads the stamp as it opens)
     problem: Problem | None = None
 
 
@@ -139,8 +147,8 @@ Listing = tuple[Stamp, tuple[tuple[str, str | None], ...]]
 RACY_NS = 3_000_000_000
 
 
-def walk(folder: str, *, ctx: RepoContext,
-         listings: dict[str, Listing] | None = None) -> Iterator[Found]:
+def walk(folder: str, *, ctx: RepoContext, listings: dict[str, Listing] | None = None,
+         stat: bool = True) -> Iterator[Found]:
     """Every *.yaml / *.yml below ``folder`` in sorted order; hidden entries are skipped.
 
     Symlinks to files inside the repository are followed; to files outside, never (reported);
@@ -149,7 +157,8 @@ def walk(folder: str, *, ctx: RepoContext,
     With ``listings`` (kept between walks) a folder whose stamp has not changed is not listed
     again: adding, removing or renaming an entry changes its folder's mtime. Its files are still
     stat'ed one by one (a change of content does not). Folders holding symlinks, whose targets
-    can change without their folder, are always listed.
+    can change without their folder, are always listed. ``stat=False`` leaves files' stamps
+    out (None), for a first load with nothing to compare them with.
     """
     if listings is not None:
         try:
@@ -159,7 +168,7 @@ def walk(folder: str, *, ctx: RepoContext,
         known = listings.pop(folder, None)
         if known is not None and known[0] == stamp:
             listings[folder] = known
-            yield from _walk_listed(known[1], ctx=ctx, listings=listings)
+            yield from _walk_listed(known[1], ctx=ctx, listings=listings, stat=stat)
             return
     try:
         entries = sorted(os.scandir(folder), key=_NAME)
@@ -191,11 +200,11 @@ def walk(folder: str, *, ctx: RepoContext,
             if entry.is_dir(follow_symlinks=False):
                 if listed is not None:
                     listed.append((entry.path, None))
-                yield from walk(entry.path, ctx=ctx, listings=listings)
+                yield from walk(entry.path, ctx=ctx, listings=listings, stat=stat)
             elif name.endswith(SUFFIXES) and entry.is_file():
                 if listed is not None:
                     listed.append((entry.path, file))
-                yield Found(file, entry.path, stamp_of(entry.stat()))
+                yield Found(file, entry.path, stamp_of(entry.stat()) if stat else None)
         except OSError:
             listed = None
             continue  # vanished while we looked: the next scan will not see it either
@@ -204,10 +213,13 @@ def walk(folder: str, *, ctx: RepoContext,
 
 
 def _walk_listed(listed: tuple[tuple[str, str | None], ...], *, ctx: RepoContext,
-                 listings: dict[str, Listing]) -> Iterator[Found]:
+                 listings: dict[str, Listing], stat: bool) -> Iterator[Found]:
     for path, file in listed:
         if file is None:
-            yield from walk(path, ctx=ctx, listings=listings)
+            yield from walk(path, ctx=ctx, listings=listings, stat=stat)
+            continue
+        if not stat:
+            yield Found(file, path)
             continue
         try:
             yield Found(file, path, stamp_of(os.stat(path)))

@@ -160,20 +160,21 @@ def _config(repo: Path, cache: LoadCache) -> Config | list[Problem]:
 
 def _walk_all(folder: str, ctx: RepoContext, cache: LoadCache) -> None:
     cache.walk_problems = []
-    seen = {found.file for found in walk(folder, ctx=ctx, listings=cache.listings)
-            if _take(found, ctx, cache)}
+    # A first load has no stamps to compare: files are stat'ed as they are opened.
+    seen = {found.file for found in walk(folder, ctx=ctx, listings=cache.listings,
+                                         stat=bool(cache.files)) if _take(found, ctx, cache)}
     for gone in set(cache.files) - seen:
         cache._drop(gone)
 
 
 def _take(found: Found, ctx: RepoContext, cache: LoadCache) -> bool:
     """Keep what the walk found (parsing it only if new or changed); False for a problem."""
-    if found.problem is not None or found.stamp is None:
-        if found.problem is not None and found.problem not in cache.walk_problems:
+    if found.problem is not None:
+        if found.problem not in cache.walk_problems:
             cache.walk_problems.append(found.problem)
         return False
     old = cache.files.get(found.file)
-    if old is None or old.stamp != found.stamp:
+    if old is None or found.stamp is None or old.stamp != found.stamp:
         cache._store(found.file, found.path,
                      load_file(found.path, file=found.file, ctx=ctx, stamp=found.stamp))
     return True
