@@ -70,6 +70,11 @@ def make_repo(root: Path, files: int) -> list[Path]:
         path = folder / f"post-{number:05d}.yaml"
         path.write_text(_post(rng, number))
         paths.append(path)
+    # Folders as old as in any real repository: a folder changed in the last seconds is listed
+    # again on every rescan (its mtime may not yet show a further change; see queue.files).
+    old = time.time_ns() - 3600 * 10**9
+    for folder in (root / "posts", *(root / "posts").iterdir()):
+        os.utime(folder, ns=(old, old))
     return paths
 
 
