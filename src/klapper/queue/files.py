@@ -17,7 +17,13 @@ import yaml
 from pydantic import ValidationError
 
 from klapper.config.errors import FieldError, field_errors
-from klapper.config.yamlsrc import MAX_BYTES, Document, YamlError, locate, read_documents
+from klapper.config.yamlsrc import (
+    MAX_BYTES,
+    Document,
+    YamlError,
+    locate,
+    read_documents,
+)
 from klapper.queue.build import RepoContext, build_post, within
 from klapper.queue.model import Post, Problem, Source
 from klapper.queue.schema import PostFile

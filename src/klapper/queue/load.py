@@ -20,8 +20,8 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from operator import attrgetter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 from klapper.config.load import CONFIG_FILE, ConfigError, load_config
@@ -38,7 +38,6 @@ from klapper.queue.files import (
     walk,
 )
 from klapper.queue.model import Post, Problem, Source
-
 
 _FILE = attrgetter("source.file")
 
