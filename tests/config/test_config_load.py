@@ -99,3 +99,14 @@ def test_yaml_reader_locates_bad_values() -> None:
         read_documents(b"text: ok\nat: 2026-13-45 10:00:00\n")
     assert (caught.value.line, caught.value.column) == (2, 5)
     assert [d.data for d in read_documents(b"a: 1\n---\n---\nb: 2\n")] == [{"a": 1}, {"b": 2}]
+
+
+def test_linkedin_api_version_is_yyyymm_and_reaches_the_adapter_settings() -> None:
+    from pydantic import ValidationError
+
+    from klapper.config.model import Account
+
+    account = Account(platform="linkedin", author="urn:li:person:x", api_version="202611")
+    assert account.model_dump(exclude_none=True)["api_version"] == "202611"
+    with pytest.raises(ValidationError, match="write YYYYMM"):
+        Account(platform="linkedin", api_version="2026-11")

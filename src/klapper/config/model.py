@@ -94,8 +94,22 @@ class Account(Strict):
     path: str | None = Field(
         None, description="Outbox: folder for published posts, relative to the repository."
     )
+    api_version: str | None = Field(
+        None,
+        json_schema_extra={"pattern": r"^\d{6}$"},
+        description="LinkedIn: the API version (YYYYMM) to send; LinkedIn retires each after "
+        "about a year.",
+    )
     visibility: str | None = Field(None, description="Default visibility for this account.")
     paused: bool = Field(False, description="Publish nothing to this account for now.")
+
+
+    @field_validator("api_version")
+    @classmethod
+    def _yyyymm(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{6}", value):
+            raise ValueError(f"{value!r} is not a LinkedIn API version; write YYYYMM, e.g. \"202611\"")
+        return value
 
 
 class Defaults(Strict):
