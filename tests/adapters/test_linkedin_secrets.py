@@ -9,6 +9,7 @@ import pytest
 
 from klapper.adapters.base import AdapterError, Outgoing
 from klapper.login import LoginError
+from tests.leaks import chain_text
 from tests.fakes.linkedin import (
     CLIENT_SECRET,
     DAY,
@@ -22,16 +23,6 @@ from tests.login.test_linkedin_login import APP, BrowserUI, run
 ACCESS = "CANARY-li-access-7f3a9c1e5b"
 REFRESH = "CANARY-li-refresh-2d8e4b6a0c"
 CANARIES = (ACCESS, REFRESH, CLIENT_SECRET)
-
-
-def chain_text(error: BaseException) -> str:
-    """Everything an error says, including what it was raised from."""
-    parts, current, seen = [], error, set()
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts += [str(current), repr(current), repr(getattr(current, "args", ""))]
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
 
 
 def assert_clean(*texts: str) -> None:

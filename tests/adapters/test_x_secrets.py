@@ -12,6 +12,7 @@ import pytest
 from klapper.adapters.base import AdapterError, Outgoing
 from klapper.adapters.x import XAdapter
 from klapper.login import LoginError
+from tests.leaks import chain_text
 from tests.fakes.x import CLIENT_ID, ME_ID, FakeX
 from tests.fakes.x_oauth import Token
 from tests.login.test_x_login import BrowserUI, _free_port, _login
@@ -22,16 +23,6 @@ CLIENT_SECRET = "CANARY-x-client-secret-1e7c3a"
 OAUTH1 = {"consumer_key": "CANARY-x-ck-4f8a2c", "consumer_secret": "CANARY-x-cs-9d3b7e",
           "access_token": f"{ME_ID}-CANARY-x-at1-6a0e2c", "access_token_secret": "CANARY-x-ats-3e9f1b"}
 CANARIES = (ACCESS, REFRESH, CLIENT_SECRET, *OAUTH1.values())
-
-
-def chain_text(error: BaseException) -> str:
-    """Everything an error says, including what it was raised from."""
-    parts, current, seen = [], error, set()
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts += [str(current), repr(current), repr(getattr(current, "args", ""))]
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
 
 
 def assert_clean(*texts: str) -> None:

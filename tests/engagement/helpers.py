@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +14,7 @@ from klapper.engagement.poller import Poller
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import Delivery, EventLog, Ledger, State, delivery_id, read_events
 from klapper.ledger.states import utc_text
-
-
-@dataclass
-class Clock:
-    """A clock the test moves by hand; it starts at the real time (fake servers use that)."""
-
-    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+from tests.engine.helpers import Clock  # noqa: F401  re-exported for the engagement tests
 
 
 def config_for(accounts: Mapping[str, str], **engagement: Any) -> Config:
