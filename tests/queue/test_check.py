@@ -30,8 +30,19 @@ def test_text_length_by_each_platform_counting(tmp_path: Path) -> None:
     assert _check(root) == [
         ("posts/bsky.yaml:1:7", "error", "bsky",
          "text is 301 characters as bluesky counts them; the limit is 300 (account bsky)"),
+        ("posts/bsky.yaml:1:7", "error", "bsky",
+         "text is 5418 bytes in UTF-8; bluesky takes at most 3000 (account bsky): shorten it"),
         ("posts/x.yaml:1:7", "error", "x",
          "text is 281 characters as x counts them; the limit is 280 (account x)"),
+    ]
+
+
+def test_bluesky_also_caps_the_text_at_3000_bytes(tmp_path: Path) -> None:
+    # 200 graphemes fit the 300, but each family emoji is 18 bytes: 3600 > 3000.
+    root = make_repo(tmp_path, {"posts/b.yaml": "text: " + "👨‍👩‍👧" * 200 + "\nto: [bsky, masto]\n"})
+    assert _check(root) == [
+        ("posts/b.yaml:1:7", "error", "bsky",
+         "text is 3600 bytes in UTF-8; bluesky takes at most 3000 (account bsky): shorten it"),
     ]
 
 

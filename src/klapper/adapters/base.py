@@ -71,6 +71,7 @@ class Rules:
     max_media_bytes: int  # size of one image file
     alt_limit: int  # characters of alt text per image
     threads: bool = True  # follow-ups can be posted as replies
+    max_text_bytes: int | None = None  # a cap on the UTF-8 size of the text, besides the count
 
 
 # --- what goes out, what comes back ---------------------------------------------------------

@@ -19,12 +19,13 @@ RULES: dict[str, Rules] = {
         counting="mastodon", text_limit=500, max_media=4, media_types=_IMAGES,
         max_media_bytes=16 * MB, alt_limit=1500,
     ),
-    # app.bsky.feed.post lexicon: 300 graphemes, 4 images; app.bsky.embed.images: 1,000,000
-    # bytes per image; alt text has no lexicon limit, Bluesky's app caps it at 2000.
+    # app.bsky.feed.post lexicon: 300 graphemes and 3000 bytes of text, 4 images;
+    # app.bsky.embed.images: 1,000,000 bytes per image; alt text has no lexicon limit,
+    # Bluesky's app caps it at 2000.
     "bluesky": Rules(
         counting="graphemes", text_limit=300, max_media=4,
         media_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}),
-        max_media_bytes=1_000_000, alt_limit=2000,
+        max_media_bytes=1_000_000, alt_limit=2000, max_text_bytes=3000,
     ),
     # twitter-text v3 weighted length 280; 4 images of up to 5 MB; alt text up to 1000 chars.
     "x": Rules(

@@ -128,6 +128,11 @@ class _Checker:
                 self.add(post, _text_location(post, account, platform, index), "error",
                          f"{label}text is {length} characters{counted} as {platform} counts "
                          f"them; the limit is {rules.text_limit} (account {account})", account)
+            size = len(part.text.encode()) if rules.max_text_bytes else 0
+            if rules.max_text_bytes and size > rules.max_text_bytes:
+                self.add(post, _text_location(post, account, platform, index), "error",
+                         f"{label}text is {size} bytes in UTF-8; {platform} takes at most "
+                         f"{rules.max_text_bytes} (account {account}): shorten it", account)
             if part.media:
                 self.check_media(post, part.media, rules, account, label)
 
