@@ -107,7 +107,9 @@ def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
 
 
 inbox_app = typer.Typer(help="Replies and mentions that wait for an answer.",
-                        invoke_without_command=True, no_args_is_help=False)
+                        invoke_without_command=True, no_args_is_help=False,
+                        epilog=examples("klapper inbox", "klapper inbox --format json",
+                                        "klapper inbox done 42"))
 app.add_typer(inbox_app, name="inbox")
 
 
