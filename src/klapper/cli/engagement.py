@@ -109,7 +109,7 @@ def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
 inbox_app = typer.Typer(help="Replies and mentions that wait for an answer.",
                         invoke_without_command=True, no_args_is_help=False,
                         epilog=examples("klapper inbox", "klapper inbox --format json",
-                                        "klapper inbox done 42"))
+                                        "klapper inbox done i3f9c01a2b4"))
 app.add_typer(inbox_app, name="inbox")
 
 
