@@ -10,9 +10,6 @@ PostgreSQL or Redis is missing.
 from __future__ import annotations
 
 import atexit
-import glob
-import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -24,95 +21,30 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.bluesky import MISSING, LocalPds, installed
+from tests.fakes.postgres import Cluster, free_port, pg_bindir, server_user, start_cluster
 
-START_TIMEOUT = 30.0  # seconds for PostgreSQL or Redis to accept connections (well under 1 here)
-# As root, PostgreSQL refuses to run: it runs as the first of these users that exists.
-SERVER_USERS = ("postgres", "nobody")
-
-
-def _postgres_bin() -> Path | None:
-    """The newest Debian PostgreSQL's bin folder (initdb, pg_ctl), or None."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
-    return Path(found[-1]).parent if found else None
-
-
-def _server_user() -> str | None:
-    """Whom PostgreSQL runs as: ourselves, or as root one of SERVER_USERS (None if none exists)."""
-    if os.geteuid() != 0:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    for name in SERVER_USERS:
-        try:
-            return pwd.getpwnam(name).pw_name
-        except KeyError:
-            continue
-    return None
+START_TIMEOUT = 30.0  # seconds for Redis to accept connections (well under 1 here)
 
 
 def missing() -> str | None:
     """Why the AppView cannot run here (what to install), or None when it can."""
     if not installed():
         return MISSING
-    if _postgres_bin() is None:
+    if pg_bindir() is None:
         return "PostgreSQL is not installed (Debian: postgresql; .ci/debian-setup installs it)"
     if shutil.which("redis-server") is None:
         return "redis-server is not installed (Debian: redis-server; .ci/debian-setup installs it)"
-    if _server_user() is None:
-        return f"running as root, and none of the users {', '.join(SERVER_USERS)} exists to run PostgreSQL"
+    if server_user() is None:
+        return ("running as root, and neither a 'postgres' nor a 'nobody' user exists to run"
+                " PostgreSQL")
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _as_user(user: str, command: list[str]) -> list[str]:
-    return ["runuser", "-u", user, "--", *command] if os.geteuid() == 0 else command
-
-
-class Postgres:
-    """A throwaway PostgreSQL cluster in ``folder``: 127.0.0.1 only, socket in the folder."""
-
-    def __init__(self, *, folder: Path) -> None:
-        bindir, user = _postgres_bin(), _server_user()
-        assert bindir is not None and user is not None, missing()
-        self.folder, self.user, self.pg_ctl = folder, user, str(bindir / "pg_ctl")
-        self.port = _free_port()
-        folder.mkdir()
-        shutil.chown(folder, user)
-        data = folder / "data"
-        self._run([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                   "-E", "UTF8", "--no-sync"], doing="initdb")
-        # Durability is worthless for a cluster deleted at exit; without it the AppView's
-        # migrations and writes are much faster.
-        options = (f"-h 127.0.0.1 -p {self.port} -k {folder} -F -c full_page_writes=off "
-                   "-c synchronous_commit=off -c max_connections=200")
-        self._run([self.pg_ctl, "-D", str(data), "-l", str(folder / "postgres.log"), "-w",
-                   "-t", str(int(START_TIMEOUT)), "-o", options, "start"], doing="start")
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, command: list[str], *, doing: str) -> None:
-        done = subprocess.run(_as_user(self.user, command), cwd=self.folder, capture_output=True,
-                              text=True, check=False)
-        if done.returncode != 0:
-            log = self.folder / "postgres.log"
-            said = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-            raise RuntimeError(f"PostgreSQL {doing} failed: {done.stderr.strip()} {said}")
-
-    def stop(self) -> None:
-        # Immediate: nothing in a test cluster needs a clean checkpoint.
-        subprocess.run(_as_user(self.user, [self.pg_ctl, "-D", str(self.folder / "data"),
-                                            "-m", "immediate", "stop"]),
-                       capture_output=True, check=False)
 
 
 class Redis:
     """A redis-server on 127.0.0.1 without persistence, files in ``folder``."""
 
     def __init__(self, *, folder: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         folder.mkdir()
         self.log = folder / "redis.log"
         with open(self.log, "wb") as log:
@@ -149,10 +81,12 @@ class AppViewNetwork:
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="klapper-appview-"))
         self.folder.chmod(0o711)  # PostgreSQL's user must reach its own folder inside
-        self.postgres: Postgres | None = None
+        self.postgres: Cluster | None = None
         self.redis: Redis | None = None
         try:
-            self.postgres = Postgres(folder=self.folder / "postgres")
+            (self.folder / "postgres").mkdir()
+            # The AppView, bsync and Ozone each keep a connection pool.
+            self.postgres = start_cluster(self.folder / "postgres", max_connections=200)
             self.redis = Redis(folder=self.folder / "redis")
             self.pds = LocalPds(appview=True, env={"DB_POSTGRES_URL": self.postgres.url,
                                                    "REDIS_HOST": self.redis.host})
