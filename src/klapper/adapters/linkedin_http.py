@@ -195,10 +195,7 @@ class LinkedInClient:
         try:
             token = self.session.refresh_token(self._token_url, timeout=self.timeout)
         except OAuth2Error as exc:
-            raise AuthExpiredError(
-                f"LinkedIn refused to refresh the access token while trying to {what}"
-                f" ({exc.error}); {self.relogin}"
-            ) from exc
+            raise self._refresh_refused(exc, what=what) from exc
         except requests.Timeout as exc:
             raise TransientError(
                 f"LinkedIn's token endpoint did not answer while trying to {what}"
@@ -206,6 +203,10 @@ class LinkedInClient:
         except requests.RequestException as exc:
             raise TransientError(f"cannot reach LinkedIn's token endpoint to {what}") from exc
         self._store(token)
+
+    def _refresh_refused(self, exc: OAuth2Error, *, what: str) -> AuthExpiredError:
+        return AuthExpiredError(f"LinkedIn refused to refresh the access token while trying to"
+                                f" {what} ({exc.error}); {self.relogin}")
 
     def _store(self, token: Mapping[str, Any]) -> None:
         secrets = token_secrets(token)
@@ -233,10 +234,7 @@ class LinkedInClient:
                 f" this app), so klapper could not {what}; {self.relogin}"
             ) from exc
         except OAuth2Error as exc:  # the automatic refresh before the call was refused
-            raise AuthExpiredError(
-                f"LinkedIn refused to refresh the access token while trying to {what}"
-                f" ({exc.error}); {self.relogin}"
-            ) from exc
+            raise self._refresh_refused(exc, what=what) from exc
         except requests.Timeout as exc:
             raise TransientError(
                 f"LinkedIn did not answer within {self.timeout:g} s while trying to {what}"
