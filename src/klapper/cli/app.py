@@ -26,6 +26,11 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+def stdout_console() -> Console:
+    """Where results go: a pipe or a CI log gets plain text, wide enough that nothing wraps."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on a terminal, as ``advance(done, total)``; None (quiet) otherwise."""

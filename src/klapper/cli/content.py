@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -28,6 +26,7 @@ from klapper.cli.app import (
     StateOption,
     app,
     examples,
+    stdout_console,
 )
 from klapper.config.model import Config, config_json_schema
 from klapper.ledger import state_dir
@@ -48,11 +47,6 @@ class CheckFormat(str, Enum):
 class SchemaKind(str, Enum):
     post = "post"
     config = "config"
-
-
-def _console() -> Console:
-    # A pipe or a CI log gets plain text, wide enough that nothing wraps mid-message.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _repository(repo: Path) -> Repository:
@@ -99,7 +93,7 @@ def _who(problem: Problem) -> str:
 
 
 def _print_text(problems: list[Problem], posts: int) -> None:
-    console = _console()
+    console = stdout_console()
     for file, group in groupby(problems, key=lambda p: p.source.file):
         console.print(f"[bold]{escape(file)}[/bold]")
         for problem in group:
@@ -191,7 +185,7 @@ def plan(
 
 
 def _print_plan(rows: list[dict[str, Any]], config: Config, days: int) -> None:
-    console = _console()
+    console = stdout_console()
     if not rows:
         console.print(f"Nothing due in the next {days} days.")
         return

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from klapper.cli.app import (
     EXIT_FAILED,
@@ -24,6 +23,7 @@ from klapper.cli.app import (
     app,
     examples,
     progress_bar,
+    stdout_console,
 )
 from klapper.config.load import CONFIG_FILE, ConfigError, load_config
 from klapper.config.model import Config, parse_duration
@@ -33,6 +33,7 @@ from klapper.engagement.report import build_report
 from klapper.engagement.service import Engagement
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger, event_log_path, state_dir
+from klapper.ledger.store import LEDGER_FILE
 from klapper.scheduler.accounts import AccountAdapters
 from klapper.scheduler.logs import setup_logging
 
@@ -41,10 +42,6 @@ class ReportFormat(str, Enum):
     text = "text"
     json = "json"
     csv = "csv"
-
-
-def _console() -> Console:
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _config(repo: Path, *, required: bool) -> Config | None:
@@ -60,7 +57,7 @@ def _config(repo: Path, *, required: bool) -> Config | None:
 
 def _open_ledger(state: Path | None) -> Ledger:
     folder = state_dir(state)
-    if not (folder / "ledger.sqlite3").exists():
+    if not (folder / LEDGER_FILE).exists():
         typer.echo(f"error: no ledger in {folder}: nothing was published from there yet "
                    "(pass --state DIR, or set KLAPPER_STATE, as for `klapper run`)", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -84,7 +81,7 @@ def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
     folder = state_dir(state)
     ledger = Ledger.open(state=folder)
     events = EventLog(event_log_path(state=folder, configured=config.paths.log))
-    adapters = AccountAdapters(config=config, repo=repo, on_secrets=redaction.add)
+    adapters = AccountAdapters(config=config, repo=repo, state=folder, on_secrets=redaction.add)
     try:
         service = Engagement(ledger=ledger, events=events, config=config, adapters=adapters)
         with progress_bar("reading reactions") as progress:
@@ -133,7 +130,7 @@ def inbox(ctx: typer.Context, repo: RepoOption = Path("."), state: StateOption =
     if format is OutputFormat.json:
         typer.echo(json.dumps([item.to_json() for item in items], indent=2, ensure_ascii=False))
         return
-    print_inbox(_console(), items, _local_zone(config))
+    print_inbox(stdout_console(), items, _local_zone(config))
 
 
 @inbox_app.command("done")
@@ -196,4 +193,4 @@ def report(
     elif format is ReportFormat.csv:
         sys.stdout.write(report_csv(figures))
     else:
-        print_report(_console(), figures)
+        print_report(stdout_console(), figures)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
@@ -28,6 +27,7 @@ from klapper.cli.app import (
     app,
     examples,
     progress_bar,
+    stdout_console,
 )
 from klapper.config.expiry import expiring_credentials
 from klapper.config.load import CONFIG_FILE
@@ -53,8 +53,11 @@ AccountOption = Annotated[
 ]
 
 
-def _console() -> Console:
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+def _require_config(repo: Path) -> None:
+    if not (repo / CONFIG_FILE).is_file():
+        typer.echo(f"error: no {CONFIG_FILE} in {repo.resolve()}; pass --repo DIR "
+                   "(or set KLAPPER_REPO)", err=True)
+        raise typer.Exit(EXIT_USAGE)
 
 
 @contextmanager
@@ -67,10 +70,8 @@ def _engine(repo: Path, state: Path | None, log_format: LogFormat, *,
     """
     level = logging.INFO if log_format is LogFormat.json else logging.WARNING
     redaction = setup_logging(log_format=log_format.value, level=level)
-    if load and not (repo / CONFIG_FILE).is_file():
-        typer.echo(f"error: no {CONFIG_FILE} in {repo.resolve()}; pass --repo DIR "
-                   "(or set KLAPPER_REPO)", err=True)
-        raise typer.Exit(EXIT_USAGE)
+    if load:
+        _require_config(repo)
     engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add)
     try:
         if load:
@@ -102,9 +103,7 @@ def run(repo: RepoOption = Path("."), state: StateOption = None,
     from klapper.scheduler.daemon import Daemon
 
     redaction = setup_logging(log_format=log_format.value)
-    if not (repo / CONFIG_FILE).is_file():
-        typer.echo(f"error: no {CONFIG_FILE} in {repo.resolve()}; pass --repo DIR", err=True)
-        raise typer.Exit(EXIT_USAGE)
+    _require_config(repo)
     engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add, watched=True)
     raise typer.Exit(Daemon(engine).run())
 
@@ -126,7 +125,7 @@ def publish(
     if due == (post is not None):
         typer.echo("error: give either --due or a POST id", err=True)
         raise typer.Exit(EXIT_USAGE)
-    console = _console()
+    console = stdout_console()
     with _engine(repo, state, log_format) as engine:
         assert engine.publisher is not None
         tz = engine.config.tz
@@ -173,7 +172,7 @@ def status(repo: RepoOption = Path("."), state: StateOption = None,
         typer.echo(json.dumps({**report.to_json(), "attention": report.needs_attention},
                               indent=2, ensure_ascii=False))
         return
-    _print_status(_console(), report, tz)
+    _print_status(stdout_console(), report, tz)
 
 
 def _held(engine: Engine, upcoming: list[Delivery]) -> dict[str, str]:
@@ -239,7 +238,7 @@ def retry_command(
     """Try a failed, unknown, missed or skipped delivery again now; un-pauses its account."""
     with _engine(repo, state, log_format) as engine:
         results = retry(engine, delivery, account=account)
-        _print_results(_console(), results, engine.config.tz)
+        _print_results(stdout_console(), results, engine.config.tz)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
