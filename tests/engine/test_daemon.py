@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +35,23 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
 
 def texts(server: FakeServer) -> list[str]:
     return [p.text for p in server.platform.posts]
+
+
+@contextmanager
+def daemon(repo: TempRepo, state: Path, server: FakeServer,
+           **options: object) -> Iterator[subprocess.Popen]:
+    """The daemon in a child process, killed at the end whatever the test did to it."""
+    proc = start("daemon", repo=repo.root, state=state, api=server.url, **options)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
 
 
 def test_publishes_on_time_picks_up_changes_and_stops_cleanly(setup, notify) -> None:
@@ -76,15 +95,13 @@ def test_catch_up_publishes_recent_and_marks_old_as_missed(setup) -> None:
         ledger.insert_planned(post_id=post, occurrence="", account="a", platform="outbox",
                               due=due, content_hash="x", slotted=False, source=post,
                               first_line="", now=old)  # planned before klapper went down
-    proc = start("daemon", repo=repo.root, state=state, api=server.url)
     try:
-        wait_for(lambda: texts(server) == ["Recent"], timeout=15)
-        wait_for(lambda: [d.state for d in ledger.for_post("posts/old.yaml")] == [State.MISSED])
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        with daemon(repo, state, server) as proc:
+            wait_for(lambda: texts(server) == ["Recent"], timeout=15)
+            wait_for(lambda: [d.state for d in ledger.for_post("posts/old.yaml")]
+                     == [State.MISSED])
+            stop(proc)
     finally:
-        proc.kill()
-        proc.wait()
         ledger.close()
     missed = [e for e in read_events(state / "events.jsonl") if e["event"] == "missed"]
     assert [e["post"] for e in missed] == ["posts/old.yaml"]
@@ -94,14 +111,9 @@ def test_sigterm_lets_the_publish_in_hand_finish(setup) -> None:
     repo, state, server = setup
     server.platform.delay = 0.7  # within the client's 1 s timeout
     repo.write("slow", text="Slow", at=datetime.now(UTC))
-    proc = start("daemon", repo=repo.root, state=state, api=server.url)
-    try:
+    with daemon(repo, state, server) as proc:
         wait_for(lambda: server.platform.requests, timeout=15)  # the POST is on its way
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        proc.kill()
-        proc.wait()
+        stop(proc)
     ledger = Ledger.open(state=state)
     (row,) = ledger.for_post("posts/slow.yaml")
     assert row.state is State.PUBLISHED and texts(server) == ["Slow"]
@@ -137,3 +149,17 @@ def test_second_sigterm_exits_at_once_and_nothing_is_lost(setup) -> None:
     assert texts(server) == ["Slow"]  # found on the platform, not posted again
     events = [e["event"] for e in read_events(state / "events.jsonl")]
     assert events == ["unknown", "reconciled", "published"]
+
+
+def test_a_hostile_file_name_adds_no_notify_field(setup, notify) -> None:
+    repo, state, server = setup
+    name = "x\nWATCHDOG=trigger\nMAINPID=1"
+    repo.write(name, text="Later", at=datetime.now(UTC) + timedelta(hours=1))
+    with daemon(repo, state, server, notify=notify) as proc:
+        wait_for(lambda: notify.saw("READY", "1"), timeout=15)
+        stop(proc)
+    notify.poll()
+    assert all(set(m) <= {"READY", "STATUS", "RELOADING", "MONOTONIC_USEC", "STOPPING"}
+               for m in notify.messages), notify.messages
+    status = next(m["STATUS"] for m in notify.messages if "READY" in m)
+    assert status.startswith("next: posts/x\\nWATCHDOG=trigger\\nMAINPID=1.yaml to a at ")

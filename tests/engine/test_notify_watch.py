@@ -30,6 +30,22 @@ def test_notifier_speaks_the_sd_notify_protocol(tmp_path: Path) -> None:
     sock.close()
 
 
+def test_notifier_sends_no_field_smuggled_into_a_value(tmp_path: Path) -> None:
+    sock = NotifySocket(tmp_path)
+    notifier = Notifier(environ={"NOTIFY_SOCKET": str(sock.path)})
+    hostile = "next: posts/x\nWATCHDOG=trigger\nMAINPID=1\r\x1b[2J\u2028READY=1.yaml"
+    notifier.status(hostile)
+    notifier.send(STATUS="tab\there", ERRNO="5\n")
+    wait_for(lambda: len(sock.poll()) == 2)
+    first, second = sock.messages
+    assert first == {"STATUS": "next: posts/x\\nWATCHDOG=trigger\\nMAINPID=1\\r\\x1b[2J"
+                                "\\u2028READY=1.yaml"}
+    assert second == {"STATUS": "tab\\there", "ERRNO": "5\\n"}
+    with pytest.raises(ValueError, match="field name"):
+        notifier.send(**{"STATUS=x\nWATCHDOG": "trigger"})
+    sock.close()
+
+
 def test_notifier_is_silent_without_systemd_and_never_blocks(tmp_path: Path) -> None:
     Notifier(environ={}).ready("x")  # no socket: nothing happens
     assert Notifier(environ={"WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}).watchdog_interval \

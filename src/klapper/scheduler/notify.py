@@ -1,11 +1,39 @@
-"""sd_notify: tell systemd READY, STATUS, WATCHDOG, RELOADING and STOPPING over $NOTIFY_SOCKET."""
+"""sd_notify: tell systemd READY, STATUS, WATCHDOG, RELOADING and STOPPING over $NOTIFY_SOCKET.
+
+A message is ``KEY=value`` lines, so a newline inside a value would start a field of its own
+(a post file named ``x\nWATCHDOG=trigger`` would ask systemd to kill the daemon). The writer
+itself escapes every control character in every value and refuses keys that are not the
+protocol's upper-case names: no caller can smuggle a field in.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
+import unicodedata
 from collections.abc import Mapping
+
+#: what systemd accepts as a field name
+_KEY = re.compile(r"[A-Z][A-Z0-9_]*\Z")
+#: control characters, and the line and paragraph separators some readers split lines on
+_UNSAFE = frozenset(("Cc", "Zl", "Zp"))
+
+
+def field_value(text: str) -> str:
+    """``text`` on one line with no control characters: ``\\n``, ``\\t``, ``\\xNN`` instead."""
+    if text.isprintable():
+        return text  # the common case, and fast
+    out = []
+    for char in text:
+        if unicodedata.category(char) not in _UNSAFE:
+            out.append(char)
+        elif char in "\n\r\t":
+            out.append(repr(char)[1:-1])
+        else:
+            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+    return "".join(out)
 
 
 class Notifier:
@@ -27,16 +55,19 @@ class Notifier:
         return bool(self.address)
 
     def send(self, **fields: str) -> None:
-        """``send(READY="1", STATUS="...")`` -> ``READY=1\\nSTATUS=...``."""
+        """``send(READY="1", STATUS="...")`` -> ``READY=1\\nSTATUS=...``, values escaped."""
         if not self.address:
             return
-        message = "\n".join(f"{key}={value}" for key, value in fields.items()).encode()
+        for key in fields:
+            if not _KEY.match(key):
+                raise ValueError(f"not an sd_notify field name: {key!r}")
+        message = "\n".join(f"{key}={field_value(value)}" for key, value in fields.items())
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
             # Never block: a notify socket nobody reads must not stall publishing.
             sock.setblocking(False)
             try:
                 sock.connect(self.address)
-                sock.send(message)
+                sock.send(message.encode("utf-8", "backslashreplace"))
             except OSError:
                 pass  # systemd went away, or its queue is full: nothing to tell now
 
