@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +95,17 @@ def test_duplicate_ids_name_both_places_and_keep_neither(tmp_path: Path) -> None
     ]
 
 
+def test_an_id_with_control_characters_is_an_error(tmp_path: Path) -> None:
+    # YAML's double quotes can write an escape sequence; ids are shown and logged everywhere.
+    root = make_repo(tmp_path, {"posts/a.yaml": 'id: "sale\\e[2J"\ntext: one\n',
+                                "posts/b.yaml": "id: sale-2026\ntext: two\n"})
+    repo = load_repository(root)
+    assert [p.id for p in repo.posts] == ["sale-2026"]
+    assert [(str(p.source), p.message) for p in repo.problems] == [
+        ("posts/a.yaml:1:5", "id 'sale\\x1b[2J': no spaces, no '|' and no control characters "
+         "please")]
+
+
 def test_broken_config_stops_loading_with_located_problems(tmp_path: Path) -> None:
     root = make_repo(tmp_path, {"posts/a.yaml": "text: hi\n"},
                      config="timezone: Europe/Berln\naccount: {}\n")
@@ -178,13 +188,13 @@ def test_media_outside_the_repository_is_an_error_and_never_opened(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root, outside = _outside_media_repo(tmp_path)
     opened: list[str] = []
-    real_open = builtins.open
+    real_open = os.open
 
-    def spy(file, *args, **kwargs):
-        opened.append(os.path.realpath(file) if isinstance(file, str | Path) else str(file))
+    def spy(file, *args, **kwargs):  # every file klapper reads is opened with os.open
+        opened.append(os.path.realpath(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", spy)
+    monkeypatch.setattr(os, "open", spy)
     repo = load_repository(root)
     check_posts(repo, now=datetime(2026, 1, 1, tzinfo=UTC))
     messages = {p.source.file: p.message for p in repo.problems}

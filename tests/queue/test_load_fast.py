@@ -10,32 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from klapper.config.yamlsrc import MAX_BYTES, YamlError, read_documents
+from klapper.config.yamlsrc import YamlError, read_documents
 from klapper.queue import LoadCache, Repository, load_repository
 from klapper.queue.files import read_file, stamp_of
 from klapper.queue.model import Problem, Source
 from tests.queue.repo_helpers import make_repo, png_bytes
 
 
-@pytest.mark.parametrize("stat_size", [0, 5, 11, 12, 500])
-def test_read_file_whatever_the_stat_said(tmp_path: Path, stat_size: int) -> None:
-    # The file may have grown or shrunk between the walk's stat and the read.
+def test_read_file_takes_the_stamp_of_the_open_file(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
     path.write_bytes(b"text: hello\n")
-    stamp = (1, 2, stat_size, 3)
-    assert read_file(str(path), stamp=stamp) == (b"text: hello\n", stamp)
-
-
-def test_read_file_without_a_stamp_takes_the_open_file_s(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_bytes(b"text: hello\n")
-    assert read_file(str(path), stamp=None) == (b"text: hello\n", stamp_of(path.stat()))
-
-
-def test_read_file_stops_past_the_limit(tmp_path: Path) -> None:
-    path = tmp_path / "big.yaml"
-    path.write_bytes(b"#" * (MAX_BYTES + 100))
-    assert len(read_file(str(path), stamp=(0, 0, 10, 0))[0]) == MAX_BYTES + 1
+    assert read_file(str(path)) == (b"text: hello\n", stamp_of(path.stat()))
 
 
 SCALARS = ["yes", "No", "~", "null", "", "12", "0x1f", "0o17", "1_000", "3.5", ".inf", "-.NaN",

@@ -7,11 +7,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from rich.text import Text
+
+from klapper.display import shown
 
 app = typer.Typer(
     name="klapper",
@@ -26,9 +29,18 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+class SafeConsole(Console):
+    """A console that never passes a control character through: every text it renders (lines,
+    table cells, titles) has them escaped (display.shown; line breaks stay), so a file name
+    or a server's message holding an escape sequence cannot rewrite the terminal."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(shown(text, keep="\n\t"), **kwargs)
+
+
 def stdout_console() -> Console:
     """Where results go: a pipe or a CI log gets plain text, wide enough that nothing wraps."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    return SafeConsole(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from klapper.cli.app import (
     stdout_console,
 )
 from klapper.config.model import Config, config_json_schema
+from klapper.display import shown
 from klapper.ledger import state_dir
 from klapper.queue import Repository, announced_rules, check_posts, load_repository
 from klapper.queue.model import Problem
@@ -51,7 +52,7 @@ class SchemaKind(str, Enum):
 
 def _repository(repo: Path) -> Repository:
     if not repo.is_dir():
-        typer.echo(f"error: --repo {repo}: no such folder", err=True)
+        typer.echo(f"error: --repo {shown(str(repo))}: no such folder", err=True)
         raise typer.Exit(EXIT_USAGE)
     return load_repository(repo)
 
@@ -83,7 +84,7 @@ def _github_path(repo: Path, file: str) -> str:
 
 
 def _escape_github(text: str, *, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    text = shown(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
     return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
@@ -95,13 +96,13 @@ def _who(problem: Problem) -> str:
 def _print_text(problems: list[Problem], posts: int) -> None:
     console = stdout_console()
     for file, group in groupby(problems, key=lambda p: p.source.file):
-        console.print(f"[bold]{escape(file)}[/bold]")
-        for problem in group:
+        console.print(f"[bold]{escape(shown(file))}[/bold]")
+        for problem in group:  # one line each, whatever a name or a value holds
             colour = "red" if problem.severity == "error" else "yellow"
             console.print(
                 f"  {problem.source.line}:{problem.source.column}  "
-                f"[{colour}]{problem.severity}[/{colour}]  {escape(problem.message)}"
-                f"[dim]{escape(_who(problem))}[/dim]"
+                f"[{colour}]{problem.severity}[/{colour}]  {escape(shown(problem.message))}"
+                f"[dim]{escape(shown(_who(problem)))}[/dim]"
             )
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors

@@ -11,7 +11,9 @@ from pydantic import ValidationError
 
 from klapper.config.errors import field_errors
 from klapper.config.model import Config
-from klapper.config.yamlsrc import YamlError, locate, read_documents
+from klapper.config.safeopen import FileTooLarge, read_regular
+from klapper.config.yamlsrc import MAX_BYTES, YamlError, locate, read_documents
+from klapper.display import shown
 
 CONFIG_FILE = "klapper.yaml"
 # Account names become parts of environment variable names (KLAPPER_<ACCOUNT>_<KEY>).
@@ -45,13 +47,18 @@ def load_config(repo: Path) -> Config:
     """The repository's klapper.yaml as a Config; ConfigError lists everything wrong with it."""
     path = repo / CONFIG_FILE
     try:
-        raw = path.read_bytes()
+        if path.is_symlink() and not _inside(os.path.realpath(path), repo):
+            raise ConfigError([ConfigIssue(f"{CONFIG_FILE} is a symlink to a file outside the "
+                                           "content repository; klapper does not read it")])
+        raw, _ = read_regular(path, limit=MAX_BYTES)
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(
-            f"{repo} has no {CONFIG_FILE}; is --repo right? "
+            f"{shown(str(repo))} has no {CONFIG_FILE}; is --repo right? "
             "Start from examples/klapper.yaml"
         )]) from None
-    except OSError as exc:
+    except FileTooLarge as exc:
+        raise ConfigError([ConfigIssue(f"{CONFIG_FILE}: {exc}")]) from None
+    except OSError as exc:  # NotRegularFile (a FIFO never blocks the reader) among them
         raise ConfigError([ConfigIssue(f"cannot read {CONFIG_FILE}: {exc.strerror}")]) from None
     try:
         documents = read_documents(raw)
@@ -73,7 +80,7 @@ def load_config(repo: Path) -> Config:
             for error in field_errors(exc, model=Config)
         ]
         raise ConfigError(issues) from None
-    issues = _cross_checks(config)
+    issues = _cross_checks(config, repo=repo)
     if issues:
         raise ConfigError([
             ConfigIssue(message, *locate(document.node, loc, key=at_key))
@@ -82,7 +89,25 @@ def load_config(repo: Path) -> Config:
     return config
 
 
-def _cross_checks(config: Config) -> list[tuple[tuple[str | int, ...], str, bool]]:
+def _inside(path: str, repo: Path) -> bool:
+    root = os.path.realpath(repo)
+    return path == root or path.startswith(root + os.sep)
+
+
+def _log_problem(log: str, *, repo: Path) -> str | None:
+    """Why ``paths.log`` may not be used: the event log is written, and a line in a file such
+    as ~/.bashrc or /etc/cron.d/x is code. A relative path is inside the state folder; an
+    absolute one must be inside the repository (symlinks resolved)."""
+    if log.startswith("~") or (not os.path.isabs(log) and not _relative_inside(log)):
+        return "paths › log must stay inside the state folder (a relative path such as " \
+               "events.jsonl, without ..) or the repository"
+    if os.path.isabs(log) and not _inside(os.path.realpath(log), repo):
+        return f"paths › log {shown(log)!r} is outside the state folder and the repository; " \
+               "write it relative (to the state folder), e.g. events.jsonl"
+    return None
+
+
+def _cross_checks(config: Config, *, repo: Path) -> list[tuple[tuple[str | int, ...], str, bool]]:
     """What one field cannot know alone: names that must exist, paths that must stay inside."""
     found: list[tuple[tuple[str | int, ...], str, bool]] = []
     for name in config.accounts:
@@ -97,6 +122,9 @@ def _cross_checks(config: Config) -> list[tuple[tuple[str | int, ...], str, bool
     if not _relative_inside(config.paths.posts):
         found.append((("paths", "posts"),
                       "paths › posts must be a folder inside the repository", False))
+    log_problem = _log_problem(config.paths.log, repo=repo) if config.paths.log else None
+    if log_problem:
+        found.append((("paths", "log"), log_problem, False))
     for name, account in config.accounts.items():
         if account.path is not None and not _relative_inside(account.path):
             found.append((("accounts", name, "path"),

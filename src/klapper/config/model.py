@@ -125,7 +125,8 @@ class Defaults(Strict):
 class Paths(Strict):
     posts: str = Field("posts", description="Folder of post files, relative to the repository.")
     log: str | None = Field(
-        None, description="Event log (JSONL); default <state>/events.jsonl."
+        None, description="Event log (JSONL); default <state>/events.jsonl. A relative path is "
+        "in the state folder; an absolute one must be inside the repository."
     )
 
 

@@ -17,6 +17,7 @@ from klapper.adapters.rules import RULES
 from klapper.config.errors import FieldError
 from klapper.config.model import Config
 from klapper.config.yamlsrc import locate
+from klapper.display import is_shown_as_is
 from klapper.queue.model import Media, Override, Part, Post, Source
 from klapper.queue.schema import OPTION_KEYS, MediaEntry, Options, PostFile, ThreadEntry
 from klapper.scheduler.timing import TimeError, parse_cron, parse_time
@@ -198,8 +199,9 @@ class _Builder:
     def post_id(self, default: str) -> str:
         if self.raw.id is None:
             return default
-        if not _ID.match(self.raw.id):
-            self.error(("id",), f"id {self.raw.id!r}: no spaces and no '|' please")
+        if not _ID.match(self.raw.id) or not is_shown_as_is(self.raw.id):
+            self.error(("id",), f"id {self.raw.id!r}: no spaces, no '|' and no control "
+                       "characters please")
         return self.raw.id
 
     def locations(self) -> dict[str, tuple[int, int]]:

@@ -7,8 +7,6 @@ instance's own). Findings in drafts are warnings: a draft never publishes.
 
 from __future__ import annotations
 
-import mimetypes
-import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -19,14 +17,11 @@ from klapper.adapters.base import Rules
 from klapper.adapters.counting import URL_LENGTH, count_text
 from klapper.adapters.rules import RULES
 from klapper.config.model import Config, format_duration
+from klapper.display import shown
 from klapper.queue.load import Repository
+from klapper.queue.media import KNOWN, MediaInfo, inspect_media
 from klapper.queue.model import Media, Part, Post, Problem, Severity, Source
 from klapper.scheduler.timing import TimeError, parse_cron
-
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"),
-)
 
 
 def account_rules(config: Config, account: str) -> Rules:
@@ -34,18 +29,6 @@ def account_rules(config: Config, account: str) -> Rules:
     settings = config.accounts[account]
     rules = RULES[settings.platform]
     return replace(rules, text_limit=settings.text_limit) if settings.text_limit else rules
-
-
-def sniff_type(path: str) -> str:
-    """An image's MIME type from its first bytes (the name can lie), else from its name."""
-    with open(path, "rb") as handle:
-        head = handle.read(12)
-    for magic, mime in _MAGIC:
-        if head.startswith(magic):
-            return mime
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return mimetypes.guess_type(path)[0] or "an unknown type"
 
 
 class _Checker:
@@ -62,7 +45,7 @@ class _Checker:
             for name, settings in self.config.accounts.items()
         }
         self.problems: list[Problem] = []
-        self.files: dict[str, tuple[int, str] | str] = {}  # path -> (size, type) or why not
+        self.files: dict[str, MediaInfo | str] = {}  # path -> size and type, or why not
         self.lengths: dict[tuple[str, str], int] = {}
 
     def add(self, post: Post, source: Source, severity: Severity, message: str,
@@ -86,16 +69,15 @@ class _Checker:
             total += self.lengths[key]
         return total
 
-    def media_file(self, media: Media) -> tuple[int, str] | str:
+    def media_file(self, media: Media) -> MediaInfo | str:
         key = str(media.path)
         if key not in self.files:
             try:
-                if not os.path.isfile(key):
-                    raise FileNotFoundError
-                self.files[key] = (os.path.getsize(key), sniff_type(key))
+                self.files[key] = inspect_media(key)
             except FileNotFoundError:
-                self.files[key] = f"media file {media.file!r} not found (looked at {key})"
-            except OSError as exc:
+                self.files[key] = (f"media file {media.file!r} not found "
+                                   f"(looked at {shown(key)})")
+            except OSError as exc:  # a FIFO or device among them: never waited on
                 self.files[key] = f"cannot read media file {media.file!r}: {exc.strerror}"
         return self.files[key]
 
@@ -150,7 +132,10 @@ class _Checker:
                 self.add(post, where, "error", found)
                 continue
             size, mime = found
-            if mime not in rules.media_types:
+            if mime is None:
+                self.add(post, where, "error", f"{item.file} is not an image: its content is "
+                         f"not {KNOWN}, whatever its name says")
+            elif mime not in rules.media_types:
                 self.add(post, where, "error", f"{item.file} is {mime}; {platform} takes "
                          f"{', '.join(sorted(rules.media_types))}", account)
             if size > rules.max_media_bytes:

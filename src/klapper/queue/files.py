@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from klapper.config.errors import FieldError, field_errors
+from klapper.config.safeopen import FileTooLarge, NotRegularFile, kind_of, read_regular
 from klapper.config.yamlsrc import (
     MAX_BYTES,
     Document,
@@ -24,6 +25,7 @@ from klapper.config.yamlsrc import (
     locate,
     read_documents,
 )
+from klapper.display import is_shown_as_is, shown
 from klapper.queue.build import RepoContext, build_post, within
 from klapper.queue.model import Post, Problem, Source
 from klapper.queue.schema import PostFile
@@ -47,24 +49,10 @@ def stamp_of(stat: os.stat_result) -> Stamp:
     return (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)
 
 
-def read_file(path: str, *, stamp: Stamp | None) -> tuple[bytes, Stamp]:
-    """A file's bytes (at most MAX_BYTES + 1) and its stamp (``stamp``, else from the open file).
-
-    os.read with the size known costs half of open().read(): no buffered file object, no
-    second read to find the end; a file that grew since its stat is read on to the end. A file
-    not stat'ed yet (a first load) is stat'ed through its descriptor, without a path lookup.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        if stamp is None:
-            stamp = stamp_of(os.fstat(fd))
-        size, limit = stamp[2], MAX_BYTES + 1
-        raw = os.read(fd, min(size + 1, limit))
-        while size < len(raw) < limit and (more := os.read(fd, limit - len(raw))):
-            raw += more  # it grew since the stat: read on (rare, and capped)
-        return raw, stamp
-    finally:
-        os.close(fd)
+def read_file(path: str) -> tuple[bytes, Stamp]:
+    """A post file's bytes and its stamp, both from one open descriptor (see safeopen)."""
+    raw, info = read_regular(path, limit=MAX_BYTES)
+    return raw, stamp_of(info)
 
 
 def _entries(documents: list[Document]) -> Iterator[tuple[Any, yaml.Node]]:
@@ -73,6 +61,24 @@ def _entries(documents: list[Document]) -> Iterator[tuple[Any, yaml.Node]]:
             yield from zip(document.data, document.node.value, strict=False)
         else:
             yield document.data, document.node
+
+
+def repo_file(path: str, *, start: int) -> str:
+    """The repository-relative POSIX name of ``path`` (which begins at ``start``) as klapper
+    uses it in ids, the ledger and messages: a name that is not UTF-8 or holds control
+    characters is escaped (display.shown), the same way each time, so its ids stay stable."""
+    file = path[start:] if os.sep == "/" else path[start:].replace(os.sep, "/")
+    if file.isascii() and file.isprintable():  # nearly every name: no regular expression
+        return file
+    return shown(file)
+
+
+def _name_problems(path: str, *, file: str, ctx: RepoContext) -> tuple[Problem, ...]:
+    if "\\" not in file or is_shown_as_is(path[len(ctx.root) + 1:]):
+        return ()
+    return (Problem(Source(file), "warning",
+                    "this file's name holds bytes that are not UTF-8 or control characters; "
+                    f"klapper shows it (and its post ids) as {file}; rename it"),)
 
 
 def _several(documents: list[Document]) -> bool:
@@ -91,22 +97,27 @@ def _problems(errors: list[FieldError], *, file: str, node: yaml.Node,
 def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp | None) -> FileResult:
     """Parse and build every post of one file; a fault becomes a Problem, never an exception.
 
-    ``stamp`` is the file's from the walk, or None to take it from the file as it is read.
+    ``stamp`` is the file's from the walk (kept for a file that cannot be read), or None.
     """
+    named = _name_problems(path, file=file, ctx=ctx)
     try:
-        raw, stamp = read_file(path, stamp=stamp)
+        raw, stamp = read_file(path)
         documents = read_documents(raw)
     except YamlError as exc:
         problem = Problem(Source(file, exc.line, exc.column), "error", str(exc))
-        return FileResult(stamp, (), (problem,))
+    except FileTooLarge as exc:
+        problem = Problem(Source(file), "error", str(exc))
+    except NotRegularFile as exc:  # a FIFO, socket or device: never opened for reading
+        problem = Problem(Source(file), "warning", str(exc))
     except OSError as exc:
-        return FileResult(stamp or UNREAD, (), (Problem(Source(file), "error",
-                                              f"cannot read this file: {exc.strerror}"),))
-    if not documents:
-        return FileResult(stamp, (), (Problem(Source(file), "warning", "this file has no posts"),))
+        problem = Problem(Source(file), "error", f"cannot read this file: {exc.strerror}")
+    else:
+        problem = None if documents else Problem(Source(file), "warning", "this file has no posts")
+    if problem is not None:
+        return FileResult(stamp or UNREAD, (), (*named, problem))
     several = _several(documents)
     posts: list[Post] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(named)
     for number, (data, node) in enumerate(_entries(documents), 1):
         default_id = f"{file}#{number}" if several else file
         if not isinstance(data, dict):
@@ -135,6 +146,12 @@ def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp | None) ->
         if post is not None:
             posts.append(post)
     return FileResult(stamp, tuple(posts), tuple(problems))
+
+
+def outside_problem(file: str) -> Problem:
+    """The walk's finding for a post file that is a symlink out of the repository."""
+    return Problem(Source(file), "error",
+                   "symlink to a file outside the content repository; not read")
 
 
 class Found(NamedTuple):
@@ -186,7 +203,7 @@ def walk(folder: str, *, ctx: RepoContext, listings: dict[str, Listing] | None =
         name = entry.name
         if name[0] == ".":
             continue
-        file = entry.path[start:] if os.sep == "/" else entry.path[start:].replace(os.sep, "/")
+        file = repo_file(entry.path, start=start)
         try:
             if entry.is_symlink():
                 listed = None
@@ -199,9 +216,7 @@ def walk(folder: str, *, ctx: RepoContext, listings: dict[str, Listing] | None =
                 if not name.endswith(SUFFIXES):
                     continue
                 if not within(real, ctx.real_root):
-                    yield Found(file, entry.path, problem=Problem(
-                        Source(file), "error",
-                        "symlink to a file outside the content repository; not read"))
+                    yield Found(file, entry.path, problem=outside_problem(file))
                     continue
             if entry.is_dir(follow_symlinks=False):
                 if listed is not None:
@@ -211,6 +226,10 @@ def walk(folder: str, *, ctx: RepoContext, listings: dict[str, Listing] | None =
                 if listed is not None:
                     listed.append((entry.path, file))
                 yield Found(file, entry.path, stamp_of(entry.stat()) if stat else None)
+            elif name.endswith(SUFFIXES):  # a FIFO, socket or device: never opened
+                listed = None  # listed again each time, so that the warning stays
+                refused = NotRegularFile(kind_of(entry.stat().st_mode))
+                yield Found(file, entry.path, problem=Problem(Source(file), "warning", str(refused)))
         except OSError:
             listed = None
             continue  # vanished while we looked: the next scan will not see it either

@@ -34,6 +34,8 @@ from klapper.queue.files import (
     Listing,
     Stamp,
     load_file,
+    outside_problem,
+    repo_file,
     stamp_of,
     walk,
 )
@@ -192,14 +194,19 @@ def _walk_changed(folder: str, ctx: RepoContext, cache: LoadCache, pending: set[
                 if file not in seen:
                     cache._drop(file)
             continue
-        file = cache._by_path.get(path) or path[len(ctx.root) + 1:].replace(os.sep, "/")
+        file = cache._by_path.get(path) or repo_file(path, start=len(ctx.root) + 1)
         try:
             stamp = stamp_of(os.stat(path))
         except OSError:
             cache._drop(file)
             continue
-        if path.endswith(SUFFIXES) and not os.path.basename(path).startswith("."):
-            _take(Found(file, path, stamp), ctx, cache)
+        if not path.endswith(SUFFIXES) or os.path.basename(path).startswith("."):
+            continue
+        if os.path.islink(path) and not within(os.path.realpath(path), ctx.real_root):
+            cache._drop(file)  # as the walk does: a symlink out is never read
+            _take(Found(file, path, problem=outside_problem(file)), ctx, cache)
+            continue
+        _take(Found(file, path, stamp), ctx, cache)
 
 
 def _duplicate_problems(posts: list[Post], clashing: set[str]) -> list[Problem]:

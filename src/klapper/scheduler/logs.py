@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from klapper.config.secrets import RedactingFilter
+from klapper.display import is_shown_as_is, shown
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,6 +28,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+def _one_line(record: logging.LogRecord) -> bool:
+    """A log line stays one line of text: control characters in a message (a file name's
+    newline or escape sequence) are escaped, as everywhere names are shown (display.shown)."""
+    message = record.getMessage()
+    if not is_shown_as_is(message):
+        record.msg, record.args = shown(message), None
+    return True
+
+
 def setup_logging(*, log_format: str = "text", verbose: bool = False,
                   level: int = logging.INFO) -> RedactingFilter:
     """Send klapper's logs to stderr; returns the filter that keeps secrets out of them."""
@@ -39,6 +49,7 @@ def setup_logging(*, log_format: str = "text", verbose: bool = False,
                                                "%Y-%m-%d %H:%M:%S%z"))
     redaction = RedactingFilter()
     handler.addFilter(redaction)
+    handler.addFilter(_one_line)
     root = logging.getLogger("klapper")
     for old in list(root.handlers):
         root.removeHandler(old)

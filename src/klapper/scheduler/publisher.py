@@ -9,13 +9,13 @@ the next attempt asks the adapter's ``find`` first: only a part proven absent is
 from __future__ import annotations
 
 import logging
-import mimetypes
 import random
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from klapper.adapters.base import (
     Adapter, AdapterError, AuthExpiredError, MediaFile, Outgoing, PermanentError, Published,
@@ -25,6 +25,7 @@ from klapper.config.model import Config
 from klapper.config.secrets import redact, secret_values
 from klapper.ledger import Delivery, EventLog, Ledger, State, idempotency_key
 from klapper.ledger.owner import current_owner
+from klapper.queue.media import inspect_media
 from klapper.queue.model import Post
 from klapper.scheduler.retry import backoff, is_timeout
 
@@ -217,7 +218,7 @@ class Publisher:
         part = post.parts_for(delivery.account, delivery.platform)[index]
         return Outgoing(
             text=part.text, idempotency_key=idempotency_key(delivery.id, index),
-            media=tuple(MediaFile(path=m.path, alt=m.alt, mime=mimetypes.guess_type(m.path.name)[0])
+            media=tuple(MediaFile(path=m.path, alt=m.alt, mime=_content_type(m.path))
                         for m in part.media),
             options=part.options,
             reply_to=ThreadRef(root=done[0], parent=done[index - 1]) if index else None,
@@ -273,6 +274,14 @@ class Publisher:
         log.log(level, "%s %s to %s: %s%s", event, row.post_id, row.account, reason,
                 f" (next try {row.retry_at.isoformat()})" if row.retry_at else "")
         return Outcome(row, event)
+
+
+def _content_type(path: Path) -> str | None:
+    """An image's type from its content (`klapper check` holds a post whose image is none)."""
+    try:
+        return inspect_media(path).mime
+    except OSError:
+        return None  # gone since the check: the adapter's own read says so
 
 
 def summarize(outcomes: Iterable[Outcome]) -> dict[str, int]:
