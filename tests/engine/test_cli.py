@@ -93,10 +93,32 @@ def test_publish_post_now_retry_and_skip(repo: TempRepo) -> None:
     delivery = data["recent"][0]["delivery"]
     code, output = klapper(repo, "retry", delivery)
     assert code == 1 and "never posts a delivery twice" in output
-    code, output = klapper(repo, "retry", "posts/p.yaml", "--account", "b")
+    code, output = klapper(repo, "retry", "posts/p.yaml", "--account", "b", "--now")
     assert code == 0 and [m["text"] for m in outbox(repo, "b")] == ["Future"]
     code, output = klapper(repo, "status")
     assert code == 0 and "Published lately" in output
+
+
+def test_retry_after_skip_goes_back_to_the_planned_time(repo: TempRepo) -> None:
+    at = datetime.now(UTC) + timedelta(days=1)
+    repo.write("p", text="Tomorrow", at=at, to=["a"])
+    code, output = klapper(repo, "skip", "posts/p.yaml")
+    assert code == 0 and "skipped" in output
+
+    code, output = klapper(repo, "retry", "posts/p.yaml")
+
+    assert code == 0, output
+    assert "planned for" in output and "--now" in output
+    assert outbox(repo, "a") == []  # not published early
+    code, output = klapper(repo, "status", "--format", "json")
+    (upcoming,) = json.loads(output)["upcoming"]
+    assert upcoming["state"] == "planned"
+    assert datetime.fromisoformat(upcoming["due"]) == at
+    code, output = klapper(repo, "publish", "--due")
+    assert code == 0 and outbox(repo, "a") == []
+    klapper(repo, "skip", "posts/p.yaml")
+    code, output = klapper(repo, "retry", "posts/p.yaml", "--now")
+    assert code == 0 and [m["text"] for m in outbox(repo, "a")] == ["Tomorrow"]
 
 
 def test_status_without_a_repository_reads_the_ledger(repo: TempRepo, tmp_path: Path) -> None:

@@ -226,18 +226,24 @@ def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
 
 @app.command(name="retry", epilog=examples(
     'klapper retry d6a321c0a5a',
+    'klapper retry d6a321c0a5a --now       # a skipped future delivery: publish it now',
     'klapper retry --account shop-x        # resume a paused account',
 ))
 def retry_command(
     delivery: Annotated[str | None, typer.Argument(
         help="A delivery id from `klapper status`, or a post id (with --account).")] = None,
     account: AccountOption = None,
+    now: Annotated[bool, typer.Option(
+        "--now", help="A skipped delivery whose time is ahead: publish it now.")] = False,
     repo: RepoOption = Path("."), state: StateOption = None,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
-    """Try a failed, unknown, missed or skipped delivery again now; un-pauses its account."""
+    """Try a failed, unknown, missed or skipped delivery again; un-pauses its account.
+
+    A skipped delivery whose time is still ahead goes back to that time (--now: at once).
+    """
     with _engine(repo, state, log_format) as engine:
-        results = retry(engine, delivery, account=account)
+        results = retry(engine, delivery, account=account, now=now)
         _print_results(stdout_console(), results, engine.config.tz)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from klapper.ledger import Delivery, State
 from klapper.scheduler.accounts import resume_account
@@ -21,11 +22,13 @@ class Result:
     delivery: Delivery
     outcome: Outcome | None = None
     note: str | None = None
+    done: bool = False  # what was asked is done without publishing (planned again)
 
     @property
     def ok(self) -> bool:
-        return (self.outcome.ok if self.outcome else
-                self.delivery.state in (State.PUBLISHED, State.EDITED, State.SKIPPED))
+        if self.outcome:
+            return self.outcome.ok
+        return self.done or self.delivery.state in (State.PUBLISHED, State.EDITED, State.SKIPPED)
 
 
 def resolve(engine: Engine, target: str, *, account: str | None = None,
@@ -87,8 +90,13 @@ def publish_post(engine: Engine, post_id: str, *, account: str | None, now: bool
     return results
 
 
-def retry(engine: Engine, target: str | None, *, account: str | None) -> list[Result]:
-    """`klapper retry`: un-pause the account, reset the delivery's retries, publish it now."""
+def retry(engine: Engine, target: str | None, *, account: str | None,
+          now: bool = False) -> list[Result]:
+    """`klapper retry`: un-pause the account, reset the delivery's retries, publish it now.
+
+    A skipped delivery whose time is still ahead goes back to its planned time (``now``
+    publishes it at once): undoing a skip must not move a post earlier.
+    """
     publisher = _publisher(engine)
     moment = engine.clock()
     if target is None:
@@ -110,7 +118,14 @@ def retry(engine: Engine, target: str | None, *, account: str | None) -> list[Re
                           "klapper never posts a delivery twice")
         if row.state in (State.CANCELLED, State.CLAIMED):
             raise Refused(f"{row.id} is {row.state.value}: {row.reason or 'being published'}")
-        if row.state is not State.PLANNED:
+        ahead = row.state in (State.PLANNED, State.SKIPPED) and row.due > moment
+        if ahead and not now:
+            results.append(_replan(engine, row, moment))
+            continue
+        if row.state is State.PLANNED:
+            if ahead:  # --now: due at once, as `klapper publish POST --now` does
+                engine.ledger.update(row.id, now=moment, expect=[State.PLANNED], due=moment)
+        else:
             state = State.UNKNOWN if row.state is State.UNKNOWN else State.FAILED
             engine.ledger.update(row.id, now=moment, expect=[row.state], state=state,
                                  retry_at=moment, attempts=0)
@@ -119,6 +134,26 @@ def retry(engine: Engine, target: str | None, *, account: str | None) -> list[Re
         results.append(Result(engine.ledger.get(row.id) or row, outcome=outcome,
                               note=None if outcome else _why_not(engine, row)))
     return results
+
+
+def _replan(engine: Engine, row: Delivery, moment: datetime) -> Result:
+    """A delivery whose time is ahead waits for it: a skipped one is planned again."""
+    skipped = row.state is State.SKIPPED
+    if skipped:
+        planned = engine.ledger.update(row.id, now=moment, expect=[State.SKIPPED],
+                                       state=State.PLANNED, reason=None, retry_at=None,
+                                       attempts=0)
+        if planned is None:
+            raise Refused(f"{row.id} changed meanwhile; look again")
+        assert engine.events is not None
+        engine.events.emit("retry", delivery=planned, now=moment, by="user")
+        engine.reload()  # the sync brings a post edited while it was skipped up to date
+        row = engine.ledger.get(row.id) or planned
+    if row.state is not State.PLANNED:  # the sync found its post gone or moved
+        return Result(row, note=f"{row.state.value}: {row.reason or 'not planned'}")
+    local = row.due.astimezone(engine.config.tz)
+    return Result(row, done=skipped, note=f"planned for {local:%Y-%m-%d %H:%M %Z}; "
+                                       "add --now to publish it now")
 
 
 def skip(engine: Engine, target: str, *, account: str | None) -> list[Delivery]:
