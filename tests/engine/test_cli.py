@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -64,7 +65,6 @@ def test_publish_due_reports_missed_and_exits_1(repo: TempRepo) -> None:
     code, output = klapper(repo, "status", "--format", "json")
     assert [d["post"] for d in json.loads(output)["upcoming"]] == ["posts/soon.yaml"]
     # Pretend the machine slept through it: move the planned due time back 2 hours.
-    import sqlite3
     with sqlite3.connect(state / "ledger.sqlite3") as conn:
         conn.execute("UPDATE deliveries SET due = ?",
                      ((datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="microseconds"),))
@@ -141,7 +141,7 @@ def test_a_post_check_refuses_is_held_for_that_account_only(repo: TempRepo) -> N
     code, output = klapper(repo, "publish", "--due")
 
     assert code == 1, output
-    assert "held" in output and outbox(repo, "a") == []
+    assert "held" in output and "the limit is 20" in output and outbox(repo, "a") == []
     assert [p["text"] for p in outbox(repo, "b")] == ["This text is longer than twenty characters"]
     repo.write("long", text="Short now", at=due)  # fixed within the catch-up window
     code, output = klapper(repo, "publish", "--due")
@@ -175,3 +175,43 @@ def test_status_warns_of_credentials_running_out_and_of_held_posts(
     assert [c["account"] for c in report["expiring"]] == ["li"]
     assert report["held"] and report["attention"] is True
     assert "canary-li-token" not in output
+
+
+def test_publish_due_says_why_due_deliveries_did_not_go_out(repo: TempRepo) -> None:
+    from klapper.ledger import Ledger
+
+    state = repo.root.parent / "state"
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    repo.write("broken", text="Fine until edited", at=due + timedelta(days=1), to=["a"])
+    repo.write("stuck", text="For the paused account", at=due, to=["b"])
+    klapper(repo, "status")  # plans both
+    with sqlite3.connect(state / "ledger.sqlite3") as conn:  # the broken one came due meanwhile
+        conn.execute("UPDATE deliveries SET due = ? WHERE post_id = 'posts/broken.yaml'",
+                     (due.isoformat(timespec="microseconds"),))
+    (repo.root / "posts" / "broken.yaml").write_text("text: [unclosed\n", encoding="utf-8")
+    ledger = Ledger.open(state=state)
+    ledger.set_account("b", now=due, paused_at=due, pause_reason="token revoked")
+    ledger.close()
+
+    code, output = klapper(repo, "publish", "--due")
+
+    assert code == 1, output
+    assert "nothing due" not in output
+    assert "broken" in output and "posts/broken.yaml" in output and "klapper check" in output
+    assert "paused" in output and "token revoked" in output and "klapper login b" in output
+    assert "1 broken, 1 paused" in output
+    assert outbox(repo, "a") == [] and outbox(repo, "b") == []
+
+
+def test_publish_due_reports_an_account_paused_in_klapper_yaml_without_failing(
+    repo: TempRepo,
+) -> None:
+    repo.write("p", text="Waits", at=datetime.now(UTC) - timedelta(minutes=1), to=["a"])
+    config = yaml.safe_load((repo.root / "klapper.yaml").read_text())
+    config["accounts"]["a"]["paused"] = True
+    (repo.root / "klapper.yaml").write_text(yaml.safe_dump(config))
+
+    code, output = klapper(repo, "publish", "--due")
+
+    assert code == 0, output
+    assert "paused in klapper.yaml" in output and outbox(repo, "a") == []

@@ -35,9 +35,10 @@ from klapper.ledger import Delivery, state_dir
 from klapper.scheduler.engine import Engine
 from klapper.scheduler.logs import setup_logging
 from klapper.scheduler.manual import Refused, Result, publish_post, retry, skip
-from klapper.scheduler.publisher import summarize
+from klapper.scheduler.publisher import Outcome, summarize
 from klapper.scheduler.status import Status, collect_status
 from klapper.scheduler.sync import RepositoryBroken
+from klapper.scheduler.unsent import unsent
 
 
 class LogFormat(str, Enum):
@@ -121,7 +122,11 @@ def publish(
     repo: RepoOption = Path("."), state: StateOption = None,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
-    """Publish what is due (--due, for cron and timers) or one post; exit 1 if any failed."""
+    """Publish what is due (--due, for cron and timers) or one post; exit 1 if any failed.
+
+    --due exits 1 too when a due delivery did not go out (its file has errors, its account is
+    paused or rate limited, `klapper check` holds it), and says why for each.
+    """
     if due == (post is not None):
         typer.echo("error: give either --due or a POST id", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -135,14 +140,29 @@ def publish(
             raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
         with progress_bar("publishing") as progress:
             outcomes = engine.publisher.publish_due(progress=progress)
-        for outcome in outcomes:
-            d = outcome.delivery
-            console.print(f"{outcome.event:<9} {escape(d.post_id)} -> {escape(d.account)}"
-                          f"  {escape(d.url or d.reason or '')}")
-        counts = summarize(outcomes)
-        console.print(", ".join(f"{n} {event}" for event, n in sorted(counts.items()))
-                      or "nothing due")
-        raise typer.Exit(EXIT_OK if set(counts) <= {"published"} else EXIT_FAILED)
+        raise typer.Exit(_report_batch(console, engine, outcomes))
+
+
+def _report_batch(console: Console, engine: Engine, outcomes: list[Outcome]) -> int:
+    """Print each outcome and each due delivery left unsent with why; the exit code."""
+    assert engine.repository is not None and engine.publisher is not None
+    left = unsent(ledger=engine.ledger, now=engine.clock(), config=engine.config,
+                  posts=engine.publisher.posts, problems=engine.repository.problems,
+                  handled=[o.delivery.id for o in outcomes], tz=engine.config.tz)
+    held = _held(engine, [o.delivery for o in outcomes if o.event == "held"])
+    lines = [(o.event, o.delivery, held.get(o.delivery.id) or o.delivery.url
+              or o.delivery.reason) for o in outcomes]
+    lines += [(u.event, u.delivery, u.reason) for u in left]
+    for event, d, detail in lines:
+        console.print(f"{event:<9} {escape(d.post_id)} -> {escape(d.account)}"
+                      f"  {escape(detail or '')}")
+    counts = summarize(outcomes)
+    failed = bool(set(counts) - {"published"}) or any(u.fails for u in left)
+    for u in left:
+        counts[u.event] = counts.get(u.event, 0) + 1
+    console.print(", ".join(f"{n} {event}" for event, n in sorted(counts.items()))
+                  or "nothing due")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _print_results(console: Console, results: list[Result], tz: tzinfo) -> None:
