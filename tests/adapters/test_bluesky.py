@@ -298,6 +298,17 @@ def test_an_unusable_session_falls_back_to_the_app_password_or_asks_for_login(pd
         alone.publish(out("no way", "a#1"))
 
 
+def test_a_session_that_never_existed_is_not_called_expired(tmp_path):
+    adapter = create_adapter(name="fresh", platform="bluesky", settings={
+        "service": "http://127.0.0.1:9", "handle": "fresh.test"}, secrets={}, repo=tmp_path,
+        timeout=2)
+    with pytest.raises(AuthExpiredError) as refused:
+        adapter.publish(out("never", "n#0"))
+    message = str(refused.value)
+    assert "does not exist (never logged in)" in message and "expired" not in message
+    assert "run `klapper login fresh`" in message
+
+
 # --- engagement without an AppView ------------------------------------------------------
 
 

@@ -215,3 +215,40 @@ def test_publish_due_reports_an_account_paused_in_klapper_yaml_without_failing(
 
     assert code == 0, output
     assert "paused in klapper.yaml" in output and outbox(repo, "a") == []
+
+
+def test_accounts_without_credentials_show_before_the_first_publish(
+    repo: TempRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "no-secrets.yaml"))
+    config = yaml.safe_load((repo.root / "klapper.yaml").read_text())
+    config["accounts"]["shop-masto"] = {"platform": "mastodon", "instance": "http://127.0.0.1:9"}
+    config["accounts"]["idle-bsky"] = {"platform": "bluesky", "handle": "idle.test",
+                                       "paused": True}  # paused: nothing goes there
+    (repo.root / "klapper.yaml").write_text(yaml.safe_dump(config))
+    repo.write("p", text="Soon", at=datetime.now(UTC) + timedelta(hours=1), to=["a", "shop-masto"])
+
+    code, output = klapper(repo, "check")
+    assert code == 0, output
+    assert "warning" in output and "account shop-masto has no credentials" in output
+    assert "klapper login shop-masto" in output and "idle-bsky" not in output
+    code, output = klapper(repo, "check", "--format", "json")
+    (warning,) = [p for p in json.loads(output) if p["account"] == "shop-masto"]
+    assert warning["file"] == "klapper.yaml" and warning["line"] > 1
+
+    code, output = klapper(repo, "plan", "--format", "json")
+    assert {(r["account"], r["no_credentials"]) for r in json.loads(output)} == {
+        ("a", False), ("shop-masto", True)}
+    code, output = klapper(repo, "plan")
+    assert "shop-masto !" in output and "klapper login shop-masto" in output
+
+    code, output = klapper(repo, "status", "--format", "json")
+    report = json.loads(output)
+    assert [c["account"] for c in report["no_credentials"]] == ["shop-masto"]
+    assert report["attention"] is True
+    code, output = klapper(repo, "status")
+    assert "account shop-masto has no credentials" in output
+
+    repo.write("p", text="Now", at=datetime.now(UTC) - timedelta(minutes=1), to=["shop-masto"])
+    code, output = klapper(repo, "publish", "--due")
+    assert code == 1 and "has no credentials" in output and "expired" not in output

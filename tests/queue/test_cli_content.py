@@ -23,6 +23,10 @@ BROKEN = {
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("KLAPPER_STATE", str(tmp_path / "state"))
     monkeypatch.delenv("KLAPPER_REPO", raising=False)
+    # The accounts of repo_helpers.CONFIG have credentials (else check warns about each one).
+    monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "no-secrets.yaml"))
+    for account in ("MASTO", "BSKY", "X", "LI"):
+        monkeypatch.setenv(f"KLAPPER_{account}_ACCESS_TOKEN", f"test-token-{account}")
     runner = CliRunner()
 
     def invoke(*args: str):

@@ -72,6 +72,7 @@ class Rules:
     alt_limit: int  # characters of alt text per image
     threads: bool = True  # follow-ups can be posted as replies
     max_text_bytes: int | None = None  # a cap on the UTF-8 size of the text, besides the count
+    credentials: bool = True  # an account must log in first (`klapper login`)
 
 
 # --- what goes out, what comes back ---------------------------------------------------------

@@ -122,6 +122,7 @@ class Session:
         self._password = secrets.get("app_password") or None
         self._access = secrets.get("access_jwt") or None
         self._refresh = secrets.get("refresh_jwt") or None
+        self._had_session = bool(self._access or self._refresh)
         self._account = account
         self._on_tokens = on_tokens
         self._did: str | None = None
@@ -180,9 +181,11 @@ class Session:
                 self._keep(Tokens(fresh.did, fresh.handle, fresh.access_jwt, fresh.refresh_jwt))
                 return
         if not (self._password and self._identifier):
+            # Only a session that existed can have expired.
+            lost = "has expired" if self._had_session else "does not exist (never logged in)"
             self._access = None
             raise AuthExpiredError(
-                f"{action}: the Bluesky session of account {self._account!r} has expired and no "
+                f"{action}: the Bluesky session of account {self._account!r} {lost} and no "
                 f"app password is stored; run `klapper login {self._account}`"
             )
         self._access = None  # no stale bearer token on the login request

@@ -11,7 +11,7 @@ RULES: dict[str, Rules] = {
     # The local outbox takes anything; generous limits so it never refuses what others accept.
     "outbox": Rules(
         counting="chars", text_limit=100_000, max_media=20, media_types=_IMAGES,
-        max_media_bytes=100 * MB, alt_limit=10_000,
+        max_media_bytes=100 * MB, alt_limit=10_000, credentials=False,
     ),
     # docs.joinmastodon.org: 500 chars by default (instances may differ: /api/v2/instance),
     # 4 attachments, images up to 16 MB, descriptions up to 1500 chars.

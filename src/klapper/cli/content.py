@@ -34,6 +34,7 @@ from klapper.ledger import state_dir
 from klapper.queue import Repository, announced_rules, check_posts, load_repository
 from klapper.queue.model import Problem
 from klapper.queue.schema import post_file_schema
+from klapper.scheduler.credentials import credential_problems, missing_credentials
 from klapper.scheduler.plan import plan_deliveries
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
@@ -130,6 +131,7 @@ def check(
     with _ledger_view(state) as (published, _slots):
         found = check_posts(repository, now=datetime.now(UTC), published=published,
                             rules=announced_rules(repository.config, cache_dir=state_dir(state)))
+    found += credential_problems(missing_credentials(repository.config), repo=repo)
     problems = sorted([*repository.problems, *found],
                       key=lambda p: (p.source, p.severity != "error"))
     if output is CheckFormat.json:
@@ -165,6 +167,7 @@ def plan(
         deliveries = plan_deliveries(config=config, posts=repository.posts, start=now,
                                      end=now + timedelta(days=days), assigned_slots=slots)
     posts = {post.id: post for post in repository.posts}
+    missing = missing_credentials(config)
     rows: list[dict[str, Any]] = []
     for d in deliveries:
         local = d.due.astimezone(config.tz)
@@ -172,21 +175,24 @@ def plan(
             "post": d.post_id, "account": d.account, "due": local.isoformat(),
             "due_utc": d.due.isoformat().replace("+00:00", "Z"), "occurrence": d.occurrence,
             "slotted": d.slotted, "note": d.note, "first_line": posts[d.post_id].first_line,
-            "_local": local,
+            "no_credentials": d.account in missing, "_local": local,
         })
     errors = sum(p.severity == "error" for p in repository.problems)
     if output is OutputFormat.json:
         typer.echo(json.dumps([{k: v for k, v in row.items() if not k.startswith("_")}
                                for row in rows], indent=2, ensure_ascii=False))
     else:
-        _print_plan(rows, config, days)
+        _print_plan(rows, config, days, missing)
     if errors:
         typer.echo(f"{errors} error{'s' * (errors != 1)} in the repository: posts with errors "
                    "are not planned; run `klapper check`", err=True)
 
 
-def _print_plan(rows: list[dict[str, Any]], config: Config, days: int) -> None:
+def _print_plan(rows: list[dict[str, Any]], config: Config, days: int,
+                missing: dict[str, str]) -> None:
     console = stdout_console()
+    for message in missing.values():
+        console.print(f"[bold yellow]! {escape(message)}[/]")
     if not rows:
         console.print(f"Nothing due in the next {days} days.")
         return
@@ -197,7 +203,8 @@ def _print_plan(rows: list[dict[str, Any]], config: Config, days: int) -> None:
         marker = " *" if row["note"] else (" (slot)" if row["slotted"] else "")
         table.add_row(f"{row['_local']:%a %Y-%m-%d %H:%M}{marker}",
                       f"{row['_local'].astimezone(UTC):%H:%M}", escape(row["post"]),
-                      escape(row["account"]), escape(row["first_line"][:60]))
+                      escape(row["account"] + (" !" if row["no_credentials"] else "")),
+                      escape(row["first_line"][:60]))
     console.print(table)
     for note in dict.fromkeys(row["note"] for row in rows if row["note"]):
         console.print(f"* {escape(note)}")

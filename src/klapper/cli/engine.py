@@ -32,6 +32,7 @@ from klapper.cli.app import (
 from klapper.config.expiry import expiring_credentials
 from klapper.config.load import CONFIG_FILE
 from klapper.ledger import Delivery, state_dir
+from klapper.scheduler.credentials import missing_credentials
 from klapper.scheduler.engine import Engine
 from klapper.scheduler.logs import setup_logging
 from klapper.scheduler.manual import Refused, Result, publish_post, retry, skip
@@ -188,6 +189,7 @@ def status(repo: RepoOption = Path("."), state: StateOption = None,
             report.expiring.extend(expiring_credentials(accounts=engine.config.accounts,
                                                         now=engine.clock()))
             report.held.update(_held(engine, report.upcoming))
+            report.no_credentials.update(missing_credentials(engine.config))
     if format is OutputFormat.json:
         typer.echo(json.dumps({**report.to_json(), "attention": report.needs_attention},
                               indent=2, ensure_ascii=False))
@@ -205,6 +207,8 @@ def _held(engine: Engine, upcoming: list[Delivery]) -> dict[str, str]:
 def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
     for credential in report.expiring:
         console.print(f"[bold yellow]{escape(credential.message(tz=tz))}[/]")
+    for message in report.no_credentials.values():
+        console.print(f"[bold yellow]{escape(message)}[/]")
     for account in report.accounts:
         if account.paused_at:
             console.print(f"[bold red]account {account.name} is paused[/] since "

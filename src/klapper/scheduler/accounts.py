@@ -13,6 +13,11 @@ from klapper.config.model import Config
 from klapper.config.secrets import load_secrets, save_secrets, secret_values
 from klapper.ledger import EventLog, Ledger, event_log_path
 from klapper.ledger.store import LEDGER_FILE
+from klapper.scheduler.credentials import needs_credentials, no_credentials_message
+
+
+class MissingCredentials(Exception):
+    """An account that must log in has no credentials at all (not: expired ones)."""
 
 
 class AccountAdapters:
@@ -46,6 +51,8 @@ class AccountAdapters:
         secrets: Mapping[str, str] = {} if account.platform == "outbox" else load_secrets(name)
         if self.on_secrets is not None:
             self.on_secrets(secret_values(secrets))
+        if needs_credentials(account.platform) and not secret_values(secrets):
+            raise MissingCredentials(no_credentials_message(name))
         settings = account.model_dump(exclude_none=True, exclude={"platform", "paused"})
         if self.state is not None:
             settings["cache_dir"] = str(self.state)

@@ -22,11 +22,13 @@ class Status:
     config_paused: list[str]  # `paused: true` in klapper.yaml
     expiring: list[ExpiringCredential] = field(default_factory=list)  # within 7 days
     held: dict[str, str] = field(default_factory=dict)  # delivery id -> `klapper check` error
+    no_credentials: dict[str, str] = field(default_factory=dict)  # account -> what to do
 
     @property
     def needs_attention(self) -> bool:
         return bool(self.unknown or self.missed or any(d.final for d in self.failed)
-                    or any(a.paused_at for a in self.accounts) or self.expiring or self.held)
+                    or any(a.paused_at for a in self.accounts) or self.expiring or self.held
+                    or self.no_credentials)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +42,8 @@ class Status:
             "expiring": [{"account": c.account, "platform": c.platform, "key": c.key,
                           "expires_at": utc_text(c.expires_at)} for c in self.expiring],
             "held": [{"delivery": id_, "reason": reason} for id_, reason in self.held.items()],
+            "no_credentials": [{"account": name, "reason": reason}
+                               for name, reason in self.no_credentials.items()],
         }
 
 
