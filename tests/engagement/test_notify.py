@@ -13,7 +13,7 @@ import pytest
 
 from klapper.adapters.base import Interaction
 from klapper.config.expiry import ExpiringCredential
-from klapper.engagement.notify import Notifier, run_notify
+from klapper.engagement.notify import KEPT_ENV, Notifier, run_notify
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger
 from tests.engagement.helpers import config_for
@@ -59,8 +59,9 @@ def parts(tmp_path: Path, recorder) -> Iterator[tuple[Notifier, EventLog, Engage
 
 def test_final_failures_and_pauses_from_the_event_log(parts, recorder) -> None:
     notifier, events, _ = parts
-    events.emit("failed", account="masto", post="old", reason="from before klapper listened")
-    assert notifier.check() == []  # the first check starts at the end of the log
+    events.emit("failed", account="masto", post="old", reason="from before klapper listened",
+                now=datetime.now(UTC) - timedelta(days=2))
+    assert notifier.check() == []  # the first check leaves out what is older than a day
     # As `klapper publish --due` from cron (another process) writes it:
     with open(events.path, "a", encoding="utf-8") as other:
         other.write(json.dumps({"ts": "2026-03-20T10:00:00+00:00", "event": "failed",
@@ -146,3 +147,79 @@ def test_a_final_failure_from_the_publisher_reaches_the_command(tmp_path: Path, 
         [message] = notifier.check()
         assert "refused to a failed for good" in message and f"klapper retry {delivery}" in message
         env.close()
+
+
+def test_the_first_failure_in_a_new_state_folder_is_told(parts, recorder) -> None:
+    notifier, events, _ = parts
+    events.emit("paused", account="masto", reason="The access token is invalid")
+    [message] = notifier.check()  # the very first check of this state folder
+    assert "account masto is paused" in message and _messages(recorder[1]) == [message]
+    assert notifier.check() == []
+
+
+def test_a_rotated_event_log_is_read_from_its_start(parts, recorder) -> None:
+    notifier, events, _ = parts
+    events.emit("retry", account="masto", post="p", reason="503 " + "x" * 200)
+    assert notifier.check() == []
+    events.path.unlink()  # logrotate: a new, shorter file
+    with open(events.path, "a", encoding="utf-8") as fresh:
+        fresh.write(json.dumps({"ts": datetime.now(UTC).isoformat(), "event": "failed",
+                                "delivery": "d9", "post": "new", "account": "masto",
+                                "reason": "refused"}) + "\n")
+    [message] = notifier.check()
+    assert "new to masto failed for good" in message
+
+
+ENV_DUMP = """
+import json, os, sys
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    json.dump(dict(os.environ), out)
+"""
+
+
+def test_the_command_gets_a_clean_environment(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    script, dump = tmp_path / "dump.py", tmp_path / "env.json"
+    script.write_text(ENV_DUMP, encoding="utf-8")
+    monkeypatch.setenv("KLAPPER_MASTO_ACCESS_TOKEN", "canary-env-token")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
+    monkeypatch.setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+    monkeypatch.setenv("SOME_OTHER_SETTING", "x")
+    monkeypatch.setenv("LANG", "de_DE.UTF-8")
+
+    assert run_notify(command=f"{sys.executable} {script} {dump}", message="hello")
+
+    seen = json.loads(dump.read_text(encoding="utf-8"))
+    assert seen["KLAPPER_MESSAGE"] == "hello" and seen["LANG"] == "de_DE.UTF-8"
+    assert "PATH" in seen and "HOME" in seen
+    assert not {"KLAPPER_MASTO_ACCESS_TOKEN", "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET",
+                "SOME_OTHER_SETTING"} & set(seen)
+    assert set(seen) - {"KLAPPER_MESSAGE"} <= set(KEPT_ENV)
+    assert "canary-env-token" not in json.dumps(seen)
+
+
+def test_secrets_the_command_prints_are_redacted_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from klapper.config.secrets import save_secrets
+
+    secrets_file = tmp_path / "secrets.yaml"
+    monkeypatch.setenv("KLAPPER_SECRETS", str(secrets_file))
+    save_secrets("masto", {"access_token": "canary-file-token"}, path=secrets_file, environ={})
+    monkeypatch.setenv("KLAPPER_OTHER_APP_PASSWORD", "canary-env-password")
+    noisy = (f"{sys.executable} -c \"import sys; sys.stderr.write('auth failed for "
+             f"canary-file-token and canary-env-password'); sys.exit(2)\"")
+    ledger = Ledger.open(state=tmp_path / "state")
+    events = EventLog(tmp_path / "state" / "events.jsonl")
+    config = config_for({"masto": "mastodon"}).model_copy(update={"notify": noisy})
+    notifier = Notifier(store=EngagementStore(ledger), config=config, events_path=events.path,
+                        expiring=lambda **_: [])
+    caplog.set_level(logging.WARNING, logger="klapper.notify")
+    events.emit("failed", account="masto", post="p", reason="refused")
+
+    assert len(notifier.check()) == 1
+
+    assert "exited with 2" in caplog.text and "[redacted]" in caplog.text
+    assert "canary-file-token" not in caplog.text and "canary-env-password" not in caplog.text
+    events.close()
+    ledger.close()

@@ -5,7 +5,12 @@ where the last check stopped, so the publisher needs no hook and cron runs are c
 new replies or mentions wait in the inbox, or a credential runs out within 7 days (once per
 credential and expiry). The command is split like a shell would (``shlex``) but run without
 one, with the message as its last argument and in $KLAPPER_MESSAGE, with a timeout; when it
-fails, that is logged and klapper carries on.
+fails, that is logged (every known secret redacted) and klapper carries on.
+
+The command gets a clean environment (``KEPT_ENV`` plus $KLAPPER_MESSAGE), never klapper's
+credentials (``KLAPPER_*``, systemd's $CREDENTIALS_DIRECTORY) nor $NOTIFY_SOCKET. The first check
+in a state folder reads the event log from its start, so the very first failure is told too;
+only events older than ``FIRST_LOOK_BACK`` are left out then.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ import logging
 import os
 import shlex
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from klapper.config.expiry import expiring_credentials
 from klapper.config.model import Config
+from klapper.config.secrets import SecretsError, load_secrets, redact, secret_values
 from klapper.engagement.store import EngagementStore, InboxItem
 
 log = logging.getLogger("klapper.notify")
@@ -30,12 +36,46 @@ log = logging.getLogger("klapper.notify")
 TIMEOUT = 30.0
 #: more events than this in one check become one summary message
 DETAIL_LIMIT = 3
+#: the first check tells events this recent (older ones happened before anyone listened)
+FIRST_LOOK_BACK = timedelta(days=1)
+#: what the command's environment keeps: enough to run a program, speak the user's language
+#: and reach the desktop session (notify-send needs its bus); nothing of klapper's own
+KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE",
+            "LC_MESSAGES", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS",
+            "DISPLAY", "WAYLAND_DISPLAY")
+#: klapper's settings in the environment that are not secrets
+_NOT_SECRET_ENV = frozenset({"KLAPPER_REPO", "KLAPPER_STATE", "KLAPPER_SECRETS",
+                             "KLAPPER_MESSAGE"})
 
 Runner = Callable[..., bool]
 
 
-def run_notify(*, command: str, message: str, timeout: float = TIMEOUT) -> bool:
-    """Run ``command`` with ``message``; True when it exited 0. Never raises."""
+def notify_environment(*, message: str,
+                       environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The notify command's environment: ``KEPT_ENV`` from ``environ`` and $KLAPPER_MESSAGE."""
+    env = os.environ if environ is None else environ
+    return {**{name: env[name] for name in KEPT_ENV if name in env}, "KLAPPER_MESSAGE": message}
+
+
+def known_secrets(config: Config, *, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret klapper could know of: each account's credentials, and KLAPPER_* values."""
+    env = os.environ if environ is None else environ
+    found = [value for name, value in env.items()
+             if name.startswith("KLAPPER_") and name not in _NOT_SECRET_ENV]
+    for account in config.accounts:
+        try:
+            found += secret_values(load_secrets(account, environ=environ))
+        except SecretsError:
+            continue  # unreadable: then its values cannot have reached the command either
+    return found
+
+
+def run_notify(*, command: str, message: str, timeout: float = TIMEOUT,
+               secrets: Iterable[str] = ()) -> bool:
+    """Run ``command`` with ``message``; True when it exited 0. Never raises.
+
+    What the command says on stderr is logged with ``secrets`` redacted.
+    """
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -45,7 +85,7 @@ def run_notify(*, command: str, message: str, timeout: float = TIMEOUT) -> bool:
         return False
     try:
         done = subprocess.run(
-            [*argv, message], env={**os.environ, "KLAPPER_MESSAGE": message},
+            [*argv, message], env=notify_environment(message=message),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -57,9 +97,19 @@ def run_notify(*, command: str, message: str, timeout: float = TIMEOUT) -> bool:
         return False
     if done.returncode != 0:
         said = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        log.warning("notify: %s exited with %d %s", argv[0], done.returncode, said[0][:300])
+        log.warning("notify: %s exited with %d %s", argv[0], done.returncode,
+                    redact(said[0], secrets)[:300])
         return False
     return True
+
+
+def _when(event: Mapping[str, Any]) -> datetime:
+    """When an event happened (its ``ts``); long ago when it says not."""
+    try:
+        moment = datetime.fromisoformat(str(event.get("ts")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _event_message(event: Mapping[str, Any]) -> str | None:
@@ -115,37 +165,43 @@ class Notifier:
         if inbox:
             messages.append(inbox)
         messages += self._expiry_messages()
+        secrets = known_secrets(self.config) if messages else []
         for message in messages:
-            self.run(command=self.config.notify, message=message)
+            self.run(command=self.config.notify, message=message, secrets=secrets)
         return messages
 
     def _new_events(self) -> list[dict[str, Any]]:
-        """Complete event-log lines written since the last check (none on the first one)."""
+        """Complete event-log lines written since the last check (the first: see FIRST_LOOK_BACK)."""
         name = f"notify:events:{self.events_path}"
         try:
             size = self.events_path.stat().st_size
         except FileNotFoundError:
             size = 0
         mark = self.store.mark(name)
-        offset = int(mark) if mark is not None else size
-        if offset > size:  # the log was replaced: start over at its end
-            offset = size
+        offset = int(mark) if mark is not None else 0
+        if offset > size:  # the log was replaced (rotated): the new one from its start
+            offset = 0
         if offset == size:
             if mark is None or int(mark) != size:
                 self.store.set_mark(name, str(size), now=self.clock())
             return []
+        events = []
         with open(self.events_path, "rb") as log_file:
             log_file.seek(offset)
-            chunk = log_file.read(size - offset)
-        complete = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits
-        events = []
-        for line in complete.splitlines():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        self.store.set_mark(name, str(offset + len(complete)), now=self.clock())
-        return [e for e in events if e.get("event") in ("failed", "paused")]
+            for line in log_file:
+                if not line.endswith(b"\n"):
+                    break  # a line still being written waits for the next check
+                offset += len(line)
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        self.store.set_mark(name, str(offset), now=self.clock())
+        wanted = [e for e in events if e.get("event") in ("failed", "paused")]
+        if mark is None:
+            since = self.clock() - FIRST_LOOK_BACK
+            wanted = [e for e in wanted if _when(e) >= since]
+        return wanted
 
     def _expiry_messages(self) -> list[str]:
         now = self.clock()
