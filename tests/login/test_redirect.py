@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
+import time
 
 import pytest
 import requests
@@ -68,3 +71,28 @@ def test_busy_port_is_a_clear_error() -> None:
         with pytest.raises(RedirectError, match=f"cannot listen on 127.0.0.1:{port}"):
             with RedirectListener(port=port):
                 pass
+
+
+def test_an_idle_connection_does_not_hold_up_the_redirect() -> None:
+    with RedirectListener() as listener:
+        host, port = "127.0.0.1", int(listener.redirect_uri.rsplit(":", 1)[1].split("/")[0])
+        with socket.create_connection((host, port), timeout=5):  # a browser's pre-connection
+            started = time.monotonic()
+            page = _visit(f"{listener.redirect_uri}?code=real&state={listener.state}")
+            assert page.status_code == 200 and time.monotonic() - started < 2
+            assert listener.wait(timeout=5) == "real"
+
+
+def test_a_browser_that_goes_away_leaves_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    with RedirectListener() as listener:
+        port = int(listener.redirect_uri.rsplit(":", 1)[1].split("/")[0])
+        for _ in range(10):
+            gone = socket.create_connection(("127.0.0.1", port), timeout=5)
+            gone.sendall("GET /callback?code=c&state=other HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            # Close with a reset, before the page is read: the server's write fails.
+            gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            gone.close()
+        _visit(f"{listener.redirect_uri}?code=after&state={listener.state}")
+        assert listener.wait(timeout=5) == "after"
+    time.sleep(0.2)  # the handler threads of the reset connections finish
+    assert "Traceback" not in capfd.readouterr().err

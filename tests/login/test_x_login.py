@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from typer.testing import CliRunner
 
 from klapper.adapters.base import Outgoing
 from klapper.adapters.x import XAdapter
 from klapper.config.model import Account
-from klapper.login import LoginError
+from klapper.login import ConsoleUI, LoginError
 from klapper.login.x import login
 from tests.fakes.x import ME_ID, ME_USERNAME, FakeX
 from tests.fakes.x_oauth import AUTHORIZE_HOST
@@ -129,3 +130,24 @@ def test_oauth1_keys_that_x_refuses(fake: FakeX) -> None:
 def test_an_unknown_choice_is_refused(fake: FakeX) -> None:
     with pytest.raises(LoginError, match="answer 1 or 2"):
         _login(fake, BrowserUI(fake, ["3"]), _free_port(), existing={})
+
+
+class ConsoleBrowserUI(ConsoleUI):
+    """The real terminal prompts (fed from stdin), with the fake X's consent page as browser."""
+
+    def __init__(self, fake: FakeX) -> None:
+        self.browser = BrowserUI(fake, [])
+
+    def open_url(self, url: str) -> bool:
+        return self.browser.open_url(url)
+
+
+def test_a_native_app_logs_in_at_the_terminal_with_an_empty_secret(fake: FakeX) -> None:
+    port = _free_port()
+    fake.oauth.register_client("native-app", redirect_uri=f"http://127.0.0.1:{port}/callback")
+    # Enter for the default method, the client id, Enter for "no client secret".
+    with CliRunner().isolation(input="\nnative-app\n\n"):
+        secrets = _login(fake, ConsoleBrowserUI(fake), port, existing={})
+    assert secrets["client_id"] == "native-app" and "client_secret" not in secrets
+    assert secrets["username"] == ME_USERNAME
+    assert [grant["grant_type"] for grant in fake.oauth.token_requests] == ["authorization_code"]

@@ -55,7 +55,9 @@ class ConsoleUI:
     def prompt(self, text: str, *, secret: bool = False) -> str:
         import typer
 
-        return str(typer.prompt(text, hide_input=secret)).strip()
+        # An empty answer is an answer (an optional secret, a default choice): without
+        # default="" click would ask again and again.
+        return str(typer.prompt(text, default="", show_default=False, hide_input=secret)).strip()
 
     def show(self, text: str) -> None:
         import typer

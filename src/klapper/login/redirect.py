@@ -9,7 +9,9 @@ Usage::
 
 The platform must know ``listener.redirect_uri`` exactly (X and LinkedIn compare it character by
 character), so a login flow passes the port registered with the app; tests pass ``port=0``.
-The authorization code is never logged: the handler's request log is silenced.
+The authorization code is never logged: the handler's request log is silenced. Connections are
+served each in its own thread, so a browser's idle pre-connection cannot hold up the redirect,
+and a browser that goes away before the page is written is no error.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from __future__ import annotations
 import html
 import queue
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +31,24 @@ from urllib.parse import parse_qs, urlsplit
 #: http://127.0.0.1:8914/callback as the redirect URI of your X or LinkedIn app.
 DEFAULT_PORT = 8914
 DEFAULT_PATH = "/callback"
+
+
+#: seconds a connection may stay silent before its thread gives up on it
+IDLE_TIMEOUT = 30.0
+
+
+class _Server(ThreadingHTTPServer):
+    """One thread per connection; closing does not wait for idle ones."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # The browser closed the connection (a reload, a closed tab, a pre-connection):
+        # nothing is lost, and a traceback would only alarm the person logging in.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class RedirectError(RuntimeError):
@@ -53,7 +74,7 @@ class RedirectListener:
         self.state = state or secrets.token_urlsafe(24)
         self._port = port
         self._answers: queue.Queue[_Answer] = queue.Queue()
-        self._server: HTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -65,7 +86,7 @@ class RedirectListener:
 
     def __enter__(self) -> RedirectListener:
         try:
-            self._server = HTTPServer(("127.0.0.1", self._port), self._handler_class())
+            self._server = _Server(("127.0.0.1", self._port), self._handler_class())
         except OSError as exc:
             raise RedirectError(
                 f"cannot listen on 127.0.0.1:{self._port} for the login redirect ({exc.strerror});"
@@ -136,6 +157,8 @@ class RedirectListener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = IDLE_TIMEOUT  # a silent connection ends, its thread with it
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 url = urlsplit(self.path)
                 if url.path != listener.path:
