@@ -2,8 +2,9 @@
 
 A message is ``KEY=value`` lines, so a newline inside a value would start a field of its own
 (a post file named ``x\nWATCHDOG=trigger`` would ask systemd to kill the daemon). The writer
-itself escapes every control character in every value and refuses keys that are not the
-protocol's upper-case names: no caller can smuggle a field in.
+itself escapes every control character in every value (display.shown, the helper that
+escapes names wherever they are shown) and refuses keys that are not the protocol's upper-case
+names: no caller can smuggle a field in.
 """
 
 from __future__ import annotations
@@ -12,28 +13,12 @@ import os
 import re
 import socket
 import time
-import unicodedata
 from collections.abc import Mapping
+
+from klapper.display import shown
 
 #: what systemd accepts as a field name
 _KEY = re.compile(r"[A-Z][A-Z0-9_]*\Z")
-#: control characters, and the line and paragraph separators some readers split lines on
-_UNSAFE = frozenset(("Cc", "Zl", "Zp"))
-
-
-def field_value(text: str) -> str:
-    """``text`` on one line with no control characters: ``\\n``, ``\\t``, ``\\xNN`` instead."""
-    if text.isprintable():
-        return text  # the common case, and fast
-    out = []
-    for char in text:
-        if unicodedata.category(char) not in _UNSAFE:
-            out.append(char)
-        elif char in "\n\r\t":
-            out.append(repr(char)[1:-1])
-        else:
-            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-    return "".join(out)
 
 
 class Notifier:
@@ -61,7 +46,7 @@ class Notifier:
         for key in fields:
             if not _KEY.match(key):
                 raise ValueError(f"not an sd_notify field name: {key!r}")
-        message = "\n".join(f"{key}={field_value(value)}" for key, value in fields.items())
+        message = "\n".join(f"{key}={shown(value)}" for key, value in fields.items())
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
             # Never block: a notify socket nobody reads must not stall publishing.
             sock.setblocking(False)
