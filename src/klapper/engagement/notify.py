@@ -193,15 +193,16 @@ class Notifier:
                     break  # a line still being written waits for the next check
                 offset += len(line)
                 try:
-                    events.append(json.loads(line))
+                    event = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if isinstance(event, dict) and event.get("event") in ("failed", "paused"):
+                    events.append(event)  # only these: a first read may cover a long log
         self.store.set_mark(name, str(offset), now=self.clock())
-        wanted = [e for e in events if e.get("event") in ("failed", "paused")]
         if mark is None:
             since = self.clock() - FIRST_LOOK_BACK
-            wanted = [e for e in wanted if _when(e) >= since]
-        return wanted
+            events = [e for e in events if _when(e) >= since]
+        return events
 
     def _expiry_messages(self) -> list[str]:
         now = self.clock()

@@ -9,6 +9,7 @@ from klapper.ledger import Delivery, State
 from klapper.scheduler.accounts import resume_account
 from klapper.scheduler.engine import Engine
 from klapper.scheduler.publisher import Outcome
+from klapper.scheduler.sync import RepositoryBroken
 
 
 class Refused(Exception):
@@ -147,7 +148,10 @@ def _replan(engine: Engine, row: Delivery, moment: datetime) -> Result:
             raise Refused(f"{row.id} changed meanwhile; look again")
         assert engine.events is not None
         engine.events.emit("retry", delivery=planned, now=moment, by="user")
-        engine.reload()  # the sync brings a post edited while it was skipped up to date
+        try:
+            engine.reload()  # the sync brings a post edited while it was skipped up to date
+        except RepositoryBroken:
+            pass  # klapper.yaml broke meanwhile: the row is planned; a later sync updates it
         row = engine.ledger.get(row.id) or planned
     if row.state is not State.PLANNED:  # the sync found its post gone or moved
         return Result(row, note=f"{row.state.value}: {row.reason or 'not planned'}")
