@@ -1,15 +1,19 @@
 """One contract suite over every network adapter, each against its local server.
 
-Each platform's fake module offers ``adapter_case(tmp_path)`` yielding a case with ``adapter``,
-``posts()`` (what the server holds) and ``fail_next(kind)``. What is special to one platform
-lives in tests/adapters/test_<platform>.py.
+Each platform's fake module offers ``adapter_case(tmp_path, **mode)`` yielding a case with
+``adapter``, ``posts()`` (what the server holds) and ``fail_next(kind)``; a fake that imitates
+several servers names them in ``CONTRACT_MODES`` (mode -> keyword arguments) and the suite runs
+once per mode; a case's ``text_limit`` is what its server announces (else the published rule).
+What is special to one platform lives in tests/adapters/test_<platform>.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import struct
 import uuid
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +24,7 @@ import pytest
 from klapper.adapters import PLATFORMS
 from klapper.adapters.base import (
     AuthExpiredError,
+    MediaFile,
     Outgoing,
     Published,
     RateLimitedError,
@@ -31,11 +36,22 @@ from klapper.adapters.rules import RULES
 NETWORK_PLATFORMS = ("mastodon", "bluesky", "x", "linkedin")
 
 
-@pytest.fixture(params=NETWORK_PLATFORMS)
+def _modes() -> list[Any]:
+    """(platform, fake server arguments) per mode, named by the mode."""
+    found = []
+    for platform in NETWORK_PLATFORMS:
+        fake = importlib.import_module(f"tests.fakes.{platform}")
+        for mode, arguments in getattr(fake, "CONTRACT_MODES", {platform: {}}).items():
+            found.append(pytest.param((platform, arguments), id=mode))
+    return found
+
+
+@pytest.fixture(params=_modes())
 def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    fake = importlib.import_module(f"tests.fakes.{request.param}")
-    with fake.adapter_case(tmp_path) as made:
-        made.platform = request.param
+    platform, arguments = request.param
+    fake = importlib.import_module(f"tests.fakes.{platform}")
+    with fake.adapter_case(tmp_path, **arguments) as made:
+        made.platform = platform
         yield made
 
 
@@ -61,6 +77,29 @@ def test_rules_are_the_published_data(case: Any) -> None:
     adapter_cls = type(case.adapter)
     assert PLATFORMS[case.platform].endswith(adapter_cls.__name__)
     assert adapter_cls.rules == RULES[case.platform]
+
+
+def test_effective_rules_carry_the_servers_text_limit(case: Any) -> None:
+    announced = getattr(case, "text_limit", RULES[case.platform].text_limit)
+    assert case.adapter.effective_rules().text_limit == announced
+
+
+def png(path: Path) -> Path:
+    """A valid 1x1 grey PNG."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_with_alt_text_goes_out(case: Any, tmp_path: Path) -> None:
+    image = MediaFile(path=png(tmp_path / "bench.png"), alt="A workbench", mime="image/png")
+    post = outgoing()
+    published = case.adapter.publish(Outgoing(**{**vars(post), "media": (image,)}))
+    assert published.remote_id and texts(case).count(post.text) == 1
 
 
 def test_publish_returns_id_and_url_and_the_server_holds_it(case: Any) -> None:

@@ -19,6 +19,7 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.mastodon import MastodonAdapter, cached_rules, idempotency_header
+from klapper.adapters.mastodon_http import api_version
 from klapper.adapters.mastodon_limits import html_to_text, same_text
 from tests.fakes.mastodon import Case, FakeMastodon, adapter_case, render_html
 
@@ -331,3 +332,40 @@ def test_unknown_instance_limits_fall_back_to_the_published_ones(tmp_path: Path)
                               secrets={"access_token": "t"}, repo=tmp_path, timeout=0.5)
     assert adapter.effective_rules() == MastodonAdapter.rules
     assert cached_rules(cache_dir=tmp_path, instance="http://127.0.0.1:9") is None
+
+
+# --- servers that differ from Mastodon (Takahē) -----------------------------------------------
+
+
+def test_api_version_told_to_mastodon_py() -> None:
+    assert api_version("4.3.2") == "4.3.2"
+    assert api_version("4.2.0+glitch") == "4.2.0"
+    assert api_version("2.7.2 (compatible; Pleroma 2.5.0)") == "2.7.2"
+    assert api_version("takahe/0.11.0") == api_version("0.17.3 git-1a2b") == "4.0.0"
+    assert api_version(None) == "4.0.0"
+
+
+def test_takahe_image_goes_out_with_alt_text_in_few_requests(tmp_path: Path) -> None:
+    with adapter_case(tmp_path, flavor="takahe") as case:
+        result = case.adapter.publish(out("A picture", media=(image(tmp_path, "a.png", "Bench"),)))
+        attached = case.server.state.statuses[result.remote_id]["media_attachments"]
+        assert [m["description"] for m in attached] == ["Bench"]
+        assert not any(p.endswith("/") for _, p, _ in case.server.state.requests)
+        assert len(case.server.state.requests) <= 5  # instance, upload, media poll, status
+
+
+def test_takahe_limits_are_read_and_kept_for_klapper_check(tmp_path: Path) -> None:
+    with adapter_case(tmp_path, flavor="takahe", max_characters=300) as case:
+        case.adapter.publish(out("short"))
+        assert case.server.state.count("GET", "/api/v2/instance") == 1
+        url = case.server.url
+    rules = cached_rules(cache_dir=tmp_path, instance=url)
+    assert rules is not None and rules.text_limit == 300
+
+
+def test_a_token_refused_with_400_html_asks_for_a_login(tmp_path: Path) -> None:
+    with adapter_case(tmp_path, flavor="takahe") as case:
+        case.adapter.secrets["access_token"] = "revoked-0123456789"
+        with pytest.raises(AuthExpiredError, match=r"HTTP 400: Invalid Bearer token.*"
+                                                   r"klapper login masto"):
+            case.adapter.publish(out("hello"))

@@ -2,8 +2,9 @@
 
 Shapes, status codes, rate-limit headers (``X-RateLimit-Reset`` in ISO 8601), ``{"error": ...}``
 bodies, asynchronous media (v2: 202, then 206 until processed), the Idempotency-Key (kept an
-hour; ``flavor="gotosocial"`` ignores it and answers validation errors with 400), and injected
-failures. ``adapter_case`` wires a klapper adapter to it for the shared contract suite.
+hour), and injected failures. ``flavor`` picks how other servers speaking the API differ
+(``FLAVORS``; each difference is also a field of its own); ``adapter_case`` wires a klapper
+adapter to it for the shared contract suite, once per ``CONTRACT_MODES`` entry.
 """
 
 from __future__ import annotations
@@ -29,6 +30,24 @@ from tests.fakes.mastodon_routes import Answer, route
 
 TOKEN = "fake-mastodon-token-0123456789"
 FAIL_KINDS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth")
+#: how the servers differ, as seen against real ones (fields left None take their flavor's)
+FLAVORS: dict[str, dict[str, Any]] = {
+    "mastodon": {"version": "4.3.2"},
+    # GoToSocial ignores Idempotency-Key and answers validation errors with 400.
+    "gotosocial": {"version": "4.3.2", "honours_idempotency": False},
+    # Takahē 0.11: routes without a trailing slash only (``/api/v1/instance/`` is 404), no
+    # batch lookup (GET /api/v1/statuses is 405: the route takes POST only), a bad token is
+    # ``400 text/html "Invalid Bearer token"`` on any route, no Idempotency-Key, no OAuth
+    # server metadata, and its own version string.
+    "takahe": {"version": "takahe/0.11.0", "honours_idempotency": False, "strict_slashes": True,
+               "batch_lookup": False, "html_token_refusal": True, "oauth_metadata": False},
+}
+#: the contract suite runs once per mode: its name -> FakeState fields
+CONTRACT_MODES: dict[str, dict[str, Any]] = {
+    "mastodon": {},
+    "mastodon-gotosocial": {"flavor": "gotosocial"},
+    "mastodon-takahe": {"flavor": "takahe", "max_characters": 300},
+}
 _URL = re.compile(r"https?://[^\s<]+")
 
 
@@ -65,7 +84,12 @@ class FakeState:
     """Everything the fake server holds; tests read and change it directly (under ``lock``)."""
 
     flavor: str = "mastodon"
-    version: str = "4.3.2"
+    version: str | None = None  # what /api/v*/instance says, e.g. "4.3.2" or "takahe/0.11.0"
+    honours_idempotency: bool | None = None  # answers a repeated Idempotency-Key with the first
+    strict_slashes: bool | None = None  # a trailing slash makes any route 404
+    batch_lookup: bool | None = None  # False: GET /api/v1/statuses?id[]= answers 405
+    html_token_refusal: bool | None = None  # a bad token: 400 text/html "Invalid Bearer token"
+    oauth_metadata: bool | None = None  # /.well-known/oauth-authorization-server exists
     max_characters: int = 500
     max_media: int = 4
     description_limit: int = 1500
@@ -85,6 +109,13 @@ class FakeState:
     remaining: int = 300
     lock: threading.RLock = field(default_factory=threading.RLock)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(113_000_000_000_000_001))
+
+    def __post_init__(self) -> None:
+        preset = {"honours_idempotency": True, "strict_slashes": False, "batch_lookup": True,
+                  "html_token_refusal": False, "oauth_metadata": True, **FLAVORS[self.flavor]}
+        for name, value in preset.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
 
     def next_id(self) -> str:
         return str(next(self.ids))
@@ -208,7 +239,7 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, method: str) -> None:
             url = urlsplit(self.path)
-            path = url.path.rstrip("/") or "/"
+            path = url.path if state.strict_slashes else url.path.rstrip("/") or "/"
             query = parse_qs(url.query, keep_blank_values=True)
             form, files = self._body()
             with state.lock:
@@ -226,6 +257,8 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             if failure and failure.kind == "rate_limit":
                 return self._send(429, {"error": "Too many requests"}, reset_in=7)
             if failure and failure.kind == "auth":
+                if state.html_token_refusal:
+                    return self._send(400, b"Invalid Bearer token")
                 return self._send(401, {"error": "The access token is invalid"})
             headers: dict[str, str] = {}
             try:
@@ -299,6 +332,10 @@ class Case:
 
     def fail_next(self, kind: str) -> None:
         self.server.state.fail_next(kind)
+
+    @property
+    def text_limit(self) -> int:
+        return self.server.state.max_characters
 
 
 @contextlib.contextmanager

@@ -31,6 +31,11 @@ def route(state: FakeState, method: str, path: str, query: dict[str, list[str]],
     """The status and JSON body (or HTML bytes) Mastodon answers to one request."""
     one = {k: v[0] for k, v in form.items() if v}
     with state.lock:
+        if (state.strict_slashes and path.endswith("/")) or (
+                path.startswith("/.well-known/") and not state.oauth_metadata):
+            raise Answer(404, b"<h1>Not Found</h1>")
+        if state.html_token_refusal and auth and auth != f"Bearer {state.token}":
+            raise Answer(400, b"Invalid Bearer token")  # Takahe checks any token on any route
         if method == "GET" and path in ("/api/v1/instance", "/api/v2/instance"):
             return 200, _instance(state, v2=path.endswith("v2/instance"))
         if method == "GET" and path == "/.well-known/oauth-authorization-server":
@@ -59,6 +64,8 @@ def route(state: FakeState, method: str, path: str, query: dict[str, list[str]],
         if method == "POST" and path == "/api/v1/statuses":
             return _post_status(state, form, one, idem)
         if method == "GET" and path == "/api/v1/statuses":
+            if not state.batch_lookup:
+                raise Answer(405, b"")  # the route exists for POST only
             if _version(state.version) < (4, 3):
                 raise Answer(404, {"error": "Record not found"})  # no batch lookup before 4.3
             ids = query.get("id[]", [])
@@ -76,8 +83,8 @@ def _raise(status: int, message: str) -> Any:
     raise Answer(status, {"error": message})
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", text.split("+")[0])[:2])
+def _version(text: str | None) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", (text or "").split("+")[0])[:2])
 
 
 def _page(items: list[dict[str, Any]], query: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -163,7 +170,7 @@ def _upload(state: FakeState, path: str, one: dict[str, str],
 def _post_status(state: FakeState, form: dict[str, list[str]], one: dict[str, str],
                  idem: str | None) -> tuple[int, Any]:
     now = state.clock()
-    if idem and state.flavor == "mastodon":
+    if idem and state.honours_idempotency:
         seen = state.idempotency.get(idem)
         if seen and now - seen[1] < timedelta(hours=1) and seen[0] in state.statuses:
             return 200, state.statuses[seen[0]]

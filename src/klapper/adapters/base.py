@@ -233,6 +233,16 @@ class Adapter(abc.ABC):
         """Reactions for many posts, batched as the API allows. Default: none known."""
         return []
 
+    def metrics_per_request(self) -> int | None:
+        """How many posts one ``metrics`` request reads for this account now; None: the
+        platform's batch size. It may shrink once the adapter learns what a server lacks."""
+        return None
+
+    def requests_sent(self) -> int | None:
+        """How many HTTP requests this adapter has sent so far; None when it does not count
+        them (then each ``metrics`` call counts as one request)."""
+        return None
+
     def interactions(self, *, since: datetime, own_ids: Sequence[str]) -> list[Interaction]:
         """Replies to ``own_ids`` and mentions of the account since ``since``. Default: none."""
         return []

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import requests
 from mastodon import Mastodon
 from mastodon.errors import (
     MastodonAPIError,
@@ -39,6 +40,14 @@ from klapper.adapters.base import (
     Rules,
     TransientError,
 )
+from klapper.adapters.mastodon_http import (
+    CountingSession,
+    NotFound,
+    Refused,
+    make_client,
+    read_instance,
+    refusal,
+)
 from klapper.adapters.mastodon_limits import (
     LimitsCache,
     cached_rules,
@@ -60,10 +69,6 @@ FIND_SKEW = timedelta(minutes=10)  # a post may carry a time this much before it
 INBOX_PAGES = 10  # `interactions` reads at most this many pages per call
 
 
-class _NotFound(PermanentError):
-    """HTTP 404: the status (or the endpoint, on older servers) does not exist."""
-
-
 class MastodonAdapter(Adapter):
     """One Mastodon account on one instance."""
 
@@ -74,6 +79,7 @@ class MastodonAdapter(Adapter):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._client: Mastodon | None = None
+        self._session: CountingSession | None = None
         self._me: dict[str, Any] | None = None
         self._limits_cache: LimitsCache | None = None
 
@@ -98,6 +104,11 @@ class MastodonAdapter(Adapter):
             )
         return self._limits_cache
 
+    def _http(self) -> CountingSession:
+        if self._session is None:
+            self._session = CountingSession()
+        return self._session
+
     def _api(self) -> Mastodon:
         if self._client is None:
             token = self.secrets.get("access_token")
@@ -105,12 +116,15 @@ class MastodonAdapter(Adapter):
                 raise AuthExpiredError(
                     f"account {self.name!r} has no access_token; run `klapper login {self.name}`"
                 )
-            self._client = Mastodon(
-                access_token=token, api_base_url=self.instance_url, request_timeout=self.timeout,
-                # "throw": the default ("wait") sleeps inside the call until the limit resets.
-                ratelimit_method="throw", version_check_mode="none", user_agent="klapper",
-            )
+            version = (self._limits() or {}).get("version")
+            self._client = make_client(base=self.instance_url, version=version,
+                                       session=self._http(), timeout=self.timeout,
+                                       access_token=token)
         return self._client
+
+    def requests_sent(self) -> int:
+        """Every HTTP request this account's adapter sent (for the reading budget)."""
+        return self._http().sent
 
     # --- calls and their errors --------------------------------------------------------------
 
@@ -142,20 +156,12 @@ class MastodonAdapter(Adapter):
         return PermanentError(f"{host}: the post was refused before sending: {exc}")
 
     def _translate_http(self, exc: MastodonAPIError, host: str) -> AdapterError:
+        # Mastodon.py's args: message, status, reason phrase, the JSON "error" (None if not JSON)
         args = exc.args
         status = args[1] if len(args) > 1 and isinstance(args[1], int) else None
-        reason = args[3] if len(args) > 3 and args[3] else (args[2] if len(args) > 2 else "")
-        said = f"HTTP {status}: {reason}" if status else "an answer that is not JSON"
-        if status in (401, 403):
-            return AuthExpiredError(
-                f"{host} refused the access token ({said}); run `klapper login {self.name}`"
-            )
-        if status in (404, 405):  # 405: a server without this endpoint (e.g. batch lookup)
-            return _NotFound(f"{host}: not found ({said})")
-        if status is None or status in (408, 425) or status >= 500:
-            return TransientError(f"{host} could not handle the request ({said})")
-        # 422 from Mastodon, 400 from GoToSocial and Takahē: the post itself is refused.
-        return PermanentError(f"{host} refused it ({said})")
+        said = (args[3] if len(args) > 3 and args[3] else None) or self._http().refusal \
+            or (args[2] if len(args) > 2 else "")
+        return refusal(status=status, said=str(said), host=host, account=self.name)
 
     # --- limits ------------------------------------------------------------------------------
 
@@ -171,11 +177,15 @@ class MastodonAdapter(Adapter):
         return self._cache.store(info)
 
     def _instance_info(self) -> dict[str, Any]:
-        client = self._api()
+        host = self.instance_url.split("://", 1)[-1]
         try:
-            return dict(self._call(client.instance_v2))
-        except _NotFound:  # servers before Mastodon 4.0 only have v1
-            return dict(self._call(client.instance_v1))
+            return read_instance(session=self._http(), base=self.instance_url,
+                                 token=self.secrets.get("access_token"), timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise TransientError(f"{host} did not answer ({type(exc).__name__})") from exc
+        except Refused as exc:
+            said = redact(exc.said, secret_values(self.secrets))
+            raise refusal(status=exc.status, said=said, host=host, account=self.name) from exc
 
     def effective_rules(self) -> Rules:
         """The instance's own limits once known (account ``text_limit`` still wins)."""
@@ -277,25 +287,37 @@ class MastodonAdapter(Adapter):
     # --- metrics -----------------------------------------------------------------------------
 
     def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
-        """Counts for many statuses: 20 per request on Mastodon 4.3+, else one by one."""
+        """Counts for many statuses: 20 per request on Mastodon 4.3+, else one by one.
+
+        A server without the batch lookup although its version promises one (it answers 404
+        or 405) is remembered in the state folder and this call raises ``TransientError``:
+        ``metrics_per_request`` then says 1, so a caller's request budget holds.
+        """
         ids = list(dict.fromkeys(str(i) for i in remote_ids))
-        client = self._api()
+        api = self._api()
         statuses: list[dict[str, Any]] = []
         if ids and self._has_batch_lookup():
             try:
                 for start in range(0, len(ids), BATCH_SIZE):
-                    statuses += self._call(client.statuses, ids[start:start + BATCH_SIZE])
-                return [_metrics(s) for s in statuses]
-            except _NotFound:
+                    statuses += self._call(api.statuses, ids[start:start + BATCH_SIZE])
+            except NotFound as exc:
                 if statuses:
                     raise
-                self._cache.note(batch_lookup=False)  # the server lacks it after all
+                self._cache.note(batch_lookup=False)
+                raise TransientError(
+                    f"{self.instance_url.split('://', 1)[-1]} has no batch lookup ({exc});"
+                    " reading one post per request from now on", retry_after=0) from exc
+            return [_metrics(s) for s in statuses]
         for remote_id in ids:
             try:
-                statuses.append(self._call(client.status, remote_id))
-            except _NotFound:
+                statuses.append(self._call(api.status, remote_id))
+            except NotFound:
                 continue  # deleted: nothing to count
         return [_metrics(s) for s in statuses]
+
+    def metrics_per_request(self) -> int:
+        """Statuses one metrics request reads: 20 with the batch lookup, else 1."""
+        return BATCH_SIZE if self._has_batch_lookup() else 1
 
     def _has_batch_lookup(self) -> bool:
         limits = self._limits() or {}
@@ -331,9 +353,9 @@ class MastodonAdapter(Adapter):
         return sorted(found, key=lambda i: i.created_at)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.session.close()
-            self._client = None
+        if self._session is not None:
+            self._session.close()  # the client's session too
+        self._client, self._session = None, None
 
 
 def instance_url(*, instance: str | None, handle: str | None = None) -> str | None:

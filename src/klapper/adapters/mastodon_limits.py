@@ -5,7 +5,11 @@ The cache is one JSON file per instance, ``<cache_dir>/mastodon-<host>.json``, w
 
     {"instance": "https://example.social", "fetched_at": "2026-...Z", "version": "4.3.2",
      "batch_lookup": true, "text_limit": 500, "max_media": 4, "max_media_bytes": 16777216,
-     "alt_limit": 1500, "media_types": ["image/jpeg", ...], "characters_reserved_per_url": 23}
+     "alt_limit": 1500, "media_types": ["image/jpeg", ...], "characters_reserved_per_url": 23,
+     "learnt": {"batch_lookup": false}}
+
+``learnt`` holds what the server showed against its version's promise (a batch lookup that
+answers 405); it is kept while the version stays the same.
 """
 
 from __future__ import annotations
@@ -96,15 +100,21 @@ class LimitsCache:
         return datetime.now(UTC) - fetched > MAX_AGE
 
     def store(self, info: dict[str, Any]) -> dict[str, Any]:
-        data = {"instance": self.instance, "fetched_at": datetime.now(UTC).isoformat(),
-                **limits_from_instance(info)}
+        limits = limits_from_instance(info)
+        old = self.load() or {}
+        learnt = old.get("learnt") or {}
+        if learnt and old.get("version") == limits.get("version"):
+            # What the server showed beats what its version promises, until it is upgraded.
+            limits.update(learnt, learnt=learnt)
+        data = {"instance": self.instance, "fetched_at": datetime.now(UTC).isoformat(), **limits}
         self._data = data
         self._write()
         return data
 
     def note(self, **changes: Any) -> None:
-        """Remember something learnt on the way (e.g. a missing endpoint)."""
-        self._data = {**(self.load() or {}), **changes}
+        """Remember something learnt on the way (e.g. a missing endpoint), for this version."""
+        data = self.load() or {}
+        self._data = {**data, **changes, "learnt": {**(data.get("learnt") or {}), **changes}}
         self._write()
 
     def _write(self) -> None:

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import requests
-from mastodon import Mastodon
 from mastodon.errors import MastodonError
 
 from klapper.adapters.mastodon import instance_url
+from klapper.adapters.mastodon_http import Refused, make_client, read_instance
 from klapper.config.model import Account
 from klapper.config.secrets import redact
 from klapper.login import LoginError, LoginUI
@@ -43,8 +43,8 @@ def login(
     loopback = _is_loopback(base)  # plain http only for a server on this machine (tests)
     client_id, client_secret = _register(base)
     hidden = [client_secret]
-    api = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=base,
-                   request_timeout=TIMEOUT, ratelimit_method="throw", user_agent=APP_NAME)
+    api = make_client(base=base, version=_version(base), timeout=TIMEOUT, client_id=client_id,
+                      client_secret=client_secret)
     try:
         url = api.auth_request_url(redirect_uris=OOB, scopes=SCOPES, force_login=True,
                                    allow_http=loopback)
@@ -92,6 +92,16 @@ def _register(base: str) -> tuple[str, str]:
             f"{': ' + str(said) if said else ''}); is {base} a Mastodon-compatible server?"
         )
     return str(body["client_id"]), str(body["client_secret"])
+
+
+def _version(base: str) -> str | None:
+    """The instance's version (klapper's own read: Mastodon.py's recurses on some servers)."""
+    with requests.Session() as session:
+        try:
+            return str(read_instance(session=session, base=base, token=None,
+                                     timeout=TIMEOUT).get("version") or "") or None
+        except (requests.RequestException, Refused):
+            return None  # the login itself will say what is wrong
 
 
 def _reason(exc: MastodonError) -> str:

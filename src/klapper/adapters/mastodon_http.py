@@ -1,0 +1,140 @@
+"""Mastodon's HTTP edge: a counted session, Mastodon.py without version detection, the instance.
+
+Mastodon.py 2.3 detects the server's version itself through ``/api/v1/instance/`` (with a
+trailing slash); servers that answer that with 404 (Takahē) send it into endless recursion. So
+klapper reads ``/api/v2/instance``, then ``/api/v1/instance`` (without the slash) itself and
+tells Mastodon.py the version (``make_client``). ``refusal`` turns an error answer into klapper's
+error tree, including a token refused with any status (Takahē: ``400 text/html "Invalid Bearer
+token"``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import requests
+from mastodon import Mastodon
+from mastodon.versions import parse_version_string
+
+from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
+from klapper.adapters.mastodon_limits import html_to_text
+
+__all__ = ["CountingSession", "NotFound", "Refused", "api_version", "make_client",
+           "read_instance", "refusal"]
+
+#: what Mastodon.py is told when the server names no Mastodon version (Takahē says
+#: "takahe/0.11.0", GoToSocial "0.17.3"): every server in use speaks the v2 media upload
+DEFAULT_API_VERSION = "4.0.0"
+#: the words servers use for a token they no longer accept, whatever the HTTP status
+_TOKEN_REFUSED = re.compile(
+    r"invalid\W+(bearer\W+|access\W+)?token|token\W+(is\W+|was\W+|has\W+been\W+)?"
+    r"(invalid|revoked|expired)", re.IGNORECASE)
+_WORDS = 200  # how much of an error answer's body is kept for the message
+
+
+class NotFound(PermanentError):
+    """HTTP 404 or 405: the status (or the endpoint, on this server) does not exist."""
+
+
+class Refused(Exception):
+    """An error answer to klapper's own request: its status and what the server said."""
+
+    def __init__(self, status: int, said: str) -> None:
+        super().__init__(status, said)
+        self.status, self.said = status, said
+
+
+class CountingSession(requests.Session):
+    """A session that counts every request it sends and keeps the last error answer's words."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+        self.refusal = ""  # the body of the last answer, as text, when it was an error
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.sent += 1
+        response = super().send(request, **kwargs)
+        # Mastodon.py drops a body that is not JSON; the words still say what went wrong.
+        self.refusal = _words(response) if response.status_code >= 400 else ""
+        return response
+
+
+def api_version(version: str | None) -> str:
+    """The Mastodon API version ``version`` (the instance's own string) claims, as X.Y.Z.
+
+    "4.3.2", "4.2.0+glitch", "2.7.2 (compatible; Pleroma 2.5.0)" name one; "takahe/0.11.0",
+    "0.17.3 git-1a2b" (GoToSocial) and an unknown version get ``DEFAULT_API_VERSION``.
+    """
+    match = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", version or "")
+    if not match or int(match[1]) < 1:
+        return DEFAULT_API_VERSION
+    return f"{match[1]}.{match[2]}.{match[3] or 0}"
+
+
+def make_client(*, base: str, version: str | None, session: requests.Session | None = None,
+           timeout: float, **credentials: str | None) -> Mastodon:
+    """A Mastodon.py client that never detects the server's version itself (see above)."""
+    known = api_version(version)
+    api = Mastodon(api_base_url=base, request_timeout=timeout, session=session,
+                   # "throw": the default ("wait") sleeps inside the call until the limit resets.
+                   ratelimit_method="throw", user_agent="klapper",
+                   version_check_mode="none", mastodon_version=known, **credentials)
+    # With checks off Mastodon.py keeps 1.0.0 for its own choices (v1 or v2 media upload).
+    api.mastodon_major, api.mastodon_minor, api.mastodon_patch = parse_version_string(known)
+    return api
+
+
+def read_instance(*, session: requests.Session, base: str, token: str | None,
+                  timeout: float) -> dict[str, Any]:
+    """The instance's own description: /api/v2/instance, else (before 4.0) /api/v1/instance.
+
+    Raises ``Refused`` for an error answer and ``requests.RequestException`` for no answer.
+    """
+    headers = {"Authorization": f"Bearer {token}"} if token else {}  # locked-down servers
+    # Without the trailing slash Mastodon.py adds: Takahē answers that with 404.
+    answer = session.get(f"{base}/api/v2/instance", headers=headers, timeout=timeout)
+    if answer.status_code in (404, 405):
+        answer = session.get(f"{base}/api/v1/instance", headers=headers, timeout=timeout)
+    if answer.status_code >= 400:
+        raise Refused(answer.status_code, _said(answer))
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise Refused(answer.status_code, "an answer that is not an instance description")
+    return body
+
+
+def refusal(*, status: int | None, said: str, host: str, account: str) -> AdapterError:
+    """klapper's error for an error answer (``said``: the server's words, or the reason)."""
+    shown = f"HTTP {status}: {said}" if status else "an answer that is not JSON"
+    if status in (401, 403) or _TOKEN_REFUSED.search(said):
+        return AuthExpiredError(
+            f"{host} refused the access token ({shown}); run `klapper login {account}`"
+        )
+    if status in (404, 405):  # 405: a server without this endpoint (e.g. batch lookup)
+        return NotFound(f"{host}: not found ({shown})")
+    if status is None or status in (408, 425) or status >= 500:
+        return TransientError(f"{host} could not handle the request ({shown})")
+    # 422 from Mastodon, 400 from GoToSocial and Takahē: the post itself is refused.
+    return PermanentError(f"{host} refused it ({shown})")
+
+
+def _said(answer: requests.Response) -> str:
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("error"):
+        return str(body["error"])
+    return _words(answer) or answer.reason or ""
+
+
+def _words(answer: requests.Response) -> str:
+    text = answer.text
+    if "html" in answer.headers.get("Content-Type", ""):
+        text = html_to_text(text)
+    return " ".join(text.split())[:_WORDS]
