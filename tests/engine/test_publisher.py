@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+
+import pytest
 
 from klapper.ledger import Ledger, State
 from tests.engine.helpers import Env, make_post
@@ -190,3 +193,39 @@ def test_a_claim_is_taken_once(env: Env) -> None:
     (delivery,) = env.plan(make_post("p"))
     assert env.ledger.claim(delivery, token="x", owner="o", now=env.clock.now) is not None
     assert env.ledger.claim(delivery, token="y", owner="o", now=env.clock.now) is None
+
+
+def test_an_unexpected_error_fails_for_good_after_three_tries_in_one_line_each(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    (delivery,) = env.plan(make_post("p"))
+    build = env.publisher.adapters
+
+    def adapters(account: str):
+        adapter = build(account)
+
+        def publish(outgoing):
+            def deeper(depth: int) -> int:
+                return deeper(depth + 1)
+            return deeper(0)  # what Mastodon.py's version detection did on Takahē
+
+        adapter.publish = publish  # type: ignore[method-assign]
+        return adapter
+
+    env.publisher.adapters = adapters
+    events = []
+    with caplog.at_level(logging.DEBUG, logger="klapper.publisher"):
+        for _ in range(env.config.publishing.retries + 1):
+            outcome = env.publisher.publish(delivery)
+            if outcome is None:
+                break
+            events.append(outcome.event)
+            env.clock.now = outcome.delivery.retry_at or env.clock.now
+    assert events == ["retry", "retry", "failed"]
+    row = env.ledger.get(delivery)
+    assert row.final and row.reason.startswith("unexpected RecursionError: maximum recursion")
+    shown = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(shown) == 3 and not any(r.exc_info for r in shown)
+    assert all("\n" not in r.getMessage() for r in shown)
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1 and tracebacks[0].levelno == logging.DEBUG

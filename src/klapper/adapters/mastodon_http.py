@@ -18,19 +18,14 @@ from mastodon import Mastodon
 from mastodon.versions import parse_version_string
 
 from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
-from klapper.adapters.mastodon_limits import html_to_text
+from klapper.adapters.http_errors import reason_of, token_refused
 
 __all__ = ["CountingSession", "NotFound", "Refused", "api_version", "make_client",
-           "read_instance", "refusal"]
+           "read_instance", "refusal", "said"]
 
 #: what Mastodon.py is told when the server names no Mastodon version (Takahē says
 #: "takahe/0.11.0", GoToSocial "0.17.3"): every server in use speaks the v2 media upload
 DEFAULT_API_VERSION = "4.0.0"
-#: the words servers use for a token they no longer accept, whatever the HTTP status
-_TOKEN_REFUSED = re.compile(
-    r"invalid\W+(bearer\W+|access\W+)?token|token\W+(is\W+|was\W+|has\W+been\W+)?"
-    r"(invalid|revoked|expired)", re.IGNORECASE)
-_WORDS = 200  # how much of an error answer's body is kept for the message
 
 
 class NotFound(PermanentError):
@@ -57,7 +52,7 @@ class CountingSession(requests.Session):
         self.sent += 1
         response = super().send(request, **kwargs)
         # Mastodon.py drops a body that is not JSON; the words still say what went wrong.
-        self.refusal = _words(response) if response.status_code >= 400 else ""
+        self.refusal = said(response) if response.status_code >= 400 else ""
         return response
 
 
@@ -98,7 +93,7 @@ def read_instance(*, session: requests.Session, base: str, token: str | None,
     if answer.status_code in (404, 405):
         answer = session.get(f"{base}/api/v1/instance", headers=headers, timeout=timeout)
     if answer.status_code >= 400:
-        raise Refused(answer.status_code, _said(answer))
+        raise Refused(answer.status_code, said(answer))
     try:
         body = answer.json()
     except ValueError:
@@ -108,10 +103,15 @@ def read_instance(*, session: requests.Session, base: str, token: str | None,
     return body
 
 
+def said(answer: requests.Response) -> str:
+    """What an error answer says: its JSON ``error``, its text, or the reason phrase."""
+    return reason_of(answer.content or answer.reason, status=answer.status_code)
+
+
 def refusal(*, status: int | None, said: str, host: str, account: str) -> AdapterError:
     """klapper's error for an error answer (``said``: the server's words, or the reason)."""
     shown = f"HTTP {status}: {said}" if status else "an answer that is not JSON"
-    if status in (401, 403) or _TOKEN_REFUSED.search(said):
+    if status == 403 or token_refused(status, said):  # 403: outside the token's scopes
         return AuthExpiredError(
             f"{host} refused the access token ({shown}); run `klapper login {account}`"
         )
@@ -122,19 +122,3 @@ def refusal(*, status: int | None, said: str, host: str, account: str) -> Adapte
     # 422 from Mastodon, 400 from GoToSocial and Takahē: the post itself is refused.
     return PermanentError(f"{host} refused it ({shown})")
 
-
-def _said(answer: requests.Response) -> str:
-    try:
-        body = answer.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("error"):
-        return str(body["error"])
-    return _words(answer) or answer.reason or ""
-
-
-def _words(answer: requests.Response) -> str:
-    text = answer.text
-    if "html" in answer.headers.get("Content-Type", ""):
-        text = html_to_text(text)
-    return " ".join(text.split())[:_WORDS]

@@ -34,6 +34,11 @@ log = logging.getLogger("klapper.publisher")
 Clock = Callable[[], datetime]
 AdapterFactory = Callable[[str], Adapter]
 
+#: tries of a delivery whose publish failed with an error that is no adapter error (a fault in
+#: klapper or a library, e.g. a RecursionError): trying again rarely helps, so it ends sooner
+UNEXPECTED_TRIES = 3
+REASON_CHARS = 300  # an unexpected error's message is cut to this in the reason
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -159,6 +164,8 @@ class Publisher:
         except _Failure as failure:
             secrets = secret_values(adapter.secrets) if adapter is not None else []
             reason = redact(str(failure.error) or type(failure.error).__name__, secrets)
+            if not isinstance(failure.error, AdapterError):
+                reason = f"unexpected {type(failure.error).__name__}: {reason}"[:REASON_CHARS]
             return self._failed(delivery, token, failure, reason)
 
     def _publish_parts(self, delivery: Delivery, post: Post, token: str,
@@ -251,12 +258,15 @@ class Publisher:
                 row = self.ledger.update(delivery.id, state=State.FAILED, retry_at=now, **common)
             return Outcome(row, "paused")  # type: ignore[arg-type]
         attempts = delivery.attempts + 1
-        if isinstance(error, PermanentError) or attempts > publishing.retries:
+        unexpected = not isinstance(error, AdapterError)
+        if unexpected and reason != delivery.reason:
+            # One line per try (below); the traceback, maybe thousands of lines, once.
+            log.debug("%s publishing %s:", type(error).__name__, delivery.id, exc_info=error)
+        if (isinstance(error, PermanentError) or attempts > publishing.retries
+                or (unexpected and attempts >= UNEXPECTED_TRIES)):
             row = self.ledger.update(delivery.id, state=State.FAILED, retry_at=None,
                                      attempts=attempts, **common)
             return self._log(row, "failed", reason, attempts=attempts)
-        if not isinstance(error, AdapterError):
-            log.error("unexpected error publishing %s", delivery.id, exc_info=error)
         hint = error.retry_after if isinstance(error, TransientError) else None
         retry_at = now + backoff(attempt=attempts, base=publishing.backoff,
                                  cap=publishing.max_backoff, rng=self.rng, hint=hint)
