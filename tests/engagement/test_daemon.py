@@ -44,14 +44,17 @@ def test_the_daemon_polls_when_a_reading_comes_due(tmp_path: Path) -> None:
         try:
             deadline = time.monotonic() + 20
             events: list[dict] = []
+            items = []
             while time.monotonic() < deadline:
                 events = [e for e in read_events(state / "events.jsonl")
                           if e["event"] == "engagement"]
-                if events:
+                # The inbox is read after the reactions, in the same round.
+                items = EngagementStore(ledger).inbox_items(open_only=True)
+                if events and items:
                     break
                 time.sleep(0.1)
             assert [(e["stage"], e["likes"]) for e in events] == [("1h", 4)]
-            [item] = EngagementStore(ledger).inbox_items(open_only=True)
+            [item] = items
             assert item.attention == "question"
         finally:
             proc.send_signal(signal.SIGTERM)
