@@ -246,3 +246,20 @@ def test_the_daemon_publishes_the_good_posts_and_stops_on_sigterm(repo: Path) ->
     assert "Traceback" not in text
     assert_terminal_safe(text)
     assert outbox_texts(repo) == GOOD_TEXTS | {"After the FIFO"}
+
+
+def test_a_media_name_with_a_newline_is_one_line_in_check_and_status(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "posts").mkdir(parents=True)
+    (root / "klapper.yaml").write_text(CONFIG)
+    due = datetime.now(UTC) - timedelta(minutes=5)
+    (root / "posts" / "x\nFAKE\x1b[2J.jpg").write_text("#!/bin/sh\n")  # no image either
+    (root / "posts" / "a.yaml").write_text(
+        f'text: hi\nat: {due:%Y-%m-%dT%H:%M:%SZ}\nmedia: [{{file: "x\\nFAKE\\e[2J.jpg", alt: a}}]\n')
+    code, output = klapper(root, "check")
+    assert code == 1
+    assert_terminal_safe(output)
+    assert "x\\nFAKE\\x1b[2J.jpg is not an image" in output
+    code, output = klapper(root, "status")
+    assert_terminal_safe(output)
+    assert "held, fix the post: x\\nFAKE\\x1b[2J.jpg is not an image" in output

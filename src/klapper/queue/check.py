@@ -52,7 +52,9 @@ class _Checker:
             account: str | None = None) -> None:
         if post.draft:
             severity, message = "warning", f"(draft) {message}"
-        self.problems.append(Problem(source, severity, message, post=post.id, account=account))
+        # One line whatever a name written in the post holds ("a\nb.png"): status shows it too.
+        self.problems.append(Problem(source, severity, shown(message), post=post.id,
+                                     account=account))
 
     def length(self, texts: tuple[str, ...], rules: Rules) -> int:
         """The texts' total length as the platform counts it; 0 when it surely fits."""
@@ -75,8 +77,7 @@ class _Checker:
             try:
                 self.files[key] = inspect_media(key)
             except FileNotFoundError:
-                self.files[key] = (f"media file {media.file!r} not found "
-                                   f"(looked at {shown(key)})")
+                self.files[key] = f"media file {media.file!r} not found (looked at {key})"
             except OSError as exc:  # a FIFO or device among them: never waited on
                 self.files[key] = f"cannot read media file {media.file!r}: {exc.strerror}"
         return self.files[key]
