@@ -252,3 +252,24 @@ def test_accounts_without_credentials_show_before_the_first_publish(
     repo.write("p", text="Now", at=datetime.now(UTC) - timedelta(minutes=1), to=["shop-masto"])
     code, output = klapper(repo, "publish", "--due")
     assert code == 1 and "has no credentials" in output and "expired" not in output
+
+
+def test_retry_account_shows_the_new_outcome_not_the_old_reason(repo: TempRepo) -> None:
+    from klapper.ledger import Ledger, State
+
+    repo.write("p", text="Hello", at=datetime.now(UTC) - timedelta(minutes=1), to=["a"])
+    klapper(repo, "status")  # plans it
+    ledger = Ledger.open(state=repo.root.parent / "state")
+    (row,) = ledger.for_post("posts/p.yaml", account="a")
+    now = datetime.now(UTC)
+    # As the publisher leaves it when the platform refused the token.
+    ledger.update(row.id, now=now, expect=[State.PLANNED],
+                  reason="token revoked (run `klapper login a`)")
+    ledger.set_account("a", now=now, paused_at=now, pause_reason="token revoked")
+    ledger.close()
+
+    code, output = klapper(repo, "retry", "--account", "a")
+
+    assert code == 0, output
+    assert output.startswith("published") and "revoked" not in output
+    assert [m["text"] for m in outbox(repo, "a")] == ["Hello"]

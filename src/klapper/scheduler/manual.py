@@ -8,7 +8,7 @@ from datetime import datetime
 from klapper.ledger import Delivery, State
 from klapper.scheduler.accounts import resume_account
 from klapper.scheduler.engine import Engine
-from klapper.scheduler.publisher import Outcome
+from klapper.scheduler.publisher import Outcome, Publisher
 from klapper.scheduler.sync import RepositoryBroken
 
 
@@ -85,9 +85,7 @@ def publish_post(engine: Engine, post_id: str, *, account: str | None, now: bool
             target = State.UNKNOWN if row.state is State.UNKNOWN else State.FAILED
             engine.ledger.update(row.id, now=moment, expect=[row.state], state=target,
                                  retry_at=moment)
-        outcome = publisher.publish(row.id)
-        results.append(Result(engine.ledger.get(row.id) or row, outcome=outcome,
-                              note=None if outcome else _why_not(engine, row)))
+        results.append(_attempt(engine, publisher, row))
     return results
 
 
@@ -108,7 +106,7 @@ def retry(engine: Engine, target: str | None, *, account: str | None,
                               now=moment):
             raise Refused(f"account {account} is not paused")
         due = [d for d in engine.ledger.claimable(now=moment) if d.account == account]
-        return [Result(d, outcome=publisher.publish(d.id)) for d in due]
+        return [_attempt(engine, publisher, d) for d in due]
     results = []
     for row in resolve(engine, target, account=account, open_only=True):
         assert engine.events is not None
@@ -131,10 +129,15 @@ def retry(engine: Engine, target: str | None, *, account: str | None,
             engine.ledger.update(row.id, now=moment, expect=[row.state], state=state,
                                  retry_at=moment, attempts=0)
             engine.events.emit("retry", delivery=row, now=moment, by="user")
-        outcome = publisher.publish(row.id)
-        results.append(Result(engine.ledger.get(row.id) or row, outcome=outcome,
-                              note=None if outcome else _why_not(engine, row)))
+        results.append(_attempt(engine, publisher, row))
     return results
+
+
+def _attempt(engine: Engine, publisher: Publisher, row: Delivery) -> Result:
+    """Publish ``row`` now; the result shows the delivery as it is after, not as it was."""
+    outcome = publisher.publish(row.id)
+    return Result(engine.ledger.get(row.id) or row, outcome=outcome,
+                  note=None if outcome else _why_not(engine, row))
 
 
 def _replan(engine: Engine, row: Delivery, moment: datetime) -> Result:
