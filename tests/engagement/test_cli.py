@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from klapper.cli import app
 from klapper.ledger import Ledger, read_events
-from tests.engagement.helpers import record_published
+from tests.engagement.helpers import bulk_published, record_published
 from tests.fakes.mastodon import FakeMastodon
 
 
@@ -113,3 +113,46 @@ def test_usage_errors_say_what_to_do(setup, tmp_path: Path) -> None:
     assert code == 2 and "write e.g. 90s, 30m, 2h, 1d or 1w" in err
     code, _, err = _run("inbox", "--repo", str(repo), "--state", str(tmp_path / "empty"))
     assert code == 2 and "no ledger in" in err and "--state" in err
+
+
+def test_refresh_says_why_each_account_waits(setup) -> None:
+    server, repo, state = setup
+    where = ["--repo", str(repo), "--state", str(state)]
+    ledger = Ledger.open(state=state)
+    hour_ago = datetime.now(UTC) - timedelta(hours=1, minutes=1)
+    bulk_published(ledger, [(f"p{n}", "masto", "mastodon",
+                             server.state.add_status(text=f"post {n}")["id"], hour_ago)
+                            for n in range(25)])
+    now = datetime.now(UTC)
+
+    # A failed read: the next round says why it waits, not "rate limited".
+    server.state.fail_next("server_error", method="GET", path="/api/v1/statuses")
+    assert _run("refresh", *where)[0] == 1
+    code, _, err = _run("refresh", *where)
+    assert "masto: reading failed" in err and "rate limited" not in err
+    assert "reading again after" in err
+
+    # The publisher holds the account back for a rate limit.
+    ledger.set_account("masto", now=now, wait_until=now + timedelta(minutes=10),
+                       wait_reason="429 Too Many Requests")
+    code, _, err = _run("refresh", *where)
+    assert "masto: rate limited while publishing: 429 Too Many Requests" in err
+
+    # The publisher paused it: no time to wait for, a command to run.
+    ledger.set_account("masto", now=now, wait_until=None, paused_at=now,
+                       pause_reason="token revoked")
+    code, out, err = _run("refresh", *where)
+    assert "masto: paused: token revoked" in err and "klapper login masto" in err
+    assert "reading again" not in err and "25 readings left" in out
+
+    # Resumed, with its engagement wait over: the budget of one request leaves 5 of 25.
+    ledger.set_account("masto", now=now, paused_at=None, pause_reason=None)
+    with ledger.transaction() as conn:
+        conn.execute("UPDATE engagement_accounts SET wait_until = NULL, wait_reason = NULL")
+    ledger.close()
+    config = yaml.safe_load((repo / "klapper.yaml").read_text(encoding="utf-8"))
+    config["engagement"] = {"budget": 1}
+    (repo / "klapper.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    code, out, err = _run("refresh", *where)
+    assert code == 0 and "5 readings left" in out
+    assert "masto: 5 readings wait for the next round: the budget of 1 requests" in err

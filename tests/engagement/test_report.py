@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from klapper.adapters.base import Interaction
 from klapper.engagement.html import render_html
 from klapper.engagement.render import report_csv
 from klapper.engagement.report import build_report
 from klapper.engagement.store import EngagementStore, Reading
 from klapper.ledger import Ledger
+from klapper.ledger.states import utc_text
 from tests.engagement.helpers import record_published
 from tests.engagement.sample import fill
 
@@ -65,6 +67,45 @@ def test_latest_reading_per_post_summed_over_a_thread_absent_stays_absent(ledger
     assert (hours["18"].posts, hours["09"].posts) == (1, 0)
     days = {s.label: s for s in report.weekdays}
     assert (days["Tue"].mean_score, days["Fri"].mean_score, days["Mon"].posts) == (9.0, 2.0, 0)
+
+
+def test_a_threads_own_follow_ups_are_not_replies(ledger) -> None:
+    store = EngagementStore(ledger)
+    when = datetime(2026, 3, 17, 9, 30, tzinfo=UTC)
+    quiet = record_published(ledger, post_id="quiet", account="masto", platform="mastodon",
+                             remote_ids=["1", "2", "3"], published_at=when)
+    talked = record_published(ledger, post_id="talked", account="masto", platform="mastodon",
+                              remote_ids=["4", "5"], published_at=when)
+    # The platform counts part 2 as a reply to part 1 and part 3 as one to part 2.
+    store.add_readings([_reading(quiet, stage=3600, part=0, replies=1, likes=0),
+                        _reading(quiet, stage=3600, part=1, replies=1, likes=0),
+                        _reading(quiet, stage=3600, part=2, replies=0, likes=0),
+                        _reading(talked, stage=3600, part=0, replies=2, likes=0),
+                        _reading(talked, stage=3600, part=1, replies=0, likes=0)])
+    said = {"kind": "reply", "author": "@alice", "text": "nice", "url": None,
+            "created_at": when + timedelta(minutes=5)}
+    store.add_interactions(
+        account="masto", platform="mastodon", owners={"1": quiet.id, "4": talked.id},
+        attention={}, now=when + timedelta(hours=1),
+        found=[Interaction(remote_id="2", in_reply_to="1", **said),  # our own part 2
+               Interaction(remote_id="r1", in_reply_to="4", **said)])
+    # One kept by an older klapper is left out too.
+    with ledger.transaction() as conn:
+        conn.execute("INSERT INTO inbox (id, account, platform, remote_id, kind, author, text,"
+                     " created_at, by_self, seen_at) VALUES ('iold', 'masto', 'mastodon', '3',"
+                     " 'reply', '@shop', 'part 3', ?, 0, ?)",
+                     (utc_text(when), utc_text(when)))
+
+    report = build_report(ledger=ledger, since=NOW - timedelta(days=30), until=NOW, tz=BERLIN)
+
+    posts = {p.post: p for p in report.posts}
+    assert (posts["quiet"].figures["replies"], posts["quiet"].score) == (0, 0)
+    assert posts["talked"].figures["replies"] == 1 and posts["talked"].inbox_replies == 1
+    assert posts["quiet"].inbox_replies == 0
+    [account] = report.accounts
+    assert (account.figures["replies"], account.inbox_replies, account.open_items) == (1, 1, 1)
+    assert [item.remote_id for item in store.inbox_items()] == ["r1"]
+    assert max(score for _, score in report.timeline["mastodon"]) == 1
 
 
 def test_timeline_grows_as_readings_come_in(ledger) -> None:

@@ -96,10 +96,11 @@ def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
                + (" (see `klapper inbox`)" if report.new_items else ""))
     if report.left:
         typer.echo(f"{report.left} readings left for a later round")
-    for account, until in sorted(report.waiting.items()):
-        local = until.astimezone(config.tz).strftime("%Y-%m-%d %H:%M %Z")
-        reason = report.errors.get(account, "rate limited")
-        typer.echo(f"{account}: {reason}; reading again after {local}", err=True)
+    for account, why in sorted(report.why.items()):
+        until = report.waiting.get(account)
+        local = f"; reading again after {until.astimezone(config.tz):%Y-%m-%d %H:%M %Z}" \
+            if until else ""
+        typer.echo(f"{account}: {why}{local}", err=True)
     raise typer.Exit(EXIT_FAILED if report.errors else EXIT_OK)
 
 

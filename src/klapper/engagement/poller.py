@@ -75,6 +75,16 @@ class RoundReport:
     left: int = 0  # due readings left for the next round (budget, waits, errors)
     waiting: dict[str, datetime] = field(default_factory=dict)  # account -> until
     errors: dict[str, str] = field(default_factory=dict)  # account -> what went wrong
+    #: account -> why readings or its inbox wait: paused, a rate limit, an error, the budget
+    why: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Why an account is not polled now, and until when (None: until someone resumes it)."""
+
+    until: datetime | None
+    reason: str
 
 
 class Poller:
@@ -96,23 +106,26 @@ class Poller:
 
     # --- which accounts ------------------------------------------------------------------
 
-    def _blocked(self, now: datetime) -> dict[str, datetime | None]:
-        """Accounts not to poll now -> until when (None: until someone acts)."""
-        blocked: dict[str, datetime | None] = {}
+    def _blocked(self, now: datetime) -> dict[str, Block]:
+        """Accounts not to poll now, with why and until when."""
+        blocked: dict[str, Block] = {}
         for name, account in self.config.accounts.items():
             if account.paused:
-                blocked[name] = None
+                blocked[name] = Block(None, "paused in klapper.yaml")
         for name, state in self.ledger.accounts().items():
             if state.paused_at is not None:
-                blocked[name] = None
+                blocked[name] = Block(None, f"paused: {state.pause_reason or 'by the publisher'}"
+                                      f" (after `klapper login {name}`, run"
+                                      f" `klapper retry --account {name}`)")
             elif state.wait_until is not None and state.wait_until > now:
-                blocked[name] = state.wait_until
+                blocked[name] = Block(state.wait_until, "rate limited while publishing"
+                                      + (f": {state.wait_reason}" if state.wait_reason else ""))
         for name, row in self.store.account_marks().items():
             until = row["wait_until"]
             if until and name not in blocked:
                 moment = datetime.fromisoformat(until)
                 if moment > now:
-                    blocked[name] = moment
+                    blocked[name] = Block(moment, row["wait_reason"] or "waiting")
         return blocked
 
     def _accounts(self, method: str) -> list[str]:
@@ -141,20 +154,33 @@ class Poller:
                 continue
             if account in blocked:
                 report.left += len(items)
-                if blocked[account] is not None:
-                    report.waiting[account] = blocked[account]  # type: ignore[assignment]
+                self._note_block(account, blocked[account], report)
                 continue
             taken = self._read_account(account, items, report)
             done += len(items)
             report.left += len(items) - taken
+            if taken < len(items) and account not in report.why and not self.stopping.is_set():
+                report.why[account] = (
+                    f"{len(items) - taken} readings wait for the next round: the budget of "
+                    f"{self.config.engagement.budget} requests per round (engagement.budget)"
+                    " is spent")
             if progress is not None:
                 progress(done, total)
         if inbox:
             for account in self._accounts("interactions"):
-                idle = account not in blocked and account not in report.waiting
+                if account in blocked:
+                    self._note_block(account, blocked[account], report)
+                    continue
+                idle = account not in report.waiting
                 if idle and not self.stopping.is_set() and self._inbox_due(account, now):
                     self._read_inbox(account, published, report)
         return report
+
+    @staticmethod
+    def _note_block(account: str, block: Block, report: RoundReport) -> None:
+        report.why[account] = block.reason
+        if block.until is not None:
+            report.waiting[account] = block.until
 
     def _read_account(self, account: str, items: list[DueReading], report: RoundReport) -> int:
         """Read reactions for ``items`` of one account; returns how many were stored."""
@@ -225,6 +251,7 @@ class Poller:
             report.errors[account] = reason
         self.store.set_account(account, now=now, wait_until=until, wait_reason=reason)
         report.waiting[account] = until
+        report.why[account] = reason
 
     # --- the inbox -----------------------------------------------------------------------
 
@@ -276,7 +303,7 @@ class Poller:
         polled, inboxed = set(self._accounts("metrics")), set(self._accounts("interactions"))
         times = []
         for account in polled | inboxed:
-            if account in blocked and blocked[account] is None:
+            if account in blocked and blocked[account].until is None:
                 continue
             own = [soonest[account]] if account in polled and account in soonest else []
             if account in inboxed:
@@ -284,7 +311,7 @@ class Poller:
                 own.append(datetime.fromisoformat(checked) + self.config.engagement.inbox_every
                            if checked else now)
             if own:
-                wait = blocked.get(account)
+                wait = blocked[account].until if account in blocked else None
                 times.append(max(min(own), wait) if wait else min(own))
         if not times:
             return None

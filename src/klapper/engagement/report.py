@@ -1,6 +1,7 @@
 """The engagement report's figures: per account, top posts, best weekdays and hours, over time.
 
-A post's reactions are its latest reading (summed over a thread's parts). Its score is
+A post's reactions are its latest reading (summed over a thread's parts; the platforms count a
+thread's own follow-ups as replies, so those are taken off its replies). Its score is
 likes + reposts + replies + quotes + bookmarks, the figures it has (views are shown but not
 scored: not every platform gives them). Weekdays and hours are local time in klapper.yaml's
 time zone; a weekday's or hour's figure is the mean score of the posts published then.
@@ -14,7 +15,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from klapper.engagement.store import FIGURES, EngagementStore, InboxItem, Reading
-from klapper.ledger import Ledger
+from klapper.ledger import Ledger, PublishedDelivery
 from klapper.ledger.states import utc_text
 
 #: the figures that make a post's score
@@ -131,6 +132,22 @@ def _latest(readings: Iterable[Reading]) -> dict[tuple[str, int], Reading]:
     return latest
 
 
+def own_replies(published: Iterable[PublishedDelivery]) -> dict[str, int]:
+    """Delivery -> replies that are its own thread parts: each part after the first answers
+    an earlier one (the previous part, or the first on LinkedIn), and platforms count them."""
+    return {entry.delivery.id: len(entry.parts) - 1 for entry in published if len(entry.parts) > 1}
+
+
+def post_figures(readings: Iterable[Reading], *, own: int) -> dict[str, int | None]:
+    """A post's figures: its parts' readings summed, without its ``own`` follow-up replies."""
+    figures: dict[str, int | None] = dict.fromkeys(FIGURES)
+    for reading in readings:
+        figures = {k: add(figures[k], v) for k, v in reading.figures().items()}
+    if own and figures["replies"] is not None:
+        figures["replies"] = max(figures["replies"] - own, 0)
+    return figures
+
+
 def _slots(posts: Sequence[PostStats], labels: Sequence[str], key: Any) -> list[Slot]:
     buckets: dict[int, list[int]] = {n: [] for n in range(len(labels))}
     for post in posts:
@@ -140,7 +157,8 @@ def _slots(posts: Sequence[PostStats], labels: Sequence[str], key: Any) -> list[
 
 
 def _timeline(posts: Sequence[PostStats], readings: Sequence[Reading], *, since: datetime,
-              until: datetime, tz: tzinfo) -> dict[str, list[tuple[date, int]]]:
+              until: datetime, tz: tzinfo,
+              own: Mapping[str, int]) -> dict[str, list[tuple[date, int]]]:
     """Per platform and local day: the reactions known by that day's end (all posts)."""
     platform_of = {p.delivery: p.platform for p in posts}
     days: list[date] = []
@@ -150,16 +168,17 @@ def _timeline(posts: Sequence[PostStats], readings: Sequence[Reading], *, since:
         day += timedelta(days=1)
     ends = [datetime.combine(d + timedelta(days=1), time(0), tz) for d in days]
     series: dict[str, list[int]] = {p: [0] * len(days) for p in sorted(set(platform_of.values()))}
-    known: dict[tuple[str, int], int] = {}
+    known: dict[str, dict[int, Reading]] = {}  # delivery -> part -> latest reading so far
     position = 0
     ordered = [r for r in readings if r.found and r.delivery_id in platform_of]
     for index, end in enumerate(ends):
         while position < len(ordered) and ordered[position].taken_at < end:
             reading = ordered[position]
-            known[(reading.delivery_id, reading.part)] = score(reading.figures())
+            known.setdefault(reading.delivery_id, {})[reading.part] = reading
             position += 1
-        for (delivery, _), value in known.items():
-            series[platform_of[delivery]][index] += value
+        for delivery, parts in known.items():
+            figures = post_figures(parts.values(), own=own.get(delivery, 0))
+            series[platform_of[delivery]][index] += score(figures)
     return {platform: list(zip(days, values, strict=True)) for platform, values in series.items()}
 
 
@@ -179,12 +198,11 @@ def build_report(*, ledger: Ledger, since: datetime, until: datetime, tz: tzinfo
     parts: dict[str, list[Reading]] = {}
     for (delivery, _), reading in latest.items():
         parts.setdefault(delivery, []).append(reading)
+    own = own_replies(published)
     posts = []
     for entry in published:
         d = entry.delivery
-        figures: dict[str, int | None] = dict.fromkeys(FIGURES)
-        for reading in parts.get(d.id, ()):
-            figures = {k: add(figures[k], v) for k, v in reading.figures().items()}
+        figures = post_figures(parts.get(d.id, ()), own=own.get(d.id, 0))
         posts.append(PostStats(
             delivery=d.id, post=d.post_id, account=d.account, platform=d.platform,
             published_at=d.published_at, first_line=d.first_line,  # type: ignore[arg-type]
@@ -194,7 +212,7 @@ def build_report(*, ledger: Ledger, since: datetime, until: datetime, tz: tzinfo
     report.weekdays = _slots(posts, WEEKDAYS, lambda p: p.published_at.astimezone(tz).weekday())
     report.hours = _slots(posts, [f"{h:02d}" for h in range(24)],
                           lambda p: p.published_at.astimezone(tz).hour)
-    report.timeline = _timeline(posts, readings, since=since, until=until, tz=tz)
+    report.timeline = _timeline(posts, readings, since=since, until=until, tz=tz, own=own)
     return report
 
 

@@ -186,11 +186,17 @@ class EngagementStore:
         """Keep new replies and mentions; mark what our own answers answer. Returns new ones.
 
         ``owners`` maps our posts' remote ids to their delivery; a reply further down a
-        conversation inherits the delivery of the item it answers.
+        conversation inherits the delivery of the item it answers. Our own posts' parts (a
+        thread's follow-ups) are never kept, whatever the platform says of them.
         """
         new_ids = []
         with self.ledger.transaction() as conn:
+            ours = {row[0] for row in conn.execute(
+                "SELECT p.remote_id FROM parts p JOIN deliveries d ON d.id = p.delivery_id"
+                " WHERE d.account = ?", (account,))}
             for item in found:
+                if item.remote_id in ours:
+                    continue  # a follow-up part of our own thread: not someone's reply
                 delivery = owners.get(item.in_reply_to or "")
                 if delivery is None and item.in_reply_to:
                     parent = conn.execute(
@@ -226,7 +232,9 @@ class EngagementStore:
     def inbox_items(self, *, ids: Sequence[str] | None = None, open_only: bool = False,
                     since: datetime | None = None) -> list[InboxItem]:
         """Inbox items, newest first (``open_only``: not ours, not answered, not done)."""
-        where, params = ["1 = 1"], []
+        # Our own thread parts (kept by an older klapper) are not replies: leave them out.
+        where, params = ["(account, remote_id) NOT IN (SELECT d.account, p.remote_id FROM parts p"
+                         " JOIN deliveries d ON d.id = p.delivery_id)"], []
         if ids is not None:
             where.append(f"id IN ({', '.join('?' for _ in ids)})")
             params += list(ids)
