@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from klapper.queue import load_repository
 from klapper.scheduler.plan import plan_deliveries
-from tests.queue.repo_helpers import make_repo
+from tests.queue.repo_helpers import CONFIG, make_repo
 
 MONDAY = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)  # 2026-06-01 is a Monday
 
@@ -98,3 +100,40 @@ def test_runaway_repeat_is_capped(tmp_path: Path) -> None:
     root = make_repo(tmp_path, {"posts/a.yaml": "text: a\nevery: '* * * * *'\n"})
     plan = _plan(root, start=MONDAY, end=MONDAY + timedelta(days=3650))
     assert len(plan) == 10_000
+
+
+@pytest.mark.parametrize("zone, until, last_utc", [
+    # The day the clocks go back: 25 hours long, its 23:30 is CET (UTC+1).
+    ("Europe/Berlin", "2027-10-31", datetime(2027, 10, 31, 22, 30, tzinfo=UTC)),
+    # The day the clocks go forward: 23 hours long, its 23:30 is CEST (UTC+2).
+    ("Europe/Berlin", "'2027-03-28'", datetime(2027, 3, 28, 21, 30, tzinfo=UTC)),
+    ("America/New_York", "2027-11-07", datetime(2027, 11, 8, 4, 30, tzinfo=UTC)),
+    ("America/New_York", "2027-03-14", datetime(2027, 3, 15, 3, 30, tzinfo=UTC)),
+    ("America/New_York", "2027-11-05", datetime(2027, 11, 6, 3, 30, tzinfo=UTC)),
+])
+def test_until_a_date_means_through_that_local_day(tmp_path: Path, zone: str, until: str,
+                                                   last_utc: datetime) -> None:
+    root = make_repo(tmp_path, {
+        "posts/rep.yaml": f"text: r\nevery: '30 23 * * *'\nuntil: {until}\n",
+    }, config=CONFIG.replace("Europe/Berlin", zone))
+    plan = _plan(root, start=last_utc - timedelta(days=3), end=last_utc + timedelta(days=3))
+    dues = [d.due for d in plan]
+    assert dues[-1] == last_utc  # none in the three days after
+    assert timedelta(hours=23) <= dues[-1] - dues[-2] <= timedelta(hours=25)
+
+
+@pytest.mark.parametrize("zone, start, first_utc", [
+    ("Europe/Berlin", "2027-03-28", datetime(2027, 3, 27, 23, 15, tzinfo=UTC)),
+    ("Europe/Berlin", "2027-10-31", datetime(2027, 10, 30, 22, 15, tzinfo=UTC)),
+    ("America/New_York", "2027-03-14", datetime(2027, 3, 14, 5, 15, tzinfo=UTC)),
+    ("America/New_York", "2027-11-07", datetime(2027, 11, 7, 4, 15, tzinfo=UTC)),
+])
+def test_start_a_date_means_from_the_beginning_of_that_local_day(
+        tmp_path: Path, zone: str, start: str, first_utc: datetime) -> None:
+    root = make_repo(tmp_path, {
+        "posts/rep.yaml": f"text: r\nevery: '15 0 * * *'\nstart: {start}\ncount: 2\n",
+    }, config=CONFIG.replace("Europe/Berlin", zone))
+    plan = _plan(root, start=first_utc - timedelta(days=3), end=first_utc + timedelta(days=3))
+    first, second = (d.due for d in plan)  # none in the three days before
+    assert first == first_utc
+    assert timedelta(hours=23) <= second - first <= timedelta(hours=25)

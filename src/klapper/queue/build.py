@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -26,6 +26,8 @@ Loc = tuple[str | int, ...]
 # Ids are part of delivery keys ("post|occurrence|account") and of file-like names.
 _ID = re.compile(r"^[^\s|]+$")
 _OPTION_SET = frozenset(OPTION_KEYS)  # most posts set none: skip looking at each
+#: a bare date: `start` from the day's first instant, `until` through its last; `at` needs a time
+_WHOLE_DAY: dict[str, Literal["start", "end"]] = {"start": "start", "until": "end"}
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ class _Builder:
         if value is None:
             return None, None
         try:
-            return parse_time(value, self.ctx.tz, zone_name=self.ctx.config.timezone)
+            return parse_time(value, self.ctx.tz, zone_name=self.ctx.config.timezone,
+                              whole_day=_WHOLE_DAY.get(key))
         except TimeError as exc:
             self.error((key,), f"{key}: {exc}")
             return None, None

@@ -5,6 +5,9 @@ Rules (documented for users in docs/content.md):
 - A naive time is local time in klapper.yaml's zone. One that does not exist (the hour the clocks
   skip in spring) is an error naming the valid times around the gap. One that exists twice (the
   hour repeated in autumn) means the first of the two, and the post says so (``at_note``).
+- A bare date is a whole local day where a bound is meant: ``start: 2027-06-01`` from the
+  day's first instant, ``until: 2027-11-05`` through its last (DST days are 23 or 25 hours
+  long). Where a moment is meant (``at``), a bare date is an error.
 - A cron repeat (``every``) fires at most once per local wall-clock time: a time inside the spring
   gap moves forward by the gap (02:30 -> 03:30), a time inside the autumn overlap fires once, at
   the first of its two instants. So a daily 02:30 yields exactly one delivery every day.
@@ -16,6 +19,7 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 _MINUTE = timedelta(minutes=1)
@@ -74,17 +78,28 @@ def localize(naive: datetime, tz: tzinfo, *, zone_name: str) -> tuple[datetime, 
     return aware, None
 
 
-def parse_time(value: object, tz: tzinfo, *, zone_name: str) -> tuple[datetime, str | None]:
+def day_bound(day: date, tz: tzinfo, *, end: bool) -> datetime:
+    """A local day's first instant, or (``end``) its last, aware in ``tz`` (see wall_clock)."""
+    if end:
+        return (wall_clock(day + timedelta(days=1), time(0), tz)
+                - timedelta(microseconds=1)).astimezone(tz)
+    return wall_clock(day, time(0), tz).astimezone(tz)
+
+
+def parse_time(value: object, tz: tzinfo, *, zone_name: str,
+               whole_day: Literal["start", "end"] | None = None) -> tuple[datetime, str | None]:
     """What YAML gave for a point in time -> (aware datetime in ``tz``, note or None).
 
     Accepts a datetime (YAML made one when seconds were written), or a string: ISO 8601 with or
-    without offset, with or without seconds, with a space or ``T``. A bare date is refused: a
-    post needs a time of day.
+    without offset, with or without seconds, with a space or ``T``. A bare date is the start
+    or the end of that local day as ``whole_day`` says; without it, an error (a post needs a
+    time of day).
     """
+    day: date | None = None
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
-        raise TimeError(f"{value.isoformat()} has no time of day; write e.g. {value} 09:00")
+        parsed, day = datetime.combine(value, time(0)), value
     elif isinstance(value, str):
         text = value.strip()
         try:
@@ -92,7 +107,7 @@ def parse_time(value: object, tz: tzinfo, *, zone_name: str) -> tuple[datetime, 
         except ValueError:
             parsed = _parse_spaced_offset(text)
         if len(text) == 10 and parsed.time() == time(0) and "T" not in text.upper():
-            raise TimeError(f"{text} has no time of day; write e.g. {text} 09:00")
+            day = parsed.date()
     else:
         raise TimeError(
             f"expected a date and time such as 2026-06-02 09:00, got {value!r}"
@@ -100,6 +115,10 @@ def parse_time(value: object, tz: tzinfo, *, zone_name: str) -> tuple[datetime, 
     if not YEARS[0] <= parsed.year <= YEARS[1]:
         raise TimeError(f"year {parsed.year} is out of range; klapper plans "
                         f"{YEARS[0]} to {YEARS[1]}")
+    if day is not None:
+        if whole_day is None:
+            raise TimeError(f"{day.isoformat()} has no time of day; write e.g. {day} 09:00")
+        return day_bound(day, tz, end=whole_day == "end"), None
     if parsed.tzinfo is None:
         return localize(parsed, tz, zone_name=zone_name)
     return parsed.astimezone(tz), None
