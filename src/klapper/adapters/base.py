@@ -140,6 +140,9 @@ class Outgoing:
     post_id: str = ""
     part: int = 0  # 0 = the post itself, 1.. = thread follow-ups
     due: datetime | None = None  # aware UTC; `find` matches near this time
+    delivery: str = ""  # the delivery's id (post, account, occurrence)
+    #: the parts after this one (given with part 0), for platforms that take a thread at once
+    followups: tuple[Outgoing, ...] = ()
 
 
 @dataclass(frozen=True)
