@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' fake servers
 
 from klapper.adapters.base import Adapter  # noqa: E402
-from klapper.engagement.poller import BATCH  # noqa: E402
+from klapper.config.platforms import platform as describe  # noqa: E402
 from tests.engagement.helpers import World, bulk_published, config_for  # noqa: E402
 
 
@@ -40,7 +40,7 @@ class Result:
 
     @property
     def least(self) -> int:
-        return math.ceil(self.posts / BATCH[self.platform])
+        return math.ceil(self.posts / describe(self.platform).lookup_batch)
 
 
 def _round(platform: str, adapter: Adapter, remote_ids: list[str], *,
@@ -62,7 +62,7 @@ def _round(platform: str, adapter: Adapter, remote_ids: list[str], *,
 
 
 def mastodon(posts: int, tmp: Path) -> Result:
-    from klapper.adapters.mastodon import MastodonAdapter
+    from klapper.adapters.mastodon.adapter import MastodonAdapter
     from tests.fakes.mastodon import FakeMastodon
 
     with FakeMastodon() as server:
@@ -169,7 +169,7 @@ def main() -> None:
         if result is None:
             print(f"{bench.__name__:<10} skipped: the local PDS is not installed (.ci/pds-setup)")
             continue
-        print(f"{result.platform:<10} {BATCH[result.platform]:>5} {result.requests:>8} "
+        print(f"{result.platform:<10} {describe(result.platform).lookup_batch:>5} {result.requests:>8} "
               f"{result.least:>6} {result.other:>6} {result.readings:>8} "
               f"{result.seconds:>8.2f}")
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from klapper.adapters import bluesky as bluesky_module
+from klapper.adapters.bluesky import adapter as bluesky_module
 from klapper.adapters import create_adapter
 from klapper.adapters.base import (
     AuthExpiredError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from klapper.adapters.base import Outgoing
-from klapper.config.model import Account as AccountConfig
+from klapper.config.platforms import account_settings as AccountConfig
 from klapper.login import LoginError, run_login
 from tests.fakes.bluesky import make_adapter, shared_pds
 

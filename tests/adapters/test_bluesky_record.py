@@ -11,14 +11,14 @@ from atproto_client.models.string_formats import TID_RE
 from hypothesis import given
 from hypothesis import strategies as st
 
-from klapper.adapters import bluesky_record as rec
+from klapper.adapters.bluesky import record as rec
 from klapper.adapters.base import MediaFile, PermanentError, Published, ThreadRef
-from klapper.adapters.bluesky_card import fetch_card
-from klapper.adapters.rules import RULES
+from klapper.adapters.bluesky.card import fetch_card
+from klapper.adapters.bluesky import RULES
 from tests.fakes.bluesky import Pages
 
 SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
-BLUESKY = RULES["bluesky"]
+BLUESKY = RULES
 
 
 def decode_tid(tid: str) -> tuple[int, int]:

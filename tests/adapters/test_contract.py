@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from klapper.adapters import PLATFORMS
 from klapper.adapters.base import (
     AuthExpiredError,
     MediaFile,
@@ -31,7 +30,7 @@ from klapper.adapters.base import (
     ThreadRef,
     TransientError,
 )
-from klapper.adapters.rules import RULES
+from klapper.config.platforms import platform
 
 NETWORK_PLATFORMS = ("mastodon", "bluesky", "x", "linkedin")
 
@@ -75,8 +74,8 @@ def texts(case: Any) -> list[str]:
 
 def test_rules_are_the_published_data(case: Any) -> None:
     adapter_cls = type(case.adapter)
-    assert PLATFORMS[case.platform].endswith(adapter_cls.__name__)
-    assert adapter_cls.rules == RULES[case.platform]
+    assert platform(case.platform).adapter.endswith(adapter_cls.__name__)
+    assert adapter_cls.rules == platform(case.platform).rules
 
 
 def test_effective_rules_carry_the_servers_text_limit(case: Any) -> None:

@@ -18,9 +18,9 @@ from klapper.adapters.base import (
     ThreadRef,
     TransientError,
 )
-from klapper.adapters.linkedin import BATCH, LinkedInAdapter
-from klapper.adapters.linkedin_text import from_little, to_little
-from klapper.adapters.rules import RULES
+from klapper.adapters.linkedin.adapter import BATCH, LinkedInAdapter
+from klapper.adapters.linkedin.text import from_little, to_little
+from klapper.adapters.linkedin import RULES
 from klapper.config.expiry import parse_expiry
 from tests.fakes.linkedin import (
     PAGE,
@@ -114,7 +114,7 @@ def test_several_images_become_a_multi_image_post(fake, adapter, tmp_path):
 
 
 def test_thread_follow_ups_are_comments_on_the_first_post_in_order(fake, adapter, tmp_path):
-    assert RULES["linkedin"].threads  # follow-ups are published (as comments)
+    assert RULES.threads  # follow-ups are published (as comments)
     root = adapter.publish(out("Workshops this week"))
     second = adapter.publish(follow_up("Monday: woodwork (2h)", root, root, 1))
     third = adapter.publish(follow_up("Tuesday: candles", root, second, 2,

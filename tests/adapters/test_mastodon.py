@@ -18,9 +18,9 @@ from klapper.adapters.base import (
     ThreadRef,
     TransientError,
 )
-from klapper.adapters.mastodon import MastodonAdapter, cached_rules, idempotency_header
-from klapper.adapters.mastodon_http import api_version
-from klapper.adapters.mastodon_limits import html_to_text, same_text
+from klapper.adapters.mastodon.adapter import MastodonAdapter, cached_rules, idempotency_header
+from klapper.adapters.mastodon.http import api_version
+from klapper.adapters.mastodon.limits import html_to_text, same_text
 from tests.fakes.mastodon import Case, FakeMastodon, adapter_case, render_html
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from klapper.adapters import x_media
+from klapper.adapters.x import media as x_media
 from klapper.adapters.base import (
     AuthExpiredError,
     MediaFile,
@@ -22,8 +22,8 @@ from klapper.adapters.base import (
     ThreadRef,
     TransientError,
 )
-from klapper.adapters.x import XAdapter, comparable_text
-from klapper.adapters.x_http import rate_limit_until
+from klapper.adapters.x.adapter import XAdapter, comparable_text
+from klapper.adapters.x.http import rate_limit_until
 from tests.fakes.x import ME_ID, ME_USERNAME, Case, FakeX, adapter_case
 from tests.fakes.x_oauth import Reply, problem
 

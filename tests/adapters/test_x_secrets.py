@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from klapper.adapters.base import AdapterError, Outgoing
-from klapper.adapters.x import XAdapter
+from klapper.adapters.x.adapter import XAdapter
 from klapper.login import LoginError
 from tests.leaks import chain_text
 from tests.fakes.x import CLIENT_ID, ME_ID, FakeX

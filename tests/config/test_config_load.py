@@ -68,7 +68,7 @@ slots: {mon: ["25:00"], someday: ["09:00"]}
     messages = " | ".join(m for _, _, m in issues)
     assert "unknown time zone 'Mars/Olympus'" in messages
     assert "'soon' is not a duration" in messages
-    assert "expected one of 'outbox', 'mastodon'" in messages
+    assert "accounts › shop › platform: unknown platform 'myspace'; known: outbox, mastodon" in messages
 
 
 def test_cross_checks(tmp_path: Path) -> None:
@@ -104,9 +104,9 @@ def test_yaml_reader_locates_bad_values() -> None:
 def test_linkedin_api_version_is_yyyymm_and_reaches_the_adapter_settings() -> None:
     from pydantic import ValidationError
 
-    from klapper.config.model import Account
+    from klapper.config.platforms import account_settings
 
-    account = Account(platform="linkedin", author="urn:li:person:x", api_version="202611")
+    account = account_settings(platform="linkedin", author="urn:li:person:x", api_version="202611")
     assert account.model_dump(exclude_none=True)["api_version"] == "202611"
     with pytest.raises(ValidationError, match="write YYYYMM"):
-        Account(platform="linkedin", api_version="2026-11")
+        account_settings(platform="linkedin", api_version="2026-11")

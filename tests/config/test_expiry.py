@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from klapper.config.expiry import WARN_BEFORE, expiring_credentials, parse_expiry
-from klapper.config.model import Account
+from klapper.config.platforms import account_settings
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -16,14 +16,14 @@ def iso(delta: timedelta) -> str:
 
 
 ACCOUNTS = {
-    "li-soon": Account(platform="linkedin", author="urn:li:person:a"),
-    "li-later": Account(platform="linkedin", author="urn:li:person:b"),
-    "li-gone": Account(platform="linkedin", author="urn:li:organization:1"),
-    "x-refreshing": Account(platform="x"),
-    "li-refresh-ending": Account(platform="linkedin", author="urn:li:person:c"),
-    "li-paused": Account(platform="linkedin", author="urn:li:person:d", paused=True),
-    "mastodon": Account(platform="mastodon", instance="https://example.social"),
-    "li-garbled": Account(platform="linkedin", author="urn:li:person:e"),
+    "li-soon": account_settings(platform="linkedin", author="urn:li:person:a"),
+    "li-later": account_settings(platform="linkedin", author="urn:li:person:b"),
+    "li-gone": account_settings(platform="linkedin", author="urn:li:organization:1"),
+    "x-refreshing": account_settings(platform="x"),
+    "li-refresh-ending": account_settings(platform="linkedin", author="urn:li:person:c"),
+    "li-paused": account_settings(platform="linkedin", author="urn:li:person:d", paused=True),
+    "mastodon": account_settings(platform="mastodon", instance="https://example.social"),
+    "li-garbled": account_settings(platform="linkedin", author="urn:li:person:e"),
 }
 SECRETS = {
     "li-soon": {"access_token": "t", "expires_at": iso(timedelta(days=5, hours=2))},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from klapper.adapters.mastodon import MastodonAdapter
+from klapper.adapters.mastodon.adapter import MastodonAdapter
 from klapper.engagement.attention import attention
 from tests.engagement.helpers import World, config_for
 from tests.fakes.mastodon import FakeMastodon

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from klapper.adapters.bluesky import BlueskyAdapter
+from klapper.adapters.bluesky.adapter import BlueskyAdapter
 from tests.fakes.bluesky_proxy import POLL, FaultProxy
 
 REPO = Path(__file__).resolve().parents[2]

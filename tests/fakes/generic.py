@@ -29,7 +29,7 @@ from klapper.adapters.base import (
     Adapter, AuthExpiredError, Outgoing, PermanentError, Published, RateLimitedError,
     TransientError,
 )
-from klapper.adapters.rules import RULES
+from klapper.adapters.outbox import RULES
 
 FAULTS = frozenset({"500", "429", "401", "422", "timeout", "drop", "drop_after"})
 
@@ -197,7 +197,7 @@ class GenericAdapter(Adapter):
     """A test-only adapter for the fake platform: settings ``api_base``, secret ``access_token``."""
 
     platform = "generic"
-    rules = RULES["outbox"]
+    rules = RULES
     secret_keys = ("access_token",)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -314,7 +314,7 @@ def make_adapter(
 ) -> Any:
     """A LinkedInAdapter for ``author`` with a token the fake issued (or ``token``)."""
     from klapper.adapters import create_adapter
-    from klapper.adapters.linkedin_http import token_secrets
+    from klapper.adapters.linkedin.http import token_secrets
 
     token = token or fake.issue_token()
     stored = {**token_secrets(token), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,

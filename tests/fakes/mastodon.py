@@ -341,7 +341,7 @@ class Case:
 @contextlib.contextmanager
 def adapter_case(tmp_path: Path, **state: Any) -> Iterator[Case]:
     """A MastodonAdapter (timeout 1 s) on a fresh fake server; ``state`` sets FakeState fields."""
-    from klapper.adapters.mastodon import MastodonAdapter
+    from klapper.adapters.mastodon.adapter import MastodonAdapter
 
     timeout = 1.0
     state.setdefault("slow_seconds", timeout + 1.0)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from klapper.adapters.x import XAdapter
-from klapper.adapters.x_http import API_BASE, TWEEPY_HOST
+from klapper.adapters.x.adapter import XAdapter
+from klapper.adapters.x.http import API_BASE, TWEEPY_HOST
 from tests.fakes.x_media import MediaRoutes, invalid
 from tests.fakes.x_oauth import AUTHORIZE_HOST, OAuthSide, Reply, RewriteTransport, problem, split_url
 

@@ -20,7 +20,7 @@ import requests
 from oauthlib.oauth1.rfc5849 import signature
 from requests.adapters import HTTPAdapter
 
-from klapper.adapters.x_http import API_BASE, TWEEPY_HOST
+from klapper.adapters.x.http import API_BASE, TWEEPY_HOST
 
 AUTHORIZE_HOST = "https://x.com"
 ORIGIN_HEADER = "X-Fake-Original-Origin"  # added after signing; the fake needs it for OAuth 1.0a

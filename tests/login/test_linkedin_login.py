@@ -14,9 +14,9 @@ import requests
 
 from klapper.adapters.base import Outgoing
 from klapper.config.expiry import expiring_credentials, parse_expiry
-from klapper.config.model import Account
+from klapper.config.platforms import account_settings
 from klapper.login import LoginError
-from klapper.login.linkedin import login
+from klapper.adapters.linkedin.login import login
 from tests.fakes.linkedin import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -61,7 +61,7 @@ def fake():
 
 def run(fake: FakeLinkedIn, ui: BrowserUI, *, author: str | None = PERSON,
         existing: dict[str, str] | None = None) -> dict[str, str]:
-    return login(name="linkedin", account=Account(platform="linkedin", author=author),
+    return login(name="linkedin", account=account_settings(platform="linkedin", author=author),
                  existing=existing or {}, ui=ui, oauth_base=fake.url, api_base=fake.url,
                  port=0, timeout=5)
 
@@ -112,7 +112,7 @@ def test_without_refresh_tokens_the_user_learns_about_the_warning(fake):
     assert any(f"author: {PERSON}" in line for line in ui.shown)
 
     # The stored expiry drives the warning: silent now, reported in the token's last week.
-    accounts = {"linkedin": Account(platform="linkedin", author=PERSON)}
+    accounts = {"linkedin": account_settings(platform="linkedin", author=PERSON)}
     now = datetime.now(UTC)
     assert expiring_credentials(accounts=accounts, secrets=lambda _: credentials, now=now) == []
     late = expiring_credentials(accounts=accounts, secrets=lambda _: credentials,

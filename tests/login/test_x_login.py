@@ -12,10 +12,10 @@ import requests
 from typer.testing import CliRunner
 
 from klapper.adapters.base import Outgoing
-from klapper.adapters.x import XAdapter
-from klapper.config.model import Account
+from klapper.adapters.x.adapter import XAdapter
+from klapper.config.platforms import account_settings
 from klapper.login import ConsoleUI, LoginError
-from klapper.login.x import login
+from klapper.adapters.x.login import login
 from tests.fakes.x import ME_ID, ME_USERNAME, FakeX
 from tests.fakes.x_oauth import AUTHORIZE_HOST
 
@@ -58,7 +58,7 @@ def _free_port() -> int:
 
 
 def _login(fake: FakeX, ui: BrowserUI, port: int, **kwargs: object) -> dict[str, str]:
-    return login(name="shop_x", account=Account(platform="x"), ui=ui, port=port,
+    return login(name="shop_x", account=account_settings(platform="x"), ui=ui, port=port,
                  transport=fake.transport(), timeout=5, **kwargs)  # type: ignore[arg-type]
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from klapper.cli import app
+from klapper.config.platforms import BUILT_IN
 from tests.queue.repo_helpers import make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,12 +104,25 @@ def test_plan_reports_errors_on_stderr(tmp_path: Path, monkeypatch: pytest.Monke
     assert "2 errors in the repository" in result.stderr
 
 
+def without_plugins(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as klapper alone writes it: installed plugins (the webhook's) add accounts."""
+    accounts = schema.get("properties", {}).get("accounts", {}).get("additionalProperties")
+    if not accounts:
+        return schema
+    mapping = accounts["discriminator"]["mapping"]
+    for name in [name for name in mapping if name not in BUILT_IN]:
+        ref = mapping.pop(name)
+        accounts["oneOf"].remove({"$ref": ref})
+        del schema["$defs"][ref.rsplit("/", 1)[1]]
+    return schema
+
+
 @pytest.mark.parametrize("kind", ["post", "config"])
 def test_schema_matches_the_published_files(run, kind: str) -> None:
     result = run("schema", kind)
-    printed = json.loads(result.output)
+    printed = without_plugins(json.loads(result.output))
     assert printed == json.loads((ROOT / "docs" / "schema" / f"{kind}.json").read_text()), (
-        "regenerate with: klapper schema {kind} > docs/schema/{kind}.json")
+        "regenerate with: klapper schema {kind} > docs/schema/{kind}.json (no plugins installed)")
     definitions = printed["$defs"]
     if kind == "post":
         assert set(definitions["PostFile"]["properties"]) >= {

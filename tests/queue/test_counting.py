@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from klapper.adapters import counting
 from klapper.adapters.counting import COUNTINGS, URL_LENGTH, count_text, find_urls
-from klapper.adapters.rules import RULES
+from klapper.config.platforms import registry
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # man, woman, girl, boy
 ENGLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
@@ -340,7 +340,7 @@ def test_chars_counts_code_points(text: str) -> None:
 
 
 def test_every_platform_counting_is_known() -> None:
-    assert {rules.counting for rules in RULES.values()} <= set(COUNTINGS)
+    assert {described.rules.counting for described in registry().values()} <= set(COUNTINGS)
     assert set(COUNTINGS) == {"chars", "graphemes", "x-weighted", "mastodon"}
 
 

@@ -1,35 +1,23 @@
-"""The platform table: one visible mapping from platform name to its adapter class.
+"""Building an account's adapter from its platform's description in the registry.
 
-Adapter modules import their client libraries (slow to import), so they load only when an
-account of that platform is used; `klapper check` needs only ``rules.RULES``.
+Each platform is one package (``adapters/<name>/``: its description in ``__init__``, the code
+in submodules) or a plugin; ``klapper.config.platforms`` finds them. Adapter modules import their
+client libraries (slow to import), so they load only when an account of that platform is used.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from klapper.adapters.base import Adapter
-
-PLATFORMS: dict[str, str] = {
-    "outbox": "klapper.adapters.outbox:OutboxAdapter",
-    "mastodon": "klapper.adapters.mastodon:MastodonAdapter",
-    "bluesky": "klapper.adapters.bluesky:BlueskyAdapter",
-    "x": "klapper.adapters.x:XAdapter",
-    "linkedin": "klapper.adapters.linkedin:LinkedInAdapter",
-}
+from klapper.config.platforms import platform as describe
 
 
 def adapter_class(platform: str) -> type[Adapter]:
-    """The adapter class for ``platform``; KeyError names the known ones."""
-    try:
-        target = PLATFORMS[platform]
-    except KeyError:
-        raise KeyError(f"unknown platform {platform!r}; known: {', '.join(PLATFORMS)}") from None
-    module_name, _, class_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    """The adapter class for ``platform``; PlatformError names the known ones."""
+    return describe(platform).adapter_class()
 
 
 def create_adapter(

@@ -18,6 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+# Limits are data in each platform's description; adapters and their tests take them from here.
+from klapper.config.platforms import Counting as Counting
+from klapper.config.platforms import Rules as Rules
+
 
 # --- errors ---------------------------------------------------------------------------------
 
@@ -53,26 +57,6 @@ class AuthExpiredError(AdapterError):
 
 class PermanentError(AdapterError):
     """The platform refused this post for good (too long, duplicate, bad media ...)."""
-
-
-# --- rules (limits as data) -----------------------------------------------------------------
-
-Counting = Literal["chars", "graphemes", "x-weighted", "mastodon"]
-
-
-@dataclass(frozen=True)
-class Rules:
-    """A platform's published limits; `klapper check` reads them, adapters never re-check."""
-
-    counting: Counting  # how the platform counts text length (see adapters.counting)
-    text_limit: int  # the most characters a post may have, as counted above
-    max_media: int  # images per post
-    media_types: frozenset[str]  # MIME types accepted for images
-    max_media_bytes: int  # size of one image file
-    alt_limit: int  # characters of alt text per image
-    threads: bool = True  # follow-ups can be posted as replies
-    max_text_bytes: int | None = None  # a cap on the UTF-8 size of the text, besides the count
-    credentials: bool = True  # an account must log in first (`klapper login`)
 
 
 # --- what goes out, what comes back ---------------------------------------------------------
@@ -186,8 +170,6 @@ class Adapter(abc.ABC):
 
     platform: ClassVar[str]
     rules: ClassVar[Rules]
-    #: the secret keys this platform needs, for `klapper login` and error messages
-    secret_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -13,17 +13,48 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from klapper.adapters.base import Adapter, Outgoing, PermanentError, Published, TransientError
-from klapper.adapters.rules import RULES
+from klapper.config.platforms import AccountSettings, Platform, Rules
+
+
+class OutboxSettings(AccountSettings):
+    """The outbox account in klapper.yaml."""
+
+    repository_paths = ("path",)
+
+    platform: Literal["outbox"] = Field(description="A local folder; needs no account.")
+    path: str | None = Field(
+        None, description="Folder for published posts, relative to the repository."
+    )
+
+
+# The local outbox takes anything; generous limits so it never refuses what others accept.
+RULES = Rules(
+    counting="chars", text_limit=100_000, max_media=20,
+    media_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),
+    max_media_bytes=100 * 1024 * 1024, alt_limit=10_000,
+)
+
+PLATFORM = Platform(
+    name="outbox",
+    title="Outbox",
+    adapter="klapper.adapters.outbox:OutboxAdapter",
+    settings=OutboxSettings,
+    rules=RULES,
+    uses_secrets=False,
+    docs="docs/content.md",
+)
 
 
 class OutboxAdapter(Adapter):
     """Writes posts as JSON files: the quick start's platform, and a dry run for real ones."""
 
     platform = "outbox"
-    rules = RULES["outbox"]
+    rules = RULES
 
     @property
     def folder(self) -> Path:

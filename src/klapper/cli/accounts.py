@@ -19,7 +19,9 @@ from klapper.cli.app import (
     app,
     examples,
 )
-from klapper.config.model import Account, Config
+from klapper.config.model import Config
+from klapper.config.platforms import AccountSettings
+from klapper.config.platforms import platform as describe
 from klapper.config.secrets import (
     SecretsError,
     env_name,
@@ -53,13 +55,8 @@ def _config(repo: Path) -> Config:
 
 
 def _needed_keys(platform: str) -> tuple[str, ...]:
-    """The secret keys an adapter declares (its module may need a client library)."""
-    from klapper.adapters import adapter_class
-
-    try:
-        return adapter_class(platform).secret_keys
-    except (ImportError, KeyError, AttributeError):
-        return ()
+    """The secret keys a platform's description declares."""
+    return describe(platform).secret_keys
 
 
 @app.command("login", epilog=examples(
@@ -112,7 +109,7 @@ def accounts_command(repo: RepoOption = Path("."), fmt: FormatOption = OutputFor
         raise typer.Exit(EXIT_FAILED)
 
 
-def _describe(name: str, account: Account) -> dict[str, Any]:
+def _describe(name: str, account: AccountSettings) -> dict[str, Any]:
     try:
         origins = secret_origins(name)
         error = None

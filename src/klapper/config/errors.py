@@ -47,11 +47,53 @@ def _step(candidates: list[Any], step: str | int) -> list[Any]:
     return found
 
 
+def _tagged(candidates: list[Any], step: str | int) -> Any | None:
+    """The member of a tagged union (accounts by `platform`) that ``step`` names, if any.
+
+    Pydantic puts the tag into an error's location (accounts › shop › mastodon › instance);
+    people wrote no such key, so it is dropped from what they see.
+    """
+    models = [tp for tp in candidates if isinstance(tp, type) and issubclass(tp, BaseModel)]
+    if len(models) < 2 or not isinstance(step, str):
+        return None
+    for tp in models:
+        for field in tp.model_fields.values():
+            if typing.get_origin(field.annotation) is typing.Literal \
+                    and typing.get_args(field.annotation) == (step,):
+                return tp
+    return None
+
+
+def _untagged(model: type[BaseModel], loc: Sequence[str | int]) -> tuple[str | int, ...]:
+    """``loc`` without the tags pydantic adds for tagged unions."""
+    kept: list[str | int] = []
+    candidates: list[Any] = [model]
+    for step in loc:
+        member = _tagged(candidates, step)
+        if member is not None:
+            candidates = [member]
+            continue
+        kept.append(step)
+        candidates = _step(candidates, step)
+    return tuple(kept)
+
+
+def tag_choices(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The tags a tagged union at ``loc`` takes (the known platforms at an account)."""
+    candidates: list[Any] = [model]
+    for step in loc:
+        candidates = _step(candidates, step)
+    return [str(tp.model_fields["platform"].annotation.__args__[0]) for tp in candidates
+            if isinstance(tp, type) and issubclass(tp, BaseModel) and "platform" in tp.model_fields
+            and typing.get_origin(tp.model_fields["platform"].annotation) is typing.Literal]
+
+
 def allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
     """The keys a mapping at ``loc`` may have (by their YAML names), following the models."""
     candidates: list[Any] = [model]
     for step in loc:
-        candidates = _step(candidates, step)
+        member = _tagged(candidates, step)
+        candidates = [member] if member is not None else _step(candidates, step)
     keys: list[str] = []
     for tp in candidates:
         if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -91,7 +133,14 @@ _EXPECTED = {
 
 
 def _message(error: Any, model: type[BaseModel]) -> tuple[str, bool]:
-    kind, loc, value = error["type"], tuple(error["loc"]), error.get("input")
+    kind, loc, value = error["type"], _untagged(model, error["loc"]), error.get("input")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        known = tag_choices(model, loc)
+        tag = error.get("ctx", {}).get("tag")
+        close = difflib.get_close_matches(str(tag), known, n=1, cutoff=0.6) if tag else []
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        said = f"unknown platform '{tag}'" if tag else "'platform' is required here"
+        return f"{said}; {hint}known: {', '.join(known)}", False
     if kind == "extra_forbidden":
         key = str(loc[-1])
         choices = allowed_keys(model, loc[:-1])
@@ -118,8 +167,10 @@ def field_errors(exc: ValidationError, *, model: type[BaseModel]) -> list[FieldE
     """Each error of ``exc`` (raised by ``model``) as a FieldError with a readable message."""
     result: list[FieldError] = []
     for error in exc.errors(include_url=False):
-        loc = tuple(step for step in error["loc"] if isinstance(step, str | int))
+        loc = _untagged(model, [s for s in error["loc"] if isinstance(s, str | int)])
         message, at_key = _message(error, model)
+        if error["type"] == "union_tag_invalid":
+            loc = (*loc, "platform")  # point at the value the user wrote
         if loc and loc[-1] == "[key]":  # pydantic's marker for a bad mapping key
             loc, at_key = loc[:-1], True
             message = f"key {str(loc[-1])!r}: {message}"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from klapper.config.model import Account
+from klapper.config.platforms import AccountSettings
 from klapper.config.secrets import load_secrets
 
 #: how long before a credential runs out klapper starts warning
@@ -52,7 +52,7 @@ class ExpiringCredential:
 
 def expiring_credentials(
     *,
-    accounts: Mapping[str, Account],
+    accounts: Mapping[str, AccountSettings],
     secrets: Callable[[str], Mapping[str, str]] = load_secrets,
     within: timedelta = WARN_BEFORE,
     now: datetime | None = None,

@@ -126,8 +126,9 @@ def _cross_checks(config: Config, *, repo: Path) -> list[tuple[tuple[str | int, 
     if log_problem:
         found.append((("paths", "log"), log_problem, False))
     for name, account in config.accounts.items():
-        if account.path is not None and not _relative_inside(account.path):
-            found.append((("accounts", name, "path"),
-                          f"accounts › {name} › path must be a folder inside the repository",
-                          False))
+        for key in account.repository_paths:
+            value = getattr(account, key)
+            if value is not None and not _relative_inside(value):
+                found.append((("accounts", name, key),
+                              f"accounts › {name} › {key} must be a folder inside the repository", False))
     return found

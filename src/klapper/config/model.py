@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic.json_schema import GenerateJsonSchema
 
-Platform = Literal["outbox", "mastodon", "bluesky", "x", "linkedin"]
+from klapper.config.platforms import AccountSettings, registry
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -76,40 +77,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Account(Strict):
-    """One account a post can go to. Secrets never live here (see config.secrets)."""
-
-    platform: Platform = Field(description="Which platform adapter publishes for this account.")
-    text_limit: int | None = Field(
-        None, gt=0, description="Override the platform's text limit (e.g. a Mastodon instance's)."
-    )
-    instance: str | None = Field(None, description="Mastodon: the instance URL.")
-    service: str | None = Field(
-        None, description="Bluesky: the PDS URL (default https://bsky.social)."
-    )
-    handle: str | None = Field(None, description="Bluesky/Mastodon/X: the account's handle.")
-    author: str | None = Field(
-        None, description="LinkedIn: author URN, urn:li:person:... or urn:li:organization:..."
-    )
-    path: str | None = Field(
-        None, description="Outbox: folder for published posts, relative to the repository."
-    )
-    api_version: str | None = Field(
-        None,
-        json_schema_extra={"pattern": r"^\d{6}$"},
-        description="LinkedIn: the API version (YYYYMM) to send; LinkedIn retires each after "
-        "about a year.",
-    )
-    visibility: str | None = Field(None, description="Default visibility for this account.")
-    paused: bool = Field(False, description="Publish nothing to this account for now.")
+def _account_settings() -> Any:
+    """Each account's settings model, chosen by its `platform:` from the registry's platforms."""
+    models = tuple(described.settings for described in registry().values())
+    return Annotated[Union[models], Field(discriminator="platform")]  # noqa: UP007
 
 
-    @field_validator("api_version")
-    @classmethod
-    def _yyyymm(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\d{6}", value):
-            raise ValueError(f"{value!r} is not a LinkedIn API version; write YYYYMM, e.g. \"202611\"")
-        return value
+if TYPE_CHECKING:
+    Account = AccountSettings
+else:
+    Account = _account_settings()
 
 
 class Defaults(Strict):
@@ -161,7 +138,7 @@ class Config(Strict):
 
     timezone: str = Field("UTC", description="IANA time zone for times without an offset.")
     accounts: dict[str, Account] = Field(
-        default_factory=lambda: {"outbox": Account(platform="outbox", path="outbox")},
+        default_factory=lambda: {"outbox": _default_outbox()},
         description="Account name -> platform and non-secret settings.",
     )
     defaults: Defaults = Field(default_factory=Defaults)
@@ -192,6 +169,11 @@ class Config(Strict):
 
     def default_accounts(self) -> tuple[str, ...]:
         return self.defaults.to or tuple(self.accounts)[:1]
+
+
+def _default_outbox() -> AccountSettings:
+    """Without accounts, posts go to the local outbox (the quick start needs no account)."""
+    return registry()["outbox"].settings.model_validate({"platform": "outbox", "path": "outbox"})
 
 
 class _ConfigSchema(GenerateJsonSchema):

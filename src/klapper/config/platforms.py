@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,6 +52,7 @@ class Rules:
     alt_limit: int  # characters of alt text per image
     threads: bool = True  # follow-ups can be posted as replies
     max_text_bytes: int | None = None  # a cap on the UTF-8 size of the text, besides the count
+    counts_cw: bool = False  # a content warning counts toward the text limit
 
 
 class AccountSettings(BaseModel):
@@ -62,6 +63,8 @@ class AccountSettings(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    #: fields naming a folder or file that must stay inside the content repository
+    repository_paths: ClassVar[tuple[str, ...]] = ()
 
     platform: str = Field(description="Which platform publishes for this account.")
     text_limit: int | None = Field(
@@ -80,6 +83,7 @@ class Platform:
     settings: type[AccountSettings]  # the account's settings in klapper.yaml
     rules: Rules  # its published limits
     secret_keys: tuple[str, ...] = ()  # credentials it needs (KLAPPER_<ACCOUNT>_<KEY>)
+    uses_secrets: bool = True  # False: never read the secret sources (the local outbox)
     login: str | None = None  # "module:function" of its `klapper login` flow
     lookup_batch: int = 1  # posts one reactions request can read
     colour: str = "#8b95a5"  # its colour in the report's charts
@@ -106,6 +110,11 @@ class Platform:
         if settings.text_limit:
             rules = replace(rules, text_limit=settings.text_limit)
         return rules
+
+
+def account_settings(**fields: Any) -> AccountSettings:
+    """One account's settings, validated by its platform's model (``platform=`` picks it)."""
+    return platform(str(fields.get("platform"))).settings.model_validate(fields)
 
 
 class PlatformError(Exception):

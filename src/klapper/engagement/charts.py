@@ -11,17 +11,16 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from html import escape
 
-#: a colour per platform, distinct from each other (and readable on white)
-COLOURS: dict[str, str] = {
-    "mastodon": "#6364ff", "bluesky": "#0ea5e9", "x": "#1f2328", "linkedin": "#d97706",
-    "outbox": "#8b95a5",
-}
+from klapper.config.platforms import registry
+
 FALLBACK = ("#16a34a", "#db2777", "#7c3aed", "#0891b2")
 ACCENT = "#6364ff"
 
 
 def colour(name: str, index: int = 0) -> str:
-    return COLOURS.get(name, FALLBACK[index % len(FALLBACK)])
+    """A platform's own colour (from its description), else one of the fallbacks."""
+    described = registry().get(name)
+    return described.colour if described else FALLBACK[index % len(FALLBACK)]
 
 
 def ticks(value: float) -> tuple[float, int]:

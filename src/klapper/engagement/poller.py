@@ -1,6 +1,6 @@
 """One polling round: read the reactions that are due and the new replies, per account.
 
-Reactions are read in batches of the platform's maximum (``BATCH``), at most
+Reactions are read in batches of the platform's maximum (its ``lookup_batch``), at most
 ``engagement.budget`` requests per account and round, oldest due first; what is left waits
 for the next round (``engagement.min_gap`` later). A rate limit stops polling that account
 until the platform's reset, recorded in the engagement side's own table: the publisher's
@@ -22,6 +22,8 @@ from klapper.adapters.base import (
     Adapter, AdapterError, AuthExpiredError, Metrics, RateLimitedError, TransientError,
 )
 from klapper.config.model import Config, format_duration
+from klapper.config.platforms import PlatformError
+from klapper.config.platforms import platform as describe
 from klapper.engagement.attention import attention
 from klapper.engagement.schedule import DueReading, due_readings, next_due
 from klapper.engagement.store import EngagementStore, InboxItem, Reading
@@ -34,14 +36,6 @@ Progress = Callable[[int, int], None]
 #: account -> a lock held around each platform call (the publisher's, in the daemon)
 AccountLock = Callable[[str], AbstractContextManager[object]]
 
-#: posts per metrics request, the most each API takes in one lookup
-BATCH: dict[str, int] = {
-    "x": 100,  # GET /2/tweets?ids=
-    "bluesky": 25,  # app.bsky.feed.getPosts
-    "mastodon": 20,  # GET /api/v1/statuses?id[]= (Mastodon 4.3+)
-    "linkedin": 50,  # GET /rest/socialMetadata?ids=
-}
-DEFAULT_BATCH = 20
 #: how far back the first look at an account's replies and mentions reaches
 FIRST_LOOK = timedelta(days=7)
 #: each inbox read starts a little before the last one ended (clock skew, late indexing)
@@ -60,7 +54,7 @@ def supports(platform: str, method: str) -> bool:
     """Whether the platform's adapter implements ``metrics`` or ``interactions`` at all."""
     try:
         cls = adapter_class(platform)
-    except KeyError:
+    except PlatformError:
         return False
     return getattr(cls, method) is not getattr(Adapter, method)
 
@@ -185,7 +179,7 @@ class Poller:
     def _read_account(self, account: str, items: list[DueReading], report: RoundReport) -> int:
         """Read reactions for ``items`` of one account; returns how many were stored."""
         platform = self.config.accounts[account].platform
-        size = BATCH.get(platform, DEFAULT_BATCH)
+        size = describe(platform).lookup_batch  # posts per request, the most the API takes
         batches = [items[i:i + size] for i in range(0, len(items), size)]
         stored = 0
         for batch in batches[:self.config.engagement.budget]:

@@ -9,20 +9,12 @@ returns the account's complete new credentials, which the caller saves with
 
 from __future__ import annotations
 
-import importlib
 import webbrowser
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from klapper.config.model import Account
-
-LOGIN_FLOWS: dict[str, str] = {
-    "mastodon": "klapper.login.mastodon:login",
-    "bluesky": "klapper.login.bluesky:login",
-    "x": "klapper.login.x:login",
-    "linkedin": "klapper.login.linkedin:login",
-}
-
+from klapper.config.platforms import AccountSettings, registry
+from klapper.config.platforms import platform as describe
 
 class LoginError(Exception):
     """A login could not finish; the message says why and what to try."""
@@ -45,7 +37,7 @@ class LoginFlow(Protocol):
     """The signature every ``klapper.login.<platform>:login`` implements."""
 
     def __call__(
-        self, *, name: str, account: Account, existing: Mapping[str, str], ui: LoginUI
+        self, *, name: str, account: AccountSettings, existing: Mapping[str, str], ui: LoginUI
     ) -> dict[str, str]: ...
 
 
@@ -73,24 +65,17 @@ class ConsoleUI:
 
 def login_flow(platform: str) -> Callable[..., dict[str, str]]:
     """The login function for ``platform``; LoginError when the platform needs no login."""
-    try:
-        target = LOGIN_FLOWS[platform]
-    except KeyError:
+    flow = describe(platform).login_flow()
+    if flow is None:
+        able = [name for name, described in registry().items() if described.login]
         raise LoginError(
-            f"platform {platform!r} needs no login; accounts that do: {', '.join(LOGIN_FLOWS)}"
-        ) from None
-    module_name, _, function = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise LoginError(f"`klapper login` for {platform} is not available in this version") from None
-    return getattr(module, function)
+            f"platform {platform!r} needs no login; accounts that do: {', '.join(able)}"
+        )
+    return flow
 
 
 def run_login(
-    *, name: str, account: Account, existing: Mapping[str, str], ui: LoginUI
+    *, name: str, account: AccountSettings, existing: Mapping[str, str], ui: LoginUI
 ) -> dict[str, str]:
     """Run the flow for ``account``'s platform and return the credentials to save."""
     flow = login_flow(account.platform)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from klapper.adapters.rules import RULES
+from klapper.config.platforms import registry
 from klapper.config.errors import FieldError
 from klapper.config.model import Config
 from klapper.config.yamlsrc import locate
@@ -157,8 +157,8 @@ class _Builder:
     def overrides(self) -> dict[str, Override]:
         result: dict[str, Override] = {}
         for key, entry in self.raw.per.items():
-            if key not in self.ctx.config.accounts and key not in RULES:
-                known = [*self.ctx.config.accounts, *RULES]
+            if key not in self.ctx.config.accounts and key not in registry():
+                known = [*self.ctx.config.accounts, *registry()]
                 self.error(("per", key), "per: " + _unknown("account or platform", key, known),
                            at_key=True)
             loc: Loc = ("per", key)

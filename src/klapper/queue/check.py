@@ -1,22 +1,20 @@
 """`klapper check`'s per-account validation: text length, media and alt text, past times.
 
 Every post is checked for every account it goes to, with that platform's counting and limits
-(adapters.rules.RULES, an account's ``text_limit``, or rules passed in, e.g. a Mastodon
-instance's own). Findings in drafts are warnings: a draft never publishes.
+(from its description in the registry, what its server announced, an account's ``text_limit``). Findings in drafts are warnings: a draft never publishes.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from klapper.adapters.base import Rules
 from klapper.adapters.counting import URL_LENGTH, count_text
-from klapper.adapters.rules import RULES
 from klapper.config.model import Config, format_duration
+from klapper.config.platforms import platform as describe
 from klapper.display import shown
 from klapper.queue.load import Repository
 from klapper.queue.media import KNOWN, MediaInfo, inspect_media
@@ -24,11 +22,10 @@ from klapper.queue.model import Media, Part, Post, Problem, Severity, Source
 from klapper.scheduler.timing import TimeError, parse_cron
 
 
-def account_rules(config: Config, account: str) -> Rules:
-    """The limits that apply to one account: its platform's, with its own text limit."""
+def account_rules(config: Config, account: str, *, cache_dir: Path | None = None) -> Rules:
+    """The limits that apply to one account: its platform's, its server's, its own text limit."""
     settings = config.accounts[account]
-    rules = RULES[settings.platform]
-    return replace(rules, text_limit=settings.text_limit) if settings.text_limit else rules
+    return describe(settings.platform).rules_for(settings, cache_dir=cache_dir)
 
 
 class _Checker:
@@ -103,7 +100,7 @@ class _Checker:
             if not part.text and not part.media:
                 self.add(post, _text_location(post, account, platform, index), "error",
                          f"{label}no text and no media", account)
-            cw = part.options.get("cw") if rules.counting == "mastodon" else None
+            cw = part.options.get("cw") if rules.counts_cw else None
             # Mastodon counts the content warning into the same limit.
             length = self.length((part.text, str(cw)) if cw else (part.text,), rules)
             if length > rules.text_limit:
@@ -226,13 +223,5 @@ def check_posts(
 
 
 def announced_rules(config: Config, *, cache_dir: Path) -> dict[str, Rules]:
-    """Limits Mastodon instances announced (cached by the engine); an account's own limit wins."""
-    from klapper.adapters.mastodon_limits import cached_rules
-
-    found: dict[str, Rules] = {}
-    for name, account in config.accounts.items():
-        if account.platform == "mastodon" and account.instance and not account.text_limit:
-            rules = cached_rules(cache_dir=cache_dir, instance=account.instance)
-            if rules is not None:
-                found[name] = rules
-    return found
+    """Every account's limits with what its server announced (cached by the engine)."""
+    return {name: account_rules(config, name, cache_dir=cache_dir) for name in config.accounts}

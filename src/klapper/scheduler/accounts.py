@@ -10,6 +10,7 @@ from pathlib import Path
 from klapper.adapters import create_adapter
 from klapper.adapters.base import Adapter
 from klapper.config.model import Config
+from klapper.config.platforms import platform as describe
 from klapper.config.secrets import load_secrets, save_secrets, secret_values
 from klapper.ledger import EventLog, Ledger, event_log_path
 from klapper.ledger.store import LEDGER_FILE
@@ -48,7 +49,8 @@ class AccountAdapters:
         account = self.config.accounts.get(name)
         if account is None:
             raise KeyError(f"no account {name!r} in klapper.yaml")
-        secrets: Mapping[str, str] = {} if account.platform == "outbox" else load_secrets(name)
+        uses_secrets = describe(account.platform).uses_secrets
+        secrets: Mapping[str, str] = load_secrets(name) if uses_secrets else {}
         if self.on_secrets is not None:
             self.on_secrets(secret_values(secrets))
         if needs_credentials(account.platform) and not secret_values(secrets):

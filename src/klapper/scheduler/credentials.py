@@ -1,7 +1,7 @@
 """Accounts in klapper.yaml that have no credentials: found by `check`, `plan` and `status`.
 
 Without this, an account nobody logged in to stays invisible until its first post is due and
-the publish pauses it. Whether a platform needs credentials is data (``Rules.credentials``),
+the publish pauses it. Whether a platform needs credentials is data (its description's ``secret_keys``),
 so no adapter module (and no client library) is imported to find out.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from klapper.adapters.rules import RULES
 from klapper.config.load import CONFIG_FILE
 from klapper.config.model import Config
+from klapper.config.platforms import registry
 from klapper.config.secrets import SecretsError, load_secrets, secret_values
 from klapper.config.yamlsrc import YamlError, locate, read_documents
 from klapper.queue.model import Problem, Source
@@ -20,8 +20,8 @@ from klapper.queue.model import Problem, Source
 
 def needs_credentials(platform: str) -> bool:
     """Whether an account of ``platform`` must log in (unknown platforms: not known, so no)."""
-    rules = RULES.get(platform)
-    return rules is not None and rules.credentials
+    described = registry().get(platform)
+    return described is not None and described.needs_credentials
 
 
 def no_credentials_message(account: str) -> str:

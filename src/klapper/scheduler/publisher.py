@@ -222,15 +222,24 @@ class Publisher:
 
     def _outgoing(self, delivery: Delivery, post: Post, index: int,
                   done: list[Published]) -> Outgoing:
-        part = post.parts_for(delivery.account, delivery.platform)[index]
-        return Outgoing(
-            text=part.text, idempotency_key=idempotency_key(delivery.id, index),
-            media=tuple(MediaFile(path=m.path, alt=m.alt, mime=_content_type(m.path))
-                        for m in part.media),
-            options=part.options,
-            reply_to=ThreadRef(root=done[0], parent=done[index - 1]) if index else None,
-            post_id=delivery.post_id, part=index, due=delivery.due,
-        )
+        parts = post.parts_for(delivery.account, delivery.platform)
+
+        def outgoing(at: int, followups: tuple[Outgoing, ...] = ()) -> Outgoing:
+            part = parts[at]
+            return Outgoing(
+                text=part.text, idempotency_key=idempotency_key(delivery.id, at),
+                media=tuple(MediaFile(path=m.path, alt=m.alt,
+                                      mime=_content_type(m.path))
+                            for m in part.media),
+                options=part.options,
+                reply_to=ThreadRef(root=done[0], parent=done[at - 1]) if at and done else None,
+                post_id=delivery.post_id, part=at, due=delivery.due, delivery=delivery.id,
+                followups=followups,
+            )
+
+        # The first part carries the rest too, for platforms that take a thread in one call.
+        rest = tuple(outgoing(at) for at in range(1, len(parts))) if index == 0 else ()
+        return outgoing(index, rest)
 
     # --- failures --------------------------------------------------------------------------
 

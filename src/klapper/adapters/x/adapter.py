@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 import requests
 import tweepy
 
-from klapper.adapters import x_media
+from klapper.adapters.x import media as x_media
 from klapper.adapters.base import (
     Adapter,
     AuthExpiredError,
@@ -36,9 +36,9 @@ from klapper.adapters.base import (
     Published,
     TransientError,
 )
-from klapper.adapters.rules import RULES
-from klapper.adapters.x_auth import OAUTH1_KEYS, OAUTH2_KEYS, XAuth
-from klapper.adapters.x_http import (
+from klapper.adapters.x import PLATFORM
+from klapper.adapters.x.auth import OAUTH1_KEYS, OAUTH2_KEYS, XAuth
+from klapper.adapters.x.http import (
     API_BASE,
     XSession,
     check,
@@ -69,8 +69,7 @@ class XAdapter(Adapter):
     """One X account, with OAuth 2.0 user tokens (auto-refreshed) or OAuth 1.0a user keys."""
 
     platform = "x"
-    rules = RULES["x"]
-    secret_keys = tuple(dict.fromkeys((*OAUTH2_KEYS, "client_secret", *OAUTH1_KEYS)))
+    rules = PLATFORM.rules
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

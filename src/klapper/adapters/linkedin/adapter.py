@@ -34,15 +34,15 @@ from klapper.adapters.base import (
     Published,
     TransientError,
 )
-from klapper.adapters.linkedin_http import (
+from klapper.adapters.linkedin.http import (
     API_BASE,
     API_VERSION,
     OAUTH_BASE,
     LinkedInClient,
     encode,
 )
-from klapper.adapters.linkedin_text import same_text, to_little
-from klapper.adapters.rules import RULES
+from klapper.adapters.linkedin.text import same_text, to_little
+from klapper.adapters.linkedin import PLATFORM
 
 VISIBILITIES = {"public": "PUBLIC", "connections": "CONNECTIONS", "logged_in": "LOGGED_IN"}
 #: ids per socialMetadata / share-statistics request; LinkedIn documents no maximum, and 50
@@ -78,11 +78,7 @@ class LinkedInAdapter(Adapter):
 
     platform: ClassVar[str] = "linkedin"
     # Rules.threads is True: follow-ups become comments on the first post (see module docs).
-    rules = RULES["linkedin"]
-    secret_keys = (
-        "access_token", "expires_at", "refresh_token", "refresh_token_expires_at",
-        "client_id", "client_secret",
-    )
+    rules = PLATFORM.rules
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -12,14 +12,14 @@ import re
 from collections.abc import Mapping
 
 from klapper.adapters.base import AuthExpiredError
-from klapper.adapters.bluesky_session import (
+from klapper.adapters.bluesky.session import (
     CALL_ERRORS,
     DEFAULT_SERVICE,
     create_session,
     open_client,
     translate,
 )
-from klapper.config.model import Account
+from klapper.adapters.bluesky import BlueskySettings
 from klapper.login import LoginError, LoginUI
 
 TIMEOUT = 30.0
@@ -27,7 +27,7 @@ APP_PASSWORD = re.compile(r"^[a-z2-7]{4}(-[a-z2-7]{4}){3}$")  # how Bluesky form
 
 
 def login(
-    *, name: str, account: Account, existing: Mapping[str, str], ui: LoginUI
+    *, name: str, account: BlueskySettings, existing: Mapping[str, str], ui: LoginUI
 ) -> dict[str, str]:
     """Ask for the handle (unless klapper.yaml has it) and an app password; verify; return both."""
     service = account.service or DEFAULT_SERVICE

@@ -18,8 +18,8 @@ import requests
 from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
-from klapper.adapters.linkedin_http import API_BASE, OAUTH_BASE, TOKEN_PATH, token_secrets
-from klapper.config.model import Account
+from klapper.adapters.linkedin.http import API_BASE, OAUTH_BASE, TOKEN_PATH, token_secrets
+from klapper.adapters.linkedin import LinkedInSettings
 from klapper.login import LoginError, LoginUI
 from klapper.login.redirect import DEFAULT_PATH, DEFAULT_PORT, RedirectError, RedirectListener
 
@@ -36,7 +36,7 @@ def scopes_for(author: str | None) -> tuple[str, ...]:
 def login(
     *,
     name: str,
-    account: Account,
+    account: LinkedInSettings,
     existing: Mapping[str, str],
     ui: LoginUI,
     oauth_base: str = OAUTH_BASE,

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import requests
 from mastodon.errors import MastodonError
 
-from klapper.adapters.mastodon import instance_url
-from klapper.adapters.mastodon_http import Refused, make_client, read_instance
-from klapper.config.model import Account
+from klapper.adapters.mastodon import MastodonSettings
+from klapper.adapters.mastodon.adapter import instance_url
+from klapper.adapters.mastodon.http import Refused, make_client, read_instance
 from klapper.config.secrets import redact
 from klapper.login import LoginError, LoginUI
 
@@ -29,7 +29,7 @@ TIMEOUT = 30.0
 
 
 def login(
-    *, name: str, account: Account, existing: Mapping[str, str], ui: LoginUI
+    *, name: str, account: MastodonSettings, existing: Mapping[str, str], ui: LoginUI
 ) -> dict[str, str]:
     """Run the authorization-code flow for account ``name``; returns its new credentials."""
     base = instance_url(instance=account.instance, handle=account.handle)

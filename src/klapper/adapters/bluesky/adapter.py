@@ -19,7 +19,7 @@ from atproto_client import models
 from atproto_client.client.base import is_method_not_served
 from atproto_client.client.raw import ClientRaw
 
-from klapper.adapters import bluesky_record as rec
+from klapper.adapters.bluesky import record as rec
 from klapper.adapters.base import (
     Adapter,
     AdapterError,
@@ -32,9 +32,9 @@ from klapper.adapters.base import (
     Rules,
     TransientError,
 )
-from klapper.adapters.bluesky_card import fetch_bytes, fetch_card
-from klapper.adapters.bluesky_session import DEFAULT_SERVICE, Session, Tokens, error_parts
-from klapper.adapters.rules import RULES
+from klapper.adapters.bluesky.card import fetch_bytes, fetch_card
+from klapper.adapters.bluesky.session import DEFAULT_SERVICE, Session, Tokens, error_parts
+from klapper.adapters.bluesky import PLATFORM
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,7 @@ class BlueskyAdapter(Adapter):
     """One Bluesky account on one PDS."""
 
     platform: ClassVar[str] = "bluesky"
-    rules: ClassVar[Rules] = RULES["bluesky"]
-    secret_keys: ClassVar[tuple[str, ...]] = ("app_password",)
+    rules: ClassVar[Rules] = PLATFORM.rules
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -18,10 +18,10 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.base import AdapterError
-from klapper.adapters.x import XAdapter
-from klapper.adapters.x_auth import AUTHORIZE_URL, OAUTH1_KEYS, SCOPES, TOKEN_PATH
-from klapper.adapters.x_http import API_BASE, TWEEPY_HOST, quiet_library_debug_logs
-from klapper.config.model import Account
+from klapper.adapters.x.adapter import XAdapter
+from klapper.adapters.x.auth import AUTHORIZE_URL, OAUTH1_KEYS, SCOPES, TOKEN_PATH
+from klapper.adapters.x.http import API_BASE, TWEEPY_HOST, quiet_library_debug_logs
+from klapper.adapters.x import XSettings
 from klapper.login import LoginError, LoginUI
 from klapper.login.redirect import DEFAULT_PORT, RedirectError, RedirectListener
 
@@ -37,7 +37,7 @@ _OAUTH1_PROMPTS = {
 def login(
     *,
     name: str,
-    account: Account,
+    account: XSettings,
     existing: Mapping[str, str],
     ui: LoginUI,
     method: Method | None = None,
@@ -141,7 +141,7 @@ def _oauth2(
 
 
 def _whoami(
-    *, name: str, account: Account, secrets: Mapping[str, str],
+    *, name: str, account: XSettings, secrets: Mapping[str, str],
     transport: requests.adapters.BaseAdapter | None,
 ) -> Mapping[str, str]:
     """Prove the credentials work by asking X who they belong to."""

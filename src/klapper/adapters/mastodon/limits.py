@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from klapper.adapters.base import Rules
-from klapper.adapters.rules import RULES
+from klapper.adapters.mastodon import RULES, MastodonSettings
 
 MAX_AGE = timedelta(days=1)  # instance limits rarely change; read them again after a day
-_IMAGE_TYPES = RULES["mastodon"].media_types
+_IMAGE_TYPES = RULES.media_types
 
 
 def cache_file(*, cache_dir: Path | str, instance: str) -> Path:
@@ -42,7 +42,14 @@ def cache_file(*, cache_dir: Path | str, instance: str) -> Path:
 def cached_rules(*, cache_dir: Path | str, instance: str) -> Rules | None:
     """The instance's rules as last seen, without any network call; None when never read."""
     data = _read(cache_file(cache_dir=cache_dir, instance=instance))
-    return rules_from_limits(RULES["mastodon"], data) if data else None
+    return rules_from_limits(RULES, data) if data else None
+
+
+def announced_rules(settings: MastodonSettings, *, cache_dir: Path | None) -> Rules | None:
+    """The registry's hook: what the account's instance announced, as cached by the engine."""
+    if cache_dir is None or not settings.instance:
+        return None
+    return cached_rules(cache_dir=cache_dir, instance=settings.instance)
 
 
 def rules_from_limits(base: Rules, limits: dict[str, Any] | None) -> Rules:

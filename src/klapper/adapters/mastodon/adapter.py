@@ -40,7 +40,7 @@ from klapper.adapters.base import (
     Rules,
     TransientError,
 )
-from klapper.adapters.mastodon_http import (
+from klapper.adapters.mastodon.http import (
     CountingSession,
     NotFound,
     Refused,
@@ -48,14 +48,14 @@ from klapper.adapters.mastodon_http import (
     read_instance,
     refusal,
 )
-from klapper.adapters.mastodon_limits import (
+from klapper.adapters.mastodon.limits import (
     LimitsCache,
     cached_rules,
     html_to_text,
     rules_from_limits,
     same_text,
 )
-from klapper.adapters.rules import RULES
+from klapper.adapters.mastodon import PLATFORM
 from klapper.config.secrets import redact, scrub_exception, secret_values
 
 __all__ = ["MastodonAdapter", "cached_rules", "idempotency_header", "instance_url"]
@@ -73,8 +73,7 @@ class MastodonAdapter(Adapter):
     """One Mastodon account on one instance."""
 
     platform = "mastodon"
-    rules = RULES["mastodon"]
-    secret_keys = ("access_token",)
+    rules = PLATFORM.rules
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
