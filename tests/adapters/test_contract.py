@@ -79,7 +79,7 @@ def test_rules_are_the_published_data(case: Any) -> None:
 
 
 def test_effective_rules_carry_the_servers_text_limit(case: Any) -> None:
-    announced = getattr(case, "text_limit", RULES[case.platform].text_limit)
+    announced = getattr(case, "text_limit", platform(case.platform).rules.text_limit)
     assert case.adapter.effective_rules().text_limit == announced
 
 

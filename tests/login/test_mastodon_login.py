@@ -171,7 +171,7 @@ def test_cli_login_resumes_an_account_paused_for_its_credential(
 def test_login_on_a_server_that_404s_the_slashed_instance_route(tmp_path: Path) -> None:
     # Takahē: Mastodon.py's own version detection would call itself until the stack ran out.
     with FakeMastodon(flavor="takahe") as takahe:
-        account = Account(platform="mastodon", instance=takahe.url)
+        account = account_settings(platform="mastodon", instance=takahe.url)
         credentials = run_login(name="masto", account=account, existing={}, ui=ScriptedUI())
         assert credentials["access_token"] == takahe.state.token
         assert len(takahe.state.requests) <= 8  # not hundreds of version lookups
