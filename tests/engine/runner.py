@@ -1,12 +1,17 @@
 """Runs the real daemon or `publish --due` in a subprocess, with every account on a fake platform.
 
     python -m tests.engine.runner daemon|due --repo R --state S --api http://127.0.0.1:PORT
+
+With ``KLAPPER_TEST_WEDGE=PATH`` in the environment, a reload of the repository waits while
+PATH exists: a main loop stuck in its work, as a file that blocks on reading would leave it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 from klapper.scheduler.daemon import Daemon
@@ -29,6 +34,9 @@ def main(argv: list[str]) -> int:
         adapters_for=lambda config, repo: generic_factory(
             api_base=args.api, repo=repo, timeout=config.publishing.timeout.total_seconds()),
     )
+    wedge = os.environ.get("KLAPPER_TEST_WEDGE")
+    if wedge:
+        _wedge_reload(engine, Path(wedge))
     if args.mode == "daemon":
         return Daemon(engine, refresh_every=args.refresh).run()
     try:
@@ -39,6 +47,17 @@ def main(argv: list[str]) -> int:
     finally:
         engine.close()
     return 0 if all(o.ok for o in outcomes) else 1
+
+
+def _wedge_reload(engine: Engine, wedge: Path) -> None:
+    reload = engine.reload
+
+    def wedged(*args: object, **kwargs: object) -> object:
+        while wedge.exists():
+            time.sleep(0.01)
+        return reload(*args, **kwargs)
+
+    engine.reload = wedged  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -56,7 +59,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def test_publishes_on_time_picks_up_changes_and_stops_cleanly(setup, notify) -> None:
     repo, state, server = setup
-    due = datetime.now(UTC) + timedelta(seconds=1.5)
+    due = datetime.now(UTC) + timedelta(seconds=3)  # after READY, even on a busy machine
     repo.write("first", text="First", at=due)
     proc = start("daemon", repo=repo.root, state=state, api=server.url, notify=notify)
     try:
@@ -163,3 +166,78 @@ def test_a_hostile_file_name_adds_no_notify_field(setup, notify) -> None:
                for m in notify.messages), notify.messages
     status = next(m["STATUS"] for m in notify.messages if "READY" in m)
     assert status.startswith("next: posts/x\\nWATCHDOG=trigger\\nMAINPID=1.yaml to a at ")
+
+
+def test_a_burst_of_sighups_then_sigterm_stops_every_time(setup, tmp_path: Path) -> None:
+    """Handlers that took locks stacked up on each other and hung the daemon for good.
+
+    Ten daemons (one repository and state folder each) start side by side to keep this short.
+    """
+    _, _, server = setup
+    runs = []
+    try:
+        for number in range(10):
+            repo = TempRepo(tmp_path / f"repo{number}")
+            sock = NotifySocket(repo.root)
+            repo.configure(accounts=("a",))
+            repo.write("later", text="Later", at=datetime.now(UTC) + timedelta(hours=1))
+            proc = start("daemon", repo=repo.root, state=tmp_path / f"state{number}",
+                         api=server.url, notify=sock)
+            runs.append((proc, sock))
+        for number, (proc, sock) in enumerate(runs):
+            wait_for(lambda sock=sock: sock.saw("READY", "1"), timeout=30)
+            for count in range(1000):
+                os.kill(proc.pid, signal.SIGHUP)
+                if count % 4 == 0:
+                    time.sleep(0.0005)  # not all at once: the kernel merges pending signals
+            proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            assert proc.wait(timeout=5) == 0, f"daemon {number}"
+            assert time.monotonic() - started < 5
+    finally:
+        for proc, sock in runs:
+            proc.kill()
+            proc.wait()
+            sock.close()
+
+
+def test_watchdog_pings_stop_while_the_main_loop_is_stuck(setup, notify, tmp_path: Path) -> None:
+    """WATCHDOG=1 is proof that the loop doing the work turns, so systemd can restart it."""
+    repo, state, server = setup
+    wedge = tmp_path / "wedge"
+    env = {"WATCHDOG_USEC": "100000", "KLAPPER_TEST_WEDGE": str(wedge)}  # a ping every 50 ms
+
+    def pings() -> int:
+        return sum(m.get("WATCHDOG") == "1" for m in notify.poll())
+
+    with daemon(repo, state, server, notify=notify, extra_env=env) as proc:
+        wait_for(lambda: pings() >= 3, timeout=15)
+        wedge.touch()
+        proc.send_signal(signal.SIGHUP)  # the reload it asks for gets stuck
+        wait_for(lambda: notify.saw("RELOADING", "1"), timeout=5)
+        stuck = pings()
+        time.sleep(0.6)  # a dozen pings' worth
+        assert pings() == stuck
+        wedge.unlink()  # unstuck: the pings come back
+        wait_for(lambda: pings() >= stuck + 3, timeout=5)
+        stop(proc)
+
+
+def test_a_reload_while_publishes_wait_overlaps_no_timer_and_logs_stay_json(setup) -> None:
+    """A reload re-armed deliveries whose publish was in hand (waiting for the account's
+    lock); APScheduler skipped those firings with a plain-text warning in the JSON log."""
+    repo, state, server = setup
+    server.platform.delay = 0.3
+    for number in range(4):
+        repo.write(f"p{number}", text=f"Post {number}", at=datetime.now(UTC))
+    with daemon(repo, state, server) as proc:
+        wait_for(lambda: server.platform.requests, timeout=15)
+        for _ in range(3):  # each one re-arms what waits for the account's lock
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.1)
+        wait_for(lambda: len(texts(server)) == 4, timeout=10)
+        stop(proc)
+    assert sorted(texts(server)) == [f"Post {n}" for n in range(4)]
+    lines = (state / "daemon.log").read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line, the libraries' too
+    assert not [r for r in records if "running instances" in r["message"]]

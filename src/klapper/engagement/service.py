@@ -8,7 +8,6 @@ and pauses the publisher logs trigger a notice check at once through an event-lo
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from klapper.config.model import Config
 from klapper.engagement.notify import Notifier, Runner, run_notify
 from klapper.engagement.poller import AccountLock, Clock, Poller, Progress, RoundReport, supports
 from klapper.ledger import EventLog, Ledger
+from klapper.scheduler.timers import Timers
 
 log = logging.getLogger("klapper.engagement")
 
@@ -75,6 +75,8 @@ class EngagementTimer:
     def __init__(self, *, engine: Any, scheduler: Any) -> None:
         self.engine = engine
         self.scheduler = scheduler
+        # A round re-arms its job before it returns: Timers runs it again rather than drop it.
+        self.timers = Timers(scheduler)
         self.service: Engagement | None = None
         self._listening: EventLog | None = None
 
@@ -102,10 +104,9 @@ class EngagementTimer:
         assert self.service is not None
         when = self.service.next_round()
         if when is None:
-            self._remove(JOB_ID)
+            self.timers.cancel(JOB_ID)
             return
-        self.scheduler.add_job(self._run, "date", run_date=when, id=JOB_ID,
-                               replace_existing=True)
+        self.timers.set(JOB_ID, when=when, run=self._run)
 
     def _run(self) -> None:
         assert self.service is not None
@@ -122,8 +123,7 @@ class EngagementTimer:
         if record.get("event") == "published":
             self._arm_for_new_post(str(record.get("account")))
         elif record.get("event") in ("failed", "paused"):
-            self.scheduler.add_job(self.service.notices, "date", run_date=datetime.now(UTC),
-                                   id=NOTIFY_JOB_ID, replace_existing=True)
+            self.timers.set(NOTIFY_JOB_ID, when=datetime.now(UTC), run=self.service.notices)
 
     def _arm_for_new_post(self, account: str) -> None:
         """A new post's first reading may come before the armed round: re-arm only then.
@@ -138,14 +138,9 @@ class EngagementTimer:
         if not config.engagement.schedule:
             return
         first = self.service.clock() + config.engagement.schedule[0]
-        job = self.scheduler.get_job(JOB_ID)
-        if job is None or job.next_run_time is None or job.next_run_time > first:
+        armed = self.timers.when(JOB_ID)
+        if armed is None or armed > first:
             self._schedule()
-
-    def _remove(self, job_id: str) -> None:
-        # JobLookupError: not armed, or it fired meanwhile.
-        with contextlib.suppress(Exception):
-            self.scheduler.remove_job(job_id)
 
     def stop(self) -> None:
         """End a round in progress after its current request; arm nothing more."""
@@ -153,4 +148,4 @@ class EngagementTimer:
             self.service.poller.stopping.set()
             with self.service._lock:  # noqa: SLF001 - wait for the round in hand
                 pass
-        self._remove(JOB_ID)
+        self.timers.cancel(JOB_ID)

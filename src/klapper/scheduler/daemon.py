@@ -6,17 +6,20 @@ the timer: every job carries ``misfire_grace_time=None`` because catch-up is kla
 truth: a job fires, the publisher claims, and a claim that fails means someone else has it.
 
 Signals: SIGHUP re-reads everything; the first SIGTERM (or SIGINT) lets publishes in hand finish
-and exits 0; a second one exits at once (a claim left behind is found at the next start).
+and exits 0; a second one exits at once (a claim left behind is found at the next start). The
+handlers only set flags (wakeup.py). The main loop does the daemon's own work (reloads, the
+refresh, the replan) and sends systemd's WATCHDOG=1 once per turn, so that a wedged loop
+stops the pings and systemd restarts the daemon; publishes run on APScheduler's workers.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
+import math
 import threading
+import time
 from datetime import UTC, datetime, timedelta
-from types import FrameType
+from functools import partial
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,12 +31,11 @@ from klapper.scheduler.engine import Engine
 from klapper.scheduler.notify import Notifier
 from klapper.scheduler.publisher import Outcome
 from klapper.scheduler.sync import RepositoryBroken, summary
+from klapper.scheduler.timers import Timers
+from klapper.scheduler.wakeup import Wakeup
 from klapper.scheduler.watch import RepoWatcher
 
 log = logging.getLogger("klapper.daemon")
-
-#: exit code of a second SIGTERM (systemd counts it as a failure, so Restart= applies)
-EXIT_FORCED = 130
 
 
 class Daemon:
@@ -51,12 +53,13 @@ class Daemon:
             timezone=UTC, executors={"default": ThreadPoolExecutor(workers)},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
-        self.armed: dict[str, datetime] = {}
-        self._armed_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._reload = threading.Event()
+        #: one timer per delivery that will be tried by itself, keyed by the delivery's id
+        self.timers = Timers(self.scheduler)
+        self.wakeup = Wakeup()
+        # Set by other threads, cleared by the main loop before it does the work they ask for.
+        self._reload = False
+        self._rescan = False
         self._stopping = threading.Event()
-        self._signals = 0
         self._in_hand = 0
         self._idle = threading.Condition()
         self._accounts: dict[str, AccountState] = {}
@@ -67,18 +70,18 @@ class Daemon:
     # --- life cycle ------------------------------------------------------------------------
 
     def run(self) -> int:
-        self._install_signals()
+        self.wakeup.install()
+        try:
+            return self._run()
+        finally:
+            self.wakeup.uninstall()
+
+    def _run(self) -> int:
         self.engine.recover()
         self._load()
         self.scheduler.start()
         self.arm_all()
         self.engagement.arm()
-        if self.notifier.watchdog_interval:
-            self.scheduler.add_job(self.notifier.watchdog, "interval", id="watchdog",
-                                   seconds=self.notifier.watchdog_interval)
-        self.scheduler.add_job(self.refresh, "interval", id="refresh", seconds=self.refresh_every)
-        self.scheduler.add_job(self.request_reload, "interval", id="replan",
-                               seconds=self.replan_every.total_seconds())
         watcher = RepoWatcher(root=self.engine.repo, posts=self.engine.config.paths.posts,
                               config_file=CONFIG_FILE, on_change=self._changed,
                               polling=self.polling)
@@ -86,17 +89,10 @@ class Daemon:
         self.notifier.ready(self.status_line())
         log.info("klapper running: %s", self.status_line())
         try:
-            while not self._stopping.is_set():
-                self._wake.wait()
-                self._wake.clear()
-                if self._reload.is_set() and not self._stopping.is_set():
-                    self._reload.clear()
-                    self.notifier.reloading()
-                    self._load()
-                    self.arm_all()
-                    self.engagement.arm()
-                    self.notifier.ready(self.status_line())
+            self._loop()
         finally:
+            with self._idle:
+                self._stopping.set()
             self.notifier.stopping()
             log.info("stopping: letting publishes in hand finish")
             watcher.stop()
@@ -109,31 +105,61 @@ class Daemon:
         log.info("stopped")
         return 0
 
+    def _loop(self) -> None:
+        """Until a stop signal: reload when asked, refresh and replan when due, ping systemd."""
+        ping = self.notifier.watchdog_interval
+        now = time.monotonic()
+        next_ping = now if ping else math.inf
+        next_refresh = now + self.refresh_every
+        next_replan = now + self.replan_every.total_seconds()
+        while not self.wakeup.stop:
+            now = time.monotonic()
+            if now >= next_ping:
+                # Only here: the ping says that this loop turns, not merely that a thread lives.
+                self.notifier.watchdog()
+                next_ping = now + ping  # type: ignore[operator]
+            if now >= next_replan:
+                self._rescan = self._reload = True
+                next_replan = now + self.replan_every.total_seconds()
+            if self.wakeup.hangup:
+                self.wakeup.hangup = False
+                self._rescan = self._reload = True
+            if self._reload:
+                # Cleared before the work: a request that comes meanwhile means one more turn.
+                self._reload = False
+                full = self._rescan
+                if full:
+                    self._rescan = False
+                self._reload_now(full=full)
+            if now >= next_refresh:
+                self._refresh_safely()
+                next_refresh = time.monotonic() + self.refresh_every
+            self.wakeup.wait(min(next_ping, next_refresh, next_replan) - time.monotonic())
+
     def stop(self) -> None:
-        with self._idle:
-            self._stopping.set()
-        self._wake.set()
+        """Stop warmly, as a first SIGTERM does (from any thread)."""
+        self.wakeup.stop = True
+        self.wakeup.wake()
 
     def request_reload(self, *, full: bool = True) -> None:
+        """Re-read the queue soon (``full``: every file, not only those seen changing)."""
         if full:
-            self.engine.cache.rescan_all()
-        self._reload.set()
-        self._wake.set()
+            self._rescan = True
+        self._reload = True
+        self.wakeup.wake()
 
     def _changed(self, paths: set[str]) -> None:
         self.engine.cache.changed(paths)
         self.request_reload(full=False)
 
-    def _install_signals(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGINT, self._on_stop_signal)
-        signal.signal(signal.SIGHUP, lambda signum, frame: self.request_reload())
-
-    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._signals += 1
-        if self._signals > 1:
-            os._exit(EXIT_FORCED)  # cold stop: a claim in hand is resolved at the next start
-        self.stop()
+    def _reload_now(self, *, full: bool) -> None:
+        if full:
+            self.engine.cache.rescan_all()
+        self.notifier.reloading()
+        self._load()
+        self.arm_all()
+        self.engagement.arm()
+        self.notifier.ready(self.status_line())
 
     def _load(self) -> None:
         try:
@@ -157,10 +183,9 @@ class Daemon:
         self._accounts = self.engine.ledger.accounts()
         waiting = self.engine.ledger.waiting()
         keep = {d.id for d in waiting}
-        with self._armed_lock:
-            gone = [d for d in self.armed if d not in keep]
-        for delivery in gone:
-            self._disarm(delivery)
+        for delivery in self.timers.armed():
+            if delivery not in keep:
+                self.timers.cancel(delivery)
         self.arm(waiting)
 
     def arm(self, deliveries: list[Delivery]) -> None:
@@ -169,32 +194,17 @@ class Daemon:
             when = self.engine.ledger.next_try(delivery, self._accounts)
             if delivery.account in accounts and accounts[delivery.account].paused:
                 when = None  # `paused: true` in klapper.yaml
-            with self._armed_lock:
-                if when is None:
-                    if self.armed.pop(delivery.id, None) is not None:
-                        self._remove_job(delivery.id)
-                    continue
-                if self.armed.get(delivery.id) == when:
-                    continue
-                self.armed[delivery.id] = when
-            self.scheduler.add_job(self._fire, "date", run_date=when, args=[delivery.id],
-                                   id=delivery.id, replace_existing=True)
+            if when is None:
+                self.timers.cancel(delivery.id)
+            else:
+                self.timers.set(delivery.id, when=when, run=partial(self._fire, delivery.id))
 
-    def _disarm(self, delivery: str) -> None:
-        with self._armed_lock:
-            if self.armed.pop(delivery, None) is None:
-                return
-        self._remove_job(delivery)
-
-    def _remove_job(self, job_id: str) -> None:
-        try:
-            self.scheduler.remove_job(job_id)
-        except Exception:  # noqa: BLE001 - JobLookupError: it fired meanwhile
-            pass
+    @property
+    def armed(self) -> dict[str, datetime]:
+        """Each armed delivery's id and when its timer fires."""
+        return self.timers.armed()
 
     def _fire(self, delivery_id: str) -> None:
-        with self._armed_lock:
-            self.armed.pop(delivery_id, None)
         with self._idle:
             if self._stopping.is_set() or self.engine.publisher is None:
                 return
@@ -231,6 +241,12 @@ class Daemon:
             # error in the post): the next refresh or reload decides; re-arming would spin.
         self.notifier.status(self.status_line())
 
+    def _refresh_safely(self) -> None:
+        try:
+            self.refresh()
+        except Exception:  # noqa: BLE001 - the next turn tries again; the loop must go on
+            log.exception("refreshing from the ledger failed")
+
     def refresh(self) -> None:
         """Pick up what other processes changed (`klapper retry`, a dead manual publish)."""
         since, self._refreshed = self._refreshed, self.engine.clock()
@@ -248,8 +264,7 @@ class Daemon:
 
     def status_line(self) -> str:
         """For systemd's STATUS=: the next delivery and when, and what needs attention."""
-        with self._armed_lock:
-            upcoming = min(self.armed.items(), key=lambda item: item[1], default=None)
+        upcoming = min(self.armed.items(), key=lambda item: item[1], default=None)
         parts = []
         if upcoming is not None:
             row = self.engine.ledger.get(upcoming[0])

@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from klapper.config.secrets import RedactingFilter
 from klapper.display import is_shown_as_is, shown
 
+#: the name of the handler setup_logging puts on the root logger
+_HANDLER = "klapper"
+
 
 class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "message"}`` per line; ``ts`` in UTC."""
@@ -39,7 +42,14 @@ def _one_line(record: logging.LogRecord) -> bool:
 
 def setup_logging(*, log_format: str = "text", verbose: bool = False,
                   level: int = logging.INFO) -> RedactingFilter:
-    """Send klapper's logs to stderr; returns the filter that keeps secrets out of them."""
+    """Send klapper's logs, and the libraries' warnings, to stderr in one format.
+
+    The handler sits on the root logger, so that a library's record (APScheduler's, watchdog's,
+    urllib3's) goes through the same formatter and the same redaction as klapper's own; a
+    library without a handler of its own would otherwise reach Python's last-resort handler,
+    a plain line in the middle of JSON. Libraries speak from WARNING up (INFO with ``verbose``).
+    Returns the filter that keeps secrets out of the logs.
+    """
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -50,10 +60,16 @@ def setup_logging(*, log_format: str = "text", verbose: bool = False,
     redaction = RedactingFilter()
     handler.addFilter(redaction)
     handler.addFilter(_one_line)
-    root = logging.getLogger("klapper")
+    handler.set_name(_HANDLER)
+    root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if old.get_name() == _HANDLER:
+            root.removeHandler(old)  # ours from an earlier call; others' (pytest's) stay
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else level)
-    root.propagate = False
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    own = logging.getLogger("klapper")
+    for old in list(own.handlers):
+        own.removeHandler(old)
+    own.setLevel(logging.DEBUG if verbose else level)
+    own.propagate = True
     return redaction
