@@ -273,3 +273,15 @@ def test_retry_account_shows_the_new_outcome_not_the_old_reason(repo: TempRepo) 
     assert code == 0, output
     assert output.startswith("published") and "revoked" not in output
     assert [m["text"] for m in outbox(repo, "a")] == ["Hello"]
+
+
+def test_status_shows_the_text_each_account_gets(repo: TempRepo) -> None:
+    repo.write("p", text="Base text", at=datetime.now(UTC) + timedelta(hours=2), to=["a", "b"],
+               per={"b": {"text": "Text for b\nsecond line"}})
+    code, output = klapper(repo, "status", "--format", "json")
+    assert code == 0, output
+    upcoming = {d["account"]: d["first_line"] for d in json.loads(output)["upcoming"]}
+    assert upcoming == {"a": "Base text", "b": "Text for b"}
+    code, output = klapper(repo, "status")
+    line_b = next(line for line in output.splitlines() if " b " in line)
+    assert "Text for b" in line_b and "Base text" not in line_b

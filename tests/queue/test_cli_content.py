@@ -95,6 +95,23 @@ def test_plan_json_and_text(run, tmp_path: Path) -> None:
     assert "happens twice in Europe/Berlin" in text
 
 
+def test_plan_shows_the_text_each_account_gets(run, tmp_path: Path) -> None:
+    repo = str(make_repo(tmp_path / "repo", {
+        "posts/a.yaml": (
+            "text: Advent sale, all week\nat: 2030-06-02 10:00\nto: [outbox, masto, x]\n"
+            "per:\n  x: {text: 'Advent sale on X only'}\n"
+            "  masto: {cw: Sale}\n"),  # no text override: the base text
+    }))
+    rows = json.loads(run("plan", "--repo", repo, "--days", "3660", "--format", "json").output)
+    assert {r["account"]: r["first_line"] for r in rows} == {
+        "outbox": "Advent sale, all week", "masto": "Advent sale, all week",
+        "x": "Advent sale on X only"}
+    assert {r["account"]: r["text"] for r in rows}["x"] == "Advent sale on X only"
+    text = run("plan", "--repo", repo, "--days", "3660").output
+    line_x = next(line for line in text.splitlines() if " x " in line)
+    assert "Advent sale on X only" in line_x
+
+
 def test_plan_reports_errors_on_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KLAPPER_STATE", str(tmp_path / "state"))
     repo = str(make_repo(tmp_path / "repo", BROKEN))

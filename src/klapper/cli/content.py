@@ -32,7 +32,7 @@ from klapper.config.model import Config, config_json_schema
 from klapper.display import shown
 from klapper.ledger import state_dir
 from klapper.queue import Repository, announced_rules, check_posts, load_repository
-from klapper.queue.model import Problem
+from klapper.queue.model import Problem, first_line_of
 from klapper.queue.schema import post_file_schema
 from klapper.scheduler.credentials import credential_problems, missing_credentials
 from klapper.scheduler.plan import plan_deliveries
@@ -171,10 +171,12 @@ def plan(
     rows: list[dict[str, Any]] = []
     for d in deliveries:
         local = d.due.astimezone(config.tz)
+        # What this account gets: a `per:` text override, else the post's text.
+        text = posts[d.post_id].text_for(d.account, config.accounts[d.account].platform)
         rows.append({
             "post": d.post_id, "account": d.account, "due": local.isoformat(),
             "due_utc": d.due.isoformat().replace("+00:00", "Z"), "occurrence": d.occurrence,
-            "slotted": d.slotted, "note": d.note, "first_line": posts[d.post_id].first_line,
+            "slotted": d.slotted, "note": d.note, "first_line": first_line_of(text), "text": text,
             "no_credentials": d.account in missing, "_local": local,
         })
     errors = sum(p.severity == "error" for p in repository.problems)

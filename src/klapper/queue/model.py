@@ -110,7 +110,11 @@ class Post:
 
     @property
     def first_line(self) -> str:
-        return next((line for line in self.text.splitlines() if line.strip()), "")
+        return first_line_of(self.text)
+
+    def text_for(self, account: str, platform: str) -> str:
+        """The text this account publishes: its `per:` text override, or the post's text."""
+        return self.parts_for(account, platform)[0].text
 
     def parts_for(self, account: str, platform: str) -> tuple[Part, ...]:
         """The parts this account publishes: `per` by account name wins over `per` by platform."""
@@ -136,6 +140,11 @@ class Post:
         ]
         blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def first_line_of(text: str) -> str:
+    """The first line with something on it: how plan, status and reports name a post."""
+    return next((line for line in text.splitlines() if line.strip()), "")
 
 
 @dataclass(frozen=True, order=True)

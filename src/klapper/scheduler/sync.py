@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from klapper.config.load import CONFIG_FILE
 from klapper.ledger import ON_PLATFORM, Delivery, EventLog, Ledger, State
 from klapper.queue import Repository
-from klapper.queue.model import PlannedDelivery, Post
+from klapper.queue.model import PlannedDelivery, Post, first_line_of
 from klapper.scheduler.plan import plan_deliveries
 
 log = logging.getLogger("klapper.sync")
@@ -161,7 +161,7 @@ class _Sync:
         platform = self.platform(planned.account)
         fields = {"due": planned.due, "slotted": planned.slotted, "source": post.source.file,
                   "content_hash": post.content_hash(planned.account, platform),
-                  "first_line": post.first_line[:200]}
+                  "first_line": first_line_of(post.text_for(planned.account, platform))[:200]}
         if row is None:
             self.ledger.insert_planned(post_id=planned.post_id, occurrence=planned.occurrence,
                                        account=planned.account, platform=platform,
@@ -188,11 +188,13 @@ class _Sync:
         post = self.posts.get(row.post_id)
         if post is None or row.account not in post.to or row.account not in self.config.accounts:
             return
-        digest = post.content_hash(row.account, self.platform(row.account))
+        platform = self.platform(row.account)
+        digest = post.content_hash(row.account, platform)
         if digest == row.content_hash:
             return
+        line = first_line_of(post.text_for(row.account, platform))[:200]
         edited = self.ledger.update(row.id, now=self.now, expect=[row.state], state=State.EDITED,
-                                    content_hash=digest, first_line=post.first_line[:200])
+                                    content_hash=digest, first_line=line)
         if edited is None:
             return
         self.report.edited.append(edited)
