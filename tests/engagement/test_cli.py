@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from klapper.cli import app
+from klapper.engagement.store import EngagementStore
 from klapper.ledger import Ledger, read_events
 from tests.engagement.helpers import bulk_published, record_published
 from tests.fakes.mastodon import FakeMastodon
@@ -156,3 +157,59 @@ def test_refresh_says_why_each_account_waits(setup) -> None:
     code, out, err = _run("refresh", *where)
     assert code == 0 and "5 readings left" in out
     assert "masto: 5 readings wait for the next round: the budget of 1 requests" in err
+
+
+def test_refresh_now_reads_every_post_inside_its_window_once(setup) -> None:
+    server, repo, state = setup
+    where = ["--repo", str(repo), "--state", str(state)]
+    now = datetime.now(UTC)
+    fresh = server.state.add_status(text="ten minutes old")
+    read = server.state.add_status(text="two hours old, read at 1h")
+    old = server.state.add_status(text="forty days old: past the last reading (30d)")
+    ledger = Ledger.open(state=state)
+    rows = {post_id: record_published(ledger, post_id=post_id, account="masto",
+                                      platform="mastodon", remote_ids=[status["id"]],
+                                      published_at=now - age)
+            for post_id, status, age in (("fresh", fresh, timedelta(minutes=10)),
+                                         ("read", read, timedelta(hours=2)),
+                                         ("old", old, timedelta(days=40)))}
+    ledger.close()
+    code, out, _ = _run("refresh", *where)  # the schedule: 1h for one, 30d (its last) for one
+    assert code == 0 and out.startswith("2 readings from 1 account(s)"), out
+    fresh["favourites_count"] = 5
+    server.state.add_reply(to=fresh["id"], text="Schon vorbei?")
+    code, out, _ = _run("refresh", *where)  # nothing due, the inbox read was just now
+    assert out.startswith("0 readings") and "0 new in the inbox" in out
+    before = server.state.count("GET", "/api/v1/statuses")
+
+    code, out, _ = _run("refresh", "--now", *where)
+
+    assert code == 0, out
+    assert "2 readings from 1 account(s)" in out and "1 new in the inbox" in out
+    assert server.state.count("GET", "/api/v1/statuses") - before == 1  # one batch
+    events = [e for e in read_events(state / "events.jsonl") if e["event"] == "engagement"]
+    assert sorted(e["post"] for e in events[2:]) == ["fresh", "read"]
+    assert next(e for e in events if e["post"] == "fresh")["likes"] == 5
+    # The schedule is kept: the fresh post's 1h reading is still to come, nothing is due now.
+    assert _run("refresh", *where)[1].startswith("0 readings")
+    ledger = Ledger.open(state=state)
+    taken = EngagementStore(ledger).stages_taken()
+    ledger.close()
+    assert 590 <= taken[(rows["fresh"].id, 0)] <= 900  # its age when read, below the 1h stage
+    assert 7200 <= taken[(rows["read"].id, 0)] < 6 * 3600  # the 6h reading is still to come
+
+
+def test_refresh_now_keeps_to_the_budget(setup) -> None:
+    server, repo, state = setup
+    config = yaml.safe_load((repo / "klapper.yaml").read_text(encoding="utf-8"))
+    config["engagement"] = {"budget": 1}
+    (repo / "klapper.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    ledger = Ledger.open(state=state)
+    recent = datetime.now(UTC) - timedelta(minutes=5)
+    bulk_published(ledger, [(f"p{n}", "masto", "mastodon",
+                             server.state.add_status(text=f"post {n}")["id"], recent)
+                            for n in range(25)])
+    ledger.close()
+    code, out, err = _run("refresh", "--now", "--repo", str(repo), "--state", str(state))
+    assert code == 0 and "20 readings from 1 account(s) in 1 request(s)" in out
+    assert "5 readings left" in out and "budget of 1 requests" in err

@@ -68,12 +68,19 @@ def _local_zone(config: Config | None) -> tzinfo | None:
     return config.tz if config is not None else None  # None: the machine's local time
 
 
-@app.command(epilog=examples('klapper refresh'))
-def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
+@app.command(epilog=examples('klapper refresh', 'klapper refresh --now'))
+def refresh(
+    repo: RepoOption = Path("."), state: StateOption = None,
+    now: Annotated[bool, typer.Option(
+        "--now", help="Read every post still inside its polling window and the inbox now, "
+                      "not only what the schedule says is due (within the budget).")] = False,
+) -> None:
     """Read the reactions and replies that are due now (one round), then exit.
 
     The daemon (`klapper run`) does this by itself; use this from cron next to
-    `klapper publish --due`, or to look right now. Exit 1 when an account could not be read.
+    `klapper publish --due`. `--now` is for a person who wants to look now: one reading of
+    each post still being polled; the schedule carries on as before. Exit 1 when an account
+    could not be read.
     """
     redaction = setup_logging(level=logging.WARNING)  # the result is printed on stdout
     config = _config(repo, required=True)
@@ -85,7 +92,7 @@ def refresh(repo: RepoOption = Path("."), state: StateOption = None) -> None:
     try:
         service = Engagement(ledger=ledger, events=events, config=config, adapters=adapters)
         with progress_bar("reading reactions") as progress:
-            report = service.round(progress=progress)
+            report = service.round(progress=progress, look_now=now)
     finally:
         adapters.close()
         events.close()

@@ -25,7 +25,7 @@ from klapper.config.model import Config, format_duration
 from klapper.config.platforms import PlatformError
 from klapper.config.platforms import platform as describe
 from klapper.engagement.attention import attention
-from klapper.engagement.schedule import DueReading, due_readings, next_due
+from klapper.engagement.schedule import DueReading, due_readings, next_due, readings_now
 from klapper.engagement.store import EngagementStore, InboxItem, Reading
 from klapper.ledger import EventLog, Ledger, PublishedDelivery
 
@@ -128,14 +128,20 @@ class Poller:
 
     # --- one round -----------------------------------------------------------------------
 
-    def run_round(self, *, progress: Progress | None = None, inbox: bool = True) -> RoundReport:
-        """Take the readings that are due and read new replies; never raises for one account."""
+    def run_round(self, *, progress: Progress | None = None, inbox: bool = True,
+                  look_now: bool = False) -> RoundReport:
+        """Take the readings that are due and read new replies; never raises for one account.
+
+        ``look_now``: read every post still inside its polling window and the inbox now, not
+        only what the schedule says is due (within the same budget; the schedule stays).
+        """
         now = self.clock()
         report = RoundReport()
         blocked = self._blocked(now)
         published = self.ledger.published_deliveries()
-        due = due_readings(published=published, taken=self.store.stages_taken(),
-                           schedule=self.config.engagement.schedule, now=now)
+        pick = readings_now if look_now else due_readings
+        due = pick(published=published, taken=self.store.stages_taken(),
+                   schedule=self.config.engagement.schedule, now=now)
         polled = set(self._accounts("metrics"))
         by_account: dict[str, list[DueReading]] = {}
         for item in due:
@@ -166,7 +172,8 @@ class Poller:
                     self._note_block(account, blocked[account], report)
                     continue
                 idle = account not in report.waiting
-                if idle and not self.stopping.is_set() and self._inbox_due(account, now):
+                wanted = look_now or self._inbox_due(account, now)
+                if idle and not self.stopping.is_set() and wanted:
                     self._read_inbox(account, published, report)
         return report
 

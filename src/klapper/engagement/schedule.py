@@ -3,7 +3,9 @@
 A reading is due once its age is reached and no reading of that age (or a later one) was
 taken. One reading answers every stage that has come due meanwhile (after downtime, the 1 h
 and 6 h stages are covered by one reading stored as the 6 h one); after the last stage,
-nothing more is read.
+nothing more is read. A person who wants to look now (`klapper refresh --now`) gets one
+reading of every part still inside its window (``readings_now``), which leaves the schedule
+as it is.
 """
 
 from __future__ import annotations
@@ -54,6 +56,26 @@ def due_readings(*, published: Sequence[PublishedDelivery], taken: Mapping[tuple
             due.append(DueReading(delivery, part, remote_id, stage=passed[-1],
                                   due_at=base + timedelta(seconds=passed[0])))
     return sorted(due, key=lambda d: (d.due_at, d.delivery.id, d.part))
+
+
+def readings_now(*, published: Sequence[PublishedDelivery],
+                 taken: Mapping[tuple[str, int], int], schedule: Sequence[timedelta],
+                 now: datetime) -> list[DueReading]:
+    """One reading now of every part whose last stage is still ahead (or due, not taken).
+
+    A part with a stage come due is read as that stage, as a round would; any other is read
+    as its age in seconds, which lies below its next stage: that stage still comes due.
+    """
+    ages = stages(schedule)
+    due = {(d.delivery.id, d.part): d for d in due_readings(
+        published=published, taken=taken, schedule=schedule, now=now)}
+    found = list(due.values())
+    for delivery, part, remote_id, base in _parts(published):
+        age = int((now - base).total_seconds())
+        if (delivery.id, part) not in due and ages and 0 <= age < ages[-1] \
+                and taken.get((delivery.id, part), -1) < age:
+            found.append(DueReading(delivery, part, remote_id, stage=age, due_at=now))
+    return sorted(found, key=lambda d: (d.due_at, d.delivery.id, d.part))
 
 
 def next_due(*, published: Sequence[PublishedDelivery], taken: Mapping[tuple[str, int], int],

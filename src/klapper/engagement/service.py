@@ -50,11 +50,11 @@ class Engagement:
             self.notifier.events_path = events.path
             self.poller.adapters = adapters
 
-    def round(self, *, progress: Progress | None = None) -> RoundReport:
+    def round(self, *, progress: Progress | None = None, look_now: bool = False) -> RoundReport:
         """One polling round, then the notices it and the event log call for."""
         with self._lock:
             self.last_round = self.clock()
-            report = self.poller.run_round(progress=progress)
+            report = self.poller.run_round(progress=progress, look_now=look_now)
             self.notifier.check(new_items=report.new_items)
         log.info("engagement: %d readings, %d new in the inbox, %d requests%s",
                  len(report.readings), len(report.new_items), report.requests,
