@@ -30,3 +30,21 @@ def test_every_command_teaches_with_examples(command: str) -> None:
                                   ["publish", "--nope"], ["nosuch"]])
 def test_bad_usage_exits_2(args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_version_is_the_installed_one() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"klapper {version('klapper')}\n"
+
+
+def test_top_level_help_lists_commands_and_examples() -> None:
+    result = runner.invoke(app, ["--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    assert "Examples" in result.output and "--version" in result.output
+    for line in ("klapper check", "klapper plan", "klapper publish --due", "klapper run",
+                 "klapper refresh --now"):
+        assert line in result.output
+    assert all(command in result.output for command in COMMANDS)

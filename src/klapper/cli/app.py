@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.text import Text
 
+from klapper import __version__
 from klapper.display import shown
 
 app = typer.Typer(
@@ -87,3 +88,29 @@ FormatOption = Annotated[
     OutputFormat,
     typer.Option("--format", "-f", help="text for people, json for scripts."),
 ]
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"klapper {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback(epilog=examples(
+    "klapper check                # is every post valid, for every account?",
+    "klapper plan --days 14       # what goes out when (local time and UTC)",
+    "klapper run                  # the daemon: publish each post at its time",
+    "klapper publish --due        # from cron: everything due now, then exit",
+    "klapper status               # published, failed, upcoming, paused",
+    "klapper login shop-mastodon  # store an account's credentials",
+    "klapper refresh --now        # read reactions and replies now",
+    "klapper report --since 7d    # how people reacted",
+    "klapper COMMAND --help       # each command, with its own examples",
+))
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print klapper's version and exit.")] = False,
+) -> None:
+    # The help text is the app's; this only adds the options that come before a command.
+    pass
