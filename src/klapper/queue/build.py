@@ -190,7 +190,7 @@ class _Builder:
                 self.error(("every",), f"every: {exc}")
             if raw.count is not None and raw.start is None:
                 self.error(("count",), "count needs `start` to count from, e.g. "
-                           "start: 2026-06-01 00:00", at_key=True)
+                           "start: 2026-06-01", at_key=True)
         at, note = self.time("at")
         start, _ = self.time("start")
         until, _ = self.time("until")

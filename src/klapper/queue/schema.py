@@ -105,9 +105,10 @@ class PostFile(Options):
         None, description='Repeat on a cron schedule in local time, e.g. "0 9 * * MON".'
     )
     start: TimeValue | None = Field(None, description="every: the first occurrence is at or "
-                                    "after this time (needed with count).")
+                                    "after this time, or from the start of this date "
+                                    "(needed with count).")
     until: TimeValue | None = Field(None, description="every: the last occurrence is at or "
-                                    "before this time.")
+                                    "before this time, or through the end of this date.")
     count: int | None = Field(None, ge=1, description="every: publish this many occurrences.")
     draft: bool = Field(False, description="Keep this post out of publishing for now.")
     to: Annotated[list[Text], _list_of(None)] | None = Field(
