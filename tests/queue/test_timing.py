@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from klapper.scheduler.timing import TimeError, localize, occurrences, parse_cron, parse_time
+from klapper.timing import TimeError, localize, occurrences, parse_cron, parse_time
 
 # (zone, spring-forward day, autumn day) in 2026
 DST = [("Europe/Berlin", date(2026, 3, 29), date(2026, 10, 25)),

@@ -20,7 +20,7 @@ from klapper.config.yamlsrc import locate
 from klapper.display import is_shown_as_is
 from klapper.queue.model import Media, Override, Part, Post, Source
 from klapper.queue.schema import OPTION_KEYS, MediaEntry, Options, PostFile, ThreadEntry
-from klapper.scheduler.timing import TimeError, parse_cron, parse_time
+from klapper.timing import TimeError, parse_cron, parse_time
 
 Loc = tuple[str | int, ...]
 # Ids are part of delivery keys ("post|occurrence|account") and of file-like names.

@@ -19,7 +19,7 @@ from klapper.display import shown
 from klapper.queue.load import Repository
 from klapper.queue.media import KNOWN, MediaInfo, inspect_media
 from klapper.queue.model import Media, Part, Post, Problem, Severity, Source
-from klapper.scheduler.timing import TimeError, parse_cron
+from klapper.timing import TimeError, parse_cron
 
 
 def account_rules(config: Config, account: str, *, cache_dir: Path | None = None) -> Rules:

@@ -8,7 +8,7 @@ from itertools import takewhile
 
 from klapper.config.model import WEEKDAYS, Config
 from klapper.queue.model import PlannedDelivery, Post
-from klapper.scheduler.timing import TimeError, occurrences, parse_cron, wall_clock
+from klapper.timing import TimeError, occurrences, parse_cron, wall_clock
 
 # A repeating post yields at most this many occurrences per call: a runaway cron expression
 # ("* * * * *" over a long catch-up window) must not stall the planner.
