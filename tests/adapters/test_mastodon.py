@@ -20,7 +20,7 @@ from klapper.adapters.base import (
 )
 from klapper.adapters.mastodon.adapter import MastodonAdapter, cached_rules, idempotency_header
 from klapper.adapters.mastodon.http import api_version
-from klapper.adapters.mastodon.limits import html_to_text, same_text
+from klapper.adapters.mastodon.limits import LimitsCache, html_to_text, same_text
 from tests.fakes.mastodon import Case, FakeMastodon, adapter_case, render_html
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -369,3 +369,18 @@ def test_a_token_refused_with_400_html_asks_for_a_login(tmp_path: Path) -> None:
         with pytest.raises(AuthExpiredError, match=r"HTTP 400: Invalid Bearer token.*"
                                                    r"klapper login masto"):
             case.adapter.publish(out("hello"))
+
+
+def test_a_missing_batch_lookup_is_remembered_until_the_server_is_upgraded(tmp_path: Path) -> None:
+    with adapter_case(tmp_path, batch_lookup=False) as case:  # says 4.3.2, answers 405
+        ids = [case.server.state.add_status(text=f"s{i}")["id"] for i in range(2)]
+        assert case.adapter.metrics_per_request() == 20
+        with pytest.raises(TransientError, match="no batch lookup"):
+            case.adapter.metrics(ids)
+        assert case.adapter.metrics_per_request() == 1
+        assert [m.remote_id for m in case.adapter.metrics(ids)] == ids
+        cache = LimitsCache(instance=case.server.url, folder=tmp_path)
+        cache.store({"version": "4.3.2"})  # read again a day later: still learnt
+        assert cache.load()["batch_lookup"] is False
+        cache.store({"version": "4.4.0"})  # upgraded: its promise counts again
+        assert cache.load()["batch_lookup"] is True and "learnt" not in cache.load()

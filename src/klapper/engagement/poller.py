@@ -1,10 +1,13 @@
 """One polling round: read the reactions that are due and the new replies, per account.
 
-Reactions are read in batches of the platform's maximum (its ``lookup_batch``), at most
-``engagement.budget`` requests per account and round, oldest due first; what is left waits
-for the next round (``engagement.min_gap`` later). A rate limit stops polling that account
-until the platform's reset, recorded in the engagement side's own table: the publisher's
-account state is only read (a paused or waiting account is not polled), never written.
+Reactions are read in batches of as many posts as one request of the account's adapter reads
+(``metrics_per_request``, else its platform's ``lookup_batch``), at most ``engagement.budget``
+requests per account and round, oldest due first; what is left waits for the next round
+(``engagement.min_gap`` later). Every request an adapter sends counts, where it counts them
+(``requests_sent``): a server without the batch lookup costs one request per post. A rate
+limit stops polling that account until the platform's reset, recorded in the engagement side's
+own table: the publisher's account state is only read (a paused or waiting account is not
+polled), never written.
 """
 
 from __future__ import annotations
@@ -50,6 +53,21 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Meter:
+    """What an adapter's calls cost: the requests it counted, else one per call."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.seen = adapter.requests_sent()
+
+    def spent(self, *, calls: int) -> int:
+        now = self.adapter.requests_sent()
+        if now is None or self.seen is None:
+            return calls
+        spent, self.seen = now - self.seen, now
+        return max(spent, calls)
+
+
 def supports(platform: str, method: str) -> bool:
     """Whether the platform's adapter implements ``metrics`` or ``interactions`` at all."""
     try:
@@ -65,7 +83,7 @@ class RoundReport:
 
     readings: list[Reading] = field(default_factory=list)
     new_items: list[InboxItem] = field(default_factory=list)
-    requests: int = 0  # metrics calls (each one request of the platform's batch lookup)
+    requests: int = 0  # requests spent reading reactions (each metrics call, at least one)
     left: int = 0  # due readings left for the next round (budget, waits, errors)
     waiting: dict[str, datetime] = field(default_factory=dict)  # account -> until
     errors: dict[str, str] = field(default_factory=dict)  # account -> what went wrong
@@ -184,24 +202,45 @@ class Poller:
             report.waiting[account] = block.until
 
     def _read_account(self, account: str, items: list[DueReading], report: RoundReport) -> int:
-        """Read reactions for ``items`` of one account; returns how many were stored."""
-        platform = self.config.accounts[account].platform
-        size = describe(platform).lookup_batch  # posts per request, the most the API takes
-        batches = [items[i:i + size] for i in range(0, len(items), size)]
-        stored = 0
-        for batch in batches[:self.config.engagement.budget]:
-            if self.stopping.is_set():
-                break
+        """Read reactions for ``items`` of one account within the budget; returns how many
+        were stored."""
+        # posts per request, the most the API takes, unless the adapter knows better
+        default = describe(self.config.accounts[account].platform).lookup_batch
+        budget = self.config.engagement.budget
+        spent = stored = 0
+        try:
+            adapter = self.adapters(account)
+        except Exception as exc:  # noqa: BLE001 - one account's trouble stops only it
+            self._failed(account, exc, report)
+            return 0
+        meter = _Meter(adapter)
+        while items and spent < budget and not self.stopping.is_set():
+            size = default
             try:
-                adapter = self.adapters(account)
-                report.requests += 1
                 with self.account_lock(account):
+                    size = adapter.metrics_per_request() or default  # may read the instance
+                    spent += meter.spent(calls=0)
+                    if spent >= budget:
+                        break
+                    batch = items[:size]
                     found = adapter.metrics([item.remote_id for item in batch])
             except Exception as exc:  # noqa: BLE001 - one account's trouble stops only it
+                spent += meter.spent(calls=1)
+                if isinstance(exc, AdapterError) and self._fewer_per_request(adapter, size):
+                    continue  # learnt that its server reads fewer posts per request
                 self._failed(account, exc, report)
                 break
+            spent += meter.spent(calls=1)
+            items = items[len(batch):]
             stored += len(self._store(batch, found, report))
+        report.requests += spent
         return stored
+
+    def _fewer_per_request(self, adapter: Adapter, size: int) -> bool:
+        try:
+            return (adapter.metrics_per_request() or size) < size
+        except Exception:  # noqa: BLE001 - the error in hand is the one to report
+            return False
 
     def _store(self, batch: Sequence[DueReading], found: Sequence[Metrics],
                report: RoundReport) -> list[Reading]:

@@ -19,12 +19,7 @@ from typing import Any, TypeVar
 
 import requests
 from mastodon import Mastodon
-from mastodon.errors import (
-    MastodonAPIError,
-    MastodonError,
-    MastodonNetworkError,
-    MastodonRatelimitError,
-)
+from mastodon.errors import MastodonError
 
 from klapper.adapters.base import (
     Adapter,
@@ -36,7 +31,6 @@ from klapper.adapters.base import (
     Outgoing,
     PermanentError,
     Published,
-    RateLimitedError,
     Rules,
     TransientError,
 )
@@ -47,6 +41,7 @@ from klapper.adapters.mastodon.http import (
     make_client,
     read_instance,
     refusal,
+    translate,
 )
 from klapper.adapters.mastodon.limits import (
     LimitsCache,
@@ -140,27 +135,10 @@ class MastodonAdapter(Adapter):
             error.args = tuple(redact(str(a), secrets) for a in error.args)
             raise error from exc
 
-    def _translate(self, exc: Exception) -> AdapterError:
-        host = self.instance_url.split("://", 1)[-1]
-        if isinstance(exc, MastodonRatelimitError):
-            reset = getattr(self._client, "ratelimit_reset", None)
-            until = datetime.fromtimestamp(reset, UTC) if reset else None
-            when = f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
-            return RateLimitedError(f"{host} rate-limits this account{when}", until=until)
-        if isinstance(exc, MastodonNetworkError):
-            cause = type(exc.__context__).__name__ if exc.__context__ else "no answer"
-            return TransientError(f"{host} did not answer ({cause})")
-        if isinstance(exc, MastodonAPIError):
-            return self._translate_http(exc, host)
-        return PermanentError(f"{host}: the post was refused before sending: {exc}")
-
-    def _translate_http(self, exc: MastodonAPIError, host: str) -> AdapterError:
-        # Mastodon.py's args: message, status, reason phrase, the JSON "error" (None if not JSON)
-        args = exc.args
-        status = args[1] if len(args) > 1 and isinstance(args[1], int) else None
-        said = (args[3] if len(args) > 3 and args[3] else None) or self._http().refusal \
-            or (args[2] if len(args) > 2 else "")
-        return refusal(status=status, said=str(said), host=host, account=self.name)
+    def _translate(self, exc: MastodonError | ValueError) -> AdapterError:
+        return translate(exc, host=self.instance_url.split("://", 1)[-1], account=self.name,
+                         said=self._http().refusal,
+                         ratelimit_reset=getattr(self._client, "ratelimit_reset", None))
 
     # --- limits ------------------------------------------------------------------------------
 

@@ -14,14 +14,28 @@ import re
 from typing import Any
 
 import requests
+from datetime import UTC, datetime
+
 from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonRatelimitError,
+)
 from mastodon.versions import parse_version_string
 
-from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
+from klapper.adapters.base import (
+    AdapterError,
+    AuthExpiredError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
 from klapper.adapters.http_errors import reason_of, token_refused
 
 __all__ = ["CountingSession", "NotFound", "Refused", "api_version", "make_client",
-           "read_instance", "refusal", "said"]
+           "read_instance", "refusal", "said", "translate"]
 
 #: what Mastodon.py is told when the server names no Mastodon version (Takahē says
 #: "takahe/0.11.0", GoToSocial "0.17.3"): every server in use speaks the v2 media upload
@@ -101,6 +115,26 @@ def read_instance(*, session: requests.Session, base: str, token: str | None,
     if not isinstance(body, dict):
         raise Refused(answer.status_code, "an answer that is not an instance description")
     return body
+
+
+def translate(exc: MastodonError | ValueError, *, host: str, account: str, said: str,
+              ratelimit_reset: float | None) -> AdapterError:
+    """klapper's error for one of Mastodon.py's; ``said``: the error answer's words, if any."""
+    if isinstance(exc, MastodonRatelimitError):
+        until = datetime.fromtimestamp(ratelimit_reset, UTC) if ratelimit_reset else None
+        when = f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
+        return RateLimitedError(f"{host} rate-limits this account{when}", until=until)
+    if isinstance(exc, MastodonNetworkError):
+        cause = type(exc.__context__).__name__ if exc.__context__ else "no answer"
+        return TransientError(f"{host} did not answer ({cause})")
+    if isinstance(exc, MastodonAPIError):
+        # args: message, status, reason phrase, the JSON "error" (None when not JSON)
+        args = exc.args
+        status = args[1] if len(args) > 1 and isinstance(args[1], int) else None
+        words = (args[3] if len(args) > 3 and args[3] else None) or said \
+            or (args[2] if len(args) > 2 else "")
+        return refusal(status=status, said=str(words), host=host, account=account)
+    return PermanentError(f"{host}: the post was refused before sending: {exc}")
 
 
 def said(answer: requests.Response) -> str:
