@@ -38,19 +38,19 @@ NETWORK_PLATFORMS = ("mastodon", "bluesky", "x", "linkedin")
 def _modes() -> list[Any]:
     """(platform, fake server arguments) per mode, named by the mode."""
     found = []
-    for platform in NETWORK_PLATFORMS:
-        fake = importlib.import_module(f"tests.fakes.{platform}")
-        for mode, arguments in getattr(fake, "CONTRACT_MODES", {platform: {}}).items():
-            found.append(pytest.param((platform, arguments), id=mode))
+    for name in NETWORK_PLATFORMS:
+        fake = importlib.import_module(f"tests.fakes.{name}")
+        for mode, arguments in getattr(fake, "CONTRACT_MODES", {name: {}}).items():
+            found.append(pytest.param((name, arguments), id=mode))
     return found
 
 
 @pytest.fixture(params=_modes())
 def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    platform, arguments = request.param
-    fake = importlib.import_module(f"tests.fakes.{platform}")
+    name, arguments = request.param
+    fake = importlib.import_module(f"tests.fakes.{name}")
     with fake.adapter_case(tmp_path, **arguments) as made:
-        made.platform = platform
+        made.platform = name
         yield made
 
 

@@ -36,8 +36,8 @@ from klapper.adapters.base import (
 )
 from klapper.adapters.mastodon.http import (
     CountingSession,
-    NotFound,
-    Refused,
+    NotFoundError,
+    RefusedError,
     make_client,
     read_instance,
     refusal,
@@ -160,7 +160,7 @@ class MastodonAdapter(Adapter):
                                  token=self.secrets.get("access_token"), timeout=self.timeout)
         except requests.RequestException as exc:
             raise TransientError(f"{host} did not answer ({type(exc).__name__})") from exc
-        except Refused as exc:
+        except RefusedError as exc:
             said = redact(exc.said, secret_values(self.secrets))
             raise refusal(status=exc.status, said=said, host=host, account=self.name) from exc
 
@@ -277,7 +277,7 @@ class MastodonAdapter(Adapter):
             try:
                 for start in range(0, len(ids), BATCH_SIZE):
                     statuses += self._call(api.statuses, ids[start:start + BATCH_SIZE])
-            except NotFound as exc:
+            except NotFoundError as exc:
                 if statuses:
                     raise
                 self._cache.note(batch_lookup=False)
@@ -288,7 +288,7 @@ class MastodonAdapter(Adapter):
         for remote_id in ids:
             try:
                 statuses.append(self._call(api.status, remote_id))
-            except NotFound:
+            except NotFoundError:
                 continue  # deleted: nothing to count
         return [_metrics(s) for s in statuses]
 

@@ -11,11 +11,10 @@ token"``).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from datetime import UTC, datetime
-
 from mastodon import Mastodon
 from mastodon.errors import (
     MastodonAPIError,
@@ -23,7 +22,6 @@ from mastodon.errors import (
     MastodonNetworkError,
     MastodonRatelimitError,
 )
-from mastodon.versions import parse_version_string
 
 from klapper.adapters.base import (
     AdapterError,
@@ -34,7 +32,7 @@ from klapper.adapters.base import (
 )
 from klapper.adapters.http_errors import reason_of, token_refused
 
-__all__ = ["CountingSession", "NotFound", "Refused", "api_version", "make_client",
+__all__ = ["CountingSession", "NotFoundError", "RefusedError", "api_version", "make_client",
            "read_instance", "refusal", "said", "translate"]
 
 #: what Mastodon.py is told when the server names no Mastodon version (Takahē says
@@ -42,11 +40,11 @@ __all__ = ["CountingSession", "NotFound", "Refused", "api_version", "make_client
 DEFAULT_API_VERSION = "4.0.0"
 
 
-class NotFound(PermanentError):
+class NotFoundError(PermanentError):
     """HTTP 404 or 405: the status (or the endpoint, on this server) does not exist."""
 
 
-class Refused(Exception):
+class RefusedError(Exception):
     """An error answer to klapper's own request: its status and what the server said."""
 
     def __init__(self, status: int, said: str) -> None:
@@ -82,16 +80,19 @@ def api_version(version: str | None) -> str:
     return f"{match[1]}.{match[2]}.{match[3] or 0}"
 
 
-def make_client(*, base: str, version: str | None, session: requests.Session | None = None,
-           timeout: float, **credentials: str | None) -> Mastodon:
+def make_client(*, base: str, version: str | None, timeout: float,
+                session: requests.Session | None = None, access_token: str | None = None,
+                client_id: str | None = None, client_secret: str | None = None) -> Mastodon:
     """A Mastodon.py client that never detects the server's version itself (see above)."""
     known = api_version(version)
     api = Mastodon(api_base_url=base, request_timeout=timeout, session=session,
+                   access_token=access_token, client_id=client_id, client_secret=client_secret,
                    # "throw": the default ("wait") sleeps inside the call until the limit resets.
                    ratelimit_method="throw", user_agent="klapper",
-                   version_check_mode="none", mastodon_version=known, **credentials)
+                   version_check_mode="none", mastodon_version=known)
     # With checks off Mastodon.py keeps 1.0.0 for its own choices (v1 or v2 media upload).
-    api.mastodon_major, api.mastodon_minor, api.mastodon_patch = parse_version_string(known)
+    api.mastodon_major, api.mastodon_minor, api.mastodon_patch = (
+        int(part) for part in known.split("."))
     return api
 
 
@@ -99,7 +100,7 @@ def read_instance(*, session: requests.Session, base: str, token: str | None,
                   timeout: float) -> dict[str, Any]:
     """The instance's own description: /api/v2/instance, else (before 4.0) /api/v1/instance.
 
-    Raises ``Refused`` for an error answer and ``requests.RequestException`` for no answer.
+    Raises ``RefusedError`` for an error answer and ``requests.RequestException`` for no answer.
     """
     headers = {"Authorization": f"Bearer {token}"} if token else {}  # locked-down servers
     # Without the trailing slash Mastodon.py adds: Takahē answers that with 404.
@@ -107,13 +108,13 @@ def read_instance(*, session: requests.Session, base: str, token: str | None,
     if answer.status_code in (404, 405):
         answer = session.get(f"{base}/api/v1/instance", headers=headers, timeout=timeout)
     if answer.status_code >= 400:
-        raise Refused(answer.status_code, said(answer))
+        raise RefusedError(answer.status_code, said(answer))
     try:
         body = answer.json()
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise Refused(answer.status_code, "an answer that is not an instance description")
+        raise RefusedError(answer.status_code, "an answer that is not an instance description")
     return body
 
 
@@ -150,7 +151,7 @@ def refusal(*, status: int | None, said: str, host: str, account: str) -> Adapte
             f"{host} refused the access token ({shown}); run `klapper login {account}`"
         )
     if status in (404, 405):  # 405: a server without this endpoint (e.g. batch lookup)
-        return NotFound(f"{host}: not found ({shown})")
+        return NotFoundError(f"{host}: not found ({shown})")
     if status is None or status in (408, 425) or status >= 500:
         return TransientError(f"{host} could not handle the request ({shown})")
     # 422 from Mastodon, 400 from GoToSocial and Takahē: the post itself is refused.

@@ -18,7 +18,7 @@ from mastodon.errors import MastodonError
 
 from klapper.adapters.mastodon import MastodonSettings
 from klapper.adapters.mastodon.adapter import instance_url
-from klapper.adapters.mastodon.http import Refused, make_client, read_instance
+from klapper.adapters.mastodon.http import RefusedError, make_client, read_instance
 from klapper.config.secrets import redact
 from klapper.login import LoginError, LoginUI
 
@@ -100,7 +100,7 @@ def _version(base: str) -> str | None:
         try:
             return str(read_instance(session=session, base=base, token=None,
                                      timeout=TIMEOUT).get("version") or "") or None
-        except (requests.RequestException, Refused):
+        except (requests.RequestException, RefusedError):
             return None  # the login itself will say what is wrong
 
 
