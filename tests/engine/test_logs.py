@@ -16,7 +16,9 @@ def restore_logging() -> Iterator[None]:
     root, own = logging.getLogger(), logging.getLogger("klapper")
     saved = (list(root.handlers), root.level, list(own.handlers), own.level, own.propagate)
     yield
-    root.handlers[:], root.level, own.handlers[:], own.level, own.propagate = saved
+    root.handlers[:], own.handlers[:], own.propagate = saved[0], saved[2], saved[4]
+    root.setLevel(saved[1])  # setLevel, not .level: it clears the loggers' cached levels
+    own.setLevel(saved[3])
 
 
 def test_json_logs_carry_library_records_formatted_and_redacted(
