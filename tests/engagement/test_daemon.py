@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import yaml
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import Ledger, read_events
 from tests.engagement.helpers import record_published
+from tests.engine.procs import wait_for
 from tests.fakes.mastodon import FakeMastodon
 
 
@@ -29,9 +29,10 @@ def test_the_daemon_polls_when_a_reading_comes_due(tmp_path: Path) -> None:
         }), encoding="utf-8")
         status = server.state.add_status(text="An hour old in a moment")
         ledger = Ledger.open(state=state)
+        published_at = datetime.now(UTC) - timedelta(minutes=59, seconds=58)
+        due = published_at + timedelta(hours=1)
         record_published(ledger, post_id="p", account="masto", platform="mastodon",
-                         remote_ids=[status["id"]],
-                         published_at=datetime.now(UTC) - timedelta(minutes=59, seconds=58))
+                         remote_ids=[status["id"]], published_at=published_at)
         status["favourites_count"] = 4
         server.state.add_reply(to=status["id"], text="Habt ihr morgen offen?")
         env = {**os.environ, "KLAPPER_SECRETS": str(tmp_path / "none.yaml"),
@@ -40,21 +41,17 @@ def test_the_daemon_polls_when_a_reading_comes_due(tmp_path: Path) -> None:
         env.pop("NOTIFY_SOCKET", None)
         proc = subprocess.Popen(
             [sys.executable, "-c", "from klapper.cli import main; main()", "run", "--repo",
-             str(repo), "--state", str(state)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             str(repo), "--state", str(state)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            deadline = time.monotonic() + 20
-            events: list[dict] = []
-            items = []
-            while time.monotonic() < deadline:
-                events = [e for e in read_events(state / "events.jsonl")
-                          if e["event"] == "engagement"]
-                # The inbox is read after the reactions, in the same round.
-                items = EngagementStore(ledger).inbox_items(open_only=True)
-                if events and items:
-                    break
-                time.sleep(0.1)
+            events = wait_for(lambda: [e for e in read_events(state / "events.jsonl")
+                                       if e["event"] == "engagement"], timeout=20)
             assert [(e["stage"], e["likes"]) for e in events] == [("1h", 4)]
-            [item] = items
+            # Never before it came due (a start slower than the 2 s lead only makes it late).
+            assert datetime.fromisoformat(events[0]["ts"]) >= due
+            # The inbox read may come in the same round, after the reading is stored.
+            store = EngagementStore(ledger)
+            [item] = wait_for(lambda: store.inbox_items(open_only=True), timeout=10)
             assert item.attention == "question"
         finally:
             proc.send_signal(signal.SIGTERM)
