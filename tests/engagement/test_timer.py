@@ -13,7 +13,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from klapper.adapters.mastodon.adapter import MastodonAdapter
-from klapper.engagement.service import JOB_ID, EngagementTimer
+from klapper.scheduler.engagement_timer import JOB_ID, EngagementTimer
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger
 from tests.engagement.helpers import config_for, record_published

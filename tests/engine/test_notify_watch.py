@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from klapper.scheduler.notify import Notifier
+from klapper.scheduler.systemd import Notifier
 from klapper.scheduler.watch import RepoWatcher
 from tests.engine.procs import NotifySocket, wait_for
 

@@ -25,10 +25,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from klapper.config.load import CONFIG_FILE
-from klapper.engagement.service import EngagementTimer
+from klapper.scheduler.engagement_timer import EngagementTimer
 from klapper.ledger import AccountState, Delivery
 from klapper.scheduler.engine import Engine
-from klapper.scheduler.notify import Notifier
+from klapper.scheduler.systemd import Notifier
 from klapper.scheduler.publisher import Outcome
 from klapper.scheduler.sync import RepositoryBroken, summary
 from klapper.scheduler.timers import Timers

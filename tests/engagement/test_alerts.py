@@ -13,7 +13,7 @@ import pytest
 
 from klapper.adapters.base import Interaction
 from klapper.config.expiry import ExpiringCredential
-from klapper.engagement.notify import KEPT_ENV, Notifier, run_notify
+from klapper.engagement.alerts import KEPT_ENV, Notifier, run_notify
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger
 from tests.engagement.helpers import config_for
