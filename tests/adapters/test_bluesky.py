@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import logging
 import struct
 import time
@@ -25,7 +21,7 @@ from klapper.adapters.base import (
     ThreadRef,
     TransientError,
 )
-from tests.fakes.bluesky import Pages, adapter_case, make_adapter, shared_pds
+from tests.fakes.bluesky import Pages, adapter_case, make_adapter, shared_pds, signed_token
 
 pytestmark = pytest.mark.pds
 DUE = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -251,8 +247,9 @@ def test_login_with_a_wrong_app_password_is_auth_expired(pds):
 
 def test_tokens_are_saved_and_a_kept_session_needs_no_new_login(case, pds):
     case.adapter.publish(out("first", "s#0"))
-    assert set(case.saved) == {"app_password", "access_jwt", "refresh_jwt"}
-    kept = {k: case.saved[k] for k in ("access_jwt", "refresh_jwt")}  # no app password at all
+    assert set(case.saved) == {"app_password", "access_jwt", "refresh_jwt", "did", "handle",
+                               "service"}
+    kept = {k: v for k, v in case.saved.items() if k != "app_password"}  # no app password at all
     again: dict[str, str] = {}
     adapter = make_adapter(service=case.proxy.url, account=case.account, saved=again, timeout=10, secrets=kept)
     before = len(case.proxy.seen)
@@ -261,27 +258,15 @@ def test_tokens_are_saved_and_a_kept_session_needs_no_new_login(case, pds):
     assert again == {}  # nothing needed refreshing
 
 
-def expired_access_token(did: str) -> str:
-    """An access token signed like the dev PDS's own (dev-env's JWT secret), expired an hour ago."""
-    def part(data: dict) -> bytes:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=")
-
-    now = int(time.time())
-    head = part({"typ": "at+jwt", "alg": "HS256"}) + b"." + part(
-        {"scope": "com.atproto.access", "aud": "did:web:localhost", "sub": did,
-         "iat": now - 7200, "exp": now - 3600})
-    signature = hmac.new(b"jwt-secret", head, hashlib.sha256).digest()
-    return (head + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
-
-
 def test_an_expired_access_token_is_refreshed_and_the_new_tokens_saved(pds):
     account = pds.create_account()
     session = pds.session(account)
     saved: dict[str, str] = {}
+    expired = signed_token(account.did, expires_in=-3600)
     adapter = make_adapter(service=pds.url, account=account, saved=saved, timeout=10, secrets={
-        "access_jwt": expired_access_token(account.did), "refresh_jwt": session["refreshJwt"]})
+        "access_jwt": expired, "refresh_jwt": session["refreshJwt"]})
     adapter.publish(out("refreshed", "r#0"))
-    assert saved["access_jwt"] != expired_access_token(account.did)
+    assert saved["access_jwt"] != expired
     assert saved["refresh_jwt"] != session["refreshJwt"]
 
 

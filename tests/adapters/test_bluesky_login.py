@@ -6,6 +6,7 @@ import pytest
 
 from klapper.adapters.base import Outgoing
 from klapper.config.platforms import account_settings as AccountConfig
+from klapper.config.secrets import secret_values
 from klapper.login import LoginError, run_login
 from tests.fakes.bluesky import make_adapter, shared_pds
 
@@ -42,10 +43,12 @@ def test_login_verifies_the_app_password_and_returns_a_working_session(pds):
     ui = ScriptedUI(account.app_password)
     secrets = run_login(name="shop", account=config, existing={}, ui=ui)
     assert ui.prompts == [("App password", True)]  # the handle comes from klapper.yaml
-    assert set(secrets) == {"app_password", "access_jwt", "refresh_jwt"}
+    assert set(secrets) == {"app_password", "access_jwt", "refresh_jwt", "did", "handle", "service"}
+    assert (secrets["did"], secrets["handle"], secrets["service"]) == (
+        account.did, account.handle, pds.url)  # whose the session is
     assert secrets["app_password"] == account.app_password
     assert any(f"Logged in as @{account.handle}" in line for line in ui.shown)
-    assert not any(value in line for value in secrets.values() for line in ui.shown)
+    assert not any(value in line for value in secret_values(secrets) for line in ui.shown)
     # The stored session publishes without logging in again.
     adapter = make_adapter(service=pds.url, account=account, saved={}, timeout=10, secrets=secrets)
     published = adapter.publish(Outgoing(text="logged in", idempotency_key="login#0"))

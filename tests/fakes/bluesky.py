@@ -9,7 +9,10 @@ reactions). Adapter cases reach it through the fault proxy of tests/fakes/bluesk
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import select
@@ -45,6 +48,24 @@ CASE_TIMEOUT = 2.0  # the contract case adapter's call timeout, so a slow answer
 def stamp(moment: datetime) -> str:
     """A record's createdAt as Bluesky's apps write it: UTC, milliseconds, "Z"."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def signed_token(did: str, *, kind: str = "access", expires_in: int = 3600) -> str:
+    """A session token signed like the dev PDS's own (dev-env's JWT secret) for any ``did``.
+
+    ``kind`` is "access" or "refresh"; a negative ``expires_in`` gives an expired token, a DID
+    the PDS does not hold one it answers "Could not find user info for account".
+    """
+    def part(data: dict[str, Any]) -> bytes:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=")
+
+    now = int(time.time())
+    typ = "at+jwt" if kind == "access" else "refresh+jwt"
+    claims = {"scope": f"com.atproto.{kind}", "aud": "did:web:localhost", "sub": did,
+              "iat": now - 60, "exp": now + expires_in, "jti": uuid.uuid4().hex}
+    head = part({"typ": typ, "alg": "HS256"}) + b"." + part(claims)
+    signature = hmac.new(b"jwt-secret", head, hashlib.sha256).digest()
+    return (head + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
 
 
 def installed() -> bool:

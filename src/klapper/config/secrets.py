@@ -39,7 +39,10 @@ CREDENTIALS_FILE = "klapper-secrets"
 #: the reserved key in a file entry that records which outside values a saved one replaced
 REPLACES_KEY = "_replaces"
 #: keys whose values identify an account publicly; they are stored here but never redacted
-PUBLIC_KEYS = frozenset({"handle", "did", "username", "user_id", "client_id", "instance"})
+PUBLIC_KEYS = frozenset({
+    "handle", "did", "service", "username", "user_id", "account_id", "acct", "author",
+    "client_id", "instance", "identity_checked",
+})
 #: values shorter than this are not redacted: they would match everywhere and hide nothing
 MIN_REDACT_LENGTH = 4
 REDACTED = "[redacted]"
@@ -100,7 +103,7 @@ def save_secrets(
             continue  # the outside source has it already; a copy here would only go stale
         entry[key] = str(value)
         if given is not None:
-            replaces[key] = _fingerprint(given)
+            replaces[key] = fingerprint(given)
     if replaces:
         entry[REPLACES_KEY] = replaces
     _make_private_dir(target.parent)
@@ -118,6 +121,11 @@ def accounts_in_file(*, path: Path | None = None) -> list[str]:
     """Account names with an entry in the secrets file (none when it does not exist)."""
     target = path or secrets_path()
     return sorted(_read_file(target)) if target.exists() else []
+
+
+def fingerprint(value: str) -> str:
+    """A short, one-way mark of a value: tells whether it changed without keeping it."""
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:24]
 
 
 # --- redaction ------------------------------------------------------------------------------
@@ -185,10 +193,6 @@ def _env_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", text).upper()
 
 
-def _fingerprint(value: str) -> str:
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:24]
-
-
 def _merge(
     account: str, environ: Mapping[str, str] | None, path: Path | None
 ) -> dict[str, tuple[str, str]]:
@@ -200,7 +204,7 @@ def _merge(
         for key, value in layer.items():
             current = merged.get(key)
             if (current and current[1] == SOURCE_FILE
-                    and replaces.get(key) == _fingerprint(value)):
+                    and replaces.get(key) == fingerprint(value)):
                 continue  # the outside value is the one klapper refreshed away from
             merged[key] = (value, origin)
     return merged

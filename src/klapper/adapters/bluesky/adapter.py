@@ -5,7 +5,9 @@ and run ``klapper login ACCOUNT``, which stores ``app_password`` and the session
 ``access_jwt``/``refresh_jwt``; or give the app password as KLAPPER_<ACCOUNT>_APP_PASSWORD.
 Settings: ``handle`` (who logs in), ``service`` (the PDS URL, default https://bsky.social).
 The session is refreshed when it expires and re-created from the app password when the
-refresh token has expired too; new tokens are saved through ``Adapter.update_secrets``.
+refresh token has expired too; new tokens are saved through ``Adapter.update_secrets``, with the
+``did``, ``handle`` and ``service`` they belong to. A kept session of another account or service
+is never used (see ``bluesky_session.Session``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.bluesky.card import fetch_bytes, fetch_card
-from klapper.adapters.bluesky.session import DEFAULT_SERVICE, Session, Tokens, error_parts
+from klapper.adapters.bluesky.session import DEFAULT_SERVICE, Session, error_parts
 from klapper.adapters.bluesky import PLATFORM
 
 log = logging.getLogger(__name__)
@@ -56,12 +58,9 @@ class BlueskyAdapter(Adapter):
             service=self.settings.get("service") or DEFAULT_SERVICE,
             identifier=self.settings.get("handle") or self.secrets.get("handle"),
             secrets=self.secrets, timeout=self.timeout, account=self.name,
-            on_tokens=self._save_tokens,
+            on_save=lambda changed: self.update_secrets(**changed),
         )
         self._appview_missing_logged = False
-
-    def _save_tokens(self, tokens: Tokens) -> None:
-        self.update_secrets(access_jwt=tokens.access_jwt, refresh_jwt=tokens.refresh_jwt)
 
     # --- publish ------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Create the app password in Bluesky under Settings > Privacy and security > App passwords (never
 give klapper the account's main password). The login calls com.atproto.server.createSession on
 the account's ``service`` (default https://bsky.social) and stores ``app_password`` and the
-session tokens ``access_jwt``/``refresh_jwt``, plus ``handle`` when klapper.yaml names none.
+session tokens ``access_jwt``/``refresh_jwt``, with whose they are: ``did``, ``handle``, ``service``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from klapper.adapters.base import AuthExpiredError
 from klapper.adapters.bluesky.session import (
     CALL_ERRORS,
     DEFAULT_SERVICE,
+    Identity,
     create_session,
     open_client,
     translate,
@@ -60,12 +61,13 @@ def login(
     finally:
         client.request.close()
     ui.show(f"Logged in as @{tokens.handle} ({tokens.did}).")
-    secrets = {
+    if not account.handle:
+        ui.show(f"Tip: add `handle: {tokens.handle}` to account {name!r} in klapper.yaml.")
+    # Whose the session is (the adapter also logs in again with the handle when klapper.yaml
+    # names none), so it is never used for another account or sent to another service.
+    return {
         "app_password": password,
         "access_jwt": tokens.access_jwt,
         "refresh_jwt": tokens.refresh_jwt,
+        **Identity(tokens.did, tokens.handle, service.rstrip("/")).entries(),
     }
-    if not account.handle:
-        secrets["handle"] = tokens.handle  # the adapter needs it to log in again later
-        ui.show(f"Tip: add `handle: {tokens.handle}` to account {name!r} in klapper.yaml.")
-    return secrets

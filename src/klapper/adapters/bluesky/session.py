@@ -28,6 +28,7 @@ from klapper.adapters.base import (
     RateLimitedError,
     TransientError,
 )
+from klapper.adapters.identity import mismatch_error
 
 T = TypeVar("T")
 
@@ -35,6 +36,8 @@ DEFAULT_SERVICE = "https://bsky.social"
 # Errors that a new access token can cure (the reference PDS answers 400 for the first two).
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
 CALL_ERRORS = (AtProtocolError, httpx.HTTPError)
+# What a PDS says about a valid token for an account it does not hold (e.g. reset, or moved).
+_UNKNOWN_ACCOUNT = "Could not find user info for account"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,28 @@ class Tokens:
     handle: str
     access_jwt: str
     refresh_jwt: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whose a session is: the account's DID and handle on a service (PDS URL)."""
+
+    did: str
+    handle: str
+    service: str
+
+    def names(self, identifier: str) -> bool:
+        """True when ``identifier`` (a handle or DID, as klapper.yaml gives it) is this account."""
+        wanted = identifier.lstrip("@").casefold()
+        return wanted in (self.did.casefold(), self.handle.casefold())
+
+    def describe(self) -> str:
+        where = f" on {self.service}" if self.service else ""
+        return f"@{self.handle or '?'} ({self.did or 'unknown DID'}){where}"
+
+    def entries(self) -> dict[str, str]:
+        """The secrets that record this identity."""
+        return {"did": self.did, "handle": self.handle, "service": self.service}
 
 
 def error_parts(exc: BaseException | None) -> tuple[int | None, str, str]:
@@ -62,6 +87,14 @@ def is_token_problem(exc: BaseException) -> bool:
     """The call was refused for its token (expired, invalid, revoked), not for what it asked."""
     status, error, _ = error_parts(exc)
     return status == 401 or (status == 400 and error in _TOKEN_ERRORS)
+
+
+def is_stale_session(exc: BaseException) -> bool:
+    """A kept session the server will not resume: a refused token, or an account it forgot."""
+    status, error, message = error_parts(exc)
+    return is_token_problem(exc) or (
+        status == 400 and error == "InvalidRequest" and message.startswith(_UNKNOWN_ACCOUNT)
+    )
 
 
 def translate(exc: BaseException, *, action: str, timeout: float) -> AdapterError:
@@ -107,25 +140,35 @@ def create_session(client: ClientRaw, *, identifier: str, password: str) -> Toke
 class Session:
     """One account's XRPC connection that keeps its session alive across expiry and restarts.
 
-    ``secrets`` may hold ``access_jwt``/``refresh_jwt`` (a kept session) and ``app_password``
-    (to start a new one); ``on_tokens`` is called with new tokens so they can be persisted.
+    ``secrets`` may hold a kept session (``access_jwt``/``refresh_jwt`` with the ``did``,
+    ``handle`` and ``service`` it belongs to) and ``app_password`` (to start a new one). A kept
+    session is used only for the account ``identifier`` names on ``service``: one of another
+    account, or one the server no longer knows, gives way to a login with the app password (or,
+    without one, an ``IdentityMismatchError`` / ``AuthExpiredError``). ``on_save`` receives the
+    secrets to keep: new tokens and whose they are.
     """
 
     def __init__(
         self, *, service: str, identifier: str | None, secrets: Mapping[str, str],
-        timeout: float, account: str, on_tokens: Callable[[Tokens], None],
+        timeout: float, account: str, on_save: Callable[[dict[str, str]], None],
     ) -> None:
         self.timeout = timeout
+        self.service = service.rstrip("/")
         self.client = open_client(service=service, timeout=timeout)
         self.client.request.add_additional_headers_source(self._auth_header)
-        self._identifier = identifier
+        self._identifier = (identifier or "").lstrip("@") or None
         self._password = secrets.get("app_password") or None
         self._access = secrets.get("access_jwt") or None
         self._refresh = secrets.get("refresh_jwt") or None
         self._had_session = bool(self._access or self._refresh)
+        self._kept = Identity(
+            did=secrets.get("did") or "", handle=secrets.get("handle") or "",
+            service=(secrets.get("service") or "").rstrip("/"),
+        )
         self._account = account
-        self._on_tokens = on_tokens
+        self._on_save = on_save
         self._did: str | None = None
+        self._other: Identity | None = None  # a kept session's account that was not ours
         self._lock = threading.RLock()
 
     def _auth_header(self) -> dict[str, str]:
@@ -145,7 +188,7 @@ class Session:
         with self._lock:
             try:
                 if self._did is None:
-                    self._start()
+                    self._start(action=action)
                 return fn(self.client)
             except AdapterError:
                 raise
@@ -159,12 +202,37 @@ class Session:
             except CALL_ERRORS as exc:
                 raise translate(exc, action=action, timeout=self.timeout) from exc
 
-    def _start(self) -> None:
+    def _start(self, *, action: str) -> None:
+        """Resume the kept session if it is the named account's on this service, else log in."""
+        if self._kept.service and self._kept.service != self.service:
+            # Never send a session's tokens to another server than the one that issued them.
+            self._drop(self._kept)
         if self._access:
-            got = self.client.com.atproto.server.get_session()
-            self._did = got.did
-        else:
-            self._renew(action="start the Bluesky session")
+            try:
+                got = self.client.com.atproto.server.get_session()
+            except CALL_ERRORS as exc:
+                if not is_stale_session(exc):
+                    raise translate(exc, action=action, timeout=self.timeout) from exc
+                self._access = None  # expired, revoked, or an account the server forgot
+            else:
+                if self._accept(Identity(got.did, got.handle, self.service)):
+                    return
+        self._renew(action=action)
+
+    def _accept(self, found: Identity) -> bool:
+        """Take the kept session if ``found`` is the named account; record whose it is."""
+        if self._identifier and not found.names(self._identifier):
+            self._drop(found)
+            return False
+        self._did = found.did
+        if found != self._kept:  # first check of a session kept without its owner, or renamed
+            self._kept = found
+            self._on_save(found.entries())
+        return True
+
+    def _drop(self, other: Identity) -> None:
+        self._other = other
+        self._access = self._refresh = None
 
     def _renew(self, *, action: str) -> None:
         """A new access token: refresh the kept session, else log in with the app password."""
@@ -174,20 +242,20 @@ class Session:
                     headers={"Authorization": f"Bearer {self._refresh}"}
                 )
             except CALL_ERRORS as exc:
-                if not is_token_problem(exc):
+                if not is_stale_session(exc):
                     raise translate(exc, action=action, timeout=self.timeout) from exc
                 self._refresh = None  # expired or revoked: only the app password can help now
             else:
-                self._keep(Tokens(fresh.did, fresh.handle, fresh.access_jwt, fresh.refresh_jwt))
-                return
+                tokens = Tokens(fresh.did, fresh.handle, fresh.access_jwt, fresh.refresh_jwt)
+                if not self._identifier or Identity(tokens.did, tokens.handle, "").names(
+                    self._identifier
+                ):
+                    self._keep(tokens)
+                    return
+                self._drop(Identity(tokens.did, tokens.handle, self.service))
         if not (self._password and self._identifier):
-            # Only a session that existed can have expired.
-            lost = "has expired" if self._had_session else "does not exist (never logged in)"
             self._access = None
-            raise AuthExpiredError(
-                f"{action}: the Bluesky session of account {self._account!r} {lost} and no "
-                f"app password is stored; run `klapper login {self._account}`"
-            )
+            raise self._cannot_log_in(action)
         self._access = None  # no stale bearer token on the login request
         try:
             tokens = create_session(
@@ -203,9 +271,26 @@ class Session:
             raise error from exc
         self._keep(tokens)
 
+    def _cannot_log_in(self, action: str) -> AuthExpiredError:
+        if self._other is not None and self._identifier:
+            return mismatch_error(
+                account=self._account, platform="Bluesky", stored=self._other.describe(),
+                named=f"@{self._identifier} on {self.service}",
+            )
+        # Only a session that existed can have expired.
+        lost = "has expired" if self._had_session else "does not exist (never logged in)"
+        return AuthExpiredError(
+            f"{action}: the Bluesky session of account {self._account!r} {lost} and no "
+            f"app password is stored; run `klapper login {self._account}`"
+        )
+
     def _keep(self, tokens: Tokens) -> None:
         self._access, self._refresh, self._did = tokens.access_jwt, tokens.refresh_jwt, tokens.did
-        self._on_tokens(tokens)
+        self._kept = Identity(tokens.did, tokens.handle, self.service)
+        self._on_save(
+            {"access_jwt": tokens.access_jwt, "refresh_jwt": tokens.refresh_jwt,
+             **self._kept.entries()}
+        )
 
     def close(self) -> None:
         self.client.request.close()
