@@ -18,6 +18,7 @@ from klapper.adapters.base import (
     ThreadRef,
     TransientError,
 )
+from klapper.adapters.identity import checked
 from klapper.adapters.linkedin.adapter import BATCH, LinkedInAdapter
 from klapper.adapters.linkedin.text import from_little, to_little
 from klapper.adapters.linkedin import RULES
@@ -266,10 +267,15 @@ def test_find_locates_a_follow_up_comment(fake, adapter):
 # --- token refresh ----------------------------------------------------------------------------
 
 
+def known_owner(token: dict) -> dict[str, str]:
+    """The identity `klapper login` records for ``token`` (so no /v2/userinfo call is made)."""
+    return checked(token, credential="access_token", user_id=PERSON.rsplit(":", 1)[1])
+
+
 def test_a_401_during_publish_refreshes_once_and_retries(fake, tmp_path):
     saved: list[dict[str, str]] = []
     token = fake.issue_token(refresh=True)
-    adapter = make_adapter(fake, tmp_path, token=token, saved=saved)
+    adapter = make_adapter(fake, tmp_path, token=token, saved=saved, **known_owner(token))
     fake.expire(token["access_token"])  # LinkedIn ends it before the stored expires_at
 
     published = adapter.publish(out("After a refresh"))
@@ -287,7 +293,7 @@ def test_a_token_past_its_expires_at_is_refreshed_before_the_call(fake, tmp_path
     saved: list[dict[str, str]] = []
     token = fake.issue_token(refresh=True)
     adapter = make_adapter(fake, tmp_path, token=token, saved=saved,
-                           expires_at="2020-01-01T00:00:00+00:00")
+                           expires_at="2020-01-01T00:00:00+00:00", **known_owner(token))
     adapter.publish(out("Refreshed up front"))
     assert len(fake.calls("/rest/posts", "POST")) == 1  # no 401 was needed
     assert len(saved) == 1

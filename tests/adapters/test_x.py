@@ -126,7 +126,7 @@ def test_oauth1_user_keys_publish_with_media(tmp_path: Path) -> None:
 def test_wrong_oauth1_secret_is_auth_expired(tmp_path: Path) -> None:
     with FakeX() as fake:
         keys = {**fake.oauth.set_oauth1(), "access_token_secret": "wrong-secret"}
-        adapter = fake.connect(XAdapter(name="x1", settings={"handle": "h"}, secrets=keys,
+        adapter = fake.connect(XAdapter(name="x1", settings={"handle": ME_USERNAME}, secrets=keys,
                                         repo=tmp_path))
         with pytest.raises(AuthExpiredError, match="klapper login x1"):
             adapter.publish(_out("never"))
@@ -272,11 +272,12 @@ def test_token_about_to_expire_is_refreshed_before_publishing(tmp_path: Path) ->
     with FakeX() as fake:
         secrets = fake.oauth2_secrets(lifetime=60)  # runs out within the refresh margin
         saved: list[dict[str, str]] = []
-        adapter = fake.connect(XAdapter(name="x", settings={"handle": "h"}, secrets=secrets,
+        adapter = fake.connect(XAdapter(name="x", settings={"handle": ME_USERNAME}, secrets=secrets,
                                         repo=tmp_path, save_secrets=saved.append))
         adapter.publish(_out("fresh token"))
         assert [r["grant_type"] for r in fake.oauth.token_requests] == ["refresh_token"]
-        [new] = saved
+        new = saved[-1]  # the refreshed token, then whose it is (checked once with it)
+        assert (new["user_id"], new["username"]) == (ME_ID, ME_USERNAME)
         assert new["access_token"] != secrets["access_token"]
         assert new["refresh_token"] != secrets["refresh_token"]  # X rotates refresh tokens
         assert int(new["expires_at"]) >= time.time() + 7000
@@ -288,7 +289,8 @@ def test_token_revoked_early_is_refreshed_on_401_and_the_call_retried(case: Case
     published = case.adapter.publish(_out("after a 401"))
     assert case.posts()[0]["id"] == published.remote_id
     assert len(case.fake.oauth.token_requests) == 1
-    assert case.fake.count("create_tweet") == 2
+    # The first call (users/me, whose token this is) met the 401 and was retried after it.
+    assert (case.fake.count("me"), case.fake.count("create_tweet")) == (2, 1)
 
 
 def test_confidential_client_refreshes_with_basic_auth(tmp_path: Path) -> None:
@@ -299,7 +301,7 @@ def test_confidential_client_refreshes_with_basic_auth(tmp_path: Path) -> None:
         secrets = {"access_token": issued["access_token"], "refresh_token": issued["refresh_token"],
                    "expires_at": issued["expires_at"], "client_id": "conf",
                    "client_secret": "conf-secret-value"}
-        adapter = fake.connect(XAdapter(name="x", settings={"handle": "h"}, secrets=secrets,
+        adapter = fake.connect(XAdapter(name="x", settings={"handle": ME_USERNAME}, secrets=secrets,
                                         repo=tmp_path))
         adapter.publish(_out("confidential"))
         assert adapter.secrets["access_token"] != issued["access_token"]

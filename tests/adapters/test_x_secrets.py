@@ -13,7 +13,7 @@ from klapper.adapters.base import AdapterError, Outgoing
 from klapper.adapters.x.adapter import XAdapter
 from klapper.login import LoginError
 from tests.leaks import chain_text
-from tests.fakes.x import CLIENT_ID, ME_ID, FakeX
+from tests.fakes.x import CLIENT_ID, ME_ID, ME_USERNAME, FakeX
 from tests.fakes.x_oauth import Token
 from tests.login.test_x_login import BrowserUI, _free_port, _login
 
@@ -48,7 +48,7 @@ def canary_adapter(fake: FakeX, tmp_path: Path, *, oauth1: bool = False,
     secrets = dict(OAUTH1) if oauth1 else {
         "access_token": ACCESS, "refresh_token": REFRESH, "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET, "expires_at": str(int(time.time()) + 7200)}
-    return fake.connect(XAdapter(name="x", settings={"handle": "h"}, secrets=secrets, repo=tmp_path,
+    return fake.connect(XAdapter(name="x", settings={"handle": ME_USERNAME}, secrets=secrets, repo=tmp_path,
                                  timeout=1.0, save_secrets=None if saved is None else saved.append))
 
 

@@ -106,10 +106,10 @@ class FakeX(MediaRoutes):
             adapter.mount(origin, transport)
         return adapter
 
-    def oauth2_secrets(self, *, lifetime: float = 7200) -> dict[str, str]:
-        """What `klapper login x` would have stored for the fake account."""
+    def oauth2_secrets(self, *, lifetime: float = 7200, user_id: str = ME_ID) -> dict[str, str]:
+        """What `klapper login x` would have stored for the fake account (or ``user_id``)."""
         self.oauth.register_client(CLIENT_ID, redirect_uri="http://127.0.0.1:8914/callback")
-        issued = self.oauth.issue(scopes=SCOPES, lifetime=lifetime)
+        issued = self.oauth.issue(scopes=SCOPES, lifetime=lifetime, user_id=user_id)
         issued.pop("expires_in")
         return {**issued, "client_id": CLIENT_ID}
 
@@ -184,7 +184,8 @@ class FakeX(MediaRoutes):
         handler = getattr(self, f"_{route}")
         reply = self._with_failure(
             route, lambda: self._limited(route, lambda: handler(*match.groups(), query=query,
-                                                                  body=body, headers=headers))
+                                                                  body=body, headers=headers,
+                                                                  user=user))
         )
         return reply
 
@@ -232,10 +233,12 @@ class FakeX(MediaRoutes):
 
     # --- users and posts --------------------------------------------------------------------
 
-    def _me(self, **_: Any) -> Reply:
-        return Reply(200, {"data": {"id": ME_ID, "name": "Klapper Shop", "username": ME_USERNAME}})
+    def _me(self, *, user: str, **_: Any) -> Reply:
+        # Like X: whoever the token belongs to.
+        return Reply(200, {"data": {"id": user, "name": self.users[user].title(),
+                                    "username": self.users[user]}})
 
-    def _create_tweet(self, *, body: bytes, **_: Any) -> Reply:
+    def _create_tweet(self, *, body: bytes, user: str, **_: Any) -> Reply:
         data = json.loads(body)
         text = data.get("text", "")
         reply_to = (data.get("reply") or {}).get("in_reply_to_tweet_id")
@@ -247,9 +250,9 @@ class FakeX(MediaRoutes):
         if reply_to and reply_to not in self.tweets:
             return problem(403, "Forbidden", "You attempted to reply to a Tweet that is deleted or not visible to you.")
         with self._lock:
-            if any(t["author_id"] == ME_ID and t["text"] == text for t in self.tweets.values()):
+            if any(t["author_id"] == user and t["text"] == text for t in self.tweets.values()):
                 return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
-            tweet_id = self.add_tweet(author_id=ME_ID, text=text, reply_to=reply_to)
+            tweet_id = self.add_tweet(author_id=user, text=text, reply_to=reply_to)
             self.tweets[tweet_id]["media"] = [
                 {"id": m, "alt": self.media[m].get("alt")} for m in media_ids
             ]

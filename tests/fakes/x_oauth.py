@@ -93,10 +93,11 @@ class OAuthSide:
     ) -> None:
         self.clients[client_id] = Client(client_id, secret, (redirect_uri,))
 
-    def issue(self, *, scopes: tuple[str, ...], lifetime: float = 7200) -> dict[str, str]:
-        """A fresh access + refresh token pair for the fake user (as the login would get)."""
+    def issue(self, *, scopes: tuple[str, ...], lifetime: float = 7200,
+              user_id: str | None = None) -> dict[str, str]:
+        """A fresh access + refresh token pair for the fake user, or for ``user_id``."""
         access, refresh = f"xat-{secrets.token_hex(12)}", f"xrt-{secrets.token_hex(12)}"
-        token = Token(self.user_id, scopes, time.time() + lifetime)
+        token = Token(user_id or self.user_id, scopes, time.time() + lifetime)
         with self.lock:
             self.access[access] = token
             self.refresh[refresh] = token

@@ -98,7 +98,8 @@ def test_a_page_asks_for_organization_scopes_and_keeps_the_stored_app(fake):
     assert ui.asked == []
     authorize = parse_qs(ui.opened[0].split("?", 1)[1])
     assert authorize["scope"] == ["openid profile w_organization_social r_organization_social"]
-    assert "author" not in credentials and not fake.calls("/v2/userinfo")
+    assert "author" not in credentials  # the page's admin who logged in is recorded:
+    assert credentials["user_id"] == PERSON.rsplit(":", 1)[1]
     assert credentials["refresh_token"] != "stale"
 
 

@@ -62,7 +62,8 @@ def test_login_registers_authorizes_and_returns_a_working_token(
     ui = ScriptedUI()
     account = account_settings(platform="mastodon", instance=server.url)
     credentials = run_login(name="masto", account=account, existing={}, ui=ui)
-    assert set(credentials) == {"client_id", "client_secret", "access_token"}
+    assert set(credentials) == {"client_id", "client_secret", "access_token", "instance",
+                                "account_id", "acct", "identity_checked"}  # and whose it is
     assert credentials["client_id"] in server.state.apps
     app_entry = server.state.apps[credentials["client_id"]]
     assert app_entry["redirect_uris"] == ["urn:ietf:wg:oauth:2.0:oob"]

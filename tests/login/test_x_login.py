@@ -12,6 +12,7 @@ import requests
 from typer.testing import CliRunner
 
 from klapper.adapters.base import Outgoing
+from klapper.config.secrets import fingerprint
 from klapper.adapters.x.adapter import XAdapter
 from klapper.config.platforms import account_settings
 from klapper.login import ConsoleUI, LoginError
@@ -68,7 +69,7 @@ def test_oauth2_pkce_login_for_a_public_client(fake: FakeX, tmp_path: Path) -> N
     ui = BrowserUI(fake, ["1", "native-app", ""])
     secrets = _login(fake, ui, port, existing={})
     assert set(secrets) == {"access_token", "refresh_token", "expires_at", "client_id",
-                            "username", "user_id"}
+                            "username", "user_id", "identity_checked"}
     assert secrets["username"] == ME_USERNAME and secrets["user_id"] == ME_ID
     assert int(secrets["expires_at"]) >= time.time() + 7000
     assert ui.visited[0].startswith(f"http://127.0.0.1:{port}/callback?")
@@ -114,7 +115,8 @@ def test_oauth1_keys_by_hand(fake: FakeX) -> None:
     ui = BrowserUI(fake, ["2", keys["consumer_key"], keys["consumer_secret"],
                           keys["access_token"], keys["access_token_secret"]])
     secrets = _login(fake, ui, _free_port(), existing={})
-    assert secrets == {**keys, "username": ME_USERNAME, "user_id": ME_ID}
+    assert secrets == {**keys, "username": ME_USERNAME, "user_id": ME_ID,
+                       "identity_checked": fingerprint(keys["access_token"])}
     assert [hidden for _, hidden in ui.prompts] == [False, False, True, False, True]
     assert ui.visited == []
 

@@ -51,3 +51,13 @@ def mismatch_error(*, account: str, platform: str, stored: str, named: str) -> I
         f" to log in as {named} (if another repository on this machine also has an account"
         f" {account!r}, give each repository its own KLAPPER_SECRETS file)"
     )
+
+
+def carried(secrets: Mapping[str, str], changed: Mapping[str, str], *,
+            credential: str) -> dict[str, str]:
+    """``changed`` (a refreshed token) still marked checked when the token it replaces was:
+    a refresh continues the same grant, so it belongs to the same identity."""
+    out = dict(changed)
+    if credential in changed and is_checked(secrets, credential=credential):
+        out[CHECKED_KEY] = fingerprint(str(changed[credential]))
+    return out

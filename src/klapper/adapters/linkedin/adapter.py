@@ -34,6 +34,7 @@ from klapper.adapters.base import (
     Published,
     TransientError,
 )
+from klapper.adapters.identity import carried, checked, is_checked, mismatch_error
 from klapper.adapters.linkedin.http import (
     API_BASE,
     API_VERSION,
@@ -91,6 +92,7 @@ class LinkedInAdapter(Adapter):
             )
         self.is_page = self.author.startswith("urn:li:organization:")
         self._client: LinkedInClient | None = None
+        self._identity_ok = False  # checked once per adapter, before the first post
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -109,7 +111,8 @@ class LinkedInAdapter(Adapter):
                 oauth_base=str(self.settings.get("oauth_base") or OAUTH_BASE),
                 version=str(self.settings.get("api_version") or API_VERSION),
                 timeout=self.timeout,
-                on_token=lambda changed: self.update_secrets(**changed),
+                on_token=lambda changed: self.update_secrets(
+                    **carried(self.secrets, changed, credential="access_token")),
             )
         return self._client
 
@@ -124,7 +127,35 @@ class LinkedInAdapter(Adapter):
 
     # --- publish ----------------------------------------------------------------------------
 
+    def check_identity(self) -> None:
+        """Post as a person only with that person's token (see ``adapters.identity``).
+
+        An unchecked token costs one /v2/userinfo call (the login's openid scope), whose
+        answer is recorded. A page is posted to by any of its admins, so only the person
+        who logged in is recorded; a token without openid cannot tell, and LinkedIn itself
+        refuses a post for another author.
+        """
+        if self._identity_ok:
+            return
+        if not is_checked(self.secrets, credential="access_token"):
+            try:
+                sub = self.client.call("GET", "/v2/userinfo", permission="openid",
+                                       what="read whose the token is").json().get("sub")
+            except AuthExpiredError as exc:
+                if not exc.missing_access:
+                    raise
+                sub = None  # no openid scope: LinkedIn's own author check has to do
+            if sub:
+                self.update_secrets(**checked(self.secrets, credential="access_token",
+                                              user_id=str(sub)))
+        user = self.secrets.get("user_id")
+        if not self.is_page and user and self.author != f"urn:li:person:{user}":
+            raise mismatch_error(account=self.name, platform="LinkedIn",
+                                 stored=f"urn:li:person:{user}", named=self.author)
+        self._identity_ok = True
+
     def publish(self, post: Outgoing) -> Published:
+        self.check_identity()
         if post.reply_to is not None:
             return self._comment(post)
         body: dict[str, Any] = {

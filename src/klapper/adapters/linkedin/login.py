@@ -5,7 +5,8 @@ products "Sign In with LinkedIn using OpenID Connect" and "Share on LinkedIn" (f
 the "Community Management API"), and register the redirect URL http://127.0.0.1:8914/callback.
 The flow asks for the app's client id and secret (kept from an earlier login), opens the consent
 page, receives the code on the local listener, exchanges it for a token (about 60 days; a refresh
-token too where LinkedIn grants the app one) and, for a person, reads the member URN.
+token too where LinkedIn grants the app one) and reads the member id of who logged in (``user_id``;
+for a person account also its URN ``author``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import requests
 from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
+from klapper.adapters.identity import checked
 from klapper.adapters.linkedin.http import API_BASE, OAUTH_BASE, TOKEN_PATH, token_secrets
 from klapper.adapters.linkedin import LinkedInSettings
 from klapper.login import LoginError, LoginUI
@@ -65,8 +67,11 @@ def login(
     _check_granted(token, scopes)
     credentials = {"client_id": client_id, "client_secret": client_secret,
                    **token_secrets(token)}
+    person = _person_urn(session, api_base)
+    # Whose the token is (for a page: the admin who logged in), see adapters.identity.
+    credentials.update(checked(credentials, credential="access_token",
+                               user_id=person.rsplit(":", 1)[1]))
     if not (account.author or "").startswith("urn:li:organization:"):
-        person = _person_urn(session, api_base)
         credentials["author"] = person
         if account.author and account.author != person:
             ui.show(

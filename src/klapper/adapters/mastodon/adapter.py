@@ -34,6 +34,7 @@ from klapper.adapters.base import (
     Rules,
     TransientError,
 )
+from klapper.adapters.identity import checked, is_checked, mismatch_error, same_name
 from klapper.adapters.mastodon.http import (
     CountingSession,
     NotFoundError,
@@ -177,7 +178,25 @@ class MastodonAdapter(Adapter):
 
     # --- publish -----------------------------------------------------------------------------
 
+    def check_identity(self) -> None:
+        """The token only for the instance and handle klapper.yaml names (adapters.identity)."""
+        known = is_checked(self.secrets, credential="access_token")
+        stored = f"@{self.secrets.get('acct')} on {self.secrets.get('instance')}"
+        if known and self.secrets.get("instance", self.instance_url) != self.instance_url:
+            raise mismatch_error(account=self.name, platform="Mastodon", stored=stored,
+                                 named=self.instance_url)  # before the token goes anywhere
+        if not (known and self.secrets.get("account_id")):
+            me = self._account()  # one verify_credentials call, then recorded
+            self.update_secrets(**checked(
+                self.secrets, credential="access_token", instance=self.instance_url,
+                account_id=str(me["id"]), acct=str(me["acct"])))
+        named = str(self.settings.get("handle") or "").lstrip("@").split("@")[0]
+        if named and not same_name(named, self.secrets.get("acct")):
+            raise mismatch_error(account=self.name, platform="Mastodon", named=f"@{named}",
+                                 stored=f"@{self.secrets.get('acct')} on {self.instance_url}")
+
     def publish(self, post: Outgoing) -> Published:
+        self.check_identity()
         client = self._api()
         if self._cache.stale():
             self._limits(refresh=True)  # keeps `klapper check` current; failures don't matter

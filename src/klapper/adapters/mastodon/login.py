@@ -4,7 +4,8 @@ The flow: POST /api/v1/apps registers klapper (scopes read and write, redirect U
 ``urn:ietf:wg:oauth:2.0:oob``, so it works over SSH on a server without a browser); the person
 opens the authorization address, logs in, allows access and pastes the code the instance shows;
 the code is exchanged for an access token, which is checked with verify_credentials. Stored:
-``client_id``, ``client_secret``, ``access_token``.
+``client_id``, ``client_secret``, ``access_token``, and whose it is: ``instance``, ``account_id``,
+``acct``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import requests
 from mastodon.errors import MastodonError
 
+from klapper.adapters.identity import checked
 from klapper.adapters.mastodon import MastodonSettings
 from klapper.adapters.mastodon.adapter import instance_url
 from klapper.adapters.mastodon.http import RefusedError, make_client, read_instance
@@ -66,7 +68,10 @@ def login(
     finally:
         api.session.close()
     ui.show(f"Logged in as @{me['acct']} on {_host(base)}.")
-    return {"client_id": client_id, "client_secret": client_secret, "access_token": token}
+    credentials = {"client_id": client_id, "client_secret": client_secret, "access_token": token}
+    # Whose the token is, so it is never used for another account (adapters.identity).
+    return {**credentials, **checked(credentials, credential="access_token", instance=base,
+                                     account_id=str(me["id"]), acct=str(me["acct"]))}
 
 
 def _register(base: str) -> tuple[str, str]:

@@ -36,6 +36,7 @@ from klapper.adapters.base import (
     Published,
     TransientError,
 )
+from klapper.adapters.identity import carried, checked, is_checked, mismatch_error, same_name
 from klapper.adapters.x import PLATFORM
 from klapper.adapters.x.auth import OAUTH1_KEYS, OAUTH2_KEYS, XAuth
 from klapper.adapters.x.http import (
@@ -84,6 +85,7 @@ class XAdapter(Adapter):
         self._tweepy: tweepy.Client | None = None
         self._me: Mapping[str, Any] | None = None
         self._private_metrics = True  # until X says this token may not read them
+        self._identity_ok = False  # checked once per adapter, before the first post or lookup
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -107,7 +109,7 @@ class XAdapter(Adapter):
         return self._tweepy
 
     def _keep_token(self, changed: dict[str, str]) -> None:
-        self.update_secrets(**changed)
+        self.update_secrets(**carried(self.secrets, changed, credential="access_token"))
         if self._tweepy is not None:
             self._tweepy.bearer_token = changed["access_token"]
 
@@ -159,6 +161,32 @@ class XAdapter(Adapter):
             self._me = answer["data"]
         return self._me
 
+    def check_identity(self) -> None:
+        """Go on only as the account klapper.yaml names (see ``adapters.identity``).
+
+        An unchecked token (from the environment, or stored before klapper kept identities)
+        costs one users/me call, whose answer is recorded; a stored username that differs from
+        klapper.yaml's handle is asked again (X usernames can change) before the account pauses.
+        """
+        if self._identity_ok:
+            return
+        stored = is_checked(self.secrets, credential="access_token") and bool(
+            self.secrets.get("user_id"))
+        named = str(self.settings.get("handle") or "").lstrip("@")
+        if not stored or (named and not same_name(named, self.secrets.get("username"))):
+            self._me = None
+            me = self.whoami()
+            self.update_secrets(**checked(
+                self.secrets, credential="access_token", user_id=str(me["id"]),
+                username=str(me["username"]),
+            ))
+        if named and not same_name(named, self.secrets.get("username")):
+            raise mismatch_error(
+                account=self.name, platform="X", named=f"@{named}",
+                stored=f"@{self.secrets.get('username')} (user id {self.secrets.get('user_id')})",
+            )
+        self._identity_ok = True
+
     def _handle(self) -> str:
         # klapper.yaml's handle, else the username `klapper login` stored, else ask X.
         handle = str(self.settings.get("handle") or self.secrets.get("username") or "")
@@ -172,6 +200,7 @@ class XAdapter(Adapter):
     # --- the contract -----------------------------------------------------------------------
 
     def publish(self, post: Outgoing) -> Published:
+        self.check_identity()
         deadline = time.monotonic() + max(self.timeout, 30.0)
         media_ids = [
             x_media.upload(request=self._request, media=media, deadline=deadline)
@@ -191,6 +220,7 @@ class XAdapter(Adapter):
         )
 
     def find(self, post: Outgoing) -> Published | None:
+        self.check_identity()
         me = self.whoami()
         now = datetime.now(UTC)
         start = min((post.due or now - timedelta(days=1)) - FIND_SLACK, now - timedelta(seconds=1))

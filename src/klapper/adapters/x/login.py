@@ -18,6 +18,7 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.base import AdapterError
+from klapper.adapters.identity import checked
 from klapper.adapters.x.adapter import XAdapter
 from klapper.adapters.x.auth import AUTHORIZE_URL, OAUTH1_KEYS, SCOPES, TOKEN_PATH
 from klapper.adapters.x.http import API_BASE, TWEEPY_HOST, quiet_library_debug_logs
@@ -60,7 +61,9 @@ def login(
         secrets = _oauth2(existing=existing, ui=ui, port=port, timeout=timeout, transport=transport)
     me = _whoami(name=name, account=account, secrets=secrets, transport=transport)
     ui.show(f"Logged in to X as @{me['username']}.")
-    return {**secrets, "username": str(me["username"]), "user_id": str(me["id"])}
+    # Whose the token is, so klapper never uses it for another account (adapters.identity).
+    return {**secrets, **checked(secrets, credential="access_token", user_id=str(me["id"]),
+                                 username=str(me["username"]))}
 
 
 def _ask_method(ui: LoginUI, existing: Mapping[str, str]) -> Method:
