@@ -121,3 +121,70 @@ def test_klapper_refresh_and_inbox_read_the_appview(tmp_path: Path,
     [item] = json.loads(listed.stdout)
     assert (item["author"], item["kind"], item["attention"]) == (friend.handle, "reply", "question")
     assert item["url"] == f"https://bsky.app/profile/{friend.did}/post/{reply['uri'].rsplit('/', 1)[1]}"
+
+
+def test_after_another_handle_the_shops_post_lands_on_the_shops_repository_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10's proof: account `bsky` first on another handle, then on the shop's (with its app
+    password): the kept session of the first is not used for the shop, and a like and a reply
+    to the shop's post show in `klapper refresh`."""
+    pds = shared_appview()
+    first, shop, friend = pds.create_account(), pds.create_account(), pds.create_account()
+    repo, state = tmp_path / "repo", tmp_path / "state"
+    (repo / "posts").mkdir(parents=True)
+    secrets = tmp_path / "secrets.yaml"
+    monkeypatch.setenv("KLAPPER_SECRETS", str(secrets))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    where = ["--repo", str(repo), "--state", str(state)]
+
+    def publish_as(who, post: str, text: str) -> None:
+        (repo / "klapper.yaml").write_text(yaml.safe_dump({
+            "timezone": "UTC",
+            "accounts": {"bsky": {"platform": "bluesky", "handle": who.handle, "service": pds.url}},
+        }), encoding="utf-8")
+        monkeypatch.setenv("KLAPPER_BSKY_APP_PASSWORD", who.app_password)
+        due = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
+        (repo / "posts" / f"{post}.yaml").write_text(
+            yaml.safe_dump({"text": text, "at": due, "to": ["bsky"]}), encoding="utf-8")
+        done = CliRunner().invoke(app, ["publish", "--due", *where], catch_exceptions=False)
+        assert done.exit_code == 0 and "1 published" in done.output, done.output
+
+    publish_as(first, "before", "Vom alten Konto")
+    assert "did: " + first.did in secrets.read_text()  # the session kept, with whose it is
+    publish_as(shop, "shop", "Töpferkurs am Samstag")
+    assert [r["value"]["text"] for r in pds.records(first.did)] == ["Vom alten Konto"]
+    [ours] = pds.records(shop.did)
+    assert ours["value"]["text"] == "Töpferkurs am Samstag"
+    assert "did: " + shop.did in secrets.read_text()  # the shop's session replaced the other
+
+    subject = {"uri": ours["uri"], "cid": ours["cid"]}
+    pds.react_as(friend, "like", subject)
+    pds.post_as(friend, {"$type": "app.bsky.feed.post", "text": "Sind noch Plätze frei?",
+                         "createdAt": stamp(datetime.now(UTC)),
+                         "reply": {"root": subject, "parent": subject}})
+    pds.sync()
+    _published_hours_ago(state, remote_id=ours["uri"], hours=2)  # its first reading is due
+    refreshed = CliRunner().invoke(app, ["refresh", *where], catch_exceptions=False)
+    assert refreshed.exit_code == 0, refreshed.output
+    [event] = [e for e in read_events(state / "events.jsonl")
+               if e["event"] == "engagement" and e.get("remote_id") == ours["uri"]]
+    assert (event["likes"], event["replies"]) == (1, 1)
+    listed = CliRunner().invoke(app, ["inbox", "--format", "json", *where], catch_exceptions=False)
+    [item] = json.loads(listed.stdout)
+    assert (item["author"], item["kind"]) == (friend.handle, "reply")
+
+
+def _published_hours_ago(state: Path, *, remote_id: str, hours: int) -> None:
+    """Move a published delivery's time back, so that `klapper refresh` finds a reading due."""
+    when = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="microseconds")
+    ledger = Ledger.open(state=state)
+    try:
+        with ledger.transaction() as conn:
+            ids = [row[0] for row in conn.execute(
+                "SELECT id FROM deliveries WHERE remote_id = ?", (remote_id,))]
+            assert ids, f"no delivery published as {remote_id}"
+            for table, column in (("deliveries", "id"), ("parts", "delivery_id")):
+                conn.executemany(f"UPDATE {table} SET published_at = ? WHERE {column} = ?",
+                                 [(when, i) for i in ids])
+    finally:
+        ledger.close()

@@ -117,6 +117,7 @@ def test_cli_login_stores_credentials_privately(
     listing = CliRunner().invoke(app, ["accounts", "--repo", str(repo)])
     assert listing.exit_code == 0, listing.output
     assert "access_token (secrets file)" in listing.output
+    assert f"identity: @shop (account 1) on {server.url}" in listing.output  # whose it is
     assert server.state.token not in listing.output
 
     unknown = CliRunner().invoke(app, ["login", "nosuch", "--repo", str(repo)])
@@ -136,6 +137,7 @@ def test_cli_accounts_reports_missing_credentials(
     monkeypatch.setenv("KLAPPER_MASTO_ACCESS_TOKEN", "from-the-environment")
     result = CliRunner().invoke(app, ["accounts", "--repo", str(tmp_path)])
     assert result.exit_code == 0 and "access_token (environment)" in result.output
+    assert "identity: not recorded yet (checked on first use)" in result.output
     assert "from-the-environment" not in result.output
 
 

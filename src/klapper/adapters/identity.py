@@ -61,3 +61,19 @@ def carried(secrets: Mapping[str, str], changed: Mapping[str, str], *,
     if credential in changed and is_checked(secrets, credential=credential):
         out[CHECKED_KEY] = fingerprint(str(changed[credential]))
     return out
+
+
+def describe(secrets: Mapping[str, str]) -> str:
+    """Whose ``secrets`` are, for `klapper accounts` (public identifiers only)."""
+    name = secrets.get("handle") or secrets.get("acct") or secrets.get("username")
+    number = (secrets.get("did") or (f"user id {secrets['user_id']}" if secrets.get("user_id")
+              else f"account {secrets['account_id']}" if secrets.get("account_id") else ""))
+    where = secrets.get("instance") or secrets.get("service")
+    parts = [f"@{name.lstrip('@')}" if name else "", f"({number})" if number else "",
+             f"on {where}" if where else ""]
+    text = " ".join(part for part in parts if part)
+    if text and secrets.get("access_token") and secrets.get(CHECKED_KEY) and not is_checked(
+        secrets, credential="access_token"
+    ):
+        text += " (recorded for another token: checked again on next use)"
+    return text or "not recorded yet (checked on first use)"

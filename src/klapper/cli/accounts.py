@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from klapper.adapters.identity import describe as describe_identity
 from klapper.cli.app import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -93,7 +94,8 @@ def login_command(
 
 @app.command("accounts", epilog=examples('klapper accounts', 'klapper accounts --format json'))
 def accounts_command(repo: RepoOption = Path("."), fmt: FormatOption = OutputFormat.text) -> None:
-    """List the accounts in klapper.yaml and which credentials each has (never their values).
+    """List the accounts in klapper.yaml, which credentials each has (never their values) and
+    whose they are (the identity recorded at login or on first use).
 
     Exits 1 when an account lacks a credential its platform needs.
     """
@@ -112,15 +114,17 @@ def accounts_command(repo: RepoOption = Path("."), fmt: FormatOption = OutputFor
 def _describe(name: str, account: AccountSettings) -> dict[str, Any]:
     try:
         origins = secret_origins(name)
+        identity = describe_identity(load_secrets(name)) if origins else None
         error = None
     except SecretsError as exc:
-        origins, error = {}, str(exc)
+        origins, identity, error = {}, None, str(exc)
     # Some platforms take one of several sets of keys (X: OAuth 2.0 or 1.0a); any of them counts.
     expected = list(_needed_keys(account.platform))
     found = not expected or any(key in origins for key in expected)
     return {
         "account": name, "platform": account.platform, "paused": account.paused,
-        "credentials": dict(sorted(origins.items())), "expected": expected,
+        "credentials": dict(sorted(origins.items())), "identity": identity,
+        "expected": expected,
         "ok": found and error is None, "error": error,
     }
 
@@ -134,4 +138,7 @@ def _line(row: dict[str, Any]) -> str:
     if not row["ok"]:
         example = env_name(row["account"], row["expected"][0])
         text += f": run `klapper login {row['account']}` or set {example} and the like"
-    return text + ("  [paused]" if row["paused"] else "")
+    text += "  [paused]" if row["paused"] else ""
+    if row["identity"]:
+        text += f"\n{'':<27}identity: {row['identity']}"
+    return text
