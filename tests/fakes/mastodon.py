@@ -338,6 +338,15 @@ class Case:
         return self.server.state.max_characters
 
 
+def logged_in(server: FakeMastodon) -> dict[str, str]:
+    """The credentials `klapper login` stores for the fake's account: the token and whose it is."""
+    from klapper.adapters.identity import checked
+
+    token = {"access_token": server.state.token}
+    return {**token, **checked(token, credential="access_token", instance=server.url,
+                               account_id="1", acct="shop")}
+
+
 @contextlib.contextmanager
 def adapter_case(tmp_path: Path, **state: Any) -> Iterator[Case]:
     """A MastodonAdapter (timeout 1 s) on a fresh fake server; ``state`` sets FakeState fields."""
@@ -348,7 +357,7 @@ def adapter_case(tmp_path: Path, **state: Any) -> Iterator[Case]:
     with FakeMastodon(**state) as server:
         adapter = MastodonAdapter(
             name="masto", settings={"instance": server.url, "cache_dir": str(tmp_path)},
-            secrets={"access_token": server.state.token}, repo=tmp_path, timeout=timeout,
+            secrets=logged_in(server), repo=tmp_path, timeout=timeout,
         )
         try:
             yield Case(adapter=adapter, server=server)
