@@ -15,8 +15,8 @@ import pytest
 
 from klapper.adapters.base import Outgoing
 from klapper.adapters.identity import CHECKED_KEY, IdentityMismatchError, checked
-from klapper.adapters.mastodon import MastodonAdapter
-from klapper.adapters.x import XAdapter
+from klapper.adapters.mastodon.adapter import MastodonAdapter
+from klapper.adapters.x.adapter import XAdapter
 from klapper.config.secrets import fingerprint
 from tests.fakes.linkedin import PERSON, FakeLinkedIn, insecure_transport_allowed, make_adapter
 from tests.fakes.mastodon import FakeMastodon
