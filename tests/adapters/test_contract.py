@@ -25,12 +25,14 @@ from klapper.adapters.base import (
     AuthExpiredError,
     MediaFile,
     Outgoing,
+    PermanentError,
     Published,
     RateLimitedError,
     ThreadRef,
     TransientError,
 )
 from klapper.config.platforms import platform
+from tests.fakes import faults
 
 NETWORK_PLATFORMS = ("mastodon", "bluesky", "x", "linkedin")
 
@@ -148,6 +150,48 @@ def test_failures_map_to_the_error_tree(case: Any, kind: str, error: type[Except
         # After the failure the same post goes through, once.
         case.adapter.publish(post)
         assert texts(case).count(post.text) == 1
+
+
+# What every platform's answers mean, whatever the platform: one status, one error class.
+_TRANSIENT_FAULTS = {  # fault -> words of the answer the error must carry
+    "request_timeout": "408 Request Time-out",
+    "too_early": "Too Early",
+    "html_error": "502 Bad Gateway",
+}
+_RATE_LIMITS = {"rate_limit_seconds": faults.RETRY_SECONDS,
+                "rate_limit_date": faults.RETRY_DATE_SECONDS}
+
+
+@pytest.mark.parametrize("kind", sorted(_TRANSIENT_FAULTS))
+def test_408_425_and_an_html_5xx_page_are_transient(case: Any, kind: str) -> None:
+    post = outgoing()
+    case.fail_next(kind)
+    with pytest.raises(TransientError) as raised:
+        case.adapter.publish(post)
+    message = str(raised.value)
+    assert type(raised.value) is TransientError, message
+    assert _TRANSIENT_FAULTS[kind] in message and "<" not in message, message
+    case.adapter.publish(post)
+    assert texts(case).count(post.text) == 1
+
+
+@pytest.mark.parametrize("kind", sorted(_RATE_LIMITS))
+def test_429_waits_as_long_as_retry_after_says_in_both_forms(case: Any, kind: str) -> None:
+    post = outgoing()
+    case.fail_next(kind)
+    with pytest.raises(RateLimitedError) as raised:
+        case.adapter.publish(post)
+    wait = (raised.value.until - datetime.now(UTC)).total_seconds()
+    assert _RATE_LIMITS[kind] - 10 <= wait <= _RATE_LIMITS[kind] + 1, raised.value
+    assert post.text not in texts(case)
+
+
+def test_413_with_a_proxys_html_page_is_permanent_and_says_too_large(case: Any) -> None:
+    case.fail_next("too_large")
+    with pytest.raises(PermanentError) as raised:
+        case.adapter.publish(outgoing())
+    message = str(raised.value)
+    assert "too large" in message.lower() and "<" not in message, message
 
 
 def test_a_timeout_after_the_server_accepted_is_found_not_posted_twice(case: Any) -> None:

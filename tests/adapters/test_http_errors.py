@@ -125,3 +125,8 @@ def test_renew_once_lets_other_errors_through_unrenewed() -> None:
     with pytest.raises(TransientError):
         renew_once(broken, renew=lambda: pytest.fail("renewed"),  # type: ignore[arg-type, return-value]
                    refused=lambda e: isinstance(e, AuthExpiredError))
+
+
+def test_a_rate_limit_cannot_be_raised_without_when_it_ends() -> None:
+    with pytest.raises(TypeError):
+        RateLimitedError("limited")  # type: ignore[call-arg]

@@ -20,7 +20,8 @@ from klapper.adapters.base import (
 )
 from klapper.adapters.mastodon.adapter import MastodonAdapter, cached_rules, idempotency_header
 from klapper.adapters.mastodon.http import api_version
-from klapper.adapters.mastodon.limits import LimitsCache, html_to_text, same_text
+from klapper.adapters.mastodon.limits import LimitsCache, html_to_text, local_mentions
+from klapper.adapters.matching import same_text
 from tests.fakes.mastodon import Case, FakeMastodon, adapter_case, render_html
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -255,8 +256,8 @@ def test_find_without_an_answer_is_transient(case: Case) -> None:
 def test_html_to_text_and_same_text() -> None:
     text = "Line one\nhttps://example.com/a-very/long/path?q=1\n\nParagraph & <b>"
     assert html_to_text(render_html(text)) == text
-    assert same_text("Hi @anna", "Hi @anna@other.social")
-    assert not same_text("Hi there", "Hi here")
+    assert same_text("Hi @anna", "Hi @anna@other.social", shown_as=local_mentions)
+    assert not same_text("Hi there", "Hi here", shown_as=local_mentions)
 
 
 # --- metrics ----------------------------------------------------------------------------------

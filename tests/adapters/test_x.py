@@ -205,8 +205,8 @@ def test_tier_without_search_says_which_endpoint(case: Case) -> None:
     case.fake.lacks.add("search")
     with pytest.raises(AuthExpiredError) as caught:
         case.adapter.interactions(since=datetime.now(UTC) - timedelta(hours=1), own_ids=["1"])
-    assert caught.value.missing_access == "searching replies"
-    assert "tier lacks searching replies (client-not-enrolled" in str(caught.value)
+    assert caught.value.missing_access == "search replies"
+    assert "tier lacks search replies (client-not-enrolled" in str(caught.value)
 
 
 def test_token_without_permission_is_auth_expired(case: Case) -> None:

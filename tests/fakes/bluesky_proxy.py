@@ -16,10 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.fakes import faults as http_faults
+
 CREATE_RECORD = "/xrpc/com.atproto.repo.createRecord"
 POLL = 0.02  # seconds; how soon a test server notices shutdown (the default 0.5 adds up)
 
-FAULTS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth")
+FAULTS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth",
+          *http_faults.HTTP_FAULTS)
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
@@ -60,6 +63,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "drop":
             self.close_connection = True
             return
+        if fault in http_faults.HTTP_FAULTS:
+            status, headers, page = http_faults.answer(fault)
+            return self._send(status, list(headers.items()), page)
         if fault == "server_error":
             return self._answer(500, {"error": "InternalServerError", "message": "Internal Server Error"})
         if fault == "rate_limit":

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -216,7 +216,8 @@ class GenericAdapter(Adapter):
         error = answer.json().get("error") if answer.status_code >= 400 else None
         if answer.status_code == 429:
             reset = answer.headers.get("X-RateLimit-Reset")
-            until = datetime.fromtimestamp(int(reset), UTC) if reset else None
+            until = (datetime.fromtimestamp(int(reset), UTC) if reset
+                     else datetime.now(UTC) + timedelta(minutes=1))
             raise RateLimitedError(error, until=until)
         if answer.status_code in (401, 403):
             raise AuthExpiredError(error)

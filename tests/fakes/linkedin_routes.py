@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from tests.fakes import faults
 from tests.fakes.linkedin import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -46,6 +47,9 @@ def route(
         failure = fake.take_failure(name)
         if failure == "drop":
             return 0, {}, None, "drop"
+        if failure in faults.HTTP_FAULTS:
+            status, out, raw = faults.answer(failure)
+            return status, out, raw, None
         if failure in FAILURES:
             status, payload = FAILURES[failure]
             kind = {} if isinstance(payload, dict) else {"Content-Type": "text/html"}

@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes import faults
 from tests.fakes.mastodon_routes import Answer, route
 
 TOKEN = "fake-mastodon-token-0123456789"
-FAIL_KINDS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth")
+FAIL_KINDS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth",
+              *faults.HTTP_FAULTS)
 #: how the servers differ, as seen against real ones (fields left None take their flavor's)
 FLAVORS: dict[str, dict[str, Any]] = {
     "mastodon": {"version": "4.3.2"},
@@ -256,6 +258,8 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 return self._send(503, {"error": "Service Unavailable"})
             if failure and failure.kind == "rate_limit":
                 return self._send(429, {"error": "Too many requests"}, reset_in=7)
+            if failure and failure.kind in faults.HTTP_FAULTS:
+                return self._send_raw(*faults.answer(failure.kind))
             if failure and failure.kind == "auth":
                 if state.html_token_refusal:
                     return self._send(400, b"Invalid Bearer token")
@@ -292,6 +296,14 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                         form.setdefault(name, []).append(part.get_content().strip())
                 return form, files
             return parse_qs(raw.decode(), keep_blank_values=True), {}
+
+        def _send_raw(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            """An answer as a proxy in front of the server gives it (no rate-limit headers)."""
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
 
         def _send(self, status: int, body: Any, *, reset_in: float = 300,
                   headers: dict[str, str] | None = None) -> None:

@@ -26,12 +26,14 @@ from urllib.parse import parse_qsl
 
 from klapper.adapters.x.adapter import XAdapter
 from klapper.adapters.x.http import API_BASE, TWEEPY_HOST
+from tests.fakes import faults
 from tests.fakes.x_media import MediaRoutes, invalid
 from tests.fakes.x_oauth import AUTHORIZE_HOST, OAuthSide, Reply, RewriteTransport, problem, split_url
 
 ME_ID, ME_USERNAME = "1000", "klapper_shop"
 CLIENT_ID = "fake-x-client"
-FAIL_KINDS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth")
+FAIL_KINDS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth",
+              *faults.HTTP_FAULTS)
 SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
 WINDOW = 900  # X's rate-limit window, seconds
 _LINK = re.compile(r"https?://\S+|\b[\w-]+\.(?:com|org|net|io|de|dev)\b(?:/\S*)?")
@@ -197,6 +199,9 @@ class FakeX(MediaRoutes):
             return answer()
         if failure.kind == "server_error":
             return problem(503, "Service Unavailable", "Service Unavailable")
+        if failure.kind in faults.HTTP_FAULTS:
+            status, headers, body = faults.answer(failure.kind)
+            return Reply(status, body, headers)
         if failure.kind == "rate_limit":
             reset = int(time.time()) + 30
             reply = problem(429, "Too Many Requests", "Too Many Requests")
@@ -387,7 +392,8 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
             if reply.body is None:
                 payload = b""
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if "Content-Type" not in reply.headers:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)

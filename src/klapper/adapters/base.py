@@ -39,9 +39,13 @@ class TransientError(AdapterError):
 
 
 class RateLimitedError(TransientError):
-    """The account hit a rate limit that resets at ``until`` (aware UTC datetime)."""
+    """The account hit a rate limit that resets at ``until`` (aware UTC datetime).
 
-    def __init__(self, message: str, *, until: datetime | None = None) -> None:
+    ``until`` is required: a platform that does not say when its limit resets gets the
+    ``Retry-After`` answer or a default wait from ``http_errors.error_for``, never None.
+    """
+
+    def __init__(self, message: str, *, until: datetime) -> None:
         super().__init__(message)
         self.until = until
 

@@ -115,11 +115,15 @@ def error_for(
     said = reason or reason_of(body, status=status)
     wait = retry_after(headers.get("retry-after"), now=now)
     if token_refused(status, said):
-        return AuthExpiredError(f"{platform} refused the credentials to {action} ({said}); {relogin}")
+        return AuthExpiredError(
+            f"{platform} refused the credentials to {action} (HTTP {status}: {said}); {relogin}"
+        )
     if status == 429:
-        until = rate_reset or now + (timedelta(seconds=wait) if wait is not None else DEFAULT_RATE_WAIT)
+        later = timedelta(seconds=wait) if wait is not None else DEFAULT_RATE_WAIT
+        until = rate_reset or now + later
         return RateLimitedError(
-            f"{platform} rate limit reached to {action} until {until:%Y-%m-%d %H:%M:%S} UTC: {said}",
+            f"{platform} rate limit reached to {action} until {until:%Y-%m-%d %H:%M:%S} UTC:"
+            f" {said}",
             until=until,
         )
     if status in _TRANSIENT or status >= 500:

@@ -249,9 +249,7 @@ class Publisher:
         common = {"token": token, "expect": [State.CLAIMED], "now": now, "claim_token": None,
                   "in_flight": failure.uncertain, "reason": reason}
         if isinstance(error, RateLimitedError):
-            until = error.until or now + backoff(attempt=1, base=publishing.backoff,
-                                                 cap=publishing.max_backoff, rng=self.rng,
-                                                 hint=error.retry_after)
+            until = error.until
             self.ledger.set_account(delivery.account, now=now, wait_until=until, wait_reason=reason)
             row = self.ledger.update(delivery.id, state=State.FAILED, retry_at=until, **common)
             return self._log(row, "retry", reason, retry_at=until, rate_limited=True)

@@ -2,7 +2,8 @@
 
 The session is made with ``com.atproto.server.createSession`` (handle + app password) and kept
 alive with ``refreshSession``; atproto's ``Client.login()`` is not used because it also fetches
-the profile from an AppView, which a self-hosted PDS may not have.
+the profile from an AppView, which a self-hosted PDS may not have. ``translate`` handles what only
+Bluesky means (XRPC error names that refuse a token, 403, 409), then ``http_errors.error_for``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import httpx
@@ -24,10 +24,9 @@ from atproto_core.exceptions import AtProtocolError
 from klapper.adapters.base import (
     AdapterError,
     AuthExpiredError,
-    PermanentError,
-    RateLimitedError,
     TransientError,
 )
+from klapper.adapters.http_errors import error_for, reason_of, renew_once
 from klapper.adapters.identity import mismatch_error
 
 T = TypeVar("T")
@@ -80,7 +79,9 @@ def error_parts(exc: BaseException | None) -> tuple[int | None, str, str]:
     content = response.content
     if isinstance(content, XrpcError):
         return response.status_code, content.error or "", content.message or ""
-    return response.status_code, "", ""
+    # Not XRPC's JSON (a proxy's HTML page): its title, or nothing.
+    said = reason_of(content, status=None) if isinstance(content, bytes) and content else ""
+    return response.status_code, "", said if said != "no answer" else ""
 
 
 def is_token_problem(exc: BaseException) -> bool:
@@ -97,14 +98,10 @@ def is_stale_session(exc: BaseException) -> bool:
     )
 
 
-def translate(exc: BaseException, *, action: str, timeout: float) -> AdapterError:
+def translate(
+    exc: BaseException, *, action: str, timeout: float, account: str | None = None
+) -> AdapterError:
     """The klapper error for a failed XRPC call; the message is the server's, never a token."""
-    if isinstance(exc, RateLimitExceededError):
-        until = exc.reset_at
-        if until is None and exc.retry_after is not None:
-            until = datetime.now(UTC) + timedelta(seconds=exc.retry_after)
-        when = f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
-        return RateLimitedError(f"{action}: Bluesky rate limit reached{when}", until=until)
     if isinstance(exc, httpx.TimeoutException) or isinstance(exc.__cause__, httpx.TimeoutException):
         return TransientError(f"{action}: no answer from the Bluesky server within {timeout:g} s")
     status, error, message = error_parts(exc)
@@ -115,13 +112,16 @@ def translate(exc: BaseException, *, action: str, timeout: float) -> AdapterErro
     said = ": ".join(part for part in (error, message) if part) or f"HTTP {status}"
     if is_token_problem(exc) or status == 403:
         return AuthExpiredError(f"{action}: Bluesky refused the credentials ({said})")
-    if status == 413:
-        return PermanentError(f"{action}: Bluesky refused it as too large ({said})")
-    if status >= 500 or status in (408, 409, 425):
+    if status == 409:  # a repository write that met a concurrent one: try again
         return TransientError(f"{action}: the Bluesky server failed ({status} {said})")
-    if 400 <= status < 500:
-        return PermanentError(f"{action}: Bluesky refused it ({said})")
-    return TransientError(f"{action}: unexpected answer from the Bluesky server ({status} {said})")
+    response = getattr(exc, "response", None)
+    limited = exc if isinstance(exc, RateLimitExceededError) else None
+    return error_for(
+        platform="Bluesky", status=status, action=action,
+        relogin=f"run `klapper login {account}`" if account else "log in again",
+        headers=getattr(response, "headers", None), reason=said,
+        rate_reset=limited.reset_at if limited else None,
+    )
 
 
 def open_client(*, service: str, timeout: float) -> ClientRaw:
@@ -185,22 +185,25 @@ class Session:
 
     def call(self, fn: Callable[[ClientRaw], T], *, action: str) -> T:
         """Run ``fn`` with a live session; renew it once if the token is refused."""
-        with self._lock:
-            try:
-                if self._did is None:
-                    self._start(action=action)
-                return fn(self.client)
-            except AdapterError:
-                raise
-            except CALL_ERRORS as exc:
-                if not is_token_problem(exc):
-                    raise translate(exc, action=action, timeout=self.timeout) from exc
+
+        def run() -> T:
+            if self._did is None:
+                self._start(action=action)
+            return fn(self.client)
+
+        def renew() -> bool:
             # Refused for its token before anything was done: renew and try once more.
             self._renew(action=action)
+            return True
+
+        with self._lock:
             try:
-                return fn(self.client)
+                return renew_once(run, renew=renew, refused=is_token_problem)
             except CALL_ERRORS as exc:
-                raise translate(exc, action=action, timeout=self.timeout) from exc
+                raise self._translate(exc, action=action) from exc
+
+    def _translate(self, exc: BaseException, *, action: str) -> AdapterError:
+        return translate(exc, action=action, timeout=self.timeout, account=self._account)
 
     def _start(self, *, action: str) -> None:
         """Resume the kept session if it is the named account's on this service, else log in."""
@@ -212,7 +215,7 @@ class Session:
                 got = self.client.com.atproto.server.get_session()
             except CALL_ERRORS as exc:
                 if not is_stale_session(exc):
-                    raise translate(exc, action=action, timeout=self.timeout) from exc
+                    raise self._translate(exc, action=action) from exc
                 self._access = None  # expired, revoked, or an account the server forgot
             else:
                 if self._accept(Identity(got.did, got.handle, self.service)):
@@ -243,7 +246,7 @@ class Session:
                 )
             except CALL_ERRORS as exc:
                 if not is_stale_session(exc):
-                    raise translate(exc, action=action, timeout=self.timeout) from exc
+                    raise self._translate(exc, action=action) from exc
                 self._refresh = None  # expired or revoked: only the app password can help now
             else:
                 tokens = Tokens(fresh.did, fresh.handle, fresh.access_jwt, fresh.refresh_jwt)
@@ -262,7 +265,7 @@ class Session:
                 self.client, identifier=self._identifier, password=self._password
             )
         except CALL_ERRORS as exc:
-            error = translate(exc, action=action, timeout=self.timeout)
+            error = self._translate(exc, action=action)
             if isinstance(error, AuthExpiredError):
                 raise AuthExpiredError(
                     f"{error}; the app password of account {self._account!r} no longer works: "

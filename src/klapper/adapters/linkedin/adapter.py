@@ -19,7 +19,7 @@ LinkedIn grants only to selected apps, or r_organization_social for a page.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,8 +42,9 @@ from klapper.adapters.linkedin.http import (
     LinkedInClient,
     encode,
 )
-from klapper.adapters.linkedin.text import same_text, to_little
+from klapper.adapters.linkedin.text import from_little, to_little
 from klapper.adapters.linkedin import PLATFORM
+from klapper.adapters.matching import find_since, same_text
 
 VISIBILITIES = {"public": "PUBLIC", "connections": "CONNECTIONS", "logged_in": "LOGGED_IN"}
 #: ids per socialMetadata / share-statistics request; LinkedIn documents no maximum, and 50
@@ -51,8 +52,6 @@ VISIBILITIES = {"public": "PUBLIC", "connections": "CONNECTIONS", "logged_in": "
 BATCH = 50
 #: how many of the author's latest posts `find` reads per page, and pages at most.
 FIND_PAGE, FIND_PAGES = 20, 5
-#: a post counts as "ours" if LinkedIn created it no earlier than this before it was due.
-CLOCK_SKEW = timedelta(minutes=5)
 #: comments read per page, and at most this many per post by `interactions` and `find`.
 COMMENT_PAGE, COMMENT_MAX = 100, 1000
 
@@ -244,12 +243,12 @@ class LinkedInAdapter(Adapter):
     # --- find -------------------------------------------------------------------------------
 
     def find(self, post: Outgoing) -> Published | None:
-        since = post.due - CLOCK_SKEW if post.due else None
+        since = find_since(post.due)
         if post.reply_to is not None:
             root = post.reply_to.root.remote_id
             for comment in self._comments(root, since=since):
                 said = str((comment.get("message") or {}).get("text", ""))
-                if comment.get("actor") == self.author and said.strip() == post.text.strip():
+                if comment.get("actor") == self.author and same_text(said, post.text):
                     urn = _comment_urn(comment)
                     return Published(
                         remote_id=urn, url=comment_url(root, urn),
@@ -258,7 +257,7 @@ class LinkedInAdapter(Adapter):
                     )
             return None
         for element in self._recent_posts(since=since):
-            if same_text(written=post.text, commentary=element.get("commentary", "")):
+            if same_text(from_little(element.get("commentary", "")), post.text):
                 urn = element["id"]
                 at = _from_millis(element.get("publishedAt") or element.get("createdAt"))
                 return Published(remote_id=urn, url=post_url(urn), published_at=at)

@@ -2,7 +2,9 @@
 
 Every call goes through ``LinkedInClient.call``, which adds the versioned-API headers, refreshes
 the token once when LinkedIn answers 401 (requests-oauthlib refreshes only when ``expires_at`` has
-passed), and turns every failure into klapper's error tree.
+passed), and turns every failure into klapper's error tree: what only LinkedIn means here (403 a
+missing permission, 426 a retired API version, a 429 without Retry-After lasting until its daily
+limits reset at midnight UTC), the rest through ``http_errors.error_for``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from oauthlib.oauth2 import InsecureTransportError, OAuth2Error, TokenExpiredErr
 from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.base import (
+    AdapterError,
     AuthExpiredError,
     PermanentError,
-    RateLimitedError,
     TransientError,
 )
+from klapper.adapters.http_errors import error_for, reason_of, renew_once
 from klapper.config.expiry import parse_expiry
 
 API_BASE = "https://api.linkedin.com"
@@ -99,12 +102,24 @@ def _message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return f"HTTP {response.status_code} {response.reason}"
-    if not isinstance(body, dict):
-        return f"HTTP {response.status_code} {response.reason}"
+        body = None
+    if not isinstance(body, dict):  # a gateway's page: its title, or the status
+        return reason_of(response.content, status=response.status_code)
     message = body.get("message") or body.get("error_description") or response.reason
     code = body.get("serviceErrorCode")
     return f"{message} (HTTP {response.status_code}{f', code {code}' if code else ''})"
+
+
+class _AnswerError(Exception):
+    """An error answer, before it is translated (``renew_once`` looks at its status)."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _token_refused(exc: Exception) -> bool:
+    return isinstance(exc, _AnswerError) and exc.response.status_code == 401
 
 
 class LinkedInClient:
@@ -181,14 +196,24 @@ class LinkedInClient:
             payload = json.dumps(body, ensure_ascii=False).encode()
         elif data is not None:
             headers["Content-Type"] = "application/octet-stream"
-        for attempt in (1, 2):
+
+        def send() -> requests.Response:
             response = self._send(method, url, headers=headers, data=payload, what=what)
-            if response.status_code == 401 and attempt == 1 and self._refreshable:
-                self.refresh(what=what)  # LinkedIn said the token is bad: refresh once, retry
-                continue
-            self._raise_for(response, permission=permission, what=what)
+            if response.status_code >= 400:
+                raise _AnswerError(response)
             return response
-        raise AssertionError("unreachable: the loop returns or raises")
+
+        try:
+            # LinkedIn said the token is bad: refresh once, try again.
+            return renew_once(send, renew=lambda: self._refresh_for(what), refused=_token_refused)
+        except _AnswerError as failed:
+            raise self._error(failed.response, permission=permission, what=what) from None
+
+    def _refresh_for(self, what: str) -> bool:
+        if not self._refreshable:
+            return False
+        self.refresh(what=what)
+        return True
 
     def refresh(self, *, what: str) -> None:
         """Exchange the refresh token for a new access token and persist both."""
@@ -245,40 +270,24 @@ class LinkedInClient:
                 f" ({type(exc).__name__})"
             ) from exc
 
-    def _raise_for(self, response: requests.Response, *, permission: str, what: str) -> None:
+    def _error(self, response: requests.Response, *, permission: str, what: str) -> AdapterError:
         status = response.status_code
-        if status < 400:
-            return
         reason = _message(response)
-        if status == 401:
-            raise AuthExpiredError(
-                f"LinkedIn rejected the access token while trying to {what}: {reason};"
-                f" {self.relogin}"
-            )
         if status == 403:
             remedy = RESTRICTED.get(permission) or (
                 f"the LinkedIn app needs the product that grants it; then {self.relogin}"
             )
-            raise AuthExpiredError(
+            return AuthExpiredError(
                 f"LinkedIn denied access while trying to {what}: {reason}; the token lacks the"
                 f" {permission} permission ({remedy})",
                 missing_access=permission,
             )
-        if status == 429:
-            # LinkedIn sends no reset header: its app and member limits are per UTC day.
-            raise RateLimitedError(
-                f"LinkedIn's daily rate limit is reached while trying to {what}: {reason}",
-                until=_next_midnight_utc(),
-            )
-        if status >= 500:
-            retry = response.headers.get("Retry-After")
-            raise TransientError(
-                f"LinkedIn failed while trying to {what}: {reason}",
-                retry_after=float(retry) if retry and retry.isdigit() else None,
-            )
         if status == 426:
-            raise PermanentError(
+            return PermanentError(
                 f"LinkedIn no longer serves API version {self.version}: {reason}; LinkedIn"
                 " retires each version about a year after its release, so update klapper"
             )
-        raise PermanentError(f"LinkedIn refused to {what}: {reason}")
+        # LinkedIn sends no reset header: its app and member limits are per UTC day.
+        daily = None if response.headers.get("Retry-After") else _next_midnight_utc()
+        return error_for(platform="LinkedIn", status=status, action=what, relogin=self.relogin,
+                         headers=response.headers, reason=reason, rate_reset=daily)

@@ -30,7 +30,3 @@ def from_little(commentary: str) -> str:
     """The text a reader sees for ``commentary``: templates resolved, escapes removed."""
     return _ESCAPE.sub(r"\1", _TEMPLATE.sub(r"\1\2", commentary))
 
-
-def same_text(*, written: str, commentary: str) -> bool:
-    """Whether LinkedIn's ``commentary`` is the post ``written`` (ignoring edge whitespace)."""
-    return from_little(commentary).strip() == written.strip()

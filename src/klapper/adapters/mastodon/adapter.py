@@ -14,7 +14,7 @@ import mimetypes
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
@@ -48,9 +48,10 @@ from klapper.adapters.mastodon.limits import (
     LimitsCache,
     cached_rules,
     html_to_text,
+    local_mentions,
     rules_from_limits,
-    same_text,
 )
+from klapper.adapters.matching import find_since, same_text
 from klapper.adapters.mastodon import PLATFORM
 from klapper.config.secrets import redact, scrub_exception, secret_values
 
@@ -61,7 +62,6 @@ T = TypeVar("T")
 BATCH_SIZE = 20  # GET /api/v1/statuses?id[]= takes at most 20 ids (Mastodon 4.3+)
 PAGE_SIZE = 40  # the most statuses or notifications Mastodon returns per page
 FIND_PAGES = 5  # `find` reads at most this many pages of the account's own statuses
-FIND_SKEW = timedelta(minutes=10)  # a post may carry a time this much before its due time
 INBOX_PAGES = 10  # `interactions` reads at most this many pages per call
 
 
@@ -123,8 +123,9 @@ class MastodonAdapter(Adapter):
 
     # --- calls and their errors --------------------------------------------------------------
 
-    def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call Mastodon.py and translate its exceptions into klapper's (free of secrets)."""
+    def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call Mastodon.py to do ``what`` and translate its exceptions into klapper's (free of
+        secrets)."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # deprecation notes about endpoints we chose
@@ -132,14 +133,13 @@ class MastodonAdapter(Adapter):
         except (MastodonError, ValueError) as exc:
             secrets = secret_values(self.secrets)
             scrub_exception(exc, secrets)
-            error = self._translate(exc)
+            error = self._translate(exc, what)
             error.args = tuple(redact(str(a), secrets) for a in error.args)
             raise error from exc
 
-    def _translate(self, exc: MastodonError | ValueError) -> AdapterError:
+    def _translate(self, exc: MastodonError | ValueError, what: str) -> AdapterError:
         return translate(exc, host=self.instance_url.split("://", 1)[-1], account=self.name,
-                         said=self._http().refusal,
-                         ratelimit_reset=getattr(self._client, "ratelimit_reset", None))
+                         action=what, session=self._http())
 
     # --- limits ------------------------------------------------------------------------------
 
@@ -163,7 +163,8 @@ class MastodonAdapter(Adapter):
             raise TransientError(f"{host} did not answer ({type(exc).__name__})") from exc
         except RefusedError as exc:
             said = redact(exc.said, secret_values(self.secrets))
-            raise refusal(status=exc.status, said=said, host=host, account=self.name) from exc
+            raise refusal(status=exc.status, said=said, host=host, account=self.name,
+                          action="read the instance's limits", headers=exc.headers) from exc
 
     def effective_rules(self) -> Rules:
         """The instance's own limits once known (account ``text_limit`` still wins)."""
@@ -204,7 +205,7 @@ class MastodonAdapter(Adapter):
         options = post.options
         visibility = options.get("visibility") or self.settings.get("visibility")
         status = self._call(
-            client.status_post, post.text,
+            "publish the post", client.status_post, post.text,
             in_reply_to_id=post.reply_to.parent.remote_id if post.reply_to else None,
             media_ids=media_ids or None,
             spoiler_text=options.get("cw") or None,
@@ -224,8 +225,9 @@ class MastodonAdapter(Adapter):
         except OSError as exc:
             raise PermanentError(f"cannot read the image {item.path}: {exc.strerror}") from exc
         with handle:
-            media = self._call(client.media_post, handle, mime_type=mime,
-                               file_name=item.path.name, description=item.alt or None)
+            media = self._call(f"upload {item.path.name}", client.media_post, handle,
+                               mime_type=mime, file_name=item.path.name,
+                               description=item.alt or None)
         pause = 0.05
         while media.get("url") is None:  # v2 uploads are processed asynchronously
             left = deadline - time.monotonic()
@@ -236,7 +238,7 @@ class MastodonAdapter(Adapter):
                 )
             time.sleep(min(pause, left))
             pause = min(pause * 2, 1.0)
-            media = self._call(client.media, media["id"])
+            media = self._call(f"process {item.path.name}", client.media, media["id"])
         return str(media["id"])
 
     # --- find --------------------------------------------------------------------------------
@@ -246,7 +248,7 @@ class MastodonAdapter(Adapter):
 
         The Idempotency-Key alone is not proof: GoToSocial and Takahē ignore it.
         """
-        since = post.due - FIND_SKEW if post.due else None
+        since = find_since(post.due)
         parent = post.reply_to.parent.remote_id if post.reply_to else None
         for page in self._own_pages(pages=FIND_PAGES):
             for status in page:
@@ -254,7 +256,8 @@ class MastodonAdapter(Adapter):
                     continue
                 if parent and str(status.get("in_reply_to_id")) != parent:
                     continue
-                if same_text(html_to_text(status.get("content") or ""), post.text):
+                if same_text(html_to_text(status.get("content") or ""), post.text,
+                             shown_as=local_mentions):
                     return _published(status)
             if not page or (since and _created(page[-1]) < since):
                 return None  # read back past the due time (or to the first post): absent
@@ -268,8 +271,8 @@ class MastodonAdapter(Adapter):
         me = self._account()["id"]
         max_id = None
         for _ in range(pages):
-            page = list(self._call(client.account_statuses, me, limit=PAGE_SIZE, max_id=max_id,
-                                   exclude_reblogs=True))
+            page = list(self._call("read the account's statuses", client.account_statuses, me,
+                                   limit=PAGE_SIZE, max_id=max_id, exclude_reblogs=True))
             yield page
             if not page:
                 return
@@ -277,7 +280,7 @@ class MastodonAdapter(Adapter):
 
     def _account(self) -> dict[str, Any]:
         if self._me is None:
-            self._me = dict(self._call(self._api().account_verify_credentials))
+            self._me = dict(self._call("read the account", self._api().account_verify_credentials))
         return self._me
 
     # --- metrics -----------------------------------------------------------------------------
@@ -295,7 +298,8 @@ class MastodonAdapter(Adapter):
         if ids and self._has_batch_lookup():
             try:
                 for start in range(0, len(ids), BATCH_SIZE):
-                    statuses += self._call(api.statuses, ids[start:start + BATCH_SIZE])
+                    statuses += self._call("read reactions", api.statuses,
+                                           ids[start:start + BATCH_SIZE])
             except NotFoundError as exc:
                 if statuses:
                     raise
@@ -306,7 +310,7 @@ class MastodonAdapter(Adapter):
             return [_metrics(s) for s in statuses]
         for remote_id in ids:
             try:
-                statuses.append(self._call(api.status, remote_id))
+                statuses.append(self._call("read reactions", api.status, remote_id))
             except NotFoundError:
                 continue  # deleted: nothing to count
         return [_metrics(s) for s in statuses]
@@ -330,8 +334,8 @@ class MastodonAdapter(Adapter):
         found: list[Interaction] = []
         max_id = None
         for _ in range(INBOX_PAGES):
-            page = list(self._call(client.notifications, types=["mention"], limit=PAGE_SIZE,
-                                   max_id=max_id))
+            page = list(self._call("read mentions", client.notifications, types=["mention"],
+                                   limit=PAGE_SIZE, max_id=max_id))
             for note in page:
                 if note.get("type") == "mention" and note.get("status"):
                     if _created(note) >= since:

@@ -4,13 +4,15 @@ Mastodon.py 2.3 detects the server's version itself through ``/api/v1/instance/`
 trailing slash); servers that answer that with 404 (Takahē) send it into endless recursion. So
 klapper reads ``/api/v2/instance``, then ``/api/v1/instance`` (without the slash) itself and
 tells Mastodon.py the version (``make_client``). ``refusal`` turns an error answer into klapper's
-error tree, including a token refused with any status (Takahē: ``400 text/html "Invalid Bearer
-token"``).
+error tree: what only Mastodon means (403 outside the token's scopes, 404/405 for an endpoint a
+server lacks), then ``http_errors.error_for`` (a token refused with any status, as Takahē's
+``400 text/html "Invalid Bearer token"``; 429 until ``X-RateLimit-Reset``, else Retry-After).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,17 +25,11 @@ from mastodon.errors import (
     MastodonRatelimitError,
 )
 
-from klapper.adapters.base import (
-    AdapterError,
-    AuthExpiredError,
-    PermanentError,
-    RateLimitedError,
-    TransientError,
-)
-from klapper.adapters.http_errors import reason_of, token_refused
+from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
+from klapper.adapters.http_errors import error_for, reason_of, token_refused
 
 __all__ = ["CountingSession", "NotFoundError", "RefusedError", "api_version", "make_client",
-           "read_instance", "refusal", "said", "translate"]
+           "rate_reset", "read_instance", "refusal", "said", "translate"]
 
 #: what Mastodon.py is told when the server names no Mastodon version (Takahē says
 #: "takahe/0.11.0", GoToSocial "0.17.3"): every server in use speaks the v2 media upload
@@ -47,24 +43,27 @@ class NotFoundError(PermanentError):
 class RefusedError(Exception):
     """An error answer to klapper's own request: its status and what the server said."""
 
-    def __init__(self, status: int, said: str) -> None:
+    def __init__(self, status: int, said: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(status, said)
-        self.status, self.said = status, said
+        self.status, self.said, self.headers = status, said, dict(headers or {})
 
 
 class CountingSession(requests.Session):
-    """A session that counts every request it sends and keeps the last error answer's words."""
+    """A session that counts every request it sends and keeps the last error answer's words
+    and headers (Mastodon.py keeps neither: a body that is not JSON, Retry-After)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sent = 0
         self.refusal = ""  # the body of the last answer, as text, when it was an error
+        self.refused_headers: Mapping[str, str] = {}
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         self.sent += 1
         response = super().send(request, **kwargs)
-        # Mastodon.py drops a body that is not JSON; the words still say what went wrong.
-        self.refusal = said(response) if response.status_code >= 400 else ""
+        failed = response.status_code >= 400
+        self.refusal = said(response) if failed else ""
+        self.refused_headers = dict(response.headers) if failed else {}
         return response
 
 
@@ -108,7 +107,7 @@ def read_instance(*, session: requests.Session, base: str, token: str | None,
     if answer.status_code in (404, 405):
         answer = session.get(f"{base}/api/v1/instance", headers=headers, timeout=timeout)
     if answer.status_code >= 400:
-        raise RefusedError(answer.status_code, said(answer))
+        raise RefusedError(answer.status_code, said(answer), answer.headers)
     try:
         body = answer.json()
     except ValueError:
@@ -118,13 +117,14 @@ def read_instance(*, session: requests.Session, base: str, token: str | None,
     return body
 
 
-def translate(exc: MastodonError | ValueError, *, host: str, account: str, said: str,
-              ratelimit_reset: float | None) -> AdapterError:
-    """klapper's error for one of Mastodon.py's; ``said``: the error answer's words, if any."""
+def translate(exc: MastodonError | ValueError, *, host: str, account: str, action: str,
+              session: CountingSession) -> AdapterError:
+    """klapper's error for one of Mastodon.py's; ``session`` holds the error answer's words and
+    headers (the 429's own say until when)."""
+    words, headers = session.refusal, session.refused_headers
     if isinstance(exc, MastodonRatelimitError):
-        until = datetime.fromtimestamp(ratelimit_reset, UTC) if ratelimit_reset else None
-        when = f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
-        return RateLimitedError(f"{host} rate-limits this account{when}", until=until)
+        return refusal(status=429, said=words or "Too many requests", host=host, account=account,
+                       action=action, headers=headers)
     if isinstance(exc, MastodonNetworkError):
         cause = type(exc.__context__).__name__ if exc.__context__ else "no answer"
         return TransientError(f"{host} did not answer ({cause})")
@@ -132,9 +132,10 @@ def translate(exc: MastodonError | ValueError, *, host: str, account: str, said:
         # args: message, status, reason phrase, the JSON "error" (None when not JSON)
         args = exc.args
         status = args[1] if len(args) > 1 and isinstance(args[1], int) else None
-        words = (args[3] if len(args) > 3 and args[3] else None) or said \
+        words = (args[3] if len(args) > 3 and args[3] else None) or words \
             or (args[2] if len(args) > 2 else "")
-        return refusal(status=status, said=str(words), host=host, account=account)
+        return refusal(status=status, said=str(words), host=host, account=account,
+                       action=action, headers=headers)
     return PermanentError(f"{host}: the post was refused before sending: {exc}")
 
 
@@ -143,17 +144,27 @@ def said(answer: requests.Response) -> str:
     return reason_of(answer.content or answer.reason, status=answer.status_code)
 
 
-def refusal(*, status: int | None, said: str, host: str, account: str) -> AdapterError:
+def refusal(*, status: int | None, said: str, host: str, account: str, action: str,
+            headers: Mapping[str, str] | None = None) -> AdapterError:
     """klapper's error for an error answer (``said``: the server's words, or the reason)."""
-    shown = f"HTTP {status}: {said}" if status else "an answer that is not JSON"
-    if status == 403 or token_refused(status, said):  # 403: outside the token's scopes
-        return AuthExpiredError(
-            f"{host} refused the access token ({shown}); run `klapper login {account}`"
-        )
+    if status is None:
+        return TransientError(f"{host} gave an answer that is not JSON to {action}")
+    relogin = f"run `klapper login {account}`"
+    if status == 403 and not token_refused(status, said):  # outside the token's scopes
+        return AuthExpiredError(f"{host} refused the access token (HTTP 403: {said}); {relogin}")
     if status in (404, 405):  # 405: a server without this endpoint (e.g. batch lookup)
-        return NotFoundError(f"{host}: not found ({shown})")
-    if status is None or status in (408, 425) or status >= 500:
-        return TransientError(f"{host} could not handle the request ({shown})")
+        return NotFoundError(f"{host}: not found (HTTP {status}: {said})")
     # 422 from Mastodon, 400 from GoToSocial and Takahē: the post itself is refused.
-    return PermanentError(f"{host} refused it ({shown})")
+    return error_for(platform=host, status=status, action=action, relogin=relogin,
+                     headers=headers, reason=said, rate_reset=rate_reset(headers or {}))
 
+
+def rate_reset(headers: Mapping[str, str]) -> datetime | None:
+    """When Mastodon's limit resets: ``X-RateLimit-Reset`` (ISO 8601; some servers: epoch)."""
+    value = {key.lower(): text for key, text in headers.items()}.get("x-ratelimit-reset", "")
+    try:
+        when = (datetime.fromtimestamp(int(value), UTC) if value.isdigit()
+                else datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import tempfile
-import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -179,12 +178,6 @@ def html_to_text(content: str) -> str:
     return "".join(parser.parts).strip()
 
 
-def same_text(rendered: str, written: str) -> bool:
-    """Whether a status's text (from its HTML) is what was written, up to how servers render it."""
-    return _normal(rendered) == _normal(written)
-
-
-def _normal(text: str) -> str:
-    text = unicodedata.normalize("NFC", text)
-    text = re.sub(r"(?<![\w@])@([\w.-]+)@[\w.-]+\w", r"@\1", text)  # shown without the domain
-    return " ".join(text.split())
+def local_mentions(text: str) -> str:
+    """Text as servers render it: a mention ``@anna@other.social`` shows as ``@anna``."""
+    return re.sub(r"(?<![\w@])@([\w.-]+)@[\w.-]+\w", r"@\1", text)

@@ -17,7 +17,6 @@ import functools
 import html
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -28,6 +27,7 @@ import tweepy
 from klapper.adapters.x import media as x_media
 from klapper.adapters.base import (
     Adapter,
+    AdapterError,
     AuthExpiredError,
     Interaction,
     Metrics,
@@ -36,7 +36,9 @@ from klapper.adapters.base import (
     Published,
     TransientError,
 )
+from klapper.adapters.http_errors import renew_once
 from klapper.adapters.identity import carried, checked, is_checked, mismatch_error, same_name
+from klapper.adapters.matching import comparable, find_since, same_text
 from klapper.adapters.x import PLATFORM
 from klapper.adapters.x.auth import OAUTH1_KEYS, OAUTH2_KEYS, XAuth
 from klapper.adapters.x.http import (
@@ -52,7 +54,6 @@ T = TypeVar("T")
 LOOKUP_BATCH = 100  # GET /2/tweets takes at most 100 ids
 PAGE_SIZE = 100  # the most results per page timelines and search give
 MAX_PAGES = 10  # a scan this deep means something else is wrong: stop and say so
-FIND_SLACK = timedelta(minutes=10)  # a post may go out a little before its due time (clocks)
 SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=1)  # recent search reaches 7 days back
 _TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "referenced_tweets"]
 _PRIVATE_METRICS = ["non_public_metrics", "organic_metrics"]
@@ -60,10 +61,14 @@ _PRIVATE_METRICS = ["non_public_metrics", "organic_metrics"]
 _URLISH = re.compile(r"https?://\S+|(?<![\w@.])(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORECASE)
 
 
+def shown_by_x(text: str) -> str:
+    """Text as X shows it, links aside: X rewrites every link to t.co and escapes & < >."""
+    return _URLISH.sub(" ", html.unescape(text))
+
+
 def comparable_text(text: str) -> str:
     """Text as X and klapper can both agree on: no links, unescaped, NFC, single spaces."""
-    text = unicodedata.normalize("NFC", html.unescape(text))
-    return " ".join(_URLISH.sub(" ", text).split())
+    return comparable(text, shown_as=shown_by_x)
 
 
 class XAdapter(Adapter):
@@ -118,7 +123,7 @@ class XAdapter(Adapter):
             return self._auth.refresh(failed_token=failed_token)
         except Exception as exc:
             raise error_from_exception(
-                exc, action="renewing the access token", account=self.name
+                exc, action="renew the access token", account=self.name
             ) from exc
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
@@ -127,15 +132,11 @@ class XAdapter(Adapter):
             self._refresh()
         token = self.secrets.get("access_token")
         try:
-            return fn()
-        except Exception as exc:
-            error = error_from_exception(exc, action=action, account=self.name)
-            status = getattr(getattr(exc, "response", None), "status_code", None)
             # requests-oauthlib refreshes only by the clock; X may revoke a token earlier.
-            if status != 401 or not self._refresh(failed_token=token):
-                raise error from exc
-        try:
-            return fn()
+            return renew_once(fn, renew=lambda: self._refresh(failed_token=token),
+                              refused=_unauthorized)
+        except AdapterError:
+            raise
         except Exception as exc:
             raise error_from_exception(exc, action=action, account=self.name) from exc
 
@@ -157,7 +158,7 @@ class XAdapter(Adapter):
     def whoami(self) -> Mapping[str, Any]:
         """The account the credentials belong to: X's ``id``, ``username`` and ``name``."""
         if self._me is None:
-            answer = self._tweepy_call("reading the account (users/me)", "get_me")
+            answer = self._tweepy_call("read the account (users/me)", "get_me")
             self._me = answer["data"]
         return self._me
 
@@ -208,7 +209,7 @@ class XAdapter(Adapter):
         ]
         handle = self._handle()  # before posting: nothing may fail once the post is out
         answer = self._tweepy_call(
-            "posting", "create_tweet",
+            "post", "create_tweet",
             text=post.text,
             media_ids=media_ids or None,
             in_reply_to_tweet_id=post.reply_to.parent.remote_id if post.reply_to else None,
@@ -223,15 +224,15 @@ class XAdapter(Adapter):
         self.check_identity()
         me = self.whoami()
         now = datetime.now(UTC)
-        start = min((post.due or now - timedelta(days=1)) - FIND_SLACK, now - timedelta(seconds=1))
-        wanted = comparable_text(post.text)
+        start = min(find_since(post.due) or now - timedelta(days=1), now - timedelta(seconds=1))
         parent = post.reply_to.parent.remote_id if post.reply_to else None
         matches = [
             tweet for tweet, _ in self._pages(
-                "reading the account's recent posts", "get_users_tweets", me["id"],
+                "read the account's recent posts", "get_users_tweets", me["id"],
                 token_param="pagination_token", start_time=start, tweet_fields=_TWEET_FIELDS,
             )
-            if comparable_text(tweet["text"]) == wanted and _replied_to(tweet) == parent
+            if same_text(tweet["text"], post.text, shown_as=shown_by_x)
+            and _replied_to(tweet) == parent
         ]
         if not matches:
             return None
@@ -252,7 +253,7 @@ class XAdapter(Adapter):
     def _lookup(self, ids: list[str]) -> list[Mapping[str, Any]]:
         fields = ["public_metrics", *(_PRIVATE_METRICS if self._private_metrics else [])]
         try:
-            answer = self._tweepy_call("reading reactions", "get_tweets", ids, tweet_fields=fields)
+            answer = self._tweepy_call("read reactions", "get_tweets", ids, tweet_fields=fields)
         except (PermanentError, AuthExpiredError):
             if not self._private_metrics:
                 raise
@@ -269,14 +270,14 @@ class XAdapter(Adapter):
         found: dict[str, Interaction] = {}
         for query in self._conversation_queries(sorted(own)):
             for tweet, users in self._pages(
-                "searching replies", "search_recent_tweets", query, token_param="next_token",
+                "search replies", "search_recent_tweets", query, token_param="next_token",
                 start_time=search_start, tweet_fields=_TWEET_FIELDS, expansions=["author_id"],
                 user_fields=["username"],
             ):
                 if str(tweet["id"]) not in own:
                     found[str(tweet["id"])] = _interaction(tweet, users, kind="reply", me=me)
         for tweet, users in self._pages(
-            "reading mentions", "get_users_mentions", me["id"], token_param="pagination_token",
+            "read mentions", "get_users_mentions", me["id"], token_param="pagination_token",
             start_time=since, tweet_fields=_TWEET_FIELDS, expansions=["author_id"],
             user_fields=["username"],
         ):
@@ -315,8 +316,14 @@ class XAdapter(Adapter):
             if not token:
                 return
         raise TransientError(
-            f"X had more than {MAX_PAGES * PAGE_SIZE} results for {action}; stopped to be safe"
+            f"X had more than {MAX_PAGES * PAGE_SIZE} results when asked to {action};"
+            " stopped to be safe"
         )
+
+
+def _unauthorized(exc: Exception) -> bool:
+    """X refused the token itself (401), not what it was asked to do."""
+    return getattr(getattr(exc, "response", None), "status_code", None) == 401
 
 
 def _created(tweet: Mapping[str, Any]) -> datetime:

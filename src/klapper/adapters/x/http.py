@@ -1,4 +1,8 @@
-"""X's HTTP edge: a session with a default timeout, and X's answers turned into klapper errors."""
+"""X's HTTP edge: a session with a default timeout, and X's answers turned into klapper errors.
+
+What only X means is handled here (403s for API tiers, app permissions and duplicates; the
+``x-rate-limit-*`` reset headers); every other status goes to ``http_errors.error_for``.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ from klapper.adapters.base import (
     AdapterError,
     AuthExpiredError,
     PermanentError,
-    RateLimitedError,
     TransientError,
 )
+from klapper.adapters.http_errors import error_for, reason_of
 
 #: where klapper's own calls (media upload, token refresh) go; tweepy has its host built in
 API_BASE = "https://api.x.com"
@@ -75,7 +79,8 @@ def _reason(body: Mapping[str, Any], response: requests.Response) -> str:
         if value and str(value) not in parts:
             parts.append(str(value))
             break
-    return "; ".join(parts) or f"HTTP {response.status_code} {response.reason}"
+    # Not X's JSON (a proxy's HTML page): its title, or the status.
+    return "; ".join(parts) or reason_of(response.content, status=response.status_code)
 
 
 def rate_limit_until(headers: Mapping[str, str]) -> datetime | None:
@@ -98,20 +103,12 @@ def error_from_response(
     status = response.status_code
     body = _body(response)
     reason = _reason(body, response)
-    if status == 429:
-        until = rate_limit_until(response.headers)
-        when = f" until {until:%Y-%m-%d %H:%M:%S} UTC" if until else ""
-        return RateLimitedError(f"X rate limit reached for {action}{when}: {reason}", until=until)
-    if status == 401:
-        return AuthExpiredError(
-            f"X refused the credentials for {action} ({reason});"
-            f" run `klapper login {account}`"
-        )
     if status == 403:
         return _forbidden(body, reason, action=action, account=account)
-    if status >= 500:
-        return TransientError(f"X failed on {action} (HTTP {status}): {reason}; try again later")
-    return PermanentError(f"X refused {action} (HTTP {status}): {reason}")
+    return error_for(
+        platform="X", status=status, action=action, relogin=f"run `klapper login {account}`",
+        headers=response.headers, reason=reason, rate_reset=rate_limit_until(response.headers),
+    )
 
 
 def _forbidden(
@@ -120,7 +117,7 @@ def _forbidden(
     problem = str(body.get("type") or "")
     codes = {e.get("code") for e in body.get("errors") or () if isinstance(e, Mapping)}
     if "duplicate content" in reason.lower():
-        return PermanentError(f"X refused {action} as a duplicate: {reason}; change the text")
+        return PermanentError(f"X refused to {action}, a duplicate: {reason}; change the text")
     if body.get("reason") == "client-not-enrolled" or _TIER_CODE in codes:
         return AuthExpiredError(
             f"your X API tier lacks {action} ({body.get('reason') or f'code {_TIER_CODE}'}:"
@@ -129,11 +126,11 @@ def _forbidden(
         )
     if any(problem.endswith(kind) for kind in _ACCESS_PROBLEMS):
         return AuthExpiredError(
-            f"X does not let this token use {action} ({reason}); check the app's permissions"
+            f"X does not let this token {action} ({reason}); check the app's permissions"
             f" (read and write) in the developer portal, then run `klapper login {account}`"
         )
     # A plain 403 on one action (a reply that is not allowed, a protected conversation ...).
-    return PermanentError(f"X refused {action}: {reason}")
+    return PermanentError(f"X refused to {action}: {reason}")
 
 
 def error_from_exception(exc: Exception, *, action: str, account: str) -> AdapterError:
@@ -144,13 +141,15 @@ def error_from_exception(exc: Exception, *, action: str, account: str) -> Adapte
         return error_from_response(exc.response, action=action, account=account)
     if isinstance(exc, requests.Timeout):
         return TransientError(
-            f"X did not answer {action} in time; it may have gone through (klapper checks"
+            f"X did not answer in time to {action}; it may have gone through (klapper checks"
             " before trying again)"
         )
     if isinstance(exc, requests.ConnectionError):
-        return TransientError(f"no connection to X for {action} ({type(exc).__name__})")
+        return TransientError(f"no connection to X to {action} ({type(exc).__name__})")
     if isinstance(exc, requests.RequestException | ValueError):
-        return TransientError(f"X gave no usable answer to {action} ({type(exc).__name__})")
+        return TransientError(
+            f"X gave no usable answer when asked to {action} ({type(exc).__name__})"
+        )
     raise exc
 
 
