@@ -276,6 +276,7 @@ def test_metrics_are_batched_twenty_per_request(case: Case) -> None:
 
 def test_metrics_one_by_one_before_mastodon_4_3(tmp_path: Path) -> None:
     with adapter_case(tmp_path, version="4.2.10") as case:
+        case.adapter.effective_rules()  # the version is known (publishing reads it)
         ids = [case.server.state.add_status(text=f"s{i}")["id"] for i in range(3)]
         result = case.adapter.metrics([*ids, "404404"])
         assert [m.remote_id for m in result] == ids

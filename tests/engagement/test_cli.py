@@ -55,8 +55,7 @@ def test_refresh_inbox_done_and_report(setup, tmp_path: Path) -> None:
 
     code, out, _ = _run("refresh", *where)
     assert code == 0, out
-    # Two requests: the instance's description (limits, version), then the batch lookup.
-    assert "1 readings from 1 account(s) in 2 request(s); 1 new in the inbox" in out
+    assert "1 readings from 1 account(s) in 1 request(s); 1 new in the inbox" in out
     [event] = [e for e in read_events(state / "events.jsonl") if e["event"] == "engagement"]
     assert (event["likes"], event["reposts"], event["stage"]) == (12, 3, "1h")
 

@@ -225,7 +225,8 @@ def test_an_unexpected_error_fails_for_good_after_three_tries_in_one_line_each(
     row = env.ledger.get(delivery)
     assert row.final and row.reason.startswith("unexpected RecursionError: maximum recursion")
     shown = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(shown) == 3 and not any(r.exc_info for r in shown)
+    assert len(shown) == 3 and not any(r.exc_info or r.exc_text for r in shown)
     assert all("\n" not in r.getMessage() for r in shown)
-    tracebacks = [r for r in caplog.records if r.exc_info]
+    # exc_text: a redacting handler (another test's) may have formatted it already
+    tracebacks = [r for r in caplog.records if r.exc_info or r.exc_text]
     assert len(tracebacks) == 1 and tracebacks[0].levelno == logging.DEBUG

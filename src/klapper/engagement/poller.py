@@ -218,8 +218,8 @@ class Poller:
             size = default
             try:
                 with self.account_lock(account):
-                    size = adapter.metrics_per_request() or default  # may read the instance
-                    spent += meter.spent(calls=0)
+                    size = adapter.metrics_per_request() or default
+                    spent += meter.spent(calls=0)  # should it have asked the platform
                     if spent >= budget:
                         break
                     batch = items[:size]

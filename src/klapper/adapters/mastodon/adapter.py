@@ -111,7 +111,9 @@ class MastodonAdapter(Adapter):
                 raise AuthExpiredError(
                     f"account {self.name!r} has no access_token; run `klapper login {self.name}`"
                 )
-            version = (self._limits() or {}).get("version")
+            # The version as last read (publish reads it when stale); reading reactions
+            # never asks the instance for it.
+            version = (self._cache.load() or {}).get("version")
             self._client = make_client(base=self.instance_url, version=version,
                                        session=self._http(), timeout=self.timeout,
                                        access_token=token)
@@ -197,10 +199,13 @@ class MastodonAdapter(Adapter):
                                  stored=f"@{self.secrets.get('acct')} on {self.instance_url}")
 
     def publish(self, post: Outgoing) -> Published:
-        self.check_identity()
-        client = self._api()
+        self.check_identity()  # first: no request before it knows whose token this is
         if self._cache.stale():
-            self._limits(refresh=True)  # keeps `klapper check` current; failures don't matter
+            # Keeps `klapper check` current and tells Mastodon.py the version; failures
+            # don't matter (the last answer, else a safe default, is used).
+            self._limits(refresh=True)
+            self._client = None  # built again with the version just read (no request)
+        client = self._api()
         media_ids = [self._upload(item) for item in post.media]
         options = post.options
         visibility = options.get("visibility") or self.settings.get("visibility")
@@ -320,7 +325,7 @@ class MastodonAdapter(Adapter):
         return BATCH_SIZE if self._has_batch_lookup() else 1
 
     def _has_batch_lookup(self) -> bool:
-        limits = self._limits() or {}
+        limits = self._cache.load() or {}  # no request: unknown means try it (and learn)
         return bool(limits.get("batch_lookup", True))
 
     # --- interactions ------------------------------------------------------------------------

@@ -109,8 +109,9 @@ class LimitsCache:
         limits = limits_from_instance(info)
         old = self.load() or {}
         learnt = old.get("learnt") or {}
-        if learnt and old.get("version") == limits.get("version"):
-            # What the server showed beats what its version promises, until it is upgraded.
+        if learnt and old.get("version") in (None, limits.get("version")):
+            # What the server showed beats what its version promises, until it is upgraded
+            # (learnt before its version was known: that version).
             limits.update(learnt, learnt=learnt)
         data = {"instance": self.instance, "fetched_at": datetime.now(UTC).isoformat(), **limits}
         self._data = data
