@@ -191,3 +191,28 @@ def test_times_are_stored_in_utc_across_the_dst_change(world: World) -> None:
     shown = [_local(r.due, world.repo.load().config.tz) for r in rows]
     assert shown[0].endswith("02:30 CET") and shown[2].endswith("03:30 CEST")
     assert shown[3].endswith("02:30 CEST")
+
+
+class _Stale(Ledger):
+    """A ledger whose sync reads happened before another process wrote (a race, made certain)."""
+
+    def for_sync(self, *, start: datetime) -> list:
+        return []
+
+    def post_ids(self) -> set[str]:
+        return set()
+
+
+def test_a_sync_racing_another_process_plans_nothing_twice_and_does_not_crash(
+        tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.repo.write("a", text="A", at=NOW + timedelta(hours=3))
+    world.repo.write("b", text="B", at=NOW + timedelta(hours=4))
+    assert world.sync().added == 2
+    world.repo.rename("b", "c")  # a rename the other process also sees
+    stale = _Stale(world.ledger.path)
+    report = sync(ledger=stale, events=world.events, repository=world.repo.load(), now=NOW)
+    assert report.added == 0
+    assert world.sync().added == 0
+    assert len(world.ledger.select()) == 2
+    stale.close()

@@ -32,6 +32,7 @@ from klapper.cli.app import (
 from klapper.config.expiry import expiring_credentials
 from klapper.config.load import CONFIG_FILE
 from klapper.ledger import Delivery, state_dir
+from klapper.ledger.faults import StateError
 from klapper.scheduler.credentials import missing_credentials
 from klapper.scheduler.engine import Engine
 from klapper.scheduler.logs import setup_logging
@@ -64,31 +65,45 @@ def _require_config(repo: Path) -> None:
 
 @contextmanager
 def _engine(repo: Path, state: Path | None, log_format: LogFormat, *,
-            load: bool = True) -> Iterator[Engine]:
+            load: bool = True, publishes: bool = True) -> Iterator[Engine]:
     """An engine on ``repo`` and the state folder, synced with the repository first.
 
     One-shot commands print their results on stdout, so text logs show only warnings and
-    errors (no line twice); JSON logs, read by machines, keep everything.
+    errors (no line twice); JSON logs, read by machines, keep everything. A command that
+    ``publishes`` holds the repository for its state folder (a second ledger is refused).
+    A fault of the state folder (damaged ledger, read-only, disk full) is one line, exit 1.
     """
     level = logging.INFO if log_format is LogFormat.json else logging.WARNING
     redaction = setup_logging(log_format=log_format.value, level=level)
     if load:
         _require_config(repo)
-    engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add)
+    with _state_faults():
+        engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add,
+                        hold_repository=publishes and load)
+        try:
+            if load:
+                try:
+                    engine.reload()
+                except RepositoryBroken as exc:
+                    typer.echo(f"error: {exc}", err=True)
+                    raise typer.Exit(EXIT_FAILED) from exc
+                engine.recover()
+            yield engine
+        except Refused as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_FAILED) from exc
+        finally:
+            engine.close()
+
+
+@contextmanager
+def _state_faults() -> Iterator[None]:
+    """A ``StateError`` (which names the file and what to do) as one line on stderr, exit 1."""
     try:
-        if load:
-            try:
-                engine.reload()
-            except RepositoryBroken as exc:
-                typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(EXIT_FAILED) from exc
-            engine.recover()
-        yield engine
-    except Refused as exc:
+        yield
+    except StateError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from exc
-    finally:
-        engine.close()
 
 
 def _local(moment: datetime | None, tz: tzinfo | None) -> str:
@@ -106,8 +121,11 @@ def run(repo: RepoOption = Path("."), state: StateOption = None,
 
     redaction = setup_logging(log_format=log_format.value)
     _require_config(repo)
-    engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add, watched=True)
-    raise typer.Exit(Daemon(engine).run())
+    with _state_faults():
+        engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add,
+                        watched=True)
+        code = Daemon(engine).run()
+    raise typer.Exit(code)
 
 
 @app.command(epilog=examples(
@@ -181,7 +199,7 @@ def status(repo: RepoOption = Path("."), state: StateOption = None,
            log_format: LogFormatOption = LogFormat.text) -> None:
     """Upcoming, recent, failed, unknown and missed deliveries, and paused accounts."""
     load = (repo / CONFIG_FILE).is_file()  # without a repository: the ledger alone
-    with _engine(repo, state, log_format, load=load) as engine:
+    with _engine(repo, state, log_format, load=load, publishes=False) as engine:
         tz = engine.config.tz if load else None
         paused = [name for name, a in engine.config.accounts.items() if a.paused] if load else []
         report = collect_status(ledger=engine.ledger, now=engine.clock(), config_paused=paused)
@@ -284,6 +302,6 @@ def skip_command(
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Do not publish this delivery (`klapper retry` undoes it)."""
-    with _engine(repo, state, log_format) as engine:
+    with _engine(repo, state, log_format, publishes=False) as engine:
         for row in skip(engine, delivery, account=account):
             typer.echo(f"skipped {row.id} {row.post_id} -> {row.account}")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from klapper.ledger.faults import StateError, check_room, os_error
 from klapper.ledger.states import Delivery
 
 #: events worth an fsync: losing them would hide what went out or what failed for good
@@ -34,14 +36,53 @@ def event_log_path(*, state: Path, configured: str | None) -> Path:
 
 
 class EventLog:
-    """Appends events to one JSONL file; ``listeners`` also see each event (e.g. notify)."""
+    """Appends events to one JSONL file; ``listeners`` also see each event (e.g. notify).
+
+    The file is reopened when it is replaced (its inode changes: logrotate's ``create``) or
+    deleted, so that later events never go to a file nobody can see; ``copytruncate`` works
+    too (appends follow the truncation). A failed open or write is a ``StateError`` naming it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         self._lock = threading.Lock()
         self.listeners: list[Listener] = []
+        self._fd = -1
+        self._identity = self._open()
+
+    def _open(self) -> tuple[int, int]:
+        """Open (or create) the file for appending; returns its (device, inode)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Non-blocking: a FIFO put in its place must not hang the open.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+                         | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            raise os_error(exc, path=self.path) from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise StateError(f"{self.path}: the event log is not a regular file; remove it (or"
+                             " point paths.log in klapper.yaml at a file)")
+        self._fd = fd
+        return info.st_dev, info.st_ino
+
+    def _follow(self) -> None:
+        """Reopen when the path no longer names the file being written (rotated, deleted)."""
+        try:
+            info = os.stat(self.path)
+            current = (info.st_dev, info.st_ino)
+        except FileNotFoundError:
+            current = None
+        if current != self._identity:
+            os.close(self._fd)
+            self._identity = self._open()
+
+    def check_room(self) -> None:
+        """Raise ``StateError`` unless the log's device has room (checked before publishing)."""
+        with self._lock:
+            self._follow()
+            check_room(self._fd, path=self.path)
 
     def emit(self, event: str, *, delivery: Delivery | None = None, now: datetime | None = None,
              **fields: Any) -> dict[str, Any]:
@@ -56,9 +97,13 @@ class EventLog:
         record.update({k: v for k, v in fields.items() if v is not None})
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
         with self._lock:
-            os.write(self._fd, line)
-            if event in DURABLE:
-                os.fsync(self._fd)
+            try:
+                self._follow()
+                os.write(self._fd, line)
+                if event in DURABLE:
+                    os.fsync(self._fd)
+            except OSError as exc:
+                raise os_error(exc, path=self.path) from exc
         for listener in self.listeners:
             listener(record)
         return record

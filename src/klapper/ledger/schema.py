@@ -89,6 +89,9 @@ MIGRATIONS: list[Migration] = [
     ),
     # 2: engagement readings, the inbox, polling waits and cursors (SQL in engagement/schema.py).
     ENGAGEMENT,
+    # 3: what the ledger knows of itself; ``trust_from``: deliveries due before it were never
+    # seen by this ledger (it was new, emptied or rebuilt then): they are looked for first.
+    ("CREATE TABLE ledger_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",),
 ]
 
 

@@ -37,6 +37,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.SKIPPED: frozenset({State.PLANNED, State.FAILED}),
 }
 
+#: ``in_flight`` of a delivery the ledger never saw publishing (it was lost or new): any part
+#: from the first one not recorded on may be on the platform, so each is looked for in turn
+EVERY_PART = -1
+
 #: states in which a delivery may still go out without the user doing anything
 ACTIVE = frozenset({State.PLANNED, State.CLAIMED, State.FAILED, State.UNKNOWN})
 #: states whose delivery is on the platform

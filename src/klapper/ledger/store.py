@@ -18,18 +18,25 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from klapper.adapters.base import Published
 from klapper.ledger.dialect import LOCKS, Dialect, placeholders
+from klapper.ledger.faults import ledger_error, os_error
 from klapper.ledger.queries import LedgerQueries, row_to_delivery
 from klapper.ledger.schema import migrate
-from klapper.ledger.states import TRANSITIONS, Delivery, State, delivery_id, utc_text
+from klapper.ledger.states import (
+    EVERY_PART, TRANSITIONS, Delivery, State, delivery_id, from_utc_text, utc_text,
+)
 
 LEDGER_FILE = "ledger.sqlite3"
+
+#: why a delivery that came due before the ledger could have seen it is UNKNOWN
+UNSEEN_REASON = ("came due before this ledger was created or rebuilt: klapper looks on the"
+                 " platform before posting it")
 
 #: Who may be claimed: due and planned, or a failed/unknown one whose retry time came, and
 #: only for an account that is neither paused nor waiting out a rate limit.
@@ -56,9 +63,11 @@ CLAIM_SQL = _CLAIM.format(pick=f"id = :id AND {CLAIMABLE}")
 #: PostgreSQL ledger share the work (each skips the rows another is claiming).
 CLAIM_BATCH_SQL = _CLAIM.format(pick=f"{CLAIMABLE} ORDER BY due, id LIMIT :limit")
 
-#: A part is on the platform: the claim must still be held (``RETURNING id`` says so) ...
+#: A part is on the platform: the claim must still be held (``RETURNING id`` says so); the
+#: next part is not in doubt, unless the ledger never saw the delivery (``EVERY_PART``, -1) ...
 RECORD_PART_HOLD = """
-UPDATE deliveries SET in_flight = NULL, claimed_at = ?, updated_at = ?
+UPDATE deliveries SET in_flight = CASE WHEN in_flight = -1 THEN -1 END, claimed_at = ?,
+       updated_at = ?
  WHERE id = ? AND claim_token = ? AND state = 'claimed' RETURNING id
 """
 #: ... and then where the part is, in the same transaction.
@@ -109,18 +118,35 @@ class Ledger(LedgerQueries):
     """One open ledger. Thread-safe (one connection behind a lock); process-safe (SQLite)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise os_error(exc, path=path.parent) from exc
         self.path = path
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode = WAL")
-        # FULL: a claim or an outcome that was committed survives a power cut as well.
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        self._conn = conn
         self._lock = threading.RLock()
-        self.version = migrate(conn)
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                   timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: a claim or an outcome that was committed survives a power cut as well.
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._conn = conn
+            self.version = migrate(conn)
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            self._raise_fault(exc)
+
+    def _raise_fault(self, exc: sqlite3.Error) -> NoReturn:
+        """A fault of the file becomes a ``StateError`` that names it; others are re-raised."""
+        fault = ledger_error(exc, path=self.path)
+        if fault is None:
+            raise exc
+        raise fault from exc
 
     @classmethod
     def open(cls, *, state: Path) -> Ledger:
@@ -135,39 +161,82 @@ class Ledger(LedgerQueries):
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT: the write lock is taken at once, not on first write."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                self._raise_fault(exc)
 
     def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                self._raise_fault(exc)
 
     # --- planning --------------------------------------------------------------------------
 
     def insert_planned(self, *, post_id: str, occurrence: str, account: str, platform: str,
                        due: datetime, content_hash: str, slotted: bool, source: str,
                        first_line: str, now: datetime) -> Delivery:
-        """A new delivery in PLANNED; its id comes from its key (salted if that id is taken)."""
+        """``add_planned``, or the row another process planned for the same key meanwhile."""
+        row = self.add_planned(post_id=post_id, occurrence=occurrence, account=account,
+                               platform=platform, due=due, content_hash=content_hash,
+                               slotted=slotted, source=source, first_line=first_line, now=now)
+        found = row or self.by_key(post_id=post_id, occurrence=occurrence, account=account)
+        assert found is not None, "a delivery key once planned is never deleted"
+        return found
+
+    def add_planned(self, *, post_id: str, occurrence: str, account: str, platform: str,
+                    due: datetime, content_hash: str, slotted: bool, source: str,
+                    first_line: str, now: datetime) -> Delivery | None:
+        """A new delivery; None when another process planned its key first (syncs race).
+
+        It is PLANNED, or UNKNOWN when it came due before ``trust_from``: a ledger that was
+        new or empty then cannot know whether it went out, so the publisher looks on the
+        platform (``find``) for every part before posting anything. Its id comes from its
+        key (salted if that id is taken by a renamed delivery).
+        """
         key = f"{post_id}|{occurrence}|{account}"
         with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM deliveries WHERE post_id = ? AND occurrence = ?"
+                            " AND account = ?", (post_id, occurrence, account)).fetchone():
+                return None
             salt = 0
             while conn.execute("SELECT 1 FROM deliveries WHERE id = ?",
                                (delivery_id(key, salt=salt),)).fetchone():
                 salt += 1  # the id's first owner was renamed away; keep ids unique
+            trust = conn.execute(
+                "SELECT value FROM ledger_meta WHERE name = 'trust_from'").fetchone()
+            unseen = trust is not None and utc_text(due) < trust[0]
             row = conn.execute(
                 "INSERT INTO deliveries (id, post_id, occurrence, account, platform, due, slotted,"
-                " content_hash, source, first_line, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?) RETURNING *",
+                " content_hash, source, first_line, state, retry_at, in_flight, reason,"
+                " created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
                 (delivery_id(key, salt=salt), post_id, occurrence, account, platform,
                  utc_text(due), int(slotted), content_hash, source, first_line[:200],
+                 "unknown" if unseen else "planned", utc_text(due) if unseen else None,
+                 EVERY_PART if unseen else None, UNSEEN_REASON if unseen else None,
                  utc_text(now), utc_text(now)),
             ).fetchone()
         return row_to_delivery(row)
+
+    def is_empty(self) -> bool:
+        return not self._read("SELECT 1 FROM deliveries LIMIT 1")
+
+    def trust_from(self) -> datetime | None:
+        """Deliveries due before this were never seen by this ledger (it was new or empty)."""
+        rows = self._read("SELECT value FROM ledger_meta WHERE name = 'trust_from'")
+        return from_utc_text(rows[0][0]) if rows else None
 
     def update(self, delivery: str, *, now: datetime, expect: Iterable[State],
                state: State | None = None, token: str | None = None,
@@ -191,8 +260,13 @@ class Ledger(LedgerQueries):
         if token is not None:
             params["token"] = token
         sql = transition_sql(columns=columns, expect=expected, token=token is not None)
-        with self.transaction() as conn:
-            row = conn.execute(sql, params).fetchone()
+        try:
+            with self.transaction() as conn:
+                row = conn.execute(sql, params).fetchone()
+        except sqlite3.IntegrityError:
+            if "post_id" not in columns:
+                raise
+            return None  # a rename raced with another process that planned the new name
         return row_to_delivery(row) if row else None
 
     def mark_missed(self, *, before: datetime, now: datetime) -> list[Delivery]:
@@ -261,7 +335,8 @@ class Ledger(LedgerQueries):
             part = len(self.parts(delivery.id))
             row = self.update(
                 delivery.id, now=now, expect=[State.CLAIMED], state=State.UNKNOWN,
-                token=delivery.claim_token, retry_at=now, claim_token=None, in_flight=part,
+                token=delivery.claim_token, retry_at=now, claim_token=None,
+                in_flight=EVERY_PART if delivery.in_flight == EVERY_PART else part,
                 reason=f"the process publishing it ({delivery.claim_owner}) stopped during"
                        f" part {part + 1}; klapper looks on the platform before trying again",
             )

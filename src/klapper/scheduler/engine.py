@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 
 from klapper.config.model import Config
-from klapper.ledger import Delivery, EventLog, Ledger, event_log_path
+from klapper.ledger import Delivery, EventLog, Ledger, event_log_path, read_events
+from klapper.ledger.faults import check_room
+from klapper.ledger.rebuild import rebuild
+from klapper.ledger.repolock import RepositoryHold
 from klapper.ledger.owner import owner_alive
 from klapper.queue import LoadCache, Repository, announced_rules, check_posts, load_repository
 from klapper.scheduler.accounts import AccountAdapters
@@ -24,14 +28,15 @@ AdaptersFor = Callable[[Config, Path], AdapterFactory]
 class Engine:
     """The pieces every engine command needs, wired together.
 
-    ``reload()`` reads the repository (incrementally when ``watched``) and syncs the ledger;
+    ``reload()`` reads the repository (incrementally when ``watched``) and syncs the ledger
+    (rebuilding it from the event log first when it is empty);
     ``recover()`` turns claims of dead processes into ``unknown``; ``publisher`` publishes.
     """
 
     def __init__(self, *, repo: Path, state: Path, adapters_for: AdaptersFor | None = None,
                  clock: Clock = utc_now, watched: bool = False,
                  on_secrets: Callable[[Iterable[str]], None] | None = None,
-                 horizon: timedelta = HORIZON) -> None:
+                 horizon: timedelta = HORIZON, hold_repository: bool = True) -> None:
         self.repo = repo
         self.state = state
         self.clock = clock
@@ -40,7 +45,15 @@ class Engine:
         self._adapters_for = adapters_for or (
             lambda config, root: AccountAdapters(config=config, repo=root, state=state,
                                                  on_secrets=on_secrets))
-        self.ledger = Ledger.open(state=state)
+        # One ledger per repository: a second state folder is refused (ledger/repolock.py).
+        # A ledger meant to be shared by several daemons (PostgreSQL) passes False.
+        self.hold = RepositoryHold(repo=repo, state=state) if hold_repository else None
+        try:
+            self.ledger = Ledger.open(state=state)
+        except BaseException:
+            if self.hold is not None:
+                self.hold.release()
+            raise
         self.events: EventLog | None = None
         self.repository: Repository | None = None
         self.publisher: Publisher | None = None
@@ -56,6 +69,8 @@ class Engine:
         config_changed = self.repository is None or repository.config != self.repository.config
         self._open_events(repository.config)
         assert self.events is not None
+        self.check_room()
+        self._rebuild_if_lost()
         report = sync(ledger=self.ledger, events=self.events, repository=repository,
                       now=self.clock(), horizon=self.horizon)
         self.repository = repository
@@ -75,6 +90,29 @@ class Engine:
                 log.error("%s: %s (that post is left as it is until fixed)", problem.source,
                           problem.message)
         return report
+
+    def _rebuild_if_lost(self) -> None:
+        """An empty ledger does not trust its emptiness: replay the event log into it first."""
+        if not self.ledger.is_empty():
+            return
+        assert self.events is not None
+        report = rebuild(self.ledger, events=read_events(self.events.path), now=self.clock(),
+                         only_if_empty=True)
+        if report is not None and report.total:
+            log.warning("the ledger %s was empty: rebuilt %d deliveries from the event log %s (%s);"
+                        " those that may have gone out are looked for on the platform first",
+                        self.ledger.path, report.total, self.events.path,
+                        ", ".join(f"{n} {state}" for state, n in sorted(report.restored.items())))
+
+    def check_room(self) -> None:
+        """Raise ``StateError`` unless the ledger and the event log can be written (disk)."""
+        folder = os.open(self.state, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            check_room(folder, path=self.ledger.path)
+        finally:
+            os.close(folder)
+        if self.events is not None:
+            self.events.check_room()
 
     def _held(self, repository: Repository) -> dict[tuple[str, str], str]:
         """Deliveries `klapper check` finds errors in (too long, bad media ...), with why."""
@@ -117,3 +155,5 @@ class Engine:
         if self.events is not None:
             self.events.close()
         self.ledger.close()
+        if self.hold is not None:
+            self.hold.release()

@@ -24,6 +24,7 @@ from klapper.adapters.base import (
 from klapper.config.model import Config
 from klapper.config.secrets import redact, secret_values
 from klapper.ledger import Delivery, EventLog, Ledger, State, idempotency_key
+from klapper.ledger.states import EVERY_PART
 from klapper.ledger.owner import current_owner
 from klapper.queue.media import inspect_media
 from klapper.queue.model import Post
@@ -59,10 +60,11 @@ class Outcome:
 class _Failure(Exception):
     """Carries an adapter error out of the part loop with the part whose fate is unknown."""
 
-    def __init__(self, error: Exception, uncertain: int | None) -> None:
+    def __init__(self, error: Exception, uncertain: int | None, *, finding: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
         self.uncertain = uncertain
+        self.finding = finding  # raised by ``find``: nothing was proven absent yet
 
 
 class Publisher:
@@ -173,7 +175,10 @@ class Publisher:
         parts = post.parts_for(delivery.account, delivery.platform)
         done = [Published(remote_id=p.remote_id, url=p.url, published_at=p.published_at,
                           ref=p.ref) for p in self.ledger.parts(delivery.id)]
-        if delivery.in_flight is not None and len(done) < len(parts):
+        # A part in doubt is looked for first; a delivery the ledger never saw (EVERY_PART)
+        # may have any number of parts out: look for each in turn until one is absent.
+        in_doubt = delivery.in_flight is not None
+        while in_doubt and len(done) < len(parts):
             outgoing = self._outgoing(delivery, post, len(done), done)
             found = self._call(adapter.find, outgoing, part=len(done), finding=True)
             self.events.emit("reconciled", delivery=delivery, now=self.clock(),
@@ -181,6 +186,7 @@ class Publisher:
                              remote_id=found.remote_id if found else None)
             log.info("%s to %s: part %d %s on the platform", delivery.post_id, delivery.account,
                      len(done) + 1, "found" if found else "proven absent")
+            in_doubt = found is not None and delivery.in_flight == EVERY_PART
             if found is not None:
                 self.ledger.record_part(delivery.id, token=token, part=len(done),
                                         published=found, now=self.clock())
@@ -203,6 +209,7 @@ class Publisher:
         late = (final.published_at or now) - final.due
         self.events.emit("published", delivery=final, now=now, remote_id=first.remote_id,
                          url=first.url, parts=len(done), due=final.due.isoformat(),
+                         remote_ids=[p.remote_id for p in done] if len(done) > 1 else None,
                          late_seconds=round(late.total_seconds(), 3))
         log.info("published %s to %s: %s", final.post_id, final.account,
                  first.url or first.remote_id)
@@ -216,9 +223,9 @@ class Publisher:
             return method(outgoing)
         except (RateLimitedError, AuthExpiredError, PermanentError) as exc:
             # The platform refused a publish: nothing went out. A refused find settles nothing.
-            raise _Failure(exc, part if finding else None) from exc
+            raise _Failure(exc, part if finding else None, finding=finding) from exc
         except Exception as exc:  # noqa: BLE001 - transient or unexpected: the part may be out
-            raise _Failure(exc, part) from exc
+            raise _Failure(exc, part, finding=finding) from exc
 
     def _outgoing(self, delivery: Delivery, post: Post, index: int,
                   done: list[Published]) -> Outgoing:
@@ -246,8 +253,11 @@ class Publisher:
     def _failed(self, delivery: Delivery, token: str, failure: _Failure, reason: str) -> Outcome:
         error, now = failure.error, self.clock()
         publishing = self.config.publishing
+        in_flight = failure.uncertain
+        if failure.finding and delivery.in_flight == EVERY_PART:
+            in_flight = EVERY_PART  # still no part proven absent: every later one is in doubt
         common = {"token": token, "expect": [State.CLAIMED], "now": now, "claim_token": None,
-                  "in_flight": failure.uncertain, "reason": reason}
+                  "in_flight": in_flight, "reason": reason}
         if isinstance(error, RateLimitedError):
             until = error.until
             self.ledger.set_account(delivery.account, now=now, wait_until=until, wait_reason=reason)

@@ -10,7 +10,10 @@ before a batch, does this:
 - an open delivery (planned, or failed awaiting a retry) that is no longer planned is
   ``cancelled`` (file removed, made a draft, account dropped, time moved); one that comes back
   is planned again;
-- a delivery on the platform whose content changed is recorded ``edited``, never re-sent;
+- a delivery on the platform whose content changed is recorded ``edited``, never re-sent (one
+  rebuilt from the event log takes the content as it is now);
+- every write tolerates another process syncing at the same time (a daemon, `publish --due`,
+  `status`): a row someone else planned or renamed first is left to them;
 - posts of files with errors are left as they are (neither cancelled nor changed) until fixed,
   and nothing happens at all while klapper.yaml has errors.
 """
@@ -163,10 +166,11 @@ class _Sync:
                   "content_hash": post.content_hash(planned.account, platform),
                   "first_line": first_line_of(post.text_for(planned.account, platform))[:200]}
         if row is None:
-            self.ledger.insert_planned(post_id=planned.post_id, occurrence=planned.occurrence,
+            # None: another process (a daemon, `publish --due`, `status`) planned it first.
+            if self.ledger.add_planned(post_id=planned.post_id, occurrence=planned.occurrence,
                                        account=planned.account, platform=platform,
-                                       now=self.now, **fields)  # type: ignore[arg-type]
-            self.report.added += 1
+                                       now=self.now, **fields):  # type: ignore[arg-type]
+                self.report.added += 1
         elif row.state in ON_PLATFORM:
             self.check_edit(row)
         elif row.state is State.CANCELLED or (
@@ -193,6 +197,10 @@ class _Sync:
         if digest == row.content_hash:
             return
         line = first_line_of(post.text_for(row.account, platform))[:200]
+        if not row.content_hash:  # rebuilt from the event log, which holds no content
+            self.ledger.update(row.id, now=self.now, expect=[row.state], content_hash=digest,
+                               first_line=line, source=post.source.file)
+            return
         edited = self.ledger.update(row.id, now=self.now, expect=[row.state], state=State.EDITED,
                                     content_hash=digest, first_line=line)
         if edited is None:
