@@ -206,7 +206,7 @@ def status(repo: RepoOption = Path("."), state: StateOption = None,
         if load:
             report.expiring.extend(expiring_credentials(accounts=engine.config.accounts,
                                                         now=engine.clock()))
-            report.held.update(_held(engine, report.upcoming))
+            report.held.update(_held(engine, report.upcoming + report.unknown))
             report.no_credentials.update(missing_credentials(engine.config))
     if format is OutputFormat.json:
         typer.echo(json.dumps({**report.to_json(), "attention": report.needs_attention},
