@@ -1,5 +1,6 @@
 """The crash drill: the daemon publishes a batch while being SIGKILLed and restarted, again and
-again; then every part must exist exactly once on the fake platform and the ledger must agree.
+again (optionally losing its ledger each time); then every part must exist exactly once on the
+fake platform and the ledger must agree.
 
 Used by tests/engine/test_crash.py (short) and benchmarks/crash_soak.py (long).
 """
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from klapper.ledger import Ledger, State, idempotency_key
+from klapper.ledger import Ledger, State, idempotency_key, read_events
+from klapper.ledger.store import LEDGER_FILE
 from tests.engine.procs import start, wait_for
 from tests.engine.repo import TempRepo
 from tests.fakes.generic import FakeServer, token_for
+from tests.fakes.mastodon import FakeMastodon
 
 
 @dataclass
@@ -29,7 +32,10 @@ class CrashReport:
     losses: list[str] = field(default_factory=list)  # keys never seen
     strays: list[str] = field(default_factory=list)  # posts with no key klapper knows
     ledger_mismatches: list[str] = field(default_factory=list)
-    unknown_resolved: int = 0
+    unknown_resolved: int = 0  # looked for with `find` (reconciled events)
+    found_by_find: int = 0  # ... and found there (so not posted again)
+    ledgers_deleted: int = 0
+    rebuilds: int = 0  # times a daemon found the ledger empty and replayed the event log
     seconds: float = 0.0
 
     @property
@@ -37,7 +43,8 @@ class CrashReport:
         return not (self.duplicates or self.losses or self.strays or self.ledger_mismatches)
 
 
-def write_batch(repo: TempRepo, *, posts: int, spread: float, rng: random.Random) -> None:
+def write_batch(repo: TempRepo, *, posts: int, spread: float, rng: random.Random,
+                to: list[str]) -> None:
     """``posts`` posts to two accounts, a third of them threads, due over ``spread`` seconds.
 
     Each post's thread (if any) and due time are fixed by its number; ``rng`` shuffles the
@@ -49,55 +56,132 @@ def write_batch(repo: TempRepo, *, posts: int, spread: float, rng: random.Random
     for number in numbers:
         due = start_at + timedelta(seconds=spread * number / max(posts - 1, 1))
         thread = [{"text": f"Post {number}, part {k}"} for k in (2, 3)] if number % 3 == 0 else []
-        repo.write(f"p{number:04d}", text=f"Post {number}", at=due, to=["a", "b"],
+        repo.write(f"p{number:04d}", text=f"Post {number}", at=due, to=to,
                    **({"thread": thread} if thread else {}))
 
 
 def drill(folder: Path, *, posts: int = 30, kills: int = 10, seed: int = 1,
           spread: float = 1.0, kill_after: tuple[float, float] = (0.0, 0.2),
-          server_delay: float = 0.05, settle: float = 60.0) -> CrashReport:
-    """Run the drill in ``folder``; returns what it found (never raises on a bad outcome)."""
+          server_delay: float = 0.05, settle: float = 60.0, platform: str = "generic",
+          delete_ledger: bool = False) -> CrashReport:
+    """Run the drill in ``folder``; returns what it found (never raises on a bad outcome).
+
+    ``platform``: "generic" (two accounts on tests/fakes/generic.py, which keeps no keys) or
+    "mastodon" (one account through klapper's Mastodon adapter on a fake GoToSocial, which
+    ignores Idempotency-Key). ``delete_ledger``: the ledger file is deleted after every kill.
+    """
     rng = random.Random(seed)
     report = CrashReport()
     began = time.monotonic()
+    accounts = ("a",) if platform == "mastodon" else ("a", "b")
     repo = TempRepo(folder / "repo")
-    repo.configure(accounts=("a", "b"))
+    repo.configure(accounts=accounts)
     state = folder / "state"
-    with FakeServer() as server:
-        server.platform.delay = server_delay
-        for account in ("a", "b"):
-            server.platform.tokens[token_for(account)] = account
-        write_batch(repo, posts=posts, spread=spread, rng=rng)
+    with _Server(platform, delay=server_delay) as server:
+        write_batch(repo, posts=posts, spread=spread, rng=rng, to=list(accounts))
         for _ in range(kills):
-            seen = len(server.platform.requests)
-            proc = start("daemon", repo=repo.root, state=state, api=server.url, refresh=0.5)
+            seen = server.requests()
+            proc = start("daemon", repo=repo.root, state=state, api=server.url, refresh=0.5,
+                         platform=platform)
             try:  # kill it while it talks to the platform: that is where it hurts
-                wait_for(lambda: len(server.platform.requests) > seen, timeout=10, every=0.005)
+                wait_for(lambda: server.requests() > seen, timeout=10, every=0.005)
             except AssertionError:
                 pass  # nothing left to publish; kill it anyway
             time.sleep(rng.uniform(*kill_after))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             report.kills += 1
-        proc = start("daemon", repo=repo.root, state=state, api=server.url, refresh=0.5)
+            if delete_ledger:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{state / LEDGER_FILE}{suffix}").unlink(missing_ok=True)
+                report.ledgers_deleted += 1
+        proc = start("daemon", repo=repo.root, state=state, api=server.url, refresh=0.5,
+                     platform=platform)
         ledger = Ledger.open(state=state)
         try:
             wait_for(lambda: all(d.state is State.PUBLISHED for d in ledger.select())
-                     and len(ledger.select()) == posts * 2, timeout=settle, every=0.1)
+                     and len(ledger.select()) == posts * len(accounts), timeout=settle,
+                     every=0.1)
         except AssertionError:
             pass  # reported below as losses
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
-        _compare(ledger, server, report)
+        if platform == "mastodon":
+            _compare_texts(ledger, server.mastodon, report)
+        else:
+            _compare(ledger, server.generic, report)
         ledger.close()
-    report.unknown_resolved = sum(
-        1 for line in (state / "events.jsonl").read_text().splitlines() if '"reconciled"' in line)
+    for event in read_events(state / "events.jsonl"):
+        if event["event"] == "reconciled":
+            report.unknown_resolved += 1
+            report.found_by_find += bool(event.get("found"))
+    report.rebuilds = (state / "daemon.log").read_text().count("was empty: rebuilt")
     report.seconds = time.monotonic() - began
     return report
 
 
-def _compare(ledger: Ledger, server: FakeServer, report: CrashReport) -> None:
+class _Server:
+    """The fake platform of a drill: the generic one, or a fake GoToSocial (keys ignored)."""
+
+    def __init__(self, platform: str, *, delay: float) -> None:
+        self.generic: FakeServer | None = None
+        self.mastodon: FakeMastodon | None = None
+        if platform == "mastodon":
+            self.mastodon = FakeMastodon(flavor="gotosocial", remaining=10**9, media_polls=0,
+                                         post_delay=delay)
+            self.url = self.mastodon.url
+        else:
+            self.generic = FakeServer()
+            self.generic.platform.delay = delay
+            for account in ("a", "b"):
+                self.generic.platform.tokens[token_for(account)] = account
+
+    def requests(self) -> int:
+        if self.mastodon is not None:
+            return len(self.mastodon.state.requests)
+        assert self.generic is not None
+        return len(self.generic.platform.requests)
+
+    def __enter__(self) -> _Server:
+        if self.generic is not None:
+            self.generic.__enter__()
+            self.url = self.generic.url
+        else:
+            assert self.mastodon is not None
+            self.mastodon.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        (self.generic or self.mastodon).__exit__(*exc)  # type: ignore[union-attr]
+
+
+def _compare_texts(ledger: Ledger, server: FakeMastodon | None, report: CrashReport) -> None:
+    """On a server that ignores keys, each part is known by its text (all texts differ)."""
+    assert server is not None
+    on_server = Counter(server.state.sources.values())
+    by_text = {text: status_id for status_id, text in server.state.sources.items()}
+    expected: set[str] = set()
+    for delivery in ledger.select():
+        report.deliveries += 1
+        number = int(delivery.post_id.removeprefix("posts/p").removesuffix(".yaml"))
+        texts = [f"Post {number}"] + ([f"Post {number}, part {k}" for k in (2, 3)]
+                                      if number % 3 == 0 else [])
+        recorded = {p.part: p.remote_id for p in ledger.parts(delivery.id)}
+        for part, text in enumerate(texts):
+            expected.add(text)
+            report.parts += 1
+            if on_server[text] == 0:
+                report.losses.append(text)
+            elif on_server[text] > 1:
+                report.duplicates.append(text)
+            if delivery.state is not State.PUBLISHED or recorded.get(part) != by_text.get(text):
+                report.ledger_mismatches.append(f"{text}: {delivery.state.value}")
+    report.strays = sorted(set(on_server) - expected)
+
+
+def _compare(ledger: Ledger, server: FakeServer | None, report: CrashReport) -> None:
+    assert server is not None
     on_server = Counter(p.key for p in server.platform.posts)
     by_key = {p.key: p for p in server.platform.posts}
     expected: set[str] = set()

@@ -18,6 +18,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,7 @@ class FakeState:
     description_limit: int = 1500
     media_polls: int = 1  # GETs of /api/v1/media/:id that answer 206 before it is ready
     slow_seconds: float = 2.0  # how long "timeout_after_accept" keeps the client waiting
+    post_delay: float = 0.0  # seconds a stored status waits for its answer (widens crash windows)
     token: str = TOKEN
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -271,6 +273,8 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                                       self.headers.get("Idempotency-Key"))
             except Answer as answer:
                 status, body, headers = answer.status, answer.body, answer.headers
+            if state.post_delay and method == "POST" and path == "/api/v1/statuses":
+                time.sleep(state.post_delay)  # stored already: a crash now leaves it unknown
             if failure and failure.kind == "timeout_after_accept":
                 # Stored; the answer comes too late for the client (or never, at shutdown).
                 self.server.stopping.wait(state.slow_seconds)  # type: ignore[attr-defined]
