@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from klapper.adapters.base import Adapter
-from klapper.adapters.mastodon import MastodonAdapter
+from klapper.adapters.mastodon.adapter import MastodonAdapter
 from klapper.scheduler.daemon import Daemon
 from klapper.scheduler.engine import Engine
 from klapper.scheduler.logs import setup_logging
