@@ -34,7 +34,7 @@ from klapper.adapters.base import (
 from klapper.config.platforms import platform
 from tests.fakes import faults
 
-NETWORK_PLATFORMS = ("mastodon", "bluesky", "x", "linkedin")
+NETWORK_PLATFORMS = ("mastodon", "bluesky", "x", "linkedin", "facebook")
 
 
 def _modes() -> list[Any]:

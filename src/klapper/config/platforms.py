@@ -35,6 +35,7 @@ BUILT_IN: dict[str, str] = {
     "bluesky": "klapper.adapters.bluesky:PLATFORM",
     "x": "klapper.adapters.x:PLATFORM",
     "linkedin": "klapper.adapters.linkedin:PLATFORM",
+    "facebook": "klapper.adapters.facebook:PLATFORM",
 }
 
 Counting = Literal["chars", "graphemes", "x-weighted", "mastodon"]

@@ -1,0 +1,139 @@
+"""One Graph API session for one account: the call with timeouts, cursor pages, ``?ids=`` batches.
+
+The token goes in the ``Authorization`` header, never in a URL (URLs end up in logs and in
+Meta's ``paging.next`` links); pages are followed by their ``after`` cursor on our own base URL,
+so a link in an answer can never send the token elsewhere. Every failure leaves as one of
+klapper's errors (``errors.graph_error``); a timeout is a ``TransientError``, because Meta may
+have done what was asked (the platform's ``find`` settles it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import requests
+
+from klapper.adapters.base import PermanentError, TransientError
+from klapper.adapters.meta import IDS_PER_REQUEST
+from klapper.adapters.meta.errors import graph_error
+
+log = logging.getLogger(__name__)
+
+Files = Mapping[str, tuple[str, bytes, str]]
+
+
+class GraphClient:
+    """Calls to ``base``/``version`` as one account; ``sent`` counts the requests made."""
+
+    def __init__(
+        self,
+        *,
+        platform: str,
+        account: str,
+        token: str,
+        base: str,
+        version: str,
+        timeout: float,
+    ) -> None:
+        self.platform = platform
+        self.relogin = f"run `klapper login {account}`"
+        self.token = token
+        self.root = f"{base.rstrip('/')}/{version}" if version else base.rstrip("/")
+        self.timeout = timeout
+        self.sent = 0
+        self._session = requests.Session()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        files: Files | None = None,
+    ) -> dict[str, Any]:
+        """One request; its JSON answer, or one of klapper's errors naming ``what``."""
+        url = f"{self.root}/{path.lstrip('/')}"
+        self.sent += 1
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                files=files,
+                timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        except requests.Timeout as exc:
+            raise TransientError(
+                f"{self.platform} did not answer within {self.timeout:g} s to {what}"
+            ) from exc
+        except requests.RequestException as exc:
+            raise TransientError(
+                f"the connection to {self.platform} failed to {what} ({type(exc).__name__})"
+            ) from exc
+        if response.status_code >= 400:
+            raise graph_error(
+                platform=self.platform,
+                status=response.status_code,
+                action=what,
+                relogin=self.relogin,
+                headers=dict(response.headers),
+                body=response.content,
+            )
+        try:
+            answer = response.json()
+        except ValueError:
+            raise TransientError(
+                f"{self.platform} answered without JSON (HTTP {response.status_code}) to {what}"
+            ) from None
+        if not isinstance(answer, dict):
+            raise PermanentError(f"{self.platform} gave an unexpected answer to {what}")
+        return answer
+
+    def pages(
+        self, path: str, *, what: str, params: Mapping[str, Any] | None = None, most: int = 10
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The ``data`` of each page of an edge, newest first, ``most`` pages at most.
+
+        Raises ``TransientError`` when more pages remain after ``most``: a caller that must
+        prove something absent cannot do so from a part of the list.
+        """
+        query = dict(params or {})
+        for _ in range(most):
+            answer = self.call("GET", path, what=what, params=query)
+            yield list(answer.get("data") or [])
+            paging = answer.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                return
+            query["after"] = after
+        raise TransientError(f"{self.platform} has more than {most} pages to {what}")
+
+    def by_ids(
+        self, ids: Sequence[str], *, fields: str, what: str, size: int = IDS_PER_REQUEST
+    ) -> dict[str, dict[str, Any]]:
+        """``GET /?ids=a,b,...&fields=`` in batches of ``size``: each id's object, where Meta
+        returned one (a deleted post is left out, never reported as zeros)."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), size):
+            chunk = unique[start : start + size]
+            answer = self.call(
+                "GET", "", what=what, params={"ids": ",".join(chunk), "fields": fields}
+            )
+            found.update(
+                {
+                    key: value
+                    for key, value in answer.items()
+                    if key in chunk and isinstance(value, dict)
+                }
+            )
+        return found
