@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from klapper.adapters.meta import GRAPH_VERSION
+from tests.fakes import faults
 
 APP_ID, APP_SECRET = "1234567890123", "fake-meta-app-secret-0123456789"
 DAY = 86400
@@ -436,11 +437,13 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
                 return
             if after == "slow":
                 fake.release.wait(fake.slow_seconds)
-            data = b"" if payload is None else json.dumps(payload).encode()
+            raw = isinstance(payload, bytes)  # a proxy's page, sent as it is
+            data = payload if raw else b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
             for key, value in extra.items():
                 self.send_header(key, value)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            if "Content-Type" not in extra:
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             with contextlib.suppress(OSError):
@@ -460,6 +463,9 @@ def _dispatch(fake: FakeGraph, request: Request) -> tuple[int, Any, dict[str, st
         failure = fake.take_failure(name)
         if failure == "drop":
             return 0, None, {}, "drop"
+        if failure in faults.HTTP_FAULTS:  # a proxy's answer, before Meta's own
+            status, headers, raw = faults.answer(failure)
+            return status, raw, headers, None
         if failure in FAILURES:
             status, error = FAILURES[failure]
             error = {**error, "fbtrace_id": "AbCdEf"}

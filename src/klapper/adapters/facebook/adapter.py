@@ -17,7 +17,7 @@ import json
 import mimetypes
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,11 +33,10 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.facebook import PLATFORM
+from klapper.adapters.matching import FIND_WINDOW, find_since, same_text
 from klapper.adapters.meta import GRAPH_BASE, GRAPH_VERSION
 from klapper.adapters.meta.graph import GraphClient
 
-#: a post counts as ours if Facebook created it no earlier than this before it was due
-CLOCK_SKEW = timedelta(minutes=5)
 #: posts and comments read per page by `find`, and pages at most
 FIND_PAGE, FIND_PAGES = 25, 8
 METRIC_FIELDS = (
@@ -172,7 +171,7 @@ class FacebookAdapter(Adapter):
     # --- find -------------------------------------------------------------------------------
 
     def find(self, post: Outgoing) -> Published | None:
-        since = (post.due or datetime.now(UTC)) - CLOCK_SKEW
+        since = find_since(post.due) or datetime.now(UTC) - FIND_WINDOW
         if post.reply_to is not None:
             root = post.reply_to.root.remote_id
             for comment in self._comments(root, since=since):
@@ -261,7 +260,7 @@ class FacebookAdapter(Adapter):
 
 
 def _same(item: Mapping[str, Any], post: Outgoing) -> bool:
-    return str(item.get("message") or "").strip() == post.text.strip()
+    return same_text(str(item.get("message") or ""), post.text)
 
 
 def _metrics(remote_id: str, item: Mapping[str, Any]) -> Metrics:
