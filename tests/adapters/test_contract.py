@@ -1,9 +1,11 @@
-"""One contract suite over every network adapter, each against its local server.
+"""One contract suite over every platform in the registry, each against its local server.
 
-Each platform's fake module offers ``adapter_case(tmp_path, **mode)`` yielding a case with
-``adapter``, ``posts()`` (what the server holds) and ``fail_next(kind)``; a fake that imitates
-several servers names them in ``CONTRACT_MODES`` (mode -> keyword arguments) and the suite runs
-once per mode; a case's ``text_limit`` is what its server announces (else the published rule).
+The platforms come from ``klapper.config.platforms.registry()``: the built-in ones, the outbox
+and installed plugins (the webhook). Each one's case is found by convention (see
+``klapper.testing``): ``tests.fakes.<name>:adapter_case`` for a built-in platform,
+``<plugin package>.testing:adapter_case`` for a plugin; a fake that imitates several servers
+names them in ``CONTRACT_MODES`` and the suite runs once per mode. A platform without a case
+fails here; a case says what it lacks and why (``lacks``), and only those tests skip, saying so.
 What is special to one platform lives in tests/adapters/test_<platform>.py.
 """
 
@@ -18,12 +20,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from klapper import testing as faults
 from klapper.adapters.base import (
+    Adapter,
     AuthExpiredError,
     MediaFile,
+    Metrics,
     Outgoing,
     PermanentError,
     Published,
@@ -31,29 +37,64 @@ from klapper.adapters.base import (
     ThreadRef,
     TransientError,
 )
-from klapper.config.platforms import platform
-from tests.fakes import faults
+from klapper.config.platforms import BUILT_IN, Platform, platform, registry
 
-NETWORK_PLATFORMS = ("mastodon", "bluesky", "x", "linkedin", "facebook")
+
+def case_module(description: Platform) -> str:
+    """Where a platform's contract case lives, by convention."""
+    if description.name in BUILT_IN:
+        return f"tests.fakes.{description.name}"
+    return description.adapter.split(":")[0].split(".")[0] + ".testing"
 
 
 def _modes() -> list[Any]:
-    """(platform, fake server arguments) per mode, named by the mode."""
+    """(platform, case module, fake server arguments) per mode, named by the mode."""
     found = []
-    for name in NETWORK_PLATFORMS:
-        fake = importlib.import_module(f"tests.fakes.{name}")
+    for name, description in registry().items():
+        where = case_module(description)
+        try:
+            fake = importlib.import_module(where)
+        except ImportError as exc:  # reported by the fixture: a platform without a case fails
+            found.append(pytest.param((name, where, exc), id=name))
+            continue
         for mode, arguments in getattr(fake, "CONTRACT_MODES", {name: {}}).items():
-            found.append(pytest.param((name, arguments), id=mode))
+            found.append(pytest.param((name, where, arguments), id=mode))
     return found
 
 
 @pytest.fixture(params=_modes())
 def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    name, arguments = request.param
-    fake = importlib.import_module(f"tests.fakes.{name}")
+    name, where, arguments = request.param
+    if isinstance(arguments, ImportError):
+        pytest.fail(f"platform {name!r} has no contract case: {where} ({arguments}); add"
+                    f" {where}:adapter_case (see klapper.testing)")
+    fake = importlib.import_module(where)
     with fake.adapter_case(tmp_path, **arguments) as made:
         made.platform = name
         yield made
+
+
+def needs(case: Any, capability: str) -> None:
+    """Skip, with the case's own reason, a test of what the case declares it lacks."""
+    why = getattr(case, "lacks", {}).get(capability)
+    if why:
+        pytest.skip(f"{case.platform} lacks {capability}: {why}")
+
+
+def test_every_platform_in_the_registry_has_a_case() -> None:
+    names = {param.values[0][0] for param in _modes()}
+    assert names == set(registry())
+    assert {"outbox", *BUILT_IN} <= names
+
+
+def test_a_case_says_what_it_lacks_and_why(case: Any) -> None:
+    lacks = getattr(case, "lacks", {})
+    assert set(lacks) <= set(faults.CAPABILITIES), lacks
+    assert all(isinstance(why, str) and len(why) > 10 for why in lacks.values()), lacks
+    # A platform without reactions or replies says so rather than answering "none".
+    for capability in ("metrics", "interactions"):
+        if getattr(type(case.adapter), capability) is getattr(Adapter, capability):
+            assert capability in lacks, f"{case.platform} has no {capability}: say so in lacks"
 
 
 def outgoing(text: str | None = None, *, part: int = 0, reply_to: ThreadRef | None = None,
@@ -108,11 +149,13 @@ def test_publish_returns_id_and_url_and_the_server_holds_it(case: Any) -> None:
     post = outgoing()
     published = case.adapter.publish(post)
     assert isinstance(published, Published) and published.remote_id
-    assert published.url and published.url.startswith(("http://", "https://"))
+    # An address a person can open: the post's page (the outbox: its file).
+    assert published.url and urlsplit(published.url).scheme in ("http", "https", "file")
     assert texts(case).count(post.text) == 1
 
 
 def test_a_thread_part_answers_the_part_before(case: Any) -> None:
+    needs(case, "replies")
     first = case.adapter.publish(outgoing())
     reply = outgoing(part=1, reply_to=ThreadRef(root=first, parent=first))
     second = case.adapter.publish(reply)
@@ -122,6 +165,7 @@ def test_a_thread_part_answers_the_part_before(case: Any) -> None:
 
 
 def test_find_sees_what_was_published_and_proves_absence(case: Any) -> None:
+    needs(case, "find")
     post = outgoing()
     published = case.adapter.publish(post)
     found = case.adapter.find(post)
@@ -139,6 +183,7 @@ def test_find_sees_what_was_published_and_proves_absence(case: Any) -> None:
     ],
 )
 def test_failures_map_to_the_error_tree(case: Any, kind: str, error: type[Exception]) -> None:
+    needs(case, "faults")
     post = outgoing()
     case.fail_next(kind)
     with pytest.raises(error) as raised:
@@ -164,6 +209,7 @@ _RATE_LIMITS = {"rate_limit_seconds": faults.RETRY_SECONDS,
 
 @pytest.mark.parametrize("kind", sorted(_TRANSIENT_FAULTS))
 def test_408_425_and_an_html_5xx_page_are_transient(case: Any, kind: str) -> None:
+    needs(case, "faults")
     post = outgoing()
     case.fail_next(kind)
     with pytest.raises(TransientError) as raised:
@@ -177,6 +223,7 @@ def test_408_425_and_an_html_5xx_page_are_transient(case: Any, kind: str) -> Non
 
 @pytest.mark.parametrize("kind", sorted(_RATE_LIMITS))
 def test_429_waits_as_long_as_retry_after_says_in_both_forms(case: Any, kind: str) -> None:
+    needs(case, "faults")
     post = outgoing()
     case.fail_next(kind)
     with pytest.raises(RateLimitedError) as raised:
@@ -187,6 +234,7 @@ def test_429_waits_as_long_as_retry_after_says_in_both_forms(case: Any, kind: st
 
 
 def test_413_with_a_proxys_html_page_is_permanent_and_says_too_large(case: Any) -> None:
+    needs(case, "faults")
     case.fail_next("too_large")
     with pytest.raises(PermanentError) as raised:
         case.adapter.publish(outgoing())
@@ -195,6 +243,8 @@ def test_413_with_a_proxys_html_page_is_permanent_and_says_too_large(case: Any) 
 
 
 def test_a_timeout_after_the_server_accepted_is_found_not_posted_twice(case: Any) -> None:
+    needs(case, "faults")
+    needs(case, "find")
     post = outgoing()
     case.fail_next("timeout_after_accept")
     with pytest.raises(TransientError):
@@ -222,6 +272,7 @@ def _find_when_settled(case: Any, post: Outgoing) -> Published | None:
 
 
 def test_errors_carry_no_secret(case: Any) -> None:
+    needs(case, "faults")
     case.fail_next("auth")
     with pytest.raises(AuthExpiredError) as raised:
         case.adapter.publish(outgoing())
@@ -229,3 +280,34 @@ def test_errors_carry_no_secret(case: Any) -> None:
     for value in case.adapter.secrets.values():
         if isinstance(value, str) and len(value) >= 8:
             assert value not in message
+
+
+# --- reactions and replies ------------------------------------------------------------------
+
+
+def test_metrics_read_what_was_published_and_never_invent_zero(case: Any) -> None:
+    needs(case, "metrics")
+    first, second = case.adapter.publish(outgoing()), case.adapter.publish(outgoing())
+    read = case.adapter.metrics([first.remote_id, second.remote_id])
+    assert all(isinstance(m, Metrics) for m in read)
+    assert {m.remote_id for m in read} == {first.remote_id, second.remote_id}
+    for metrics in read:  # a figure is a count or unknown (None), never negative
+        counts = [v for k, v in vars(metrics).items() if k != "remote_id"]
+        assert all(v is None or (isinstance(v, int) and v >= 0) for v in counts), metrics
+    assert case.adapter.metrics([]) == []
+
+
+def test_interactions_bring_a_reply_to_our_post_and_nothing_older(case: Any) -> None:
+    needs(case, "interactions")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    ours = case.adapter.publish(outgoing())
+    text = f"Is the sale on Sunday too? {uuid.uuid4().hex[:6]}"
+    case.reply(to=ours.remote_id, text=text)
+    found = case.adapter.interactions(since=since, own_ids=[ours.remote_id])
+    replies = [i for i in found if text in i.text]
+    assert len(replies) == 1, found
+    assert replies[0].kind == "reply" and replies[0].in_reply_to == ours.remote_id
+    assert not replies[0].by_self and replies[0].created_at >= since
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert not [i for i in case.adapter.interactions(since=later, own_ids=[ours.remote_id])
+                if text in i.text]

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -237,6 +237,10 @@ class Case:
     account: Account
     proxy: FaultProxy
     saved: dict[str, str]
+    lacks: dict[str, str] = field(default_factory=lambda: {
+        "interactions": "replies are AppView reads and the local PDS has none (with a real"
+                        " AppView: tests/engagement/test_bluesky.py)",
+    })
 
     def posts(self) -> list[dict[str, Any]]:
         """What the PDS holds for the account: id (at:// uri), text, reply_to (parent uri)."""

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.fakes import faults as http_faults
+from klapper import testing as http_faults
 
 CREATE_RECORD = "/xrpc/com.atproto.repo.createRecord"
 POLL = 0.02  # seconds; how soon a test server notices shutdown (the default 0.5 adds up)

@@ -252,9 +252,13 @@ class Case:
 
     fake: FakeFacebook
     adapter: Any
+    lacks: dict[str, str] = field(default_factory=dict)
 
     def posts(self) -> list[dict[str, Any]]:
         return self.fake.held()
+
+    def reply(self, *, to: str, text: str) -> None:
+        self.fake.add_comment(to, text, by={"id": "4242", "name": "Anna Visitor"})
 
     def fail_next(self, kind: str) -> None:
         self.fake.fail_next(kind, route="create")

@@ -285,9 +285,15 @@ class Case:
 
     fake: FakeLinkedIn
     adapter: Any
+    lacks: dict[str, str] = field(default_factory=dict)
 
     def posts(self) -> list[dict[str, Any]]:
         return self.fake.posts_and_comments()
+
+    def reply(self, *, to: str, text: str) -> None:
+        from tests.fakes.linkedin_routes import add_comment
+
+        add_comment(self.fake, to, actor="urn:li:person:someone-else", text=text)
 
     def fail_next(self, kind: str) -> None:
         self.fake.fail_next(kind, route="create")

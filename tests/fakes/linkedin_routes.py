@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
-from tests.fakes import faults
+from klapper import testing as faults
 from tests.fakes.linkedin import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes import faults
+from klapper import testing as faults
 from tests.fakes.mastodon_routes import Answer, route
 
 TOKEN = "fake-mastodon-token-0123456789"
@@ -342,9 +342,14 @@ class Case:
 
     adapter: Any
     server: FakeMastodon
+    lacks: dict[str, str] = field(default_factory=dict)
 
     def posts(self) -> list[dict[str, Any]]:
         return self.server.state.posts()
+
+    def reply(self, *, to: str, text: str) -> None:
+        with self.server.state.lock:
+            self.server.state.add_reply(to=to, text=text)
 
     def fail_next(self, kind: str) -> None:
         self.server.state.fail_next(kind)

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from klapper.adapters.meta import GRAPH_VERSION
-from tests.fakes import faults
+from klapper import testing as faults
 
 APP_ID, APP_SECRET = "1234567890123", "fake-meta-app-secret-0123456789"
 DAY = 86400

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 
 from klapper.adapters.x.adapter import XAdapter
 from klapper.adapters.x.http import API_BASE, TWEEPY_HOST
-from tests.fakes import faults
+from klapper import testing as faults
 from tests.fakes.x_media import MediaRoutes, invalid
 from tests.fakes.x_oauth import AUTHORIZE_HOST, OAuthSide, Reply, RewriteTransport, problem, split_url
 
@@ -412,8 +412,14 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
 class Case:
     """One XAdapter on one fake, for the shared adapter contract suite."""
 
+    lacks: dict[str, str] = {}
+
     def __init__(self, fake: FakeX, adapter: XAdapter) -> None:
         self.fake, self.adapter = fake, adapter
+
+    def reply(self, *, to: str, text: str) -> None:
+        self.fake.add_user("2000", "alice")
+        self.fake.add_tweet(author_id="2000", text=f"@{ME_USERNAME} {text}", reply_to=to)
 
     def posts(self) -> list[dict[str, Any]]:
         return self.fake.posts()

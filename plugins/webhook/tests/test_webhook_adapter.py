@@ -20,7 +20,7 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper_webhook.adapter import WebhookAdapter
-from fake_webhook import FakeWebhook, serve
+from klapper_webhook.testing import FakeWebhook, serve
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

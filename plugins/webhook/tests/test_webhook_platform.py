@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_webhook import serve
 from typer.testing import CliRunner
 
 from klapper.cli import app
 from klapper.config.platforms import registry
+from klapper_webhook.testing import serve
 
 
 def make_repo(root: Path, *, account: str, posts: dict[str, str]) -> Path:
