@@ -44,9 +44,10 @@ class Result:
 
 
 def _round(platform: str, adapter: Adapter, remote_ids: list[str], *,
-           count: Callable[[], tuple[int, int]]) -> Result:
+           count: Callable[[], tuple[int, int]], **settings: str) -> Result:
     with tempfile.TemporaryDirectory() as folder:
-        world = World(state=Path(folder), config=config_for({"acct": platform}, budget=10_000),
+        account = {"platform": platform, **settings}
+        world = World(state=Path(folder), config=config_for({"acct": account}, budget=10_000),
                       adapters=lambda name: adapter)
         hour_ago = world.clock.now - timedelta(hours=1)
         bulk_published(world.ledger, [(f"p{n}", "acct", platform, rid, hour_ago)
@@ -118,6 +119,24 @@ def linkedin(posts: int, tmp: Path) -> Result:
             adapter.close()
 
 
+def facebook(posts: int, tmp: Path) -> Result:
+    from tests.fakes.facebook import FakeFacebook, make_adapter
+
+    fake = FakeFacebook()
+    with fake.serve():
+        ids = [fake.add_post(f"post {n}", reactions=n % 5) for n in range(posts)]
+        adapter = make_adapter(fake, tmp, timeout=10)
+
+        def count() -> tuple[int, int]:
+            lookups = len(fake.calls(""))  # GET /?ids=
+            return lookups, len(fake.requests) - lookups
+
+        try:
+            return _round("facebook", adapter, ids, count=count, page=fake.page)
+        finally:
+            adapter.close()
+
+
 def bluesky(posts: int, tmp: Path) -> Result | None:
     from tests.fakes import bluesky as fakes
 
@@ -163,7 +182,7 @@ def main() -> None:
     print(f"one polling round over {args.posts} published posts per platform\n")
     print(f"{'platform':<10} {'batch':>5} {'requests':>8} {'least':>6} {'other':>6} "
           f"{'readings':>8} {'seconds':>8}")
-    for bench in (x, bluesky, mastodon, linkedin):
+    for bench in (x, bluesky, mastodon, linkedin, facebook):
         with _folder() as tmp:
             result = bench(args.posts, tmp)
         if result is None:

@@ -17,11 +17,13 @@ from klapper.ledger.states import utc_text
 from tests.engine.helpers import Clock  # noqa: F401  re-exported for the engagement tests
 
 
-def config_for(accounts: Mapping[str, str], **engagement: Any) -> Config:
-    """A Config with ``accounts`` (name -> platform) and engagement settings."""
+def config_for(accounts: Mapping[str, str | Mapping[str, Any]], **engagement: Any) -> Config:
+    """A Config with ``accounts`` (name -> platform, or its whole settings) and engagement
+    settings."""
     return Config.model_validate({
         "timezone": "Europe/Berlin",
-        "accounts": {name: {"platform": platform} for name, platform in accounts.items()},
+        "accounts": {name: {"platform": given} if isinstance(given, str) else dict(given)
+                     for name, given in accounts.items()},
         "engagement": engagement,
     })
 
