@@ -153,7 +153,7 @@ _MONTHS = {n: i for i, n in enumerate(
 _DAYS = {n: i for i, n in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # name, lowest, highest, names
-_FIELDS = (
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
     ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _DAYS),
 )

@@ -281,7 +281,8 @@ def _mastodon(text: str) -> int:
     for match in _MENTION_RE.finditer(text):
         if match.group("domain") and not _MENTION_BAD_AFTER.match(text, match.end()):
             entities.append((match.start(), match.end(), "@" + match.group("user")))
-    pieces, pos = [], 0
+    pieces: list[str] = []
+    pos = 0
     for start, end, replacement in sorted(entities):
         if start < pos:
             continue

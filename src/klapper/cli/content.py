@@ -59,7 +59,7 @@ def _repository(repo: Path) -> Repository:
 
 
 @contextmanager
-def _ledger_view(state: Path | None) -> Iterator[tuple[Callable[[str], bool] | None, dict]]:
+def _ledger_view(state: Path | None) -> Iterator[tuple[Callable[[str], bool] | None, dict[str, Any]]]:
     """What the ledger knows, if there is one (never created here): published posts, slots."""
     from klapper.ledger import ON_PLATFORM, Ledger
     from klapper.ledger.store import LEDGER_FILE

@@ -83,9 +83,13 @@ def tag_choices(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
     candidates: list[Any] = [model]
     for step in loc:
         candidates = _step(candidates, step)
-    return [str(tp.model_fields["platform"].annotation.__args__[0]) for tp in candidates
-            if isinstance(tp, type) and issubclass(tp, BaseModel) and "platform" in tp.model_fields
-            and typing.get_origin(tp.model_fields["platform"].annotation) is typing.Literal]
+    tags: list[str] = []
+    for tp in candidates:
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and "platform" in tp.model_fields:
+            annotation = tp.model_fields["platform"].annotation
+            if typing.get_origin(annotation) is typing.Literal:
+                tags.extend(str(tag) for tag in typing.get_args(annotation))
+    return tags
 
 
 def allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:

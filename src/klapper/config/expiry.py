@@ -31,7 +31,7 @@ class ExpiringCredential:
     def expired(self, *, now: datetime | None = None) -> bool:
         return self.expires_at <= (now or datetime.now(UTC))
 
-    def message(self, *, tz: tzinfo, now: datetime | None = None) -> str:
+    def message(self, *, tz: tzinfo | None, now: datetime | None = None) -> str:
         """One line for a person: which account, when (local time), what to do."""
         now = now or datetime.now(UTC)
         local = self.expires_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z").strip()

@@ -80,11 +80,11 @@ def load_config(repo: Path) -> Config:
             for error in field_errors(exc, model=Config)
         ]
         raise ConfigError(issues) from None
-    issues = _cross_checks(config, repo=repo)
-    if issues:
+    crossed = _cross_checks(config, repo=repo)
+    if crossed:
         raise ConfigError([
             ConfigIssue(message, *locate(document.node, loc, key=at_key))
-            for loc, message, at_key in issues
+            for loc, message, at_key in crossed
         ])
     return config
 

@@ -19,10 +19,10 @@ _STR, _MAP, _SEQ = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "map", "seq"
 
 @functools.lru_cache(maxsize=4096)  # keys, booleans, numbers and times repeat across files
 def _plain_tag(value: str) -> str:
-    return str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))
+    return str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
 
 
-class Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class Loader(_BaseLoader):  # type: ignore[misc]
     """The safe loader with the resolver's per-node work cut to what safe loading uses.
 
     libyaml's composer calls these three Python methods for every node. The safe loader has no

@@ -100,6 +100,7 @@ def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp | None) ->
     ``stamp`` is the file's from the walk (kept for a file that cannot be read), or None.
     """
     named = _name_problems(path, file=file, ctx=ctx)
+    problem: Problem | None
     try:
         raw, stamp = read_file(path)
         documents = read_documents(raw)
@@ -145,7 +146,7 @@ def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp | None) ->
             problems += _problems(errors, file=file, node=node, post=raw_post.id or default_id)
         if post is not None:
             posts.append(post)
-    return FileResult(stamp, tuple(posts), tuple(problems))
+    return FileResult(stamp or UNREAD, tuple(posts), tuple(problems))
 
 
 def outside_problem(file: str) -> Problem:

@@ -61,7 +61,7 @@ class AccountAdapters:
         return create_adapter(
             name=name, platform=account.platform, settings=settings, secrets=secrets,
             repo=self.repo, timeout=self.config.publishing.timeout.total_seconds(),
-            save_secrets=lambda values: save_secrets(name, values),
+            save_secrets=lambda values: _keep(save_secrets(name, values)),
         )
 
     def close(self) -> None:
@@ -93,3 +93,7 @@ def resume_account(*, ledger: Ledger, events: EventLog, account: str, now: datet
     ledger.set_account(account, now=now, paused_at=None, pause_reason=None)
     events.emit("resumed", now=now, account=account, by=by)
     return True
+
+
+def _keep(_saved_to: Path) -> None:
+    """Adapters are told nothing about where refreshed secrets went."""

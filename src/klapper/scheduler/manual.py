@@ -52,7 +52,8 @@ def resolve(engine: Engine, target: str, *, account: str | None = None,
     return rows
 
 
-def _publisher(engine: Engine):  # noqa: ANN202 - the engine's publisher, once loaded
+def _publisher(engine: Engine) -> Publisher:
+    """The engine's publisher, once the repository loaded."""
     if engine.publisher is None:
         raise Refused("the repository could not be loaded; run `klapper check`")
     return engine.publisher

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from klapper.adapters.base import (
     Adapter, AdapterError, AuthExpiredError, MediaFile, Outgoing, PermanentError, Published,
@@ -256,8 +257,8 @@ class Publisher:
         in_flight = failure.uncertain
         if failure.finding and delivery.in_flight == EVERY_PART:
             in_flight = EVERY_PART  # still no part proven absent: every later one is in doubt
-        common = {"token": token, "expect": [State.CLAIMED], "now": now, "claim_token": None,
-                  "in_flight": in_flight, "reason": reason}
+        common: dict[str, Any] = {"token": token, "expect": [State.CLAIMED], "now": now,
+                                  "claim_token": None, "in_flight": in_flight, "reason": reason}
         if isinstance(error, RateLimitedError):
             until = error.until
             self.ledger.set_account(delivery.account, now=now, wait_until=until, wait_reason=reason)

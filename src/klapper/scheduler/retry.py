@@ -13,7 +13,7 @@ def backoff(*, attempt: int, base: timedelta, cap: timedelta, rng: random.Random
     The jitter keeps many deliveries that failed together from retrying together. A platform's
     own hint (Retry-After, in seconds) wins when it asks for longer.
     """
-    delay = min(base * (2 ** max(attempt - 1, 0)), cap)
+    delay = min(base * (1 << max(attempt - 1, 0)), cap)
     delay = delay * rng.uniform(0.5, 1.0)
     if hint is not None and timedelta(seconds=hint) > delay:
         delay = timedelta(seconds=hint)

@@ -12,9 +12,10 @@ is never used (see ``bluesky_session.Session``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from atproto_client import models
@@ -104,7 +105,7 @@ class BlueskyAdapter(Adapter):
     def _resolve_handle(self, handle: str) -> str | None:
         try:
             return self.session.call(
-                lambda c: c.com.atproto.identity.resolve_handle({"handle": handle}).did,
+                lambda c: str(c.com.atproto.identity.resolve_handle({"handle": handle}).did),
                 action=f"resolve @{handle}",
             )
         except PermanentError:  # 400 HandleNotFound: the mention stays plain text
@@ -210,8 +211,8 @@ class BlueskyAdapter(Adapter):
         for start in range(0, len(remote_ids), GET_POSTS_BATCH):
             batch = list(remote_ids[start:start + GET_POSTS_BATCH])
             try:
-                views = self.session.call(
-                    lambda c, uris=batch: c.app.bsky.feed.get_posts({"uris": uris}).posts,
+                views: list[Any] = self.session.call(
+                    functools.partial(_get_posts, uris=batch),
                     action="read reactions",
                 )
             except AdapterError as exc:
@@ -235,8 +236,8 @@ class BlueskyAdapter(Adapter):
         for _ in range(NOTIFICATION_PAGES):
             params = {"reasons": ["reply", "mention"], "limit": 100, "cursor": cursor}
             try:
-                page = self.session.call(
-                    lambda c, p=params: c.app.bsky.notification.list_notifications(p),
+                page: Any = self.session.call(
+                    functools.partial(_notifications, params=params),
                     action="read replies and mentions",
                 )
             except AdapterError as exc:
@@ -267,7 +268,7 @@ class BlueskyAdapter(Adapter):
             return None
         created = rec.parse_time(rec.field(note.record, "created_at")) or rec.parse_time(
             note.indexed_at
-        )
+        ) or datetime.now(UTC)  # a record without a readable time: as new
         return Interaction(
             remote_id=note.uri,
             kind=note.reason,
@@ -281,3 +282,11 @@ class BlueskyAdapter(Adapter):
 
     def close(self) -> None:
         self.session.close()
+
+
+def _get_posts(client: Any, *, uris: list[str]) -> list[Any]:
+    return list(client.app.bsky.feed.get_posts({"uris": uris}).posts)
+
+
+def _notifications(client: Any, *, params: dict[str, Any]) -> Any:
+    return client.app.bsky.notification.list_notifications(params)

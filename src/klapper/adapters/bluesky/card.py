@@ -47,8 +47,9 @@ class _HeadParser(HTMLParser):
         elif tag == "meta":
             values = dict(attrs)
             key = (values.get("property") or values.get("name") or "").lower()
-            if key and values.get("content") and key not in self.meta:
-                self.meta[key] = values["content"].strip()
+            content = values.get("content")
+            if key and content and key not in self.meta:
+                self.meta[key] = content.strip()
         elif tag == "body":
             self.done = True
 

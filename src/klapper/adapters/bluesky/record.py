@@ -73,7 +73,7 @@ def first_link(found: Iterable[models.AppBskyRichtextFacet.Main]) -> str | None:
     for facet in found:
         for feature in facet.features:
             if isinstance(feature, models.AppBskyRichtextFacet.Link):
-                return feature.uri
+                return str(feature.uri)
     return None
 
 

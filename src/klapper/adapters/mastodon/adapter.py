@@ -380,9 +380,9 @@ def idempotency_header(key: str) -> str:
 
 
 def _created(item: dict[str, Any]) -> datetime:
-    value = item["created_at"]
+    value: datetime | str = item["created_at"]
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(value)
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 

@@ -40,7 +40,8 @@ from klapper.adapters.http_errors import renew_once
 from klapper.adapters.identity import carried, checked, is_checked, mismatch_error, same_name
 from klapper.adapters.matching import comparable, find_since, same_text
 from klapper.adapters.x import PLATFORM
-from klapper.adapters.x.auth import OAUTH1_KEYS, OAUTH2_KEYS, XAuth
+from klapper.adapters.x import OAUTH1_KEYS, OAUTH2_KEYS
+from klapper.adapters.x.auth import XAuth
 from klapper.adapters.x.http import (
     API_BASE,
     XSession,

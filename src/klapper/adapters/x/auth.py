@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import requests
 import tweepy
@@ -150,7 +150,7 @@ class XAuth:
             client_id = self.secrets["client_id"]
             secret = self.secrets.get("client_secret")
             # Confidential clients authenticate with HTTP Basic; public ones name client_id.
-            extra = {} if secret else {"client_id": client_id}
+            extra: dict[str, Any] = {} if secret else {"client_id": client_id}
             try:
                 token = self.token_session.refresh_token(
                     self._token_url,
