@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from klapper.adapters.base import Adapter, Published
+from klapper.adapters.base import Adapter
 from klapper.config.model import Config
 from klapper.engagement.poller import Poller
 from klapper.engagement.store import EngagementStore
-from klapper.ledger import Delivery, EventLog, Ledger, State, delivery_id, read_events
+from klapper.ledger import Delivery, EventLog, Ledger, PartRecord, State, delivery_id, read_events
 from klapper.ledger.states import utc_text
 from tests.engine.helpers import Clock  # noqa: F401  re-exported for the engagement tests
 
@@ -37,10 +37,11 @@ def record_published(ledger: Ledger, *, post_id: str, account: str, platform: st
         first_line=f"Post {post_id}", now=published_at)
     claimed = ledger.claim(row.id, token="t", owner="test", now=published_at)
     assert claimed is not None
-    parts = [Published(remote_id=rid, url=f"https://example.social/{rid}",
-                       published_at=published_at) for rid in remote_ids]
-    for index, part in enumerate(parts):
-        ledger.record_part(row.id, token="t", part=index, published=part, now=published_at)
+    parts = [PartRecord(delivery_id=row.id, part=index, remote_id=rid,
+                        url=f"https://example.social/{rid}", published_at=published_at, ref={})
+             for index, rid in enumerate(remote_ids)]
+    for part in parts:
+        ledger.record_part(part, token="t", now=published_at)
     done = ledger.update(row.id, now=published_at, expect=[State.CLAIMED], state=State.PUBLISHED,
                          token="t", remote_id=parts[0].remote_id, url=parts[0].url,
                          published_at=published_at, claim_token=None)

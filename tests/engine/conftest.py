@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,3 +23,23 @@ def env(tmp_path: Path, server: FakeServer) -> Iterator[Env]:
     environment = Env(state=tmp_path / "state", server=server, config=make_config())
     yield environment
     environment.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """One throwaway PostgreSQL for the session (the tests using it skip when none is installed)."""
+    from tests.engine.postgres import throwaway_cluster  # skips without psycopg
+
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg(postgres_cluster: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A schema of its own holding the ledger's tables."""
+    from tests.engine.postgres import create_schema, fresh_schema
+
+    with fresh_schema(postgres_cluster, test=request.node.name) as schema:
+        with schema.connect() as conn:
+            create_schema(conn)
+        yield schema

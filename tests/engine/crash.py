@@ -99,8 +99,8 @@ def drill(folder: Path, *, posts: int = 30, kills: int = 10, seed: int = 1,
                      platform=platform)
         ledger = Ledger.open(state=state)
         try:
-            wait_for(lambda: all(d.state is State.PUBLISHED for d in ledger.select())
-                     and len(ledger.select()) == posts * len(accounts), timeout=settle,
+            wait_for(lambda: all(d.state is State.PUBLISHED for d in ledger.deliveries())
+                     and len(ledger.deliveries()) == posts * len(accounts), timeout=settle,
                      every=0.1)
         except AssertionError:
             pass  # reported below as losses
@@ -162,7 +162,7 @@ def _compare_texts(ledger: Ledger, server: FakeMastodon | None, report: CrashRep
     on_server = Counter(server.state.sources.values())
     by_text = {text: status_id for status_id, text in server.state.sources.items()}
     expected: set[str] = set()
-    for delivery in ledger.select():
+    for delivery in ledger.deliveries():
         report.deliveries += 1
         number = int(delivery.post_id.removeprefix("posts/p").removesuffix(".yaml"))
         texts = [f"Post {number}"] + ([f"Post {number}, part {k}" for k in (2, 3)]
@@ -185,7 +185,7 @@ def _compare(ledger: Ledger, server: FakeServer | None, report: CrashReport) -> 
     on_server = Counter(p.key for p in server.platform.posts)
     by_key = {p.key: p for p in server.platform.posts}
     expected: set[str] = set()
-    for delivery in ledger.select():
+    for delivery in ledger.deliveries():
         report.deliveries += 1
         number = int(delivery.post_id.removeprefix("posts/p").removesuffix(".yaml"))
         parts = 3 if number % 3 == 0 else 1

@@ -21,6 +21,7 @@ import pytest
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 from psycopg.rows import dict_row  # only once psycopg is known to be there
 
+from klapper.ledger.schema import MIGRATIONS  # noqa: E402
 from tests.fakes.postgres import Cluster, pg_bindir, server_user, start_cluster  # noqa: E402
 
 
@@ -66,3 +67,12 @@ def fresh_schema(cluster: Cluster, *, test: str) -> Iterator[Schema]:
     finally:
         with psycopg.connect(cluster.conninfo(), autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def create_schema(conn: Any) -> None:
+    """Every migration's statements, exactly as the SQLite ledger runs them."""
+    for step in MIGRATIONS:
+        assert not callable(step), "a migration in Python needs its own PostgreSQL twin here"
+        for statement in step:
+            conn.execute(statement)
+    conn.commit()

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from klapper.adapters.base import Published
-from klapper.ledger import EventLog, Ledger, State, event_log_path, read_events
+from klapper.ledger import EventLog, Ledger, PartRecord, State, event_log_path, read_events
 from klapper.ledger.owner import current_owner, owner_alive
 from klapper.ledger.schema import MIGRATIONS, migrate
 from klapper.ledger.store import CLAIM_SQL
@@ -74,9 +73,9 @@ def test_published_deliveries_with_their_parts(tmp_path: Path) -> None:
     planned(ledger, post="q")
     ledger.claim(row.id, token="t", owner="o", now=NOW)
     for part in (0, 1):
-        ledger.record_part(row.id, token="t", part=part, now=NOW,
-                           published=Published(remote_id=f"r{part}", url=f"u{part}",
-                                               ref={"cid": f"c{part}"}))
+        ledger.record_part(PartRecord(delivery_id=row.id, part=part, remote_id=f"r{part}",
+                                      url=f"u{part}", published_at=NOW, ref={"cid": f"c{part}"}),
+                           token="t", now=NOW)
     ledger.update(row.id, now=NOW, expect=[State.CLAIMED], state=State.PUBLISHED, token="t",
                   remote_id="r0", url="u0", published_at=NOW)
     (found,) = ledger.published_deliveries(since=NOW - timedelta(days=1))

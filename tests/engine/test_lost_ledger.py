@@ -74,7 +74,7 @@ def test_a_lost_ledger_is_rebuilt_from_the_event_log_and_publishes_nothing_again
     assert run_due(repo, state, server) == []
     assert len(server.platform.posts) == 5 and set(keys(server).values()) == {1}
     ledger = Ledger.open(state=state)
-    rows = ledger.select()
+    rows = ledger.deliveries()
     assert [d.state for d in rows] == [State.PUBLISHED] * 3
     thread = ledger.for_post("posts/thread.yaml")[0]
     on_server = [p.id for p in server.platform.posts if p.text.startswith("Thread")]
@@ -110,7 +110,7 @@ def test_a_delivery_due_after_the_ledger_was_made_is_not_looked_for(
     repo.write("soon", text="Soon", at=datetime.now(UTC) + timedelta(hours=1))
     run_due(repo, state, server)
     ledger = Ledger.open(state=state)
-    assert [d.state for d in ledger.select()] == [State.PLANNED]
+    assert [d.state for d in ledger.deliveries()] == [State.PLANNED]
     ledger.close()
 
 
@@ -143,7 +143,7 @@ def test_rebuild_replays_each_deliverys_last_word(tmp_path: Path) -> None:
     report = rebuild(ledger, events=read_events(tmp_path / "events.jsonl"), now=clock.now,
                      only_if_empty=True)
     assert report is not None and report.total == 6 and report.paused == ["a"]
-    got = {d.post_id.removeprefix("posts/").removesuffix(".yaml"): d for d in ledger.select()}
+    got = {d.post_id.removeprefix("posts/").removesuffix(".yaml"): d for d in ledger.deliveries()}
     assert got["published"].state is State.PUBLISHED and got["published"].remote_id == "r1"
     assert got["skipped"].state is State.SKIPPED and got["missed"].state is State.MISSED
     assert got["retry"].state is State.UNKNOWN and got["retry"].retry_at == clock.now

@@ -22,7 +22,6 @@ import pytest
 from klapper.ledger import Ledger, State
 from klapper.ledger.dialect import Dialect, placeholders
 from klapper.ledger.queries import row_to_delivery
-from klapper.ledger.schema import MIGRATIONS
 from klapper.ledger.states import Delivery, utc_text
 from klapper.ledger.store import (
     CLAIM_BATCH_SQL,
@@ -31,25 +30,10 @@ from klapper.ledger.store import (
     claim_sql,
     transition_sql,
 )
-from tests.engine.postgres import (
-    Cluster,
-    Schema,
-    fresh_schema,
-    psycopg,
-    throwaway_cluster,
-)
+from tests.engine.postgres import Schema, create_schema, psycopg
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 PG: Dialect = "postgresql"
-
-
-def create_schema(conn: Any) -> None:
-    """Every migration's statements, exactly as the SQLite ledger runs them."""
-    for step in MIGRATIONS:
-        assert not callable(step), "a migration in Python needs its own PostgreSQL twin here"
-        for statement in step:
-            conn.execute(statement)
-    conn.commit()
 
 
 def add_planned(conn: Any, count: int, *, dialect: Dialect = PG) -> list[str]:
@@ -96,21 +80,6 @@ def transition(conn: Any, delivery: str, *, expect: list[State], token: str | No
     sql = transition_sql(columns=columns, expect=expect, token=token is not None, dialect=dialect)
     row = conn.execute(sql, params).fetchone()
     return row_to_delivery(row) if row else None
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[Cluster]:
-    with throwaway_cluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def pg(postgres_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Schema]:
-    """A schema of its own holding the ledger's tables."""
-    with fresh_schema(postgres_cluster, test=request.node.name) as schema:
-        with schema.connect() as conn:
-            create_schema(conn)
-        yield schema
 
 
 def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:

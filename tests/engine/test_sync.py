@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from klapper.adapters.base import Published
-from klapper.ledger import EventLog, Ledger, State, read_events
+from klapper.ledger import EventLog, Ledger, PartRecord, State, read_events
 from klapper.scheduler.sync import RepositoryBroken, SyncReport, sync
 from tests.engine.repo import TempRepo
 
@@ -40,8 +39,8 @@ class World:
         """Mark the delivery published, as the publisher would."""
         (row,) = self.rows(post)
         claimed = self.ledger.claim(row.id, token="t", owner="o", now=row.due)
-        self.ledger.record_part(row.id, token="t", part=0, now=row.due,
-                                published=Published(remote_id="r1", published_at=row.due))
+        self.ledger.record_part(PartRecord(delivery_id=row.id, part=0, remote_id="r1", url=None,
+                                           published_at=row.due, ref={}), token="t", now=row.due)
         self.ledger.update(claimed.id, now=row.due, expect=[State.CLAIMED],
                            state=State.PUBLISHED, token="t", remote_id="r1", published_at=row.due)
 
@@ -214,5 +213,5 @@ def test_a_sync_racing_another_process_plans_nothing_twice_and_does_not_crash(
     report = sync(ledger=stale, events=world.events, repository=world.repo.load(), now=NOW)
     assert report.added == 0
     assert world.sync().added == 0
-    assert len(world.ledger.select()) == 2
+    assert len(world.ledger.deliveries()) == 2
     stale.close()

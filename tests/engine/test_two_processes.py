@@ -34,8 +34,8 @@ def test_daemon_and_batch_runs_share_the_work_without_duplicates(tmp_path: Path,
         for batch in batches:
             batch.wait(timeout=60)
         ledger = Ledger.open(state=state)
-        wait_for(lambda: len(ledger.select()) == 60
-                 and all(d.state is State.PUBLISHED for d in ledger.select()), timeout=30)
+        wait_for(lambda: len(ledger.deliveries()) == 60
+                 and all(d.state is State.PUBLISHED for d in ledger.deliveries()), timeout=30)
         ledger.close()
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -72,8 +72,8 @@ def test_daemon_three_batches_and_status_loop_sync_without_integrity_errors(
                                            timeout=60))
             assert time.monotonic() < deadline
         ledger = Ledger.open(state=state)
-        wait_for(lambda: len(ledger.select()) == 450
-                 and all(d.state is State.PUBLISHED for d in ledger.select()), timeout=30)
+        wait_for(lambda: len(ledger.deliveries()) == 450
+                 and all(d.state is State.PUBLISHED for d in ledger.deliveries()), timeout=30)
         ledger.close()
         assert daemon.poll() is None, "the daemon died"
     finally:

@@ -14,7 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from klapper.ledger.states import (
-    AccountState, Delivery, PartRecord, State, from_utc_text, utc_text,
+    AccountState,
+    Delivery,
+    PartRecord,
+    State,
+    from_utc_text,
+    utc_text,
 )
 
 
@@ -50,33 +55,57 @@ class PublishedDelivery:
         return tuple(part.remote_id for part in self.parts)
 
 
+#: due now, whatever the account's state (a retry whose time came counts)
+DUE = """
+    (state = 'planned' AND due <= :now
+     OR state IN ('failed', 'unknown') AND retry_at IS NOT NULL AND retry_at <= :now)
+"""
+
+#: Who may be claimed: due, and only for an account that is neither paused nor waiting out a
+#: rate limit.
+CLAIMABLE = DUE + """
+    AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.name = deliveries.account
+                    AND (a.paused_at IS NOT NULL OR a.wait_until > :now))
+"""
+
+#: will be tried by itself later: planned, or a failure/unknown with a retry time
+_WAITING = "(state = 'planned' OR state IN ('failed', 'unknown') AND retry_at IS NOT NULL)"
+
+
 class LedgerQueries:
-    """Read-only helpers; mixed into ``Ledger``, which provides ``_read``."""
+    """Read-only questions, each named for what it answers; mixed into ``Ledger`` (``_read``).
+
+    No code outside ``klapper.ledger`` writes SQL against the ledger's tables: a new question
+    is a new method here, so its SQL stays portable (tests/engine/test_postgres.py).
+    """
 
     def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
         raise NotImplementedError
 
-    def select(self, where: str = "1 = 1", params: Mapping[str, Any] | Iterable[Any] = (),
-               *, order: str = "due, id", limit: int | None = None) -> list[Delivery]:
-        """Deliveries matching an SQL condition (klapper's own code passes the SQL)."""
+    def _select(self, where: str = "1 = 1", params: Mapping[str, Any] | Iterable[Any] = (),
+                *, order: str = "due, id", limit: int | None = None) -> list[Delivery]:
         sql = f"SELECT * FROM deliveries WHERE {where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [row_to_delivery(row) for row in self._read(sql, params)]
 
+    def deliveries(self) -> list[Delivery]:
+        """Every delivery, oldest due first."""
+        return self._select()
+
     def get(self, delivery: str) -> Delivery | None:
-        found = self.select("id = ?", (delivery,))
+        found = self._select("id = ?", (delivery,))
         return found[0] if found else None
 
     def by_key(self, *, post_id: str, occurrence: str, account: str) -> Delivery | None:
-        found = self.select("post_id = ? AND occurrence = ? AND account = ?",
-                            (post_id, occurrence, account))
+        found = self._select("post_id = ? AND occurrence = ? AND account = ?",
+                             (post_id, occurrence, account))
         return found[0] if found else None
 
     def for_post(self, post_id: str, *, account: str | None = None) -> list[Delivery]:
         if account is None:
-            return self.select("post_id = ?", (post_id,))
-        return self.select("post_id = ? AND account = ?", (post_id, account))
+            return self._select("post_id = ?", (post_id,))
+        return self._select("post_id = ? AND account = ?", (post_id, account))
 
     def post_ids(self) -> set[str]:
         """Every post id the ledger has a delivery for."""
@@ -84,14 +113,49 @@ class LedgerQueries:
 
     def for_sync(self, *, start: datetime) -> list[Delivery]:
         """What planning compares against: all from ``start`` on, all open, all one-off posts."""
-        return self.select(
+        return self._select(
             "due >= ? OR state IN ('planned', 'claimed', 'failed', 'unknown') OR occurrence = ''",
             (utc_text(start),))
 
-    def in_states(self, states: Iterable[State], *, order: str = "due, id",
-                  limit: int | None = None) -> list[Delivery]:
-        names = ", ".join(f"'{State(s).value}'" for s in states)
-        return self.select(f"state IN ({names})", order=order, limit=limit)
+    def unclaimed(self) -> list[Delivery]:
+        """Every delivery no process is publishing right now (those a rename may move)."""
+        return self._select("state != 'claimed'")
+
+    def claimed(self) -> list[Delivery]:
+        """Every delivery some process holds a claim on."""
+        return self._select("state = 'claimed'")
+
+    def upcoming(self, *, limit: int) -> list[Delivery]:
+        """Planned or being published, soonest first."""
+        return self._select("state = 'planned' OR state = 'claimed'", limit=limit)
+
+    def recently_published(self, *, since: datetime, limit: int) -> list[Delivery]:
+        """On the platform (published or edited) since ``since``, newest first."""
+        return self._select("state IN ('published', 'edited') AND published_at >= ?",
+                            (utc_text(since),), order="published_at DESC, id", limit=limit)
+
+    def failed(self, *, limit: int) -> list[Delivery]:
+        """Failed ones, retry pending or final, the latest change first."""
+        return self._select("state = 'failed'", order="updated_at DESC, id", limit=limit)
+
+    def final_failure_count(self) -> int:
+        """How many failed for good (no retry will come by itself)."""
+        rows = self._read("SELECT COUNT(*) FROM deliveries WHERE state = 'failed'"
+                          " AND retry_at IS NULL")
+        return int(rows[0][0])
+
+    def unknown(self, *, limit: int) -> list[Delivery]:
+        """Those whose outcome is not known (looked for on the platform first), oldest due first."""
+        return self._select("state = 'unknown'", limit=limit)
+
+    def missed(self, *, since: datetime, limit: int) -> list[Delivery]:
+        """Missed (came due beyond the catch-up window) and due since ``since``, latest first."""
+        return self._select("state = 'missed' AND due >= ?", (utc_text(since),),
+                            order="due DESC, id", limit=limit)
+
+    def due(self, *, now: datetime) -> list[Delivery]:
+        """Due at ``now`` whatever their account's state (paused, waiting), oldest first."""
+        return self._select(DUE, {"now": utc_text(now)})
 
     def parts(self, delivery: str) -> list[PartRecord]:
         rows = self._read("SELECT * FROM parts WHERE delivery_id = ? ORDER BY part", (delivery,))
@@ -110,9 +174,7 @@ class LedgerQueries:
 
     def claimable(self, *, now: datetime) -> list[Delivery]:
         """Everything that could be claimed right now, oldest first."""
-        from klapper.ledger.store import CLAIMABLE
-
-        return self.select(CLAIMABLE, {"now": utc_text(now)})
+        return self._select(CLAIMABLE, {"now": utc_text(now)})
 
     def next_try(self, delivery: Delivery, accounts: Mapping[str, AccountState]) -> datetime | None:
         """When ``delivery`` may next be tried (None: not by itself, or the account is paused)."""
@@ -130,15 +192,21 @@ class LedgerQueries:
                 when = account.wait_until
         return when
 
-    def waiting(self, *, changed_since: datetime | None = None) -> list[Delivery]:
-        """Deliveries that will be tried by themselves later (all, or those changed lately)."""
-        where = "(state = 'planned' OR state IN ('failed', 'unknown') AND retry_at IS NOT NULL)"
-        if changed_since is None:
-            return self.select(where)
-        return self.select(f"{where} AND updated_at >= ?", (utc_text(changed_since),))
+    def waiting(self, *, account: str | None = None,
+                changed_since: datetime | None = None) -> list[Delivery]:
+        """Deliveries that will be tried by themselves later (of ``account``, changed lately)."""
+        where, params = [_WAITING], list[Any]()
+        if account is not None:
+            where.append("account = ?")
+            params.append(account)
+        if changed_since is not None:
+            where.append("updated_at >= ?")
+            params.append(utc_text(changed_since))
+        return self._select(" AND ".join(where), params)
 
     def changed(self, *, since: datetime) -> list[Delivery]:
-        return self.select("updated_at >= ?", (utc_text(since),))
+        """Deliveries changed at or after ``since`` (by any process)."""
+        return self._select("updated_at >= ?", (utc_text(since),))
 
     def published_deliveries(self, *, since: datetime | None = None,
                              account: str | None = None) -> list[PublishedDelivery]:

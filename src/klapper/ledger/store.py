@@ -23,13 +23,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from klapper.adapters.base import Published
 from klapper.ledger.dialect import LOCKS, Dialect, placeholders
 from klapper.ledger.faults import ledger_error, os_error
-from klapper.ledger.queries import LedgerQueries, row_to_delivery
+from klapper.ledger.queries import CLAIMABLE, LedgerQueries, row_to_delivery
 from klapper.ledger.schema import migrate
 from klapper.ledger.states import (
-    EVERY_PART, TRANSITIONS, Delivery, State, delivery_id, from_utc_text, utc_text,
+    EVERY_PART,
+    TRANSITIONS,
+    Delivery,
+    PartRecord,
+    State,
+    delivery_id,
+    from_utc_text,
+    utc_text,
 )
 
 LEDGER_FILE = "ledger.sqlite3"
@@ -37,15 +43,6 @@ LEDGER_FILE = "ledger.sqlite3"
 #: why a delivery that came due before the ledger could have seen it is UNKNOWN
 UNSEEN_REASON = ("came due before this ledger was created or rebuilt: klapper looks on the"
                  " platform before posting it")
-
-#: Who may be claimed: due and planned, or a failed/unknown one whose retry time came, and
-#: only for an account that is neither paused nor waiting out a rate limit.
-CLAIMABLE = """
-    (state = 'planned' AND due <= :now
-     OR state IN ('failed', 'unknown') AND retry_at IS NOT NULL AND retry_at <= :now)
-    AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.name = deliveries.account
-                    AND (a.paused_at IS NOT NULL OR a.wait_until > :now))
-"""
 
 _CLAIM = """
 UPDATE deliveries
@@ -305,10 +302,13 @@ class Ledger(LedgerQueries):
                                 "now": utc_text(now)}).fetchone()
         return row_to_delivery(row) if row else None
 
-    def record_part(self, delivery: str, *, token: str, part: int, published: Published,
-                    now: datetime) -> None:
-        """One part is on the platform: store where; its outcome is no longer in doubt."""
-        data = published.to_json()
+    def record_part(self, record: PartRecord, *, token: str, now: datetime) -> None:
+        """One part is on the platform: store where; its outcome is no longer in doubt.
+
+        ``record`` is the ledger's own plain record (the publisher converts what the adapter
+        returned); ``token`` must still hold the delivery's claim.
+        """
+        delivery = record.delivery_id
         with self.transaction() as conn:
             held = conn.execute(RECORD_PART_HOLD,
                                 (utc_text(now), utc_text(now), delivery, token)).fetchone()
@@ -316,8 +316,8 @@ class Ledger(LedgerQueries):
                 raise RuntimeError(f"delivery {delivery} is no longer claimed by this process")
             conn.execute(
                 RECORD_PART_INSERT,
-                (delivery, part, published.remote_id, published.url,
-                 utc_text(published.published_at or now), json.dumps(data["ref"])),
+                (delivery, record.part, record.remote_id, record.url,
+                 utc_text(record.published_at), json.dumps(dict(record.ref))),
             )
 
     def release_dead_claims(self, *, now: datetime, alive: Any) -> list[Delivery]:
@@ -326,7 +326,7 @@ class Ledger(LedgerQueries):
         ``alive(delivery) -> bool`` decides; the update is conditional on the claim token,
         so a claim that finished meanwhile is left alone.
         """
-        claimed = self.select("state = 'claimed'")
+        claimed = self.claimed()
         released = []
         for delivery in claimed:
             if alive(delivery):

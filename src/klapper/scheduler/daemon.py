@@ -25,12 +25,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from klapper.config.load import CONFIG_FILE
-from klapper.scheduler.engagement_timer import EngagementTimer
 from klapper.ledger import AccountState, Delivery
+from klapper.scheduler.engagement_timer import EngagementTimer
 from klapper.scheduler.engine import Engine
-from klapper.scheduler.systemd import Notifier
 from klapper.scheduler.publisher import Outcome
 from klapper.scheduler.sync import RepositoryBroken, summary
+from klapper.scheduler.systemd import Notifier
 from klapper.scheduler.timers import Timers
 from klapper.scheduler.wakeup import Wakeup
 from klapper.scheduler.watch import RepoWatcher
@@ -232,9 +232,7 @@ class Daemon:
             self._accounts = accounts
             if changed:
                 # A rate limit or a pause moves every waiting delivery of this account.
-                self.arm(self.engine.ledger.select(
-                    "account = ? AND (state = 'planned' OR state IN ('failed', 'unknown')"
-                    " AND retry_at IS NOT NULL)", (row.account,)))
+                self.arm(self.engine.ledger.waiting(account=row.account))
             elif (outcome is not None and outcome.event != "held") or row.due > self.engine.clock():
                 self.arm([row])
             # Not claimable though due (taken by another process, post gone, held for an
@@ -273,7 +271,7 @@ class Daemon:
                 parts.append(f"next: {row.post_id} to {row.account} at {local:%Y-%m-%d %H:%M %Z}")
         else:
             parts.append("nothing planned")
-        failed = len(self.engine.ledger.select("state = 'failed' AND retry_at IS NULL"))
+        failed = self.engine.ledger.final_failure_count()
         if failed:
             parts.append(f"{failed} failed")
         paused = [a.name for a in self._accounts.values() if a.paused_at is not None]

@@ -19,14 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from klapper.adapters.base import (
-    Adapter, AdapterError, AuthExpiredError, MediaFile, Outgoing, PermanentError, Published,
-    RateLimitedError, ThreadRef, TransientError,
+    Adapter,
+    AdapterError,
+    AuthExpiredError,
+    MediaFile,
+    Outgoing,
+    PermanentError,
+    Published,
+    RateLimitedError,
+    ThreadRef,
+    TransientError,
 )
 from klapper.config.model import Config
 from klapper.config.secrets import redact, secret_values
-from klapper.ledger import Delivery, EventLog, Ledger, State, idempotency_key
-from klapper.ledger.states import EVERY_PART
+from klapper.ledger import Delivery, EventLog, Ledger, PartRecord, State, idempotency_key
 from klapper.ledger.owner import current_owner
+from klapper.ledger.states import EVERY_PART
 from klapper.queue.media import inspect_media
 from klapper.queue.model import Post
 from klapper.scheduler.retry import backoff, is_timeout
@@ -171,11 +179,19 @@ class Publisher:
                 reason = f"unexpected {type(failure.error).__name__}: {reason}"[:REASON_CHARS]
             return self._failed(delivery, token, failure, reason)
 
+    def _record(self, delivery: Delivery, token: str, *, part: int, published: Published) -> None:
+        """Where the adapter says the part landed, as the ledger's own record."""
+        now = self.clock()
+        self.ledger.record_part(
+            PartRecord(delivery_id=delivery.id, part=part, remote_id=published.remote_id,
+                       url=published.url, published_at=published.published_at or now,
+                       ref=dict(published.ref)),
+            token=token, now=now)
+
     def _publish_parts(self, delivery: Delivery, post: Post, token: str,
                        adapter: Adapter) -> Outcome:
         parts = post.parts_for(delivery.account, delivery.platform)
-        done = [Published(remote_id=p.remote_id, url=p.url, published_at=p.published_at,
-                          ref=p.ref) for p in self.ledger.parts(delivery.id)]
+        done = [_published(record) for record in self.ledger.parts(delivery.id)]
         # A part in doubt is looked for first; a delivery the ledger never saw (EVERY_PART)
         # may have any number of parts out: look for each in turn until one is absent.
         in_doubt = delivery.in_flight is not None
@@ -189,15 +205,13 @@ class Publisher:
                      len(done) + 1, "found" if found else "proven absent")
             in_doubt = found is not None and delivery.in_flight == EVERY_PART
             if found is not None:
-                self.ledger.record_part(delivery.id, token=token, part=len(done),
-                                        published=found, now=self.clock())
+                self._record(delivery, token, part=len(done), published=found)
                 done.append(found)
         for index in range(len(done), len(parts)):
             outgoing = self._outgoing(delivery, post, index, done)
             published = self._call(adapter.publish, outgoing, part=index, finding=False)
             assert published is not None, f"{type(adapter).__name__}.publish returned None"
-            self.ledger.record_part(delivery.id, token=token, part=index, published=published,
-                                    now=self.clock())
+            self._record(delivery, token, part=index, published=published)
             done.append(published)
         first = done[0]
         now = self.clock()
@@ -318,3 +332,9 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, int]:
     for outcome in outcomes:
         counts[outcome.event] = counts.get(outcome.event, 0) + 1
     return counts
+
+
+def _published(record: PartRecord) -> Published:
+    """A part the ledger recorded, as the adapters take it (a thread's root and parent)."""
+    return Published(remote_id=record.remote_id, url=record.url,
+                     published_at=record.published_at, ref=record.ref)

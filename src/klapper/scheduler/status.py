@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from klapper.config.expiry import ExpiringCredential
-from klapper.ledger import AccountState, Delivery, Ledger, State
+from klapper.ledger import AccountState, Delivery, Ledger
 from klapper.ledger.states import utc_text
 
 
@@ -50,17 +50,15 @@ class Status:
 def collect_status(*, ledger: Ledger, now: datetime, config_paused: list[str] | None = None,
                    limit: int = 20, recent_days: int = 7) -> Status:
     """Read the ledger for `klapper status` (``limit`` rows per list)."""
-    since = utc_text(now - timedelta(days=recent_days))
+    since = now - timedelta(days=recent_days)
     accounts = [a for a in ledger.accounts().values()
                 if a.paused_at is not None or (a.wait_until is not None and a.wait_until > now)]
     return Status(
-        upcoming=ledger.select("state = 'planned' OR state = 'claimed'", limit=limit),
-        recent=ledger.select("state IN ('published', 'edited') AND published_at >= ?", (since,),
-                             order="published_at DESC, id", limit=limit),
-        failed=ledger.in_states([State.FAILED], order="updated_at DESC, id", limit=limit),
-        unknown=ledger.in_states([State.UNKNOWN], limit=limit),
-        missed=ledger.select("state = 'missed' AND due >= ?", (since,), order="due DESC, id",
-                             limit=limit),
+        upcoming=ledger.upcoming(limit=limit),
+        recent=ledger.recently_published(since=since, limit=limit),
+        failed=ledger.failed(limit=limit),
+        unknown=ledger.unknown(limit=limit),
+        missed=ledger.missed(since=since, limit=limit),
         accounts=accounts,
         config_paused=config_paused or [],
     )

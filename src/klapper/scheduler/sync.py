@@ -112,7 +112,7 @@ class _Sync:
         if not new:
             return
         orphans: dict[tuple[str, str], list[Delivery]] = {}
-        for row in self.ledger.select("state != 'claimed'"):
+        for row in self.ledger.unclaimed():
             if row.post_id not in self.posts and not self.held(row, held_posts):
                 orphans.setdefault((row.account, row.content_hash), []).append(row)
         for post in new:

@@ -13,14 +13,7 @@ from datetime import datetime, tzinfo
 
 from klapper.config.model import Config
 from klapper.ledger import AccountState, Delivery, Ledger
-from klapper.ledger.states import utc_text
 from klapper.queue.model import Post, Problem
-
-#: due now, whatever the account's state (``CLAIMABLE`` without its account condition)
-_DUE = """
-    (state = 'planned' AND due <= :now
-     OR state IN ('failed', 'unknown') AND retry_at IS NOT NULL AND retry_at <= :now)
-"""
 
 
 @dataclass(frozen=True)
@@ -42,7 +35,7 @@ def unsent(*, ledger: Ledger, now: datetime, config: Config, posts: Mapping[str,
     done = set(handled)
     accounts = ledger.accounts()
     found = []
-    for row in ledger.select(_DUE, {"now": utc_text(now)}):
+    for row in ledger.due(now=now):
         if row.id in done:
             continue
         why = _why(row, now=now, config=config, posts=posts, problems=problems,
