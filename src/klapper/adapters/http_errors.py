@@ -5,7 +5,8 @@ API tiers, LinkedIn's retired versions ...), so that one status means one thing 
 
     token refused (401, or any answer that says so)   AuthExpiredError, with the login hint
     429                                               RateLimitedError, always with ``until``
-    408, 425, 5xx, no answer                          TransientError (``retry_after`` if said)
+    408, 425, 5xx                                     TransientError (``retry_after`` if said)
+    no answer at all (``no_answer``)                  TransientError: maybe done, ask ``find``
     413                                               PermanentError: too large
     any other 4xx                                     PermanentError, with the platform's words
 
@@ -134,6 +135,22 @@ def error_for(
     if status == 413:
         return PermanentError(f"{platform} refused to {action}: too large (HTTP 413: {said})")
     return PermanentError(f"{platform} refused to {action} (HTTP {status}: {said})")
+
+
+def no_answer(exc: Exception, *, platform: str, action: str, timeout: float) -> TransientError:
+    """A request that got no HTTP answer (timeout, refused or dropped connection).
+
+    Whether the platform acted on it is unknown, so the publisher asks ``find`` before sending
+    again. Only the exception's type is named: a library's message can quote the request.
+    """
+    if _is_timeout(exc):
+        return TransientError(f"{platform} did not answer within {timeout:g} s to {action}")
+    return TransientError(
+        f"the connection to {platform} failed to {action} ({type(exc).__name__})")
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return "Timeout" in type(exc).__name__ or isinstance(exc, TimeoutError)
 
 
 def renew_once(

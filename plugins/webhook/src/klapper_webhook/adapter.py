@@ -19,7 +19,7 @@ from klapper.adapters.base import (
     Rules,
     TransientError,
 )
-from klapper.adapters.http_errors import error_for
+from klapper.adapters.http_errors import error_for, no_answer
 from klapper_webhook import FORMAT_RULES, JSON_RULES, header_secret
 
 
@@ -158,11 +158,9 @@ class WebhookAdapter(Adapter):
                 url, json=json_body, files=files, data=data, timeout=self.timeout,
                 headers={**self._headers(), **(headers or {})},
             )
-        except requests.Timeout as exc:
-            raise TransientError(f"the webhook did not answer in time to {action}") from exc
         except requests.RequestException as exc:
-            raise TransientError(
-                f"no connection to the webhook to {action} ({type(exc).__name__})") from exc
+            raise no_answer(exc, platform="the webhook", action=action,
+                            timeout=self.timeout) from exc
         if response.status_code >= 400:
             raise error_for(
                 platform="the webhook", status=response.status_code, action=action,

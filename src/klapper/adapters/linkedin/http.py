@@ -27,7 +27,7 @@ from klapper.adapters.base import (
     PermanentError,
     TransientError,
 )
-from klapper.adapters.http_errors import error_for, reason_of, renew_once
+from klapper.adapters.http_errors import error_for, no_answer, reason_of, renew_once
 from klapper.config.expiry import parse_expiry
 
 API_BASE = "https://api.linkedin.com"
@@ -260,15 +260,8 @@ class LinkedInClient:
             ) from exc
         except OAuth2Error as exc:  # the automatic refresh before the call was refused
             raise self._refresh_refused(exc, what=what) from exc
-        except requests.Timeout as exc:
-            raise TransientError(
-                f"LinkedIn did not answer within {self.timeout:g} s while trying to {what}"
-            ) from exc
         except requests.RequestException as exc:
-            raise TransientError(
-                f"the connection to LinkedIn failed while trying to {what}"
-                f" ({type(exc).__name__})"
-            ) from exc
+            raise no_answer(exc, platform="LinkedIn", action=what, timeout=self.timeout) from exc
 
     def _error(self, response: requests.Response, *, permission: str, what: str) -> AdapterError:
         status = response.status_code

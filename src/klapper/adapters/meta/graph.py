@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from klapper.adapters.base import PermanentError, TransientError
+from klapper.adapters.http_errors import no_answer
 from klapper.adapters.meta import IDS_PER_REQUEST
 from klapper.adapters.meta.errors import graph_error
 
@@ -71,14 +72,9 @@ class GraphClient:
                 timeout=self.timeout,
                 headers={"Authorization": f"Bearer {self.token}"},
             )
-        except requests.Timeout as exc:
-            raise TransientError(
-                f"{self.platform} did not answer within {self.timeout:g} s to {what}"
-            ) from exc
         except requests.RequestException as exc:
-            raise TransientError(
-                f"the connection to {self.platform} failed to {what} ({type(exc).__name__})"
-            ) from exc
+            raise no_answer(exc, platform=self.platform, action=what,
+                            timeout=self.timeout) from exc
         if response.status_code >= 400:
             raise graph_error(
                 platform=self.platform,

@@ -24,7 +24,6 @@ from typing import Any, Literal, TypeVar
 import requests
 import tweepy
 
-from klapper.adapters.x import media as x_media
 from klapper.adapters.base import (
     Adapter,
     AdapterError,
@@ -40,7 +39,7 @@ from klapper.adapters.http_errors import renew_once
 from klapper.adapters.identity import carried, checked, is_checked, mismatch_error, same_name
 from klapper.adapters.matching import comparable, find_since, same_text
 from klapper.adapters.x import PLATFORM
-from klapper.adapters.x import OAUTH1_KEYS, OAUTH2_KEYS
+from klapper.adapters.x import media as x_media
 from klapper.adapters.x.auth import XAuth
 from klapper.adapters.x.http import (
     API_BASE,
@@ -124,7 +123,7 @@ class XAdapter(Adapter):
             return self._auth.refresh(failed_token=failed_token)
         except Exception as exc:
             raise error_from_exception(
-                exc, action="renew the access token", account=self.name
+                exc, action="renew the access token", account=self.name, timeout=self.timeout
             ) from exc
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
@@ -139,7 +138,8 @@ class XAdapter(Adapter):
         except AdapterError:
             raise
         except Exception as exc:
-            raise error_from_exception(exc, action=action, account=self.name) from exc
+            raise error_from_exception(exc, action=action, account=self.name,
+                                       timeout=self.timeout) from exc
 
     def _request(self, method: str, path: str, *, action: str, **kwargs: Any) -> dict[str, Any]:
         """One of klapper's own calls to ``api_base`` (media upload), JSON body back."""

@@ -21,6 +21,7 @@ TOKEN_PATH = "/2/oauth2/token"
 #: what klapper asks for; offline.access brings the refresh token, media.write the uploads
 SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
 from klapper.adapters.x import OAUTH1_KEYS, OAUTH2_KEYS
+
 #: refresh this long before the access token (2 hours) runs out, so no call meets an expired one
 REFRESH_MARGIN = 300.0
 

@@ -20,7 +20,7 @@ from klapper.adapters.base import (
     PermanentError,
     TransientError,
 )
-from klapper.adapters.http_errors import error_for, reason_of
+from klapper.adapters.http_errors import error_for, no_answer, reason_of
 
 #: where klapper's own calls (media upload, token refresh) go; tweepy has its host built in
 API_BASE = "https://api.x.com"
@@ -133,19 +133,15 @@ def _forbidden(
     return PermanentError(f"X refused to {action}: {reason}")
 
 
-def error_from_exception(exc: Exception, *, action: str, account: str) -> AdapterError:
+def error_from_exception(exc: Exception, *, action: str, account: str,
+                         timeout: float) -> AdapterError:
     """Translate tweepy's, requests' and our own exceptions at the adapter's edge."""
     if isinstance(exc, AdapterError):
         return exc
     if isinstance(exc, tweepy.HTTPException | XHTTPError):
         return error_from_response(exc.response, action=action, account=account)
-    if isinstance(exc, requests.Timeout):
-        return TransientError(
-            f"X did not answer in time to {action}; it may have gone through (klapper checks"
-            " before trying again)"
-        )
-    if isinstance(exc, requests.ConnectionError):
-        return TransientError(f"no connection to X to {action} ({type(exc).__name__})")
+    if isinstance(exc, requests.Timeout | requests.ConnectionError):
+        return no_answer(exc, platform="X", action=action, timeout=timeout)
     if isinstance(exc, requests.RequestException | ValueError):
         return TransientError(
             f"X gave no usable answer when asked to {action} ({type(exc).__name__})"

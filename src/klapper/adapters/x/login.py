@@ -19,11 +19,10 @@ from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.base import AdapterError
 from klapper.adapters.identity import checked
+from klapper.adapters.x import OAUTH1_KEYS, XSettings
 from klapper.adapters.x.adapter import XAdapter
-from klapper.adapters.x import OAUTH1_KEYS
 from klapper.adapters.x.auth import AUTHORIZE_URL, SCOPES, TOKEN_PATH
 from klapper.adapters.x.http import API_BASE, TWEEPY_HOST, quiet_library_debug_logs
-from klapper.adapters.x import XSettings
 from klapper.login import LoginError, LoginUI
 from klapper.login.redirect import DEFAULT_PORT, RedirectError, RedirectListener
 
