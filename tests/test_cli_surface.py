@@ -10,7 +10,7 @@ from klapper.cli import app
 
 COMMANDS = {
     "check", "plan", "schema", "run", "publish", "status", "retry", "skip", "login", "accounts",
-    "refresh", "report", "inbox", "ledger",
+    "refresh", "report", "inbox", "ledger", "import",
 }
 runner = CliRunner()
 

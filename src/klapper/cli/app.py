@@ -105,6 +105,7 @@ def _print_version(wanted: bool) -> None:
     "klapper login shop-mastodon  # store an account's credentials",
     "klapper refresh --now        # read reactions and replies now",
     "klapper report --since 7d    # how people reacted",
+    "klapper import csv FILE --format hootsuite  # another tool's posts as post files",
     "klapper COMMAND --help       # each command, with its own examples",
 ))
 def _options(
