@@ -94,6 +94,23 @@ def test_facets_carry_utf8_byte_offsets_and_resolve_mentions(case, pds):
     assert value["embed"]["external"]["title"] == "Advent"  # the card for the first link
 
 
+def test_link_facet_and_card_carry_the_campaign_tags_the_text_does_not(case, pds):
+    pages = Pages({"/advent": ("text/html", b"<title>Advent</title>")})
+    try:
+        text = f"Advent sale: {pages.url}/advent#top."
+        published = case.adapter.publish(out(text, "utm", link_tags={"source": "bluesky"}))
+    finally:
+        pages.close()
+    value = record(pds, published.remote_id)["value"]
+    assert value["text"] == text
+    (facet,) = value["facets"]
+    assert text.encode()[facet["index"]["byteStart"]:facet["index"]["byteEnd"]].decode() == \
+        f"{pages.url}/advent#top"
+    assert facet["features"][0]["uri"] == f"{pages.url}/advent?utm_source=bluesky#top"
+    assert value["embed"]["external"]["uri"] == f"{pages.url}/advent?utm_source=bluesky#top"
+    assert value["embed"]["external"]["title"] == "Advent"
+
+
 def test_images_with_alt_text(case, tmp_path):
     first, second = tmp_path / "a.png", tmp_path / "b.png"
     first.write_bytes(png(4, 3))

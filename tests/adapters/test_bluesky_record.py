@@ -163,3 +163,21 @@ def test_link_card_of_a_slow_page_gives_up_within_its_timeout():
         assert time.monotonic() - started < 0.9
     finally:
         slow.close()
+
+
+def test_link_facets_carry_the_campaign_tags_while_the_text_stays_short():
+    text = "Advent: https://shop.de/advent?ref=1#top, kurse.de und #Sale"
+    found = rec.facets(text, resolve=lambda handle: None,
+                       link_tags={"source": "bluesky", "campaign": "advent"})
+    links = [(text.encode()[f.index.byte_start:f.index.byte_end].decode(), f.features[0].uri)
+             for f in found if isinstance(f.features[0], models.AppBskyRichtextFacet.Link)]
+    # The visible text is the link as written; the facet's target has the tags.
+    assert links == [
+        ("https://shop.de/advent?ref=1#top",
+         "https://shop.de/advent?ref=1&utm_source=bluesky&utm_campaign=advent#top"),
+        ("kurse.de", "https://kurse.de/?utm_source=bluesky&utm_campaign=advent"),
+    ]
+    assert rec.first_link(found) == links[0][1]  # the link card reads the tagged page
+    assert [f.features[0].uri for f in rec.facets(text, resolve=lambda h: None)
+            if isinstance(f.features[0], models.AppBskyRichtextFacet.Link)][0] == \
+        "https://shop.de/advent?ref=1#top"

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from klapper.config.model import Links
 from klapper.ledger import Ledger, State
-from tests.engine.helpers import Env, make_post
+from tests.engine.helpers import Env, make_config, make_post
 
 
 def test_publishes_once_and_records_where(env: Env) -> None:
@@ -230,3 +231,26 @@ def test_an_unexpected_error_fails_for_good_after_three_tries_in_one_line_each(
     # exc_text: a redacting handler (another test's) may have formatted it already
     tracebacks = [r for r in caplog.records if r.exc_info or r.exc_text]
     assert len(tracebacks) == 1 and tracebacks[0].levelno == logging.DEBUG
+
+
+def test_campaign_tags_go_out_in_every_part_and_stay_the_same_on_a_retry(
+        tmp_path, server) -> None:
+    links = Links.model_validate({"utm": {"source": "{account}", "campaign": "{post}-{date}"}})
+    config = make_config().model_copy(update={"links": links})
+    env = Env(state=tmp_path / "utm", server=server, config=config)
+    try:
+        due = env.clock.now
+        (delivery,) = env.plan(make_post("p", text="Sale: https://shop.de/a?x=1#top.",
+                                         thread=("More: https://shop.de/b",)), due=due)
+        env.server.platform.fail_next("500")  # the first try may be out: the retry finds it
+        env.publisher.publish(delivery)
+        env.clock.advance(minutes=5)
+        outcome = env.publisher.publish(delivery)
+        assert outcome is not None and outcome.ok
+        day = due.astimezone(config.tz).date().isoformat()
+        assert env.on_server() == [
+            f"Sale: https://shop.de/a?x=1&utm_source=a&utm_campaign=p-{day}#top.",
+            f"More: https://shop.de/b?utm_source=a&utm_campaign=p-{day}",
+        ]
+    finally:
+        env.close()

@@ -131,6 +131,9 @@ class Outgoing:
     delivery: str = ""  # the delivery's id (post, account, occurrence)
     #: the parts after this one (given with part 0), for platforms that take a thread at once
     followups: tuple[Outgoing, ...] = ()
+    #: campaign tags (key -> value, no ``utm_``) for link targets, on platforms whose rules say
+    #: ``link_tags="facets"``; elsewhere the links in ``text`` already carry them
+    link_tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

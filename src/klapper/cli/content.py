@@ -29,9 +29,11 @@ from klapper.cli.app import (
     stdout_console,
 )
 from klapper.config.model import Config, config_json_schema
+from klapper.config.platforms import platform as describe
 from klapper.display import shown
 from klapper.ledger import state_dir
 from klapper.queue import Repository, announced_rules, check_posts, load_repository
+from klapper.queue.campaign import parts_as_sent
 from klapper.queue.model import Problem, first_line_of
 from klapper.queue.schema import post_file_schema
 from klapper.scheduler.credentials import credential_problems, missing_credentials
@@ -171,8 +173,10 @@ def plan(
     rows: list[dict[str, Any]] = []
     for d in deliveries:
         local = d.due.astimezone(config.tz)
-        # What this account gets: a `per:` text override, else the post's text.
-        text = posts[d.post_id].text_for(d.account, config.accounts[d.account].platform)
+        # What this account gets, as sent: its `per:` text, else the post's; links tagged.
+        platform = config.accounts[d.account].platform
+        text = parts_as_sent(config=config, post=posts[d.post_id], account=d.account,
+                             platform=platform, rules=describe(platform).rules, due=d.due)[0].text
         rows.append({
             "post": d.post_id, "account": d.account, "due": local.isoformat(),
             "due_utc": d.due.isoformat().replace("+00:00", "Z"), "occurrence": d.occurrence,

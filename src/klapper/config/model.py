@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import re
+import string
 from datetime import time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+)
 from pydantic.json_schema import GenerateJsonSchema
 
 from klapper.config.platforms import AccountSettings, registry
@@ -133,6 +142,54 @@ class Engagement(Strict):
     )
 
 
+#: what `{name}` in a campaign tag stands for (filled per delivery by queue.campaign)
+UTM_PLACEHOLDERS: tuple[str, ...] = ("platform", "account", "post", "date")
+
+
+def _placeholders_known(value: str | None) -> str | None:
+    """A tag's text may hold only the known placeholders, written plainly as ``{name}``."""
+    if value is None:
+        return value
+    try:
+        fields = [(name, spec, conversion)
+                  for _, name, spec, conversion in string.Formatter().parse(value)
+                  if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"{value!r}: {exc}; write {{{{ and }}}} for a literal brace") from None
+    for name, spec, conversion in fields:
+        if name not in UTM_PLACEHOLDERS:
+            known = ", ".join(f"{{{p}}}" for p in UTM_PLACEHOLDERS)
+            raise ValueError(f"unknown placeholder {{{name}}} in {value!r}; use {known}")
+        if spec or conversion:
+            raise ValueError(f"{value!r}: write the placeholder as {{{name}}}, without a format")
+    return value
+
+
+Tag = Annotated[str | None, AfterValidator(_placeholders_known)]
+
+
+class Utm(Strict):
+    """Campaign tags added to every link as utm_<key>=value; placeholders {platform},
+    {account}, {post} (the post's id) and {date} (the delivery's local date)."""
+
+    source: Tag = Field(None, description='utm_source, e.g. "{platform}".')
+    medium: Tag = Field(None, description="utm_medium, e.g. social.")
+    campaign: Tag = Field(None, description='utm_campaign, e.g. "{post}".')
+    term: Tag = Field(None, description="utm_term.")
+    content: Tag = Field(None, description='utm_content, e.g. "{account}".')
+
+    def tags(self) -> dict[str, str]:
+        """The tags that are set, in the order above."""
+        return {key: value for key, value in self if value is not None}
+
+
+class Links(Strict):
+    utm: Utm | None = Field(
+        None, description="Campaign tags for every link klapper publishes (a post's `utm:` "
+        "overrides them, `utm: false` turns them off). Default: none.",
+    )
+
+
 class Config(Strict):
     """klapper.yaml."""
 
@@ -148,6 +205,7 @@ class Config(Strict):
     paths: Paths = Field(default_factory=Paths)
     publishing: Publishing = Field(default_factory=Publishing)
     engagement: Engagement = Field(default_factory=Engagement)
+    links: Links = Field(default_factory=Links)
     notify: str | None = Field(
         None, description="Command run with a short message when something needs you."
     )

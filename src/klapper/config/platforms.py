@@ -54,6 +54,9 @@ class Rules:
     threads: bool = True  # follow-ups can be posted as replies
     max_text_bytes: int | None = None  # a cap on the UTF-8 size of the text, besides the count
     counts_cw: bool = False  # a content warning counts toward the text limit
+    # Where campaign tags go: into the links in the text, or only into link facets' targets
+    # (the visible text stays short; see queue.campaign).
+    link_tags: Literal["text", "facets"] = "text"
 
 
 class AccountSettings(BaseModel):

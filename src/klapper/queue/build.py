@@ -274,6 +274,7 @@ def build_post(
         options=_options(raw, lang=ctx.config.defaults.lang),
         per=builder.overrides(),
         draft=raw.draft,
+        utm=False if raw.utm is False else raw.utm.tags() if raw.utm else None,
         locations=builder.locations(),
         **builder.schedule(),
     )

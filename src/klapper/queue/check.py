@@ -16,6 +16,7 @@ from klapper.adapters.counting import URL_LENGTH, count_text
 from klapper.config.model import Config, format_duration
 from klapper.config.platforms import platform as describe
 from klapper.display import shown
+from klapper.queue.campaign import parts_as_sent
 from klapper.queue.load import Repository
 from klapper.queue.media import KNOWN, MediaInfo, inspect_media
 from klapper.queue.model import Media, Part, Post, Problem, Severity, Source
@@ -80,17 +81,22 @@ class _Checker:
         return self.files[key]
 
     def check(self, post: Post) -> None:
-        # Without overrides every account gets the post itself: build its one part once.
-        same = (Part(post.text, post.media, post.options),) if not post.per and not post.thread \
-            else None
+        # Without overrides or tags every account gets the post itself: build its part once.
+        same = (Part(post.text, post.media, post.options),) \
+            if not post.per and not post.thread and not self.tagged(post) else None
         for account in post.to:
             if account in self.accounts:  # else loading reported it
                 self.check_account(post, account, same)
         self.check_time(post)
 
+    def tagged(self, post: Post) -> bool:
+        return post.utm is not False and bool(post.utm or self.config.links.utm)
+
     def check_account(self, post: Post, account: str, same: tuple[Part, ...] | None) -> None:
         platform, rules = self.accounts[account]
-        parts = same or post.parts_for(account, platform)
+        # Counted as sent: with campaign tags (any date: {date} is always ten characters).
+        parts = same or parts_as_sent(config=self.config, post=post, account=account,
+                                      platform=platform, rules=rules, due=post.at or self.now)
         if len(parts) > 1 and not rules.threads:
             self.add(post, post.source_of("thread"), "error",
                      f"{platform} cannot post threads; remove `thread` or use per: to drop it",

@@ -99,6 +99,8 @@ class Post:
     count: int | None = None
     draft: bool = False
     start: datetime | None = None  # `every`: the first occurrence is at or after this
+    # The post's `utm:`: tags over klapper.yaml's (placeholders unfilled), False for none.
+    utm: Mapping[str, str] | Literal[False] | None = None
     # (line, column) where parts of the post were written: "text", "at", "thread.2.text" ...
     locations: Mapping[str, tuple[int, int]] = field(
         default_factory=dict, compare=False, repr=False)

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
+
+from klapper.config.model import Utm
 
 _TIME_SCHEMA = {
     "anyOf": [
@@ -38,6 +49,11 @@ def _not_bool_text(value: Any) -> Any:
         raise ValueError(f"got {str(value).lower()}: YAML reads yes/no/on/off as true/false; "
                          "put the value in quotes")
     return value
+
+
+def _utm_or_off(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """`utm: false` as is; anything else is tags (one error for them, not one per alternative)."""
+    return value if value is False or value is None else Utm.model_validate(value)
 
 
 TimeValue = Annotated[Any, WithJsonSchema(_TIME_SCHEMA)]
@@ -118,6 +134,10 @@ class PostFile(Options):
     thread: ThreadList = Field(default_factory=list, description="Follow-ups, as replies.")
     per: dict[str, PerEntry] = Field(
         default_factory=dict, description="Overrides per account name or per platform."
+    )
+    utm: Annotated[Utm | Literal[False] | None, WrapValidator(_utm_or_off)] = Field(
+        None, description="Campaign tags for this post's links, over klapper.yaml's "
+        "links › utm (each key given replaces that key); false: no tags.",
     )
 
 

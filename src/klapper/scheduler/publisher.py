@@ -31,10 +31,12 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.config.model import Config
+from klapper.config.platforms import platform as describe
 from klapper.config.secrets import redact, secret_values
 from klapper.ledger import Delivery, EventLog, Ledger, PartRecord, State, idempotency_key
 from klapper.ledger.owner import current_owner
 from klapper.ledger.states import EVERY_PART
+from klapper.queue.campaign import campaign_tags, tag_parts
 from klapper.queue.media import inspect_media
 from klapper.queue.model import Post
 from klapper.scheduler.retry import backoff, is_timeout
@@ -244,7 +246,15 @@ class Publisher:
 
     def _outgoing(self, delivery: Delivery, post: Post, index: int,
                   done: list[Published]) -> Outgoing:
+        # Campaign tags are filled from the delivery, so every attempt sends the same text.
+        tags = campaign_tags(config=self.config, post=post, account=delivery.account,
+                             platform=delivery.platform, due=delivery.due)
         parts = post.parts_for(delivery.account, delivery.platform)
+        link_tags: dict[str, str] = {}
+        if tags:
+            rules = describe(delivery.platform).rules
+            parts = tag_parts(parts, tags=tags, rules=rules)
+            link_tags = tags if rules.link_tags == "facets" else {}
 
         def outgoing(at: int, followups: tuple[Outgoing, ...] = ()) -> Outgoing:
             part = parts[at]
@@ -256,7 +266,7 @@ class Publisher:
                 options=part.options,
                 reply_to=ThreadRef(root=done[0], parent=done[at - 1]) if at and done else None,
                 post_id=delivery.post_id, part=at, due=delivery.due, delivery=delivery.id,
-                followups=followups,
+                followups=followups, link_tags=link_tags,
             )
 
         # The first part carries the rest too, for platforms that take a thread in one call.

@@ -31,6 +31,7 @@ RULES = Rules(
     counting="graphemes", text_limit=300, max_media=4,
     media_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}),
     max_media_bytes=1_000_000, alt_limit=2000, max_text_bytes=3000,
+    link_tags="facets",  # the link facet carries the tagged URL; the text keeps it short
 )
 
 PLATFORM = Platform(

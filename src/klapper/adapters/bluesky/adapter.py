@@ -86,7 +86,7 @@ class BlueskyAdapter(Adapter):
         return rec.published(uri=made.uri, cid=made.cid, created_at=record.created_at)
 
     def _record(self, post: Outgoing) -> models.AppBskyFeedPost.Record:
-        found = rec.facets(post.text, resolve=self._resolve_handle)
+        found = rec.facets(post.text, resolve=self._resolve_handle, link_tags=post.link_tags)
         embed: Any = None
         if post.media:
             embed = rec.images_embed((self._upload(m), m.alt) for m in post.media)

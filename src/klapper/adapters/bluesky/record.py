@@ -24,6 +24,7 @@ from atproto_client import models
 from atproto_client.utils import facet_detection
 
 from klapper.adapters.base import MediaFile, PermanentError, Published, ThreadRef
+from klapper.adapters.links import tag_url
 
 _SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
 _NO_DUE_BASE = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
@@ -44,13 +45,19 @@ def record_key(*, idempotency_key: str, due: datetime | None) -> str:
 
 
 def facets(
-    text: str, *, resolve: Callable[[str], str | None]
+    text: str, *, resolve: Callable[[str], str | None], link_tags: Mapping[str, str] | None = None,
 ) -> list[models.AppBskyRichtextFacet.Main]:
     """Links, #hashtags and @mentions with UTF-8 byte offsets; ``resolve`` maps handle -> DID.
 
-    A mention whose handle does not resolve stays plain text (as in Bluesky's own app).
+    A mention whose handle does not resolve stays plain text (as in Bluesky's own app). Each
+    link's target gets the campaign tags ``link_tags``; its visible text stays as written.
     """
     found = facet_detection.detect_facets(text)  # links and tags: no network needed
+    if link_tags:
+        for facet in found:
+            for feature in facet.features:
+                if isinstance(feature, models.AppBskyRichtextFacet.Link):
+                    feature.uri = tag_url(feature.uri, tags=link_tags)
     dids: dict[str, str | None] = {}
     for mention in facet_detection.detect_mentions(text):
         handle = mention.handle.lower()

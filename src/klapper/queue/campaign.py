@@ -1,0 +1,50 @@
+"""The parts of a delivery as they are sent: campaign tags filled in and added to each link.
+
+klapper.yaml's ``links › utm`` holds the tags, a post's ``utm:`` replaces some of them (or,
+``false``, all). Placeholders are filled per delivery: ``{platform}``, ``{account}``, ``{post}``
+(its id) and ``{date}`` (the local date of the delivery's due time, in klapper.yaml's zone).
+Where the platform's rules say ``link_tags="text"`` the links in every part's text are
+tagged; on a platform that links through facets (Bluesky) the text stays as written and the
+adapter tags each link's target from ``Outgoing.link_tags``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from klapper.adapters.base import Rules
+from klapper.adapters.links import tag_text
+from klapper.config.model import Config
+from klapper.queue.model import Part, Post
+
+__all__ = ["campaign_tags", "parts_as_sent", "tag_parts"]
+
+
+def campaign_tags(*, config: Config, post: Post, account: str, platform: str,
+                  due: datetime) -> dict[str, str]:
+    """The tags (key -> value, without ``utm_``) for this delivery; empty when there are none."""
+    if post.utm is False:
+        return {}
+    configured = config.links.utm
+    template = {**(configured.tags() if configured else {}), **(post.utm or {})}
+    if not template:
+        return {}
+    values = {"platform": platform, "account": account, "post": post.id,
+              "date": due.astimezone(config.tz).date().isoformat()}
+    return {key: value.format_map(values) for key, value in template.items()}
+
+
+def tag_parts(parts: tuple[Part, ...], *, tags: dict[str, str], rules: Rules) -> tuple[Part, ...]:
+    """``parts`` with their links tagged, when this platform writes links into the text."""
+    if not tags or rules.link_tags != "text":
+        return parts
+    return tuple(replace(part, text=tag_text(part.text, tags=tags, counting=rules.counting))
+                 for part in parts)
+
+
+def parts_as_sent(*, config: Config, post: Post, account: str, platform: str, rules: Rules,
+                  due: datetime) -> tuple[Part, ...]:
+    """What this account receives for ``post`` due at ``due``, links tagged (module doc)."""
+    tags = campaign_tags(config=config, post=post, account=account, platform=platform, due=due)
+    return tag_parts(post.parts_for(account, platform), tags=tags, rules=rules)
