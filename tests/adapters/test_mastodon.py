@@ -238,6 +238,15 @@ def test_find_reads_back_over_pages(case: Case) -> None:
     assert case.server.state.count("GET", "/api/v1/accounts/1/statuses") == 2
 
 
+def test_find_reads_to_the_accounts_first_post_on_a_short_last_page(case: Case) -> None:
+    """166 statuses: the fifth page holds the last 6, so the account has no more to read."""
+    state = case.server.state
+    start = datetime.now(UTC) - timedelta(days=1)
+    for minute in range(166):
+        state.add_status(text=f"busy {minute}", created_at=start + timedelta(minutes=minute))
+    assert case.adapter.find(out("not there", due=start - timedelta(hours=1))) is None
+
+
 def test_find_cannot_tell_beyond_its_reach(case: Case) -> None:
     state = case.server.state
     start = datetime.now(UTC) - timedelta(days=1)

@@ -255,6 +255,9 @@ class MastodonAdapter(Adapter):
         """
         since = find_since(post.due)
         parent = post.reply_to.parent.remote_id if post.reply_to else None
+        # A server may cap pages below PAGE_SIZE: a short page means "no more" only after the
+        # server filled one to PAGE_SIZE.
+        honours_limit = False
         for page in self._own_pages(pages=FIND_PAGES):
             for status in page:
                 if since and _created(status) < since:
@@ -266,6 +269,9 @@ class MastodonAdapter(Adapter):
                     return _published(status)
             if not page or (since and _created(page[-1]) < since):
                 return None  # read back past the due time (or to the first post): absent
+            if honours_limit and len(page) < PAGE_SIZE:
+                return None  # a short page after full ones: the account's first post was read
+            honours_limit = honours_limit or len(page) == PAGE_SIZE
         raise TransientError(
             f"cannot tell whether {post.post_id or 'the post'} went out: more than"
             f" {FIND_PAGES * PAGE_SIZE} statuses to look through; check the account by hand"
