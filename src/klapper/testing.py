@@ -21,8 +21,9 @@ from typing import Any, Protocol
 
 from klapper.adapters.base import Adapter
 
-#: what a case may declare it lacks (``ContractCase.lacks``), each with why
-CAPABILITIES = ("faults", "find", "replies", "metrics", "interactions")
+#: what a case may declare it lacks (``ContractCase.lacks``), each with why; "text": posts
+#: without an image (Instagram), so the suite gives every post one
+CAPABILITIES = ("faults", "find", "replies", "metrics", "interactions", "text")
 
 
 class ContractCase(Protocol):

@@ -17,6 +17,7 @@ import struct
 import uuid
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,16 @@ def outgoing(text: str | None = None, *, part: int = 0, reply_to: ThreadRef | No
     )
 
 
+def publish(case: Any, post: Outgoing) -> Published:
+    """Publish ``post``; with an image (named by its key, so a retry sends the same) where the
+    platform takes no post without one."""
+    if post.media or "text" not in getattr(case, "lacks", {}):
+        return case.adapter.publish(post)  # type: ignore[no-any-return]
+    image = png(Path(case.adapter.repo) / f"{post.idempotency_key}.png")
+    media = (MediaFile(path=image, alt="A workbench", mime="image/png"),)
+    return case.adapter.publish(replace(post, media=media))  # type: ignore[no-any-return]
+
+
 def texts(case: Any) -> list[str]:
     return [post["text"] for post in case.posts()]
 
@@ -141,13 +152,13 @@ def png(path: Path) -> Path:
 def test_an_image_with_alt_text_goes_out(case: Any, tmp_path: Path) -> None:
     image = MediaFile(path=png(tmp_path / "bench.png"), alt="A workbench", mime="image/png")
     post = outgoing()
-    published = case.adapter.publish(Outgoing(**{**vars(post), "media": (image,)}))
+    published = publish(case, Outgoing(**{**vars(post), "media": (image,)}))
     assert published.remote_id and texts(case).count(post.text) == 1
 
 
 def test_publish_returns_id_and_url_and_the_server_holds_it(case: Any) -> None:
     post = outgoing()
-    published = case.adapter.publish(post)
+    published = publish(case, post)
     assert isinstance(published, Published) and published.remote_id
     # An address a person can open: the post's page (the outbox: its file).
     assert published.url and urlsplit(published.url).scheme in ("http", "https", "file")
@@ -156,9 +167,9 @@ def test_publish_returns_id_and_url_and_the_server_holds_it(case: Any) -> None:
 
 def test_a_thread_part_answers_the_part_before(case: Any) -> None:
     needs(case, "replies")
-    first = case.adapter.publish(outgoing())
+    first = publish(case, outgoing())
     reply = outgoing(part=1, reply_to=ThreadRef(root=first, parent=first))
-    second = case.adapter.publish(reply)
+    second = publish(case, reply)
     held = {post["text"]: post for post in case.posts()}
     assert held[reply.text]["reply_to"] == first.remote_id
     assert second.remote_id != first.remote_id
@@ -167,7 +178,7 @@ def test_a_thread_part_answers_the_part_before(case: Any) -> None:
 def test_find_sees_what_was_published_and_proves_absence(case: Any) -> None:
     needs(case, "find")
     post = outgoing()
-    published = case.adapter.publish(post)
+    published = publish(case, post)
     found = case.adapter.find(post)
     assert found is not None and found.remote_id == published.remote_id
     assert case.adapter.find(outgoing()) is None
@@ -187,13 +198,13 @@ def test_failures_map_to_the_error_tree(case: Any, kind: str, error: type[Except
     post = outgoing()
     case.fail_next(kind)
     with pytest.raises(error) as raised:
-        case.adapter.publish(post)
+        publish(case, post)
     if kind == "rate_limit":
         assert raised.value.until is not None and raised.value.until > datetime.now(UTC)
     if kind != "auth":
         assert post.text not in texts(case)
         # After the failure the same post goes through, once.
-        case.adapter.publish(post)
+        publish(case, post)
         assert texts(case).count(post.text) == 1
 
 
@@ -213,11 +224,11 @@ def test_408_425_and_an_html_5xx_page_are_transient(case: Any, kind: str) -> Non
     post = outgoing()
     case.fail_next(kind)
     with pytest.raises(TransientError) as raised:
-        case.adapter.publish(post)
+        publish(case, post)
     message = str(raised.value)
     assert type(raised.value) is TransientError, message
     assert _TRANSIENT_FAULTS[kind] in message and "<" not in message, message
-    case.adapter.publish(post)
+    publish(case, post)
     assert texts(case).count(post.text) == 1
 
 
@@ -227,7 +238,7 @@ def test_429_waits_as_long_as_retry_after_says_in_both_forms(case: Any, kind: st
     post = outgoing()
     case.fail_next(kind)
     with pytest.raises(RateLimitedError) as raised:
-        case.adapter.publish(post)
+        publish(case, post)
     wait = (raised.value.until - datetime.now(UTC)).total_seconds()
     assert _RATE_LIMITS[kind] - 10 <= wait <= _RATE_LIMITS[kind] + 1, raised.value
     assert post.text not in texts(case)
@@ -237,7 +248,7 @@ def test_413_with_a_proxys_html_page_is_permanent_and_says_too_large(case: Any) 
     needs(case, "faults")
     case.fail_next("too_large")
     with pytest.raises(PermanentError) as raised:
-        case.adapter.publish(outgoing())
+        publish(case, outgoing())
     message = str(raised.value)
     assert "too large" in message.lower() and "<" not in message, message
 
@@ -248,7 +259,7 @@ def test_a_timeout_after_the_server_accepted_is_found_not_posted_twice(case: Any
     post = outgoing()
     case.fail_next("timeout_after_accept")
     with pytest.raises(TransientError):
-        case.adapter.publish(post)
+        publish(case, post)
     found = None
     with contextlib.suppress(TransientError):  # the server may still be finishing the slow answer
         found = case.adapter.find(post)
@@ -275,7 +286,7 @@ def test_errors_carry_no_secret(case: Any) -> None:
     needs(case, "faults")
     case.fail_next("auth")
     with pytest.raises(AuthExpiredError) as raised:
-        case.adapter.publish(outgoing())
+        publish(case, outgoing())
     message = str(raised.value)
     for value in case.adapter.secrets.values():
         if isinstance(value, str) and len(value) >= 8:
@@ -287,7 +298,7 @@ def test_errors_carry_no_secret(case: Any) -> None:
 
 def test_metrics_read_what_was_published_and_never_invent_zero(case: Any) -> None:
     needs(case, "metrics")
-    first, second = case.adapter.publish(outgoing()), case.adapter.publish(outgoing())
+    first, second = publish(case, outgoing()), publish(case, outgoing())
     read = case.adapter.metrics([first.remote_id, second.remote_id])
     assert all(isinstance(m, Metrics) for m in read)
     assert {m.remote_id for m in read} == {first.remote_id, second.remote_id}
@@ -300,7 +311,7 @@ def test_metrics_read_what_was_published_and_never_invent_zero(case: Any) -> Non
 def test_interactions_bring_a_reply_to_our_post_and_nothing_older(case: Any) -> None:
     needs(case, "interactions")
     since = datetime.now(UTC) - timedelta(seconds=5)
-    ours = case.adapter.publish(outgoing())
+    ours = publish(case, outgoing())
     text = f"Is the sale on Sunday too? {uuid.uuid4().hex[:6]}"
     case.reply(to=ours.remote_id, text=text)
     found = case.adapter.interactions(since=since, own_ids=[ours.remote_id])

@@ -147,3 +147,37 @@ def test_examples_repository_has_no_errors() -> None:
     found = check_posts(repo, now=datetime.now(UTC))
     assert [p for p in found if p.severity == "error"] == []
     assert len(repo.posts) >= 12
+
+
+def test_instagram_rules_media_required_caption_hashtags_mentions(tmp_path: Path) -> None:
+    config = CONFIG.replace("defaults:", '  ig: {platform: instagram, user: "1784",'
+                            ' media_url: "https://example.com/m"}\ndefaults:')
+    tags = " ".join(f"#t{n}" for n in range(31))
+    people = " ".join(f"@p{n}" for n in range(21))
+    root = make_repo(tmp_path, {
+        "media/a.png": png_bytes(),
+        "posts/bare.yaml": "text: no picture\nto: [ig, li]\n",
+        "posts/long.yaml": f"text: {'a' * 2201}\nto: [ig]\nmedia: {{file: ../media/a.png,"
+                           " alt: a}\n",
+        "posts/tags.yaml": f"text: '{tags} {people} a@b.de'\nto: [ig]\n"
+                           "media: {file: ../media/a.png, alt: a}\n"
+                           f"per: {{instagram: {{first_comment: '{tags}'}}}}\n",
+        "posts/fine.yaml": "text: 'Neu #werkbank @anna'\nto: [ig]\n"
+                           "media: {file: ../media/a.png, alt: a}\nfirst_comment: '#holz'\n",
+    }, config=config)
+    found = _check(root)
+    errors = [(where, account, message) for where, severity, account, message in found
+              if severity == "error" and "image/png" not in message]
+    assert errors == [
+        ("posts/bare.yaml:1:7", "ig",
+         "instagram posts need an image; add `media:` (or use per: to give account ig one)"),
+        ("posts/long.yaml:1:7", "ig",
+         "text is 2201 characters as instagram counts them; the limit is 2200 (account ig)"),
+        ("posts/tags.yaml:1:7", "ig", "31 hashtags; instagram takes at most 30 (account ig)"),
+        ("posts/tags.yaml:1:7", "ig", "21 mentions; instagram takes at most 20 (account ig)"),
+        ("posts/tags.yaml:4:34", "ig",
+         "first_comment: 31 hashtags; instagram takes at most 30 (account ig)"),
+    ]
+    # Instagram takes JPEG only: a PNG is an error for it, not for LinkedIn.
+    assert ("posts/fine.yaml:3:8", "error", "ig",
+            "../media/a.png is image/png; instagram takes image/jpeg") in found

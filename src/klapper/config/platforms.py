@@ -36,6 +36,7 @@ BUILT_IN: dict[str, str] = {
     "x": "klapper.adapters.x:PLATFORM",
     "linkedin": "klapper.adapters.linkedin:PLATFORM",
     "facebook": "klapper.adapters.facebook:PLATFORM",
+    "instagram": "klapper.adapters.instagram:PLATFORM",
 }
 
 Counting = Literal["chars", "graphemes", "x-weighted", "mastodon"]
@@ -57,6 +58,9 @@ class Rules:
     # Where campaign tags go: into the links in the text, or only into link facets' targets
     # (the visible text stays short; see queue.campaign).
     link_tags: Literal["text", "facets"] = "text"
+    media_required: bool = False  # a post without an image cannot go out (Instagram)
+    max_hashtags: int | None = None  # #tags one text may hold
+    max_mentions: int | None = None  # @mentions one text may hold
 
 
 class AccountSettings(BaseModel):

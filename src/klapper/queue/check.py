@@ -6,6 +6,7 @@ Every post is checked for every account it goes to, with that platform's countin
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -119,8 +120,42 @@ class _Checker:
                 self.add(post, _text_location(post, account, platform, index), "error",
                          f"{label}text is {size} bytes in UTF-8; {platform} takes at most "
                          f"{rules.max_text_bytes} (account {account}): shorten it", account)
+            if rules.media_required and not part.media:
+                self.add(post, _text_location(post, account, platform, index), "error",
+                         f"{label}{platform} posts need an image; add `media:` (or use per: "
+                         f"to give account {account} one)", account)
+            self.check_tags(post, part.text, rules, account, label, index)
+            comment = part.options.get("first_comment") if index == 0 else None
+            if comment:
+                self.check_comment(post, str(comment), rules, account)
             if part.media:
                 self.check_media(post, part.media, rules, account, label)
+
+    def check_tags(self, post: Post, text: str, rules: Rules, account: str, label: str,
+                   index: int, where: Source | None = None) -> None:
+        """Hashtags and mentions within the platform's caps (Instagram: 30 and 20)."""
+        if rules.max_hashtags is None and rules.max_mentions is None:
+            return  # most platforms: nothing to count
+        platform = self.accounts[account][0]
+        where = where or _text_location(post, account, platform, index)
+        for cap, pattern, what in ((rules.max_hashtags, _HASHTAG, "hashtags"),
+                                   (rules.max_mentions, _MENTION, "mentions")):
+            found = len(pattern.findall(text)) if cap is not None else 0
+            if cap is not None and found > cap:
+                self.add(post, where, "error", f"{label}{found} {what}; {platform} takes at "
+                         f"most {cap} (account {account})", account)
+
+    def check_comment(self, post: Post, comment: str, rules: Rules, account: str) -> None:
+        """``first_comment:`` is held to the same caps as a caption."""
+        platform = self.accounts[account][0]
+        where = post.source_of(f"per.{platform}.first_comment") \
+            if f"per.{platform}.first_comment" in post.locations \
+            else post.source_of("first_comment")
+        length = self.length((comment,), rules)
+        if length > rules.text_limit:
+            self.add(post, where, "error", f"first_comment is {length} characters; {platform} "
+                     f"takes at most {rules.text_limit} (account {account})", account)
+        self.check_tags(post, comment, rules, account, "first_comment: ", 0, where)
 
     def check_media(self, post: Post, media: tuple[Media, ...], rules: Rules, account: str,
                     label: str) -> None:
@@ -178,6 +213,10 @@ class _Checker:
 
     def _published(self, post_id: str) -> bool:
         return bool(self.published and self.published(post_id))
+
+
+_HASHTAG = re.compile(r"(?<![\w#&])#\w+")
+_MENTION = re.compile(r"(?<![\w@])@[\w.]+")
 
 
 def _bound(text: str, counting: str) -> int:

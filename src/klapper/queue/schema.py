@@ -95,6 +95,9 @@ class Options(_Model):
     sensitive: bool | None = Field(None, description="Mastodon: hide the images behind a warning.")
     reply_settings: Literal["everyone", "following", "mentionedUsers", "subscribers",
                             "verified"] | None = Field(None, description="X: who may reply.")
+    first_comment: Text | None = Field(
+        None, description="Instagram: a comment posted right after the post (hashtags go here)."
+    )
 
 
 OPTION_KEYS: tuple[str, ...] = tuple(Options.model_fields)

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from klapper.adapters.base import (
-    Adapter,
-    AuthExpiredError,
     Interaction,
     MediaFile,
     Metrics,
@@ -34,8 +32,7 @@ from klapper.adapters.base import (
 )
 from klapper.adapters.facebook import PLATFORM
 from klapper.adapters.matching import FIND_WINDOW, find_since, same_text
-from klapper.adapters.meta import GRAPH_BASE, GRAPH_VERSION
-from klapper.adapters.meta.graph import GraphClient
+from klapper.adapters.meta.account import GraphAdapter
 
 #: posts and comments read per page by `find`, and pages at most
 FIND_PAGE, FIND_PAGES = 25, 8
@@ -63,9 +60,10 @@ def graph_time(value: Any) -> datetime | None:
         return None
 
 
-class FacebookAdapter(Adapter):
+class FacebookAdapter(GraphAdapter):
     """One Facebook Page."""
 
+    title: ClassVar[str] = "Facebook"
     platform: ClassVar[str] = "facebook"
     rules = PLATFORM.rules
 
@@ -76,34 +74,6 @@ class FacebookAdapter(Adapter):
             raise PermanentError(
                 f"Facebook account {self.name!r} needs `page: PAGE_ID` (digits) in klapper.yaml"
             )
-        self._graph: GraphClient | None = None
-
-    @property
-    def graph(self) -> GraphClient:
-        if self._graph is None:
-            token = self.secrets.get("access_token")
-            if not token:
-                raise AuthExpiredError(
-                    f"Facebook account {self.name!r} has no Page token;"
-                    f" run `klapper login {self.name}`"
-                )
-            self._graph = GraphClient(
-                platform="Facebook",
-                account=self.name,
-                token=token,
-                base=str(self.settings.get("api_base") or GRAPH_BASE),
-                version=str(self.settings.get("graph_version") or GRAPH_VERSION),
-                timeout=self.timeout,
-            )
-        return self._graph
-
-    def requests_sent(self) -> int | None:
-        return self._graph.sent if self._graph is not None else 0
-
-    def close(self) -> None:
-        if self._graph is not None:
-            self._graph.close()
-            self._graph = None
 
     # --- publish ----------------------------------------------------------------------------
 

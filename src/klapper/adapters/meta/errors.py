@@ -8,6 +8,7 @@ decides (developers.facebook.com/docs/graph-api/guides/error-handling):
     10, 200-299              a permission is missing      AuthExpiredError (missing_access)
     4, 17, 32, 613, 80001-9  rate limits                  RateLimitedError, until the usage
                                                           headers say, else an hour
+    subcode 2207042          Instagram's publishing quota RateLimitedError, an hour
     368                      temporarily blocked          RateLimitedError, a day
     1, 2, is_transient       Meta's own trouble           TransientError
     100                      invalid parameter            PermanentError with Meta's message
@@ -33,6 +34,8 @@ from klapper.adapters.http_errors import error_for, reason_of
 
 TOKEN_CODES = frozenset({190, 102})
 RATE_CODES = frozenset({4, 17, 32, 613, *range(80001, 80010)})
+#: Instagram's "maximum number of posts" (code 9): the 24-hour publishing quota is used up
+RATE_SUBCODES = frozenset({2207042})
 BLOCKED = 368
 TRANSIENT_CODES = frozenset({1, 2})
 INVALID_PARAMETER = 100
@@ -69,7 +72,7 @@ def graph_error(
             f" the permission, then {relogin}",
             missing_access=action,
         )
-    if code in RATE_CODES:
+    if code in RATE_CODES or _int(error.get("error_subcode")) in RATE_SUBCODES:
         until = regain_access(headers, now=now) or now + DEFAULT_RATE_WAIT
         return RateLimitedError(
             f"{platform} rate limit reached to {action} until {until:%Y-%m-%d %H:%M} UTC ({said})",

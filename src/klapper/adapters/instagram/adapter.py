@@ -1,0 +1,287 @@
+"""Instagram through the Graph API: an image or a carousel, its first comment, engagement.
+
+Publishing is Meta's two steps (``adapters/meta/containers.py``): a container per image
+(``POST /{user}/media`` with ``image_url`` under the account's ``media_url`` and ``alt_text``),
+for 2 to 10 images each marked ``is_carousel_item`` and one ``CAROUSEL`` container with the
+caption; its status is read until FINISHED, then ``POST /{user}/media_publish``. The account's
+``content_publishing_limit`` is read first: when the quota is used up the post waits
+(``RateLimitedError``) until the oldest post of the 24-hour window leaves it. ``first_comment``
+is posted on the new media right after. ``find`` reads the account's recent media for the
+caption near the due time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from klapper.adapters.base import (
+    AdapterError,
+    Interaction,
+    MediaFile,
+    Metrics,
+    Outgoing,
+    PermanentError,
+    Published,
+    RateLimitedError,
+    TransientError,
+)
+from klapper.adapters.facebook.adapter import graph_time
+from klapper.adapters.instagram import PLATFORM
+from klapper.adapters.matching import FIND_WINDOW, find_since, same_text
+from klapper.adapters.meta.account import GraphAdapter
+from klapper.adapters.meta.containers import ContainerAPI, Pending, publish_once
+
+log = logging.getLogger(__name__)
+
+#: media read per page by `find`, and pages at most
+FIND_PAGE, FIND_PAGES = 25, 8
+MEDIA_FIELDS = "id,caption,timestamp,permalink"
+METRIC_FIELDS = "like_count,comments_count"
+COMMENT_FIELDS = "id,text,username,timestamp,from{id,username}"
+INBOX_FIELDS = f"comments.limit(50){{{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}}}"
+#: how long the quota window lasts when Meta's answer does not say
+QUOTA_WINDOW = timedelta(hours=24)
+#: how long to wait on a used-up quota when the recent media do not show when it frees
+QUOTA_WAIT = timedelta(hours=1)
+
+
+class InstagramAdapter(GraphAdapter):
+    """One Instagram professional account."""
+
+    title: ClassVar[str] = "Instagram"
+    platform: ClassVar[str] = "instagram"
+    rules = PLATFORM.rules
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.user = str(self.settings.get("user") or "")
+        self.media_url = str(self.settings.get("media_url") or "").rstrip("/")
+        if not self.user.isdigit() or not self.media_url:
+            raise PermanentError(
+                f"Instagram account {self.name!r} needs `user: IG_USER_ID` (digits) and"
+                " `media_url: https://...` in klapper.yaml"
+            )
+        self.api = ContainerAPI(
+            title="Instagram", publish_path=f"{self.user}/media_publish", status_field="status_code"
+        )
+        self.pending = Pending(
+            folder=self.settings.get("cache_dir"), platform="instagram", account=self.name
+        )
+
+    # --- publish ----------------------------------------------------------------------------
+
+    def publish(self, post: Outgoing) -> Published:
+        if post.reply_to is not None:
+            raise PermanentError(
+                "Instagram has no threads; move the follow-up into first_comment: or the caption"
+            )
+        if not post.media:
+            raise PermanentError("an Instagram post needs an image; add `media:` to the post")
+        if len(post.media) > PLATFORM.rules.max_media:
+            raise PermanentError(
+                f"an Instagram carousel holds at most {PLATFORM.rules.max_media} images,"
+                f" not {len(post.media)}"
+            )
+        urls = [self.url_of(media) for media in post.media]
+        content = {"caption": post.text, "media": urls, "alt": [m.alt for m in post.media]}
+        self.respect_quota()
+        media_id = publish_once(
+            self.graph,
+            api=self.api,
+            pending=self.pending,
+            key=post.idempotency_key,
+            content=content,
+            create=lambda: self._create(post, urls),
+            timeout=self.timeout,
+        )
+        if media_id is None:  # the kept container was published by an earlier attempt
+            found = self.find(post)
+            if found is None:
+                raise TransientError(
+                    "Instagram published this post on an earlier attempt but it is not among"
+                    " the account's recent media yet; klapper looks again later"
+                )
+            return found
+        comment = post.options.get("first_comment")
+        if comment:
+            self._first_comment(media_id, str(comment))
+        return Published(
+            remote_id=media_id, url=self._permalink(media_id), published_at=datetime.now(UTC)
+        )
+
+    def url_of(self, media: MediaFile) -> str:
+        """Where Instagram fetches ``media``: its path in the repository under ``media_url``."""
+        try:
+            relative = Path(media.path).resolve().relative_to(Path(self.repo).resolve())
+        except ValueError:
+            raise PermanentError(
+                f"{media.path} is outside the repository, so media_url does not serve it"
+            ) from None
+        return f"{self.media_url}/{quote(relative.as_posix())}"
+
+    def _create(self, post: Outgoing, urls: Sequence[str]) -> str:
+        if len(urls) == 1:
+            return self._container(
+                {"image_url": urls[0], "caption": post.text, **_alt(post.media[0])},
+                what="create the image container",
+            )
+        children = [
+            self._container(
+                {"image_url": url, "is_carousel_item": "true", **_alt(media)},
+                what=f"create the container for {media.path.name}",
+            )
+            for url, media in zip(urls, post.media, strict=True)
+        ]
+        return self._container(
+            {"media_type": "CAROUSEL", "children": ",".join(children), "caption": post.text},
+            what="create the carousel container",
+        )
+
+    def _container(self, data: Mapping[str, str], *, what: str) -> str:
+        answer = self.graph.call("POST", f"{self.user}/media", what=what, data=data)
+        if not answer.get("id"):
+            raise TransientError(f"Instagram created no container to {what}")
+        return str(answer["id"])
+
+    def _first_comment(self, media_id: str, text: str) -> None:
+        try:
+            self.graph.call(
+                "POST",
+                f"{media_id}/comments",
+                what="post the first comment",
+                data={"message": text},
+            )
+        except AdapterError as exc:
+            # The post is out: failing the delivery now would lose its id. Say so and go on.
+            log.warning(
+                "Instagram account %s: post %s went out but its first comment did not (%s);"
+                " add it by hand",
+                self.name,
+                media_id,
+                exc,
+            )
+
+    def _permalink(self, media_id: str) -> str | None:
+        try:
+            answer = self.graph.call(
+                "GET", media_id, what="read the post's address", params={"fields": "permalink"}
+            )
+        except TransientError:
+            return None  # the post is out; its address is a nicety
+        return str(answer.get("permalink") or "") or None
+
+    def respect_quota(self) -> None:
+        """Wait (``RateLimitedError``) while the 24-hour publishing quota is used up."""
+        answer = self.graph.call(
+            "GET",
+            f"{self.user}/content_publishing_limit",
+            what="read the publishing quota",
+            params={"fields": "quota_usage,config"},
+        )
+        rows = answer.get("data") or [{}]
+        usage = rows[0].get("quota_usage")
+        config = rows[0].get("config") or {}
+        total = config.get("quota_total")
+        if usage is None or total is None or int(usage) < int(total):
+            return
+        window = timedelta(seconds=int(config.get("quota_duration") or 0)) or QUOTA_WINDOW
+        until = self._quota_frees(window) or datetime.now(UTC) + QUOTA_WAIT
+        raise RateLimitedError(
+            f"Instagram's publishing quota is used up ({usage} of {total} posts in"
+            f" {window.total_seconds() / 3600:g} hours); klapper waits until"
+            f" {until:%Y-%m-%d %H:%M} UTC",
+            until=until,
+        )
+
+    def _quota_frees(self, window: timedelta) -> datetime | None:
+        """When the oldest post of the window leaves it; None when the media do not show."""
+        now = datetime.now(UTC)
+        times = [
+            created
+            for item in self._recent(since=now - window)
+            if (created := graph_time(item.get("timestamp"))) is not None
+        ]
+        return min(times) + window if times else None
+
+    # --- find -------------------------------------------------------------------------------
+
+    def find(self, post: Outgoing) -> Published | None:
+        since = find_since(post.due) or datetime.now(UTC) - FIND_WINDOW
+        for item in self._recent(since=since):
+            if same_text(str(item.get("caption") or ""), post.text):
+                return Published(
+                    remote_id=str(item["id"]),
+                    url=item.get("permalink"),
+                    published_at=graph_time(item.get("timestamp")),
+                )
+        return None
+
+    def _recent(self, *, since: datetime) -> list[dict[str, Any]]:
+        """The account's media created since ``since``, newest first."""
+        found: list[dict[str, Any]] = []
+        for page in self.graph.pages(
+            f"{self.user}/media",
+            what="read the account's recent media",
+            most=FIND_PAGES,
+            params={"fields": MEDIA_FIELDS, "since": int(since.timestamp()), "limit": FIND_PAGE},
+        ):
+            for item in page:
+                created = graph_time(item.get("timestamp"))
+                if created is not None and created < since:
+                    return found  # newest first: the rest is older
+                found.append(item)
+        return found
+
+    # --- engagement -------------------------------------------------------------------------
+
+    def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
+        found = self.graph.by_ids(remote_ids, fields=METRIC_FIELDS, what="read reactions")
+        return [_metrics(remote_id, item) for remote_id, item in found.items()]
+
+    def metrics_per_request(self) -> int | None:
+        return PLATFORM.lookup_batch
+
+    def interactions(self, *, since: datetime, own_ids: Sequence[str]) -> list[Interaction]:
+        """Comments and their replies on the account's posts since ``since``."""
+        own = set(own_ids)
+        found: list[Interaction] = []
+        for media_id, item in self.graph.by_ids(
+            own_ids, fields=INBOX_FIELDS, what="read comments"
+        ).items():
+            for comment in (item.get("comments") or {}).get("data") or []:
+                replies = (comment.get("replies") or {}).get("data") or []
+                for said, parent in [(comment, media_id), *((r, comment["id"]) for r in replies)]:
+                    created = graph_time(said.get("timestamp"))
+                    if said.get("id") in own or created is None or created < since:
+                        continue
+                    author = said.get("from") or {}
+                    found.append(
+                        Interaction(
+                            remote_id=str(said["id"]),
+                            kind="reply",
+                            author=str(said.get("username") or author.get("username") or "someone"),
+                            text=str(said.get("text") or ""),
+                            url=None,  # Instagram gives comments no address of their own
+                            created_at=created,
+                            in_reply_to=str(parent),
+                            by_self=author.get("id") == self.user,
+                        )
+                    )
+        return found
+
+
+def _metrics(remote_id: str, item: Mapping[str, Any]) -> Metrics:
+    def count(name: str) -> int | None:
+        value = item.get(name)  # like_count is left out when the owner hides likes
+        return int(value) if isinstance(value, int) else None
+
+    return Metrics(remote_id=remote_id, likes=count("like_count"), replies=count("comments_count"))
+
+
+def _alt(media: MediaFile) -> dict[str, str]:
+    return {"alt_text": media.alt} if media.alt else {}
