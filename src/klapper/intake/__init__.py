@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from klapper.intake.csvimport import ImportResult, IntakeError, IntakeUsageError, import_csv
+from klapper.intake.csvimport import IntakeError, IntakeUsageError, import_csv
+from klapper.intake.writer import ImportResult
 
 __all__ = ["ImportResult", "IntakeError", "IntakeUsageError", "import_csv"]

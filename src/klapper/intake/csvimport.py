@@ -1,8 +1,7 @@
 """`klapper import csv`: another tool's bulk-scheduling CSV -> one post file per row.
 
-Files go under ``<posts>/imported/``. Each row is written to a staged file, loaded back through
-the loader and checked like `klapper check` for every account it goes to; only a row without
-errors is renamed into place, so what is written always loads. A refused row is named by its
+Files go under ``<posts>/imported/``, written by writer.PostWriter: staged, loaded back and
+checked like `klapper check` before they are renamed into place. A refused row is named by its
 first line in the CSV, with the reason. Ids come from the rows' content (postfile.post_id):
 importing the same file again writes nothing twice.
 """
@@ -11,9 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,14 +25,10 @@ from klapper.config.safeopen import FileTooLarge, read_regular
 from klapper.display import shown
 from klapper.intake.csvformats import CsvFormatError, Refused, Row, date_format, read_rows
 from klapper.intake.fetch import FetchError, fetch_image
-from klapper.intake.postfile import file_stem, post_id, render, stage
-from klapper.queue import check_posts, load_repository
-from klapper.queue.build import RepoContext
+from klapper.intake.postfile import file_stem, post_id
+from klapper.intake.writer import ImportResult, Outcome, PostWriter, RefusedError
 from klapper.queue.check import account_rules
-from klapper.queue.files import load_file
-from klapper.queue.load import Repository
 
-IMPORTED = "imported"  # below the posts folder
 MEDIA = "media"
 MAX_CSV_BYTES = 64 * 1024 * 1024
 
@@ -44,31 +39,6 @@ class IntakeError(Exception):
 
 class IntakeUsageError(IntakeError):
     """The command was given something wrong (an unknown account, a bad --date-format)."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one row: ``file`` and ``post`` when written or already there."""
-
-    line: int
-    file: str | None = None
-    post: str | None = None
-    reason: str | None = None
-    warnings: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, ())}
-
-
-@dataclass
-class ImportResult:
-    written: list[Outcome] = field(default_factory=list)
-    skipped: list[Outcome] = field(default_factory=list)  # imported before
-    refused: list[Outcome] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, list[dict[str, Any]]]:
-        return {name: [o.to_json() for o in getattr(self, name)]
-                for name in ("written", "skipped", "refused")}
 
 
 def _local(at: datetime, tz: ZoneInfo) -> datetime:
@@ -98,27 +68,18 @@ def _read(csv_file: Path) -> str:
 
 
 class _Importer:
-    def __init__(self, *, repo: Path, config: Config, to: tuple[str, ...] | None,
-                 rules: Mapping[str, Rules], now: datetime, source: str,
+    def __init__(self, *, writer: PostWriter, to: tuple[str, ...] | None, source: str,
                  session: requests.Session) -> None:
-        self.repo, self.config, self.to, self.rules, self.now = repo, config, to, rules, now
-        self.source, self.session = source, session
-        self.ctx = RepoContext.create(config=config, root=repo)
-        posts = PurePosixPath(config.paths.posts) / IMPORTED
-        self.folder_name = posts.as_posix()
-        self.folder = repo / posts
-        self.media = repo / MEDIA
+        self.writer, self.to, self.source, self.session = writer, to, source, session
+        config, rules = writer.config, writer.rules
+        self.media = writer.repo / MEDIA
         targets = [a for a in (to or config.defaults.to) if a in rules] or list(rules)
         self.max_bytes = max((rules[a].max_media_bytes for a in targets), default=0)
         self.types = frozenset().union(*(rules[a].media_types for a in targets))
-        repository = load_repository(repo)
-        # Every id in the repository, with its file: also those of posts with errors.
-        self.known = {p.post: p.source.file for p in repository.problems if p.post}
-        self.known.update((post.id, post.source.file) for post in repository.posts)
         self.result = ImportResult()
 
     def row(self, row: Row) -> None:
-        local = _local(row.at, self.config.tz) if row.at is not None else None
+        local = _local(row.at, self.writer.config.tz) if row.at is not None else None
         at = None if local is None else \
             f"{local:%Y-%m-%d %H:%M}" + (f":{local:%S}" if local.second else "")
         text = row.text
@@ -126,9 +87,9 @@ class _Importer:
             text = f"{text}\n\n{row.link}" if text else row.link
         pid = post_id(at=at, text=text, link=row.link, images=row.images, alts=row.alts,
                       to=self.to)
-        if pid in self.known:
-            self.result.skipped.append(Outcome(row.line, self.known[pid], pid,
-                                               "imported before"))
+        if pid in self.writer.known:
+            self.result.skipped.append(Outcome(row.line, file=self.writer.known[pid], post=pid,
+                                               reason="imported before"))
             return
         fields: dict[str, Any] = {"id": pid, "text": text}
         if at is not None:
@@ -138,46 +99,23 @@ class _Importer:
         try:
             media = [self.image(url, row.alts[i] if i < len(row.alts) else None)
                      for i, url in enumerate(row.images)]
-        except FetchError as exc:
+            if media:
+                fields["media"] = media
+            written = self.writer.write(
+                fields=fields, stem=file_stem(local=local, text=row.text or text),
+                source=f"imported by `klapper import csv` from {self.source} line {row.line}")
+        except (FetchError, RefusedError) as exc:
             self.result.refused.append(Outcome(row.line, reason=str(exc)))
             return
-        if media:
-            fields["media"] = media
-        self.write(row, pid, fields, file_stem(local=local, text=row.text or text))
+        self.result.written.append(replace(written, line=row.line))
 
     def image(self, url: str, alt: str | None) -> dict[str, str]:
         path = fetch_image(url=url, folder=self.media, max_bytes=self.max_bytes,
                            types=self.types, session=self.session)
-        entry = {"file": os.path.relpath(path, self.folder).replace(os.sep, "/")}
+        entry = {"file": os.path.relpath(path, self.writer.folder).replace(os.sep, "/")}
         if alt:
             entry["alt"] = alt
         return entry
-
-    def write(self, row: Row, pid: str, fields: dict[str, Any], stem: str) -> None:
-        name = f"{stem}.yaml"
-        if (self.folder / name).exists():  # another post of that minute and beginning
-            name = f"{stem}-{pid[-6:]}.yaml"
-        file = f"{self.folder_name}/{name}"
-        data = render(fields=fields, source=f"imported by `klapper import csv` from "
-                      f"{self.source} line {row.line}").encode()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        staged = stage(self.folder, data)
-        try:
-            loaded = load_file(staged, file=file, ctx=self.ctx, stamp=None)
-            alone = Repository(self.config, list(loaded.posts), [], self.repo)
-            problems = [*loaded.problems, *check_posts(alone, now=self.now, rules=self.rules)]
-            errors = [p.message for p in problems if p.severity == "error"]
-            if errors or not loaded.posts:
-                self.result.refused.append(Outcome(
-                    row.line, reason="; ".join(dict.fromkeys(errors)) or "no post in it"))
-                return
-            os.replace(staged, self.folder / name)
-        finally:
-            if os.path.exists(staged):
-                os.unlink(staged)
-        self.known[pid] = file
-        warnings = tuple(dict.fromkeys(p.message for p in problems))
-        self.result.written.append(Outcome(row.line, file, pid, warnings=warnings))
 
 
 def import_csv(
@@ -209,8 +147,9 @@ def import_csv(
     text = _read(csv_file)
     rules = dict(rules) if rules is not None else {
         name: account_rules(config, name) for name in config.accounts}
-    importer = _Importer(repo=repo, config=config, to=to, rules=rules, now=now,
-                         source=shown(csv_file.name), session=session or requests.Session())
+    writer = PostWriter(repo=repo, config=config, rules=rules, now=now)
+    importer = _Importer(writer=writer, to=to, source=shown(csv_file.name),
+                         session=session or requests.Session())
     try:
         for item in read_rows(text=text, fmt=fmt, strptime=strptime):
             if isinstance(item, Refused):
