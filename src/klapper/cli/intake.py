@@ -1,8 +1,9 @@
-"""`klapper import csv`: another tool's bulk-scheduling file -> post files under posts/imported/."""
+"""`klapper import csv` and `klapper import feed`: content from elsewhere -> posts/imported/."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from klapper.adapters.base import Rules
 from klapper.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
@@ -25,13 +27,15 @@ from klapper.cli.app import (
 from klapper.config.load import ConfigError, load_config
 from klapper.display import shown
 from klapper.intake import ImportResult, IntakeError, IntakeUsageError, import_csv
+from klapper.intake.feed import import_feed
 from klapper.ledger import state_dir
 from klapper.queue import announced_rules
 
 import_app = typer.Typer(
-    help="Turn content kept elsewhere into post files: another tool's bulk-scheduling CSV.",
+    help="Turn content kept elsewhere into post files: another tool's CSV, a blog's feed.",
     no_args_is_help=True,
-    epilog=examples("klapper import csv export.csv --format hootsuite --to shop-mastodon"),
+    epilog=examples("klapper import csv export.csv --format hootsuite --to shop-mastodon",
+                    "klapper import feed https://example.com/blog/feed.xml"),
 )
 app.add_typer(import_app, name="import")
 
@@ -68,14 +72,54 @@ def import_csv_command(
     Every row is checked like `klapper check`; a refused row is named by its line, with the
     reason, and the good rows are written. Importing the same file again writes nothing twice.
     """
-    accounts = tuple(a.strip() for a in to.split(",") if a.strip()) if to else None
+    accounts = _accounts(to)
+    _report(lambda rules: import_csv(
+        repo=repo, csv_file=file, fmt=fmt.value, to=accounts, date_format_option=date_format,
+        now=datetime.now(UTC), rules=rules), repo=repo, state=state, output=output,
+        name=shown(str(file)))
+
+
+@import_app.command(name="feed", epilog=examples(
+    "klapper import feed https://example.com/blog/feed.xml",
+    "klapper import feed https://example.com/atom.xml --to shop-mastodon --template feed.yaml",
+))
+def import_feed_command(
+    url: Annotated[str, typer.Argument(help="The RSS or Atom feed's URL.")],
+    to: Annotated[str | None, typer.Option(
+        "--to", help="Accounts, comma-separated, instead of defaults › to.")] = None,
+    template: Annotated[Path | None, typer.Option(
+        "--template", dir_okay=False, help="A post file with {title}, {link}, {summary}, "
+        "{hashtags}; `draft: true` in it makes drafts. Default: title, link, hashtags.")] = None,
+    output: Annotated[OutputFormat, typer.Option(
+        "--output", "-o", help="text for people, json for scripts.")] = OutputFormat.text,
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
+) -> None:
+    """Write a post file for each new entry of a feed, into the next free posting slots.
+
+    The entries imported are remembered in the state folder: a second import writes nothing.
+    Exit 1 if an entry was refused (it is tried again next time).
+    """
+    accounts = _accounts(to)
+    _report(lambda rules: import_feed(
+        repo=repo, url=url, state=state_dir(state), now=datetime.now(UTC), to=accounts,
+        template=template, rules=rules), repo=repo, state=state, output=output, name=url)
+
+
+def _accounts(to: str | None) -> tuple[str, ...] | None:
+    return tuple(a.strip() for a in to.split(",") if a.strip()) if to else None
+
+
+def _report(run: Callable[[dict[str, Rules] | None], ImportResult], *, repo: Path,
+            state: Path | None, output: OutputFormat, name: str) -> None:
+    """Run an import with the limits `klapper check` uses, print what became of each item."""
     try:
-        rules = announced_rules(load_config(repo), cache_dir=state_dir(state))
-    except ConfigError:  # import_csv says what is wrong with it
+        rules: dict[str, Rules] | None = announced_rules(load_config(repo),
+                                                         cache_dir=state_dir(state))
+    except ConfigError:  # the import says what is wrong with it
         rules = None
     try:
-        result = import_csv(repo=repo, csv_file=file, fmt=fmt.value, to=accounts,
-                            date_format_option=date_format, now=datetime.now(UTC), rules=rules)
+        result = run(rules)
     except IntakeError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = EXIT_USAGE if isinstance(exc, IntakeUsageError) else EXIT_FAILED
@@ -83,17 +127,19 @@ def import_csv_command(
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
-        _print(result, shown(str(file)))
+        _print(result, name)
     raise typer.Exit(EXIT_FAILED if result.refused else EXIT_OK)
 
 
 def _print(result: ImportResult, name: str) -> None:
     console = stdout_console()
     for o in result.written:
-        console.print(f"[green]wrote[/green] {escape(o.file or '')}  (line {o.line})")
+        where = f"line {o.line}" if o.line is not None else f"entry {o.entry}"
+        console.print(f"[green]wrote[/green] {escape(o.file or '')}  ({escape(where)})")
         for warning in o.warnings:
             console.print(f"  [yellow]warning[/yellow] {escape(warning)}")
     for o in result.refused:
-        console.print(f"{escape(name)}:{o.line}: [red]refused[/red] {escape(o.reason or '')}")
+        where = f"{name}:{o.line}" if o.line is not None else f"{name} entry {o.entry}"
+        console.print(f"{escape(where)}: [red]refused[/red] {escape(o.reason or '')}")
     console.print(f"{len(result.written)} written, {len(result.skipped)} imported before, "
                   f"{len(result.refused)} refused")

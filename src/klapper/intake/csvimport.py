@@ -46,11 +46,17 @@ def _local(at: datetime, tz: ZoneInfo) -> datetime:
     return at.astimezone(tz).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
-def _config(repo: Path) -> Config:
+def load_config_for_import(repo: Path, *, to: tuple[str, ...] | None) -> Config:
+    """klapper.yaml, and every account of ``to`` in it; IntakeError (or IntakeUsageError)."""
     try:
-        return load_config(repo)
+        config = load_config(repo)
     except ConfigError as exc:
         raise IntakeError(f"{CONFIG_FILE}: {exc}; fix it first (klapper check)") from None
+    unknown = [name for name in to or () if name not in config.accounts]
+    if unknown:
+        raise IntakeUsageError(f"--to {unknown[0]}: no such account in {CONFIG_FILE} "
+                               f"(accounts: {', '.join(sorted(config.accounts))})")
+    return config
 
 
 def _read(csv_file: Path) -> str:
@@ -135,11 +141,7 @@ def import_csv(
     ``now`` (aware) decides what is past. IntakeUsageError for a wrong option, IntakeError when
     nothing can be imported; a bad row is only refused.
     """
-    config = _config(repo)
-    unknown = [name for name in to or () if name not in config.accounts]
-    if unknown:
-        raise IntakeUsageError(f"--to {unknown[0]}: no such account in {CONFIG_FILE} (accounts: "
-                          f"{', '.join(sorted(config.accounts))})")
+    config = load_config_for_import(repo, to=to)
     try:
         strptime = date_format(date_format_option, fmt=fmt)
     except ValueError as exc:
