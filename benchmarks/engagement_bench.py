@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' fake servers
 
-from klapper.adapters.base import Adapter  # noqa: E402
-from klapper.config.platforms import platform as describe  # noqa: E402
-from tests.engagement.helpers import World, bulk_published, config_for  # noqa: E402
+from klapper.adapters.base import Adapter
+from klapper.config.platforms import platform as describe
+from tests.engagement.helpers import World, bulk_published, config_for
 
 
 @dataclass

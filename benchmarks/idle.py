@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from daemon_util import Daemon, write_repo  # noqa: E402
+from daemon_util import Daemon, write_repo
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from klapper.intake import import_csv  # noqa: E402
-from tests.queue.repo_helpers import make_repo  # noqa: E402
+from klapper.intake import import_csv
+from tests.queue.repo_helpers import make_repo
 
 
 def _file(rows: int) -> str:

@@ -142,7 +142,7 @@ def test_adapter_failures_never_show_credentials(
                 adapter.publish(post)
             except AdapterError as exc:
                 shown.append(error_text(exc))
-            for call in (lambda: adapter.find(post), lambda: adapter.metrics(["1", "2"])):
+            for call in (lambda p=post: adapter.find(p), lambda: adapter.metrics(["1", "2"])):
                 try:
                     call()
                 except AdapterError as exc:

@@ -19,8 +19,8 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Literal
 
 _MINUTE = timedelta(minutes=1)
 # Far enough for any real schedule, and far from datetime's limits (no overflow near them).

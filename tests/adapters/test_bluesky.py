@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from klapper.adapters.bluesky import adapter as bluesky_module
 from klapper.adapters import create_adapter
 from klapper.adapters.base import (
     AuthExpiredError,
@@ -21,6 +20,7 @@ from klapper.adapters.base import (
     ThreadRef,
     TransientError,
 )
+from klapper.adapters.bluesky import adapter as bluesky_module
 from tests.fakes.bluesky import Pages, adapter_case, make_adapter, shared_pds, signed_token
 
 pytestmark = pytest.mark.pds

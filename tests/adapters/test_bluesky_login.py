@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from klapper.adapters.base import Outgoing
-from klapper.config.platforms import account_settings as AccountConfig
+from klapper.config.platforms import account_settings
 from klapper.config.secrets import secret_values
 from klapper.login import LoginError, run_login
 from tests.fakes.bluesky import make_adapter, shared_pds
@@ -39,7 +39,7 @@ def pds():
 
 def test_login_verifies_the_app_password_and_returns_a_working_session(pds):
     account = pds.create_account()
-    config = AccountConfig(platform="bluesky", service=pds.url, handle=account.handle)
+    config = account_settings(platform="bluesky", service=pds.url, handle=account.handle)
     ui = ScriptedUI(account.app_password)
     secrets = run_login(name="shop", account=config, existing={}, ui=ui)
     assert ui.prompts == [("App password", True)]  # the handle comes from klapper.yaml
@@ -59,7 +59,7 @@ def test_login_asks_for_the_handle_when_klapper_yaml_has_none_and_keeps_it(pds):
     account = pds.create_account()
     ui = ScriptedUI(f"@{account.handle}", account.app_password)
     secrets = run_login(
-        name="shop", account=AccountConfig(platform="bluesky", service=pds.url), existing={}, ui=ui
+        name="shop", account=account_settings(platform="bluesky", service=pds.url), existing={}, ui=ui
     )
     assert [secret for _, secret in ui.prompts] == [False, True]
     assert secrets["handle"] == account.handle
@@ -68,7 +68,7 @@ def test_login_asks_for_the_handle_when_klapper_yaml_has_none_and_keeps_it(pds):
 
 def test_login_with_a_wrong_password_says_what_to_do_without_echoing_it(pds):
     account = pds.create_account()
-    config = AccountConfig(platform="bluesky", service=pds.url, handle=account.handle)
+    config = account_settings(platform="bluesky", service=pds.url, handle=account.handle)
     with pytest.raises(LoginError) as refused:
         run_login(name="shop", account=config, existing={}, ui=ScriptedUI("abcd-efgh-ijkl-mnop"))
     message = str(refused.value)
@@ -77,12 +77,12 @@ def test_login_with_a_wrong_password_says_what_to_do_without_echoing_it(pds):
 
 
 def test_login_to_an_unreachable_service_names_the_service():
-    config = AccountConfig(platform="bluesky", service="http://127.0.0.1:9", handle="a.test")
+    config = account_settings(platform="bluesky", service="http://127.0.0.1:9", handle="a.test")
     with pytest.raises(LoginError, match=r"http://127.0.0.1:9 .*connection .* failed.*service URL"):
         run_login(name="shop", account=config, existing={}, ui=ScriptedUI("abcd-efgh-ijkl-mnop"))
 
 
 def test_an_empty_app_password_is_refused():
-    config = AccountConfig(platform="bluesky", service="http://127.0.0.1:9", handle="a.test")
+    config = account_settings(platform="bluesky", service="http://127.0.0.1:9", handle="a.test")
     with pytest.raises(LoginError, match="no app password"):
         run_login(name="shop", account=config, existing={}, ui=ScriptedUI(""))

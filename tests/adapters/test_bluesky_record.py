@@ -11,10 +11,10 @@ from atproto_client.models.string_formats import TID_RE
 from hypothesis import given
 from hypothesis import strategies as st
 
-from klapper.adapters.bluesky import record as rec
 from klapper.adapters.base import MediaFile, PermanentError, Published, ThreadRef
-from klapper.adapters.bluesky.card import fetch_card
 from klapper.adapters.bluesky import RULES
+from klapper.adapters.bluesky import record as rec
+from klapper.adapters.bluesky.card import fetch_card
 from tests.fakes.bluesky import Pages
 
 SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
@@ -178,6 +178,6 @@ def test_link_facets_carry_the_campaign_tags_while_the_text_stays_short():
         ("kurse.de", "https://kurse.de/?utm_source=bluesky&utm_campaign=advent"),
     ]
     assert rec.first_link(found) == links[0][1]  # the link card reads the tagged page
-    assert [f.features[0].uri for f in rec.facets(text, resolve=lambda h: None)
-            if isinstance(f.features[0], models.AppBskyRichtextFacet.Link)][0] == \
+    assert next(f.features[0].uri for f in rec.facets(text, resolve=lambda h: None)
+                if isinstance(f.features[0], models.AppBskyRichtextFacet.Link)) == \
         "https://shop.de/advent?ref=1#top"

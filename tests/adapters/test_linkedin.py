@@ -19,9 +19,9 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.identity import checked
+from klapper.adapters.linkedin import RULES
 from klapper.adapters.linkedin.adapter import BATCH, LinkedInAdapter
 from klapper.adapters.linkedin.text import from_little, to_little
-from klapper.adapters.linkedin import RULES
 from klapper.config.expiry import parse_expiry
 from tests.fakes.linkedin import (
     PAGE,

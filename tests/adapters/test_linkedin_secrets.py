@@ -9,7 +9,6 @@ import pytest
 
 from klapper.adapters.base import AdapterError, Outgoing
 from klapper.login import LoginError
-from tests.leaks import chain_text
 from tests.fakes.linkedin import (
     CLIENT_SECRET,
     DAY,
@@ -18,6 +17,7 @@ from tests.fakes.linkedin import (
     insecure_transport_allowed,
     make_adapter,
 )
+from tests.leaks import chain_text
 from tests.login.test_linkedin_login import APP, BrowserUI, run
 
 ACCESS = "CANARY-li-access-7f3a9c1e5b"

@@ -147,9 +147,9 @@ def test_rate_limit_carries_the_reset_time(case: Case) -> None:
 @pytest.mark.parametrize(("flavor", "status"), [("mastodon", 422), ("gotosocial", 400)])
 def test_too_long_is_permanent_with_the_servers_words(tmp_path: Path, flavor: str,
                                                       status: int) -> None:
-    with adapter_case(tmp_path, flavor=flavor) as case:
-        with pytest.raises(PermanentError, match=f"HTTP {status}: .*character limit of 500"):
-            case.adapter.publish(out("x" * 501))
+    with adapter_case(tmp_path, flavor=flavor) as case, \
+            pytest.raises(PermanentError, match=f"HTTP {status}: .*character limit of 500"):
+        case.adapter.publish(out("x" * 501))
 
 
 def test_forbidden_token_and_missing_token_are_auth_errors(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from klapper.adapters.x.adapter import shown_by_x
 
 def test_the_window_reaches_back_from_the_due_time() -> None:
     due = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    assert find_since(due) == due - FIND_WINDOW and FIND_WINDOW == timedelta(minutes=10)
+    assert find_since(due) == due - FIND_WINDOW and timedelta(minutes=10) == FIND_WINDOW
     assert find_since(None) is None
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from klapper.adapters.x import media as x_media
 from klapper.adapters.base import (
     AuthExpiredError,
     MediaFile,
@@ -22,6 +21,7 @@ from klapper.adapters.base import (
     ThreadRef,
     TransientError,
 )
+from klapper.adapters.x import media as x_media
 from klapper.adapters.x.adapter import XAdapter, comparable_text
 from klapper.adapters.x.http import rate_limit_until
 from tests.fakes.x import ME_ID, ME_USERNAME, Case, FakeX, adapter_case

@@ -12,9 +12,9 @@ import pytest
 from klapper.adapters.base import AdapterError, Outgoing
 from klapper.adapters.x.adapter import XAdapter
 from klapper.login import LoginError
-from tests.leaks import chain_text
 from tests.fakes.x import CLIENT_ID, ME_ID, ME_USERNAME, FakeX
 from tests.fakes.x_oauth import Token
+from tests.leaks import chain_text
 from tests.login.test_x_login import BrowserUI, _free_port, _login
 
 ACCESS = "CANARY-x-access-5c1d9e7a3f"

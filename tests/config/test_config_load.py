@@ -90,7 +90,7 @@ def test_missing_multi_document_and_syntax_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="has no klapper.yaml"):
         load_config(tmp_path)
     assert _issues(tmp_path, "timezone: UTC\n---\ntimezone: UTC\n")[0][:2] == (3, 1)
-    ((line, column, message),) = _issues(tmp_path, "accounts:\n\toutbox: {}\n")
+    ((line, _, message),) = _issues(tmp_path, "accounts:\n\toutbox: {}\n")
     assert (line, message.endswith("YAML indents with spaces, not tabs")) == (2, True)
 
 

@@ -13,9 +13,9 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from klapper.adapters.mastodon.adapter import MastodonAdapter
-from klapper.scheduler.engagement_timer import JOB_ID, EngagementTimer
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger
+from klapper.scheduler.engagement_timer import JOB_ID, EngagementTimer
 from tests.engagement.helpers import config_for, record_published
 from tests.fakes.mastodon import FakeMastodon
 

@@ -7,6 +7,7 @@ Used by tests/engine/test_crash.py (short) and benchmarks/crash_soak.py (long).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import time
@@ -83,10 +84,10 @@ def drill(folder: Path, *, posts: int = 30, kills: int = 10, seed: int = 1,
             seen = server.requests()
             proc = start("daemon", repo=repo.root, state=state, api=server.url, refresh=0.5,
                          platform=platform)
-            try:  # kill it while it talks to the platform: that is where it hurts
-                wait_for(lambda: server.requests() > seen, timeout=10, every=0.005)
-            except AssertionError:
-                pass  # nothing left to publish; kill it anyway
+            # Kill it while it talks to the platform: that is where it hurts. With nothing left
+            # to publish, kill it anyway.
+            with contextlib.suppress(AssertionError):
+                wait_for(lambda before=seen: server.requests() > before, timeout=10, every=0.005)
             time.sleep(rng.uniform(*kill_after))
             proc.send_signal(signal.SIGKILL)
             proc.wait()

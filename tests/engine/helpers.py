@@ -14,6 +14,7 @@ from klapper.queue.model import Part, Post, Source
 from klapper.scheduler.publisher import Publisher
 from tests.fakes.generic import FakeServer, generic_factory, token_for
 
+
 @dataclass
 class Clock:
     """A clock the test moves by hand; it starts at the real time (fake servers use that)."""

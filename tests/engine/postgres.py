@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
-from psycopg.rows import dict_row  # only once psycopg is known to be there
+from psycopg.rows import dict_row  # noqa: E402 - only once psycopg is known to be there
 
 from klapper.ledger.schema import MIGRATIONS  # noqa: E402
 from tests.fakes.postgres import Cluster, pg_bindir, server_user, start_cluster  # noqa: E402

@@ -26,7 +26,12 @@ from urllib.parse import parse_qs, urlparse
 import requests
 
 from klapper.adapters.base import (
-    Adapter, AuthExpiredError, Outgoing, PermanentError, Published, RateLimitedError,
+    Adapter,
+    AuthExpiredError,
+    Outgoing,
+    PermanentError,
+    Published,
+    RateLimitedError,
     TransientError,
 )
 from klapper.adapters.outbox import RULES
@@ -96,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep tests quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _json(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
@@ -113,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         return self.server.platform.tokens.get(auth.removeprefix("Bearer "))
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         platform = self.server.platform
         account = self._account()
         url = urlparse(self.path)
@@ -124,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         found = [p.__dict__ for p in platform.by_key(key) if p.account == account]
         return self._json(200, found)
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         platform = self.server.platform
         account = self._account()
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")

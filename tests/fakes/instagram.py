@@ -294,7 +294,7 @@ def serve_media(folder: pathlib.Path) -> Iterator[str]:
     """Serve ``folder`` on 127.0.0.1 as the account's ``media_url``; yields its address."""
 
     class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))

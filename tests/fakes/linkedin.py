@@ -233,13 +233,13 @@ def _handler(fake: FakeLinkedIn) -> type[BaseHTTPRequestHandler]:
             # client's delayed ACK add 40 ms to every answer with a body.
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._serve("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._serve("POST")
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             self._serve("PUT")
 
         def _serve(self, method: str) -> None:
@@ -270,7 +270,7 @@ def _handler(fake: FakeLinkedIn) -> type[BaseHTTPRequestHandler]:
             with contextlib.suppress(OSError):
                 self.wfile.write(data)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     return Handler

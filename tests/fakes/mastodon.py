@@ -232,13 +232,13 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             # client's delayed ACK add 40 ms to every answer.
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return  # quiet: tests read ``state.requests`` instead
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._serve("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._serve("POST")
 
         def _serve(self, method: str) -> None:

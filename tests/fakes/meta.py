@@ -28,8 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from klapper.adapters.meta import GRAPH_VERSION
 from klapper import testing as faults
+from klapper.adapters.meta import GRAPH_VERSION
 
 APP_ID, APP_SECRET = "1234567890123", "fake-meta-app-secret-0123456789"
 DAY = 86400
@@ -449,7 +449,7 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
             with contextlib.suppress(OSError):
                 self.wfile.write(data)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     return Handler

@@ -24,11 +24,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from klapper import testing as faults
 from klapper.adapters.x.adapter import XAdapter
 from klapper.adapters.x.http import API_BASE, TWEEPY_HOST
-from klapper import testing as faults
 from tests.fakes.x_media import MediaRoutes, invalid
-from tests.fakes.x_oauth import AUTHORIZE_HOST, OAuthSide, Reply, RewriteTransport, problem, split_url
+from tests.fakes.x_oauth import (
+    AUTHORIZE_HOST,
+    OAuthSide,
+    Reply,
+    RewriteTransport,
+    problem,
+    split_url,
+)
 
 ME_ID, ME_USERNAME = "1000", "klapper_shop"
 CLIENT_ID = "fake-x-client"
@@ -163,7 +170,7 @@ class FakeX(MediaRoutes):
             form = dict(parse_qsl(body.decode(), keep_blank_values=True))
             self.oauth.token_requests.append({"grant_type": form.get("grant_type", "")})
             return self._with_failure("token", lambda: self.oauth.token(form, headers))
-        for route_method, pattern, route in _ROUTES:
+        for route_method, pattern, route in _ROUTES:  # noqa: B007 - route is used after the loop
             match = pattern.fullmatch(path)
             if match and route_method == method:
                 break
@@ -403,7 +410,7 @@ def _handler(fake: FakeX) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = _serve
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     return Handler
@@ -447,4 +454,4 @@ def adapter_case(tmp_path: Path, *, timeout: float = 1.0, **settings: Any) -> It
             adapter.close()
 
 
-__all__ = ["AUTHORIZE_HOST", "CLIENT_ID", "FakeX", "ME_ID", "ME_USERNAME", "adapter_case"]
+__all__ = ["AUTHORIZE_HOST", "CLIENT_ID", "ME_ID", "ME_USERNAME", "FakeX", "adapter_case"]

@@ -13,10 +13,10 @@ import pytest
 import requests
 
 from klapper.adapters.base import Outgoing
+from klapper.adapters.linkedin.login import login
 from klapper.config.expiry import expiring_credentials, parse_expiry
 from klapper.config.platforms import account_settings
 from klapper.login import LoginError
-from klapper.adapters.linkedin.login import login
 from tests.fakes.linkedin import (
     CLIENT_ID,
     CLIENT_SECRET,

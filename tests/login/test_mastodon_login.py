@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 from klapper.adapters.base import Outgoing
 from klapper.adapters.mastodon.adapter import MastodonAdapter
 from klapper.cli.app import app
-from klapper.config.platforms import account_settings
+from klapper.config.platforms import account_settings, registry
 from klapper.config.secrets import load_secrets
-from klapper.config.platforms import registry
 from klapper.login import LoginError, login_flow, run_login
 from tests.fakes.mastodon import FakeMastodon
 

@@ -68,9 +68,9 @@ def test_code_arriving_while_waiting() -> None:
 def test_busy_port_is_a_clear_error() -> None:
     with RedirectListener() as first:
         port = int(first.redirect_uri.rsplit(":", 1)[1].split("/")[0])
-        with pytest.raises(RedirectError, match=f"cannot listen on 127.0.0.1:{port}"):
-            with RedirectListener(port=port):
-                pass
+        with pytest.raises(RedirectError, match=f"cannot listen on 127.0.0.1:{port}"), \
+                RedirectListener(port=port):
+            pass
 
 
 def test_an_idle_connection_does_not_hold_up_the_redirect() -> None:
@@ -88,7 +88,7 @@ def test_a_browser_that_goes_away_leaves_no_traceback(capfd: pytest.CaptureFixtu
         port = int(listener.redirect_uri.rsplit(":", 1)[1].split("/")[0])
         for _ in range(10):
             gone = socket.create_connection(("127.0.0.1", port), timeout=5)
-            gone.sendall("GET /callback?code=c&state=other HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            gone.sendall(b"GET /callback?code=c&state=other HTTP/1.1\r\nHost: x\r\n\r\n")
             # Close with a reset, before the page is read: the server's write fails.
             gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             gone.close()

@@ -12,11 +12,11 @@ import requests
 from typer.testing import CliRunner
 
 from klapper.adapters.base import Outgoing
-from klapper.config.secrets import fingerprint
 from klapper.adapters.x.adapter import XAdapter
-from klapper.config.platforms import account_settings
-from klapper.login import ConsoleUI, LoginError
 from klapper.adapters.x.login import login
+from klapper.config.platforms import account_settings
+from klapper.config.secrets import fingerprint
+from klapper.login import ConsoleUI, LoginError
 from tests.fakes.x import ME_ID, ME_USERNAME, FakeX
 from tests.fakes.x_oauth import AUTHORIZE_HOST
 

@@ -65,8 +65,8 @@ def test_check_uses_the_formats_limits(tmp_path: Path, env: dict[str, str]) -> N
 def test_publish_due_posts_each_delivery_once(tmp_path: Path, env: dict[str, str]) -> None:
     past = (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="seconds")
     with serve("json") as receiver:
-        repo = make_repo(tmp_path / "repo", account="{platform: webhook, url: '%s',"
-                         " headers: [Authorization]}" % receiver.url, posts={
+        repo = make_repo(tmp_path / "repo", account=f"{{platform: webhook, url: '{receiver.url}',"
+                         " headers: [Authorization]}", posts={
                              "a.yaml": f"""\
                                  text: Advent sale
                                  at: {past}
@@ -97,8 +97,8 @@ def test_a_receiver_that_is_down_fails_the_run_and_the_retry_waits(tmp_path: Pat
                                                               env: dict[str, str]) -> None:
     past = (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="seconds")
     with serve("json") as receiver:
-        repo = make_repo(tmp_path / "repo", account="{platform: webhook, url: '%s',"
-                         " headers: [Authorization]}" % receiver.url,
+        repo = make_repo(tmp_path / "repo", account=f"{{platform: webhook, url: '{receiver.url}',"
+                         " headers: [Authorization]}",
                          posts={"a.yaml": f"text: Hello\nat: {past}\n"})
         receiver.fail_next("500")
         code, _, _ = run("publish", "--due", "--repo", str(repo), env=env)

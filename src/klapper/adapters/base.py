@@ -22,7 +22,6 @@ from typing import Any, ClassVar, Literal
 from klapper.config.platforms import Counting as Counting
 from klapper.config.platforms import Rules as Rules
 
-
 # --- errors ---------------------------------------------------------------------------------
 
 

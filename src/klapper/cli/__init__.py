@@ -6,7 +6,7 @@ from klapper.cli.app import app
 
 # Each module registers its commands on `app`: the table of command groups is this list.
 # In help order: content (check, plan, schema), engine, ledger, accounts, engagement, import.
-from klapper.cli import content, engine, ledger, accounts, engagement, intake  # noqa: E402,F401  isort: skip
+from klapper.cli import content, engine, ledger, accounts, engagement, intake  # noqa: F401  isort: skip
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
 import sys
 from datetime import UTC, datetime, tzinfo
 from enum import Enum

@@ -22,7 +22,12 @@ from datetime import UTC, datetime, timedelta
 
 from klapper.adapters import adapter_class
 from klapper.adapters.base import (
-    Adapter, AdapterError, AuthExpiredError, Metrics, RateLimitedError, TransientError,
+    Adapter,
+    AdapterError,
+    AuthExpiredError,
+    Metrics,
+    RateLimitedError,
+    TransientError,
 )
 from klapper.config.model import Config, format_duration
 from klapper.config.platforms import PlatformError

@@ -10,7 +10,14 @@ import platformdirs
 from klapper.ledger.events import EventLog, event_log_path, read_events
 from klapper.ledger.queries import PublishedDelivery
 from klapper.ledger.states import (
-    ACTIVE, ON_PLATFORM, AccountState, Delivery, PartRecord, State, delivery_id, idempotency_key,
+    ACTIVE,
+    ON_PLATFORM,
+    AccountState,
+    Delivery,
+    PartRecord,
+    State,
+    delivery_id,
+    idempotency_key,
 )
 from klapper.ledger.store import Ledger
 

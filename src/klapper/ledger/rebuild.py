@@ -103,10 +103,10 @@ def _replay(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[str, An
         row.update(post_id=event["post"], account=event["account"])
         row["due"] = _utc(event.get("due")) or row["due"]
         state = _STATES[name]
-        if state is None or row["state"] in ON_PLATFORM and state not in ON_PLATFORM:
+        if state is None or (row["state"] in ON_PLATFORM and state not in ON_PLATFORM):
             continue  # a rename; or a late line about an attempt that was settled since
         row.update(state=state, reason=event.get("reason"), final=name == "failed")
-        if name == "published" or state in ON_PLATFORM and not row["parts"]:
+        if name == "published" or (state in ON_PLATFORM and not row["parts"]):
             if not event.get("remote_id"):
                 continue
             ids = event.get("remote_ids") or [event["remote_id"]]

@@ -16,6 +16,7 @@ from typing import Protocol
 from klapper.config.platforms import AccountSettings, registry
 from klapper.config.platforms import platform as describe
 
+
 class LoginError(Exception):
     """A login could not finish; the message says why and what to try."""
 

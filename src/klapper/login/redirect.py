@@ -159,7 +159,7 @@ class RedirectListener:
         class Handler(BaseHTTPRequestHandler):
             timeout = IDLE_TIMEOUT  # a silent connection ends, its thread with it
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 if url.path != listener.path:
                     self._page(404, "Not found", "This is klapper's login listener.")

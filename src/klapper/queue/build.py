@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from klapper.config.platforms import registry
 from klapper.config.errors import FieldError
 from klapper.config.model import Config
+from klapper.config.platforms import registry
 from klapper.config.yamlsrc import locate
 from klapper.display import is_shown_as_is
 from klapper.queue.model import Media, Override, Part, Post, Source

@@ -242,7 +242,7 @@ class Daemon:
     def _refresh_safely(self) -> None:
         try:
             self.refresh()
-        except Exception:  # noqa: BLE001 - the next turn tries again; the loop must go on
+        except Exception:
             log.exception("refreshing from the ledger failed")
 
     def refresh(self) -> None:

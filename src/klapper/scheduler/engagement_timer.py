@@ -67,7 +67,7 @@ class EngagementTimer:
         assert self.service is not None
         try:
             self.service.round()
-        except Exception:  # noqa: BLE001 - the timer must stay armed whatever happened
+        except Exception:
             log.exception("engagement round failed")
         if not self.service.poller.stopping.is_set():
             self._schedule()

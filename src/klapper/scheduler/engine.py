@@ -11,9 +11,9 @@ from pathlib import Path
 from klapper.config.model import Config
 from klapper.ledger import Delivery, EventLog, Ledger, event_log_path, read_events
 from klapper.ledger.faults import check_room
+from klapper.ledger.owner import owner_alive
 from klapper.ledger.rebuild import rebuild
 from klapper.ledger.repolock import RepositoryHold
-from klapper.ledger.owner import owner_alive
 from klapper.queue import LoadCache, Repository, announced_rules, check_posts, load_repository
 from klapper.scheduler.accounts import AccountAdapters
 from klapper.scheduler.publisher import AdapterFactory, Clock, Publisher, utc_now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -152,10 +153,10 @@ def _replan(engine: Engine, row: Delivery, moment: datetime) -> Result:
             raise Refused(f"{row.id} changed meanwhile; look again")
         assert engine.events is not None
         engine.events.emit("retry", delivery=planned, now=moment, by="user")
-        try:
-            engine.reload()  # the sync brings a post edited while it was skipped up to date
-        except RepositoryBroken:
-            pass  # klapper.yaml broke meanwhile: the row is planned; a later sync updates it
+        # The sync brings a post edited while it was skipped up to date; if klapper.yaml broke
+        # meanwhile, the row stays planned and a later sync updates it.
+        with contextlib.suppress(RepositoryBroken):
+            engine.reload()
         row = engine.ledger.get(row.id) or planned
     if row.state is not State.PLANNED:  # the sync found its post gone or moved
         return Result(row, note=f"{row.state.value}: {row.reason or 'not planned'}")

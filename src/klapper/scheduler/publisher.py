@@ -169,7 +169,7 @@ class Publisher:
         try:
             try:
                 adapter = self.adapters(delivery.account)
-            except Exception as exc:  # noqa: BLE001 - a broken account pauses; others go on
+            except Exception as exc:
                 raise _Failure(AuthExpiredError(
                     f"account {delivery.account!r} cannot be set up: {exc}"), delivery.in_flight
                 ) from exc
@@ -241,7 +241,7 @@ class Publisher:
         except (RateLimitedError, AuthExpiredError, PermanentError) as exc:
             # The platform refused a publish: nothing went out. A refused find settles nothing.
             raise _Failure(exc, part if finding else None, finding=finding) from exc
-        except Exception as exc:  # noqa: BLE001 - transient or unexpected: the part may be out
+        except Exception as exc:
             raise _Failure(exc, part, finding=finding) from exc
 
     def _outgoing(self, delivery: Delivery, post: Post, index: int,

@@ -184,9 +184,9 @@ class _Sync:
                 self.report.restored.append(restored)
                 log.info("%s to %s is planned again (%s)", row.post_id, row.account,
                          planned.due.isoformat())
-        elif row.state in (State.PLANNED, State.FAILED, State.UNKNOWN) and _differs(row, fields):
-            if self.ledger.update(row.id, now=self.now, expect=[row.state], **fields):
-                self.report.updated += 1
+        elif row.state in (State.PLANNED, State.FAILED, State.UNKNOWN) and _differs(row, fields) \
+                and self.ledger.update(row.id, now=self.now, expect=[row.state], **fields):
+            self.report.updated += 1
 
     def check_edit(self, row: Delivery) -> None:
         post = self.posts.get(row.post_id)

@@ -12,6 +12,7 @@ hand is folded into the run in hand, which goes again as soon as it ends.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import sys
@@ -54,10 +55,9 @@ class Timers:
         with self._lock:
             if self._armed.pop(key, None) is None:
                 return
-            try:
+            # Handed to a worker already: its token no longer matches, it does nothing.
+            with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(key)
-            except JobLookupError:
-                pass  # handed to a worker already: its token no longer matches, it does nothing
 
     def when(self, key: str) -> datetime | None:
         with self._lock:

@@ -11,6 +11,7 @@ threads write a byte to the same socket.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import select
@@ -56,10 +57,9 @@ class Wakeup:
 
     def wake(self) -> None:
         """From any thread: end the loop's current wait."""
-        try:
+        # Full: a wake-up is waiting already; closed: the loop is gone.
+        with contextlib.suppress(OSError):
             self._write.send(b"\0")
-        except OSError:
-            pass  # full: a wake-up is waiting already; closed: the loop is gone
 
     def wait(self, timeout: float) -> None:
         """Sleep until woken, a signal came, or ``timeout`` seconds passed."""

@@ -55,6 +55,10 @@ class FakeWebhook:
     def fail_next(self, kind: str, times: int = 1) -> None:
         self.faults.extend([kind] * times)
 
+    def accepted_so_far(self) -> list[tuple[str, Received]]:
+        with self._lock:
+            return list(self.accepted)
+
     def answer(self, request: Received) -> tuple[int, dict[str, str], bytes] | None:
         """The answer to ``request``; None to drop the connection without one."""
         with self._lock:
@@ -96,7 +100,7 @@ def serve(kind: str = "json") -> Iterator[FakeWebhook]:
     fake = FakeWebhook(kind=kind)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             parsed = urlparse(self.path)
             request = Received(parsed.path, parsed.query, dict(self.headers.items()),
@@ -149,8 +153,7 @@ class Case:
     })
 
     def posts(self) -> list[dict[str, Any]]:
-        with self.receiver._lock:
-            accepted = list(self.receiver.accepted)
+        accepted = self.receiver.accepted_so_far()
         return [{"id": given, "text": request.json()["text"], "reply_to": None}
                 for given, request in accepted]
 

@@ -22,7 +22,6 @@ from atproto_client import models
 from atproto_client.client.base import is_method_not_served
 from atproto_client.client.raw import ClientRaw
 
-from klapper.adapters.bluesky import record as rec
 from klapper.adapters.base import (
     Adapter,
     AdapterError,
@@ -35,9 +34,10 @@ from klapper.adapters.base import (
     Rules,
     TransientError,
 )
+from klapper.adapters.bluesky import PLATFORM
+from klapper.adapters.bluesky import record as rec
 from klapper.adapters.bluesky.card import fetch_bytes, fetch_card
 from klapper.adapters.bluesky.session import DEFAULT_SERVICE, Session, error_parts
-from klapper.adapters.bluesky import PLATFORM
 
 log = logging.getLogger(__name__)
 

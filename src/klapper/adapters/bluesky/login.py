@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 
 from klapper.adapters.base import AuthExpiredError
+from klapper.adapters.bluesky import BlueskySettings
 from klapper.adapters.bluesky.session import (
     CALL_ERRORS,
     DEFAULT_SERVICE,
@@ -20,7 +21,6 @@ from klapper.adapters.bluesky.session import (
     open_client,
     translate,
 )
-from klapper.adapters.bluesky import BlueskySettings
 from klapper.login import LoginError, LoginUI
 
 TIMEOUT = 30.0

@@ -35,6 +35,7 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.identity import carried, checked, is_checked, mismatch_error
+from klapper.adapters.linkedin import PLATFORM
 from klapper.adapters.linkedin.http import (
     API_BASE,
     API_VERSION,
@@ -43,7 +44,6 @@ from klapper.adapters.linkedin.http import (
     encode,
 )
 from klapper.adapters.linkedin.text import from_little, to_little
-from klapper.adapters.linkedin import PLATFORM
 from klapper.adapters.matching import find_since, same_text
 
 VISIBILITIES = {"public": "PUBLIC", "connections": "CONNECTIONS", "logged_in": "LOGGED_IN"}

@@ -20,8 +20,8 @@ from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.identity import checked
-from klapper.adapters.linkedin.http import API_BASE, OAUTH_BASE, TOKEN_PATH, token_secrets
 from klapper.adapters.linkedin import LinkedInSettings
+from klapper.adapters.linkedin.http import API_BASE, OAUTH_BASE, TOKEN_PATH, token_secrets
 from klapper.login import LoginError, LoginUI
 from klapper.login.redirect import DEFAULT_PATH, DEFAULT_PORT, RedirectError, RedirectListener
 
@@ -114,7 +114,7 @@ def _space_separated_scope(response: requests.Response) -> requests.Response:
         return response
     if isinstance(body, dict) and isinstance(body.get("scope"), str):
         body["scope"] = " ".join(s for s in body["scope"].replace(",", " ").split())
-        response._content = json.dumps(body).encode()
+        response._content = json.dumps(body).encode()  # noqa: SLF001 - requests' own body slot
     return response
 
 

@@ -35,6 +35,7 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.identity import checked, is_checked, mismatch_error, same_name
+from klapper.adapters.mastodon import PLATFORM
 from klapper.adapters.mastodon.http import (
     CountingSession,
     NotFoundError,
@@ -52,7 +53,6 @@ from klapper.adapters.mastodon.limits import (
     rules_from_limits,
 )
 from klapper.adapters.matching import find_since, same_text
-from klapper.adapters.mastodon import PLATFORM
 from klapper.config.secrets import redact, scrub_exception, secret_values
 
 __all__ = ["MastodonAdapter", "cached_rules", "idempotency_header", "instance_url"]
@@ -348,9 +348,9 @@ class MastodonAdapter(Adapter):
             page = list(self._call("read mentions", client.notifications, types=["mention"],
                                    limit=PAGE_SIZE, max_id=max_id))
             for note in page:
-                if note.get("type") == "mention" and note.get("status"):
-                    if _created(note) >= since:
-                        found.append(_interaction(note["status"], own=own, me=me))
+                if note.get("type") == "mention" and note.get("status") \
+                        and _created(note) >= since:
+                    found.append(_interaction(note["status"], own=own, me=me))
             if not page or _created(page[-1]) < since:
                 break
             max_id = page[-1]["id"]

@@ -14,13 +14,13 @@ from requests.auth import AuthBase, HTTPBasicAuth
 from requests_oauthlib import OAuth1, OAuth2Session
 
 from klapper.adapters.base import AuthExpiredError
+from klapper.adapters.x import OAUTH1_KEYS, OAUTH2_KEYS
 from klapper.adapters.x.http import API_BASE, XHTTPError
 
 AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
 TOKEN_PATH = "/2/oauth2/token"
 #: what klapper asks for; offline.access brings the refresh token, media.write the uploads
 SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
-from klapper.adapters.x import OAUTH1_KEYS, OAUTH2_KEYS
 
 #: refresh this long before the access token (2 hours) runs out, so no call meets an expired one
 REFRESH_MARGIN = 300.0
