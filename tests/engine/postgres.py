@@ -21,7 +21,8 @@ import pytest
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 from psycopg.rows import dict_row  # noqa: E402 - only once psycopg is known to be there
 
-from klapper.ledger.schema import MIGRATIONS  # noqa: E402
+from klapper.engagement.schema import MIGRATIONS as ENGAGEMENT  # noqa: E402
+from klapper.ledger.schema import MIGRATIONS as LEDGER  # noqa: E402
 from tests.fakes.postgres import Cluster, pg_bindir, server_user, start_cluster  # noqa: E402
 
 
@@ -69,10 +70,15 @@ def fresh_schema(cluster: Cluster, *, test: str) -> Iterator[Schema]:
             admin.execute(f"DROP SCHEMA {name} CASCADE")
 
 
+#: every component keeping tables in the ledger's file, in the order they are first made
+COMPONENTS = {"ledger": LEDGER, "engagement": ENGAGEMENT}
+
+
 def create_schema(conn: Any) -> None:
-    """Every migration's statements, exactly as the SQLite ledger runs them."""
-    for step in MIGRATIONS:
-        assert not callable(step), "a migration in Python needs its own PostgreSQL twin here"
-        for statement in step:
-            conn.execute(statement)
+    """Every component's migrations, exactly as the SQLite ledger runs them."""
+    for migrations in COMPONENTS.values():
+        for step in migrations:
+            assert not callable(step), "a migration in Python needs its own PostgreSQL twin here"
+            for statement in step:
+                conn.execute(statement)
     conn.commit()

@@ -32,7 +32,8 @@ def test_new_ledger_is_wal_and_at_the_latest_version(tmp_path: Path) -> None:
     ledger.close()
     conn = sqlite3.connect(tmp_path / "ledger.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("SELECT version FROM schema_versions WHERE component = 'ledger'"
+                        ).fetchone()[0] == len(MIGRATIONS)
 
 
 def test_a_later_migration_is_applied_once_and_a_newer_ledger_refused(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from klapper.engagement.store import EngagementStore
 from klapper.ledger import Ledger, State
 from klapper.ledger.dialect import Dialect, placeholders
 from klapper.ledger.queries import row_to_delivery
@@ -113,10 +114,21 @@ def wait_until_blocked(conn: Any, *, pid: int, timeout: float = 5.0) -> None:
 
 def test_the_ledgers_ddl_runs_unchanged_and_gives_the_same_columns(pg: Schema,
                                                                    tmp_path: Path) -> None:
-    Ledger(tmp_path / "ledger.sqlite3").close()
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    EngagementStore(ledger)  # engagement makes its own tables
+    ledger.close()
     sqlite = sqlite3.connect(tmp_path / "ledger.sqlite3")
+    # Every table of a ledger in use, so a component left out of COMPONENTS fails here.
+    tables = {row[0] for row in sqlite.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"deliveries", "parts", "readings", "inbox"} <= tables
     with pg.connect() as conn:
-        for table in ("deliveries", "parts", "accounts", "slots", "readings", "inbox"):
+        on_pg_tables = {row["table_name"] for row in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (pg.name,))}
+        # the version tables are migrate()'s own bookkeeping, not any migration's
+        assert on_pg_tables == tables - {"schema_version", "schema_versions"}
+        for table in sorted(on_pg_tables):
             on_pg = [row["column_name"] for row in conn.execute(
                 "SELECT column_name FROM information_schema.columns"
                 " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",

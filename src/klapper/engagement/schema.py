@@ -1,10 +1,14 @@
-"""The engagement tables, one entry of the ledger's migration list (see ledger/schema.py).
+"""The engagement tables in the ledger's file: the engagement component's migrations.
 
-The SQL is portable like the ledger's own (TEXT times in one UTC ISO form, no SQLite-only
-functions). This module imports nothing of klapper, so the ledger may load it freely.
+``EngagementStore`` applies them through ``Ledger.ensure_schema`` when it is constructed; the
+ledger itself knows nothing of them (see ledger/schema.py). The SQL is portable like the
+ledger's own (TEXT times in one UTC ISO form, no SQLite-only functions): tests/engine/
+test_postgres.py runs it on PostgreSQL. Append to ``MIGRATIONS``; never edit a released entry.
 """
 
 from __future__ import annotations
+
+from klapper.ledger.schema import Migration
 
 _READINGS = """
 CREATE TABLE readings (
@@ -67,12 +71,18 @@ CREATE TABLE engagement_marks (
 )
 """
 
-#: appended to ``klapper.ledger.schema.MIGRATIONS``
-MIGRATION: tuple[str, ...] = (
-    _READINGS,
-    "CREATE INDEX readings_account_taken ON readings (account, taken_at)",
-    _INBOX,
-    "CREATE INDEX inbox_open ON inbox (account, created_at)",
-    _ACCOUNTS,
-    _MARKS,
-)
+#: the name this component's version goes by in the ledger's ``schema_versions``
+COMPONENT = "engagement"
+
+MIGRATIONS: list[Migration] = [
+    # 1: readings, the inbox, polling waits and cursors (the ledger's migration 2 before
+    # components: ledgers made then are converted to engagement version 1).
+    (
+        _READINGS,
+        "CREATE INDEX readings_account_taken ON readings (account, taken_at)",
+        _INBOX,
+        "CREATE INDEX inbox_open ON inbox (account, created_at)",
+        _ACCOUNTS,
+        _MARKS,
+    ),
+]

@@ -1,8 +1,11 @@
 """The engagement side's SQL: readings, the inbox, polling waits and marks, in the ledger's file.
 
-Writes go through ``Ledger.transaction`` (the ledger's lock and BEGIN IMMEDIATE), reads
-through its reader, so publisher and poller share one connection and never block each other
-for long. Times are TEXT in the ledger's fixed UTC form (``utc_text``).
+The store makes its tables when constructed (``Ledger.ensure_schema`` with engagement's own
+migrations). Writes go through ``Ledger.transaction`` (the ledger's lock and BEGIN IMMEDIATE),
+reads through ``Ledger.read``, so publisher and poller share one connection and never block
+each other for long. What it needs of the ledger's own tables (published deliveries, our
+posts' remote ids) it asks the ledger's named questions. Times are TEXT in the ledger's fixed
+UTC form (``utc_text``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from klapper.adapters.base import Interaction
+from klapper.engagement.schema import COMPONENT, MIGRATIONS
 from klapper.ledger import Ledger
 from klapper.ledger.states import from_utc_text, utc_text
 
@@ -114,9 +118,10 @@ class EngagementStore:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        ledger.ensure_schema(component=COMPONENT, migrations=MIGRATIONS)
 
     def _rows(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
-        return self.ledger._read(sql, params)  # noqa: SLF001 - the ledger's shared reader
+        return self.ledger.read(sql, params)
 
     # --- readings --------------------------------------------------------------------------
 
@@ -146,12 +151,11 @@ class EngagementStore:
 
     def readings(self, *, since: datetime | None = None) -> list[Reading]:
         """Readings of deliveries published since ``since`` (all when None), oldest first."""
-        sql = "SELECT r.* FROM readings r"
-        params: list[Any] = []
-        if since is not None:
-            sql += " JOIN deliveries d ON d.id = r.delivery_id WHERE d.published_at >= ?"
-            params.append(utc_text(since))
-        return [_reading(row) for row in self._rows(sql + " ORDER BY r.taken_at", params)]
+        rows = [_reading(row) for row in self._rows("SELECT * FROM readings ORDER BY taken_at")]
+        if since is None:
+            return rows
+        published = {p.delivery.id for p in self.ledger.published_deliveries(since=since)}
+        return [row for row in rows if row.delivery_id in published]
 
     # --- accounts: polling waits and the inbox cursor --------------------------------------
 
@@ -190,10 +194,8 @@ class EngagementStore:
         thread's follow-ups) are never kept, whatever the platform says of them.
         """
         new_ids = []
+        ours = {remote for _, remote in self.ledger.remote_ids(account=account)}
         with self.ledger.transaction() as conn:
-            ours = {row[0] for row in conn.execute(
-                "SELECT p.remote_id FROM parts p JOIN deliveries d ON d.id = p.delivery_id"
-                " WHERE d.account = ?", (account,))}
             for item in found:
                 if item.remote_id in ours:
                     continue  # a follow-up part of our own thread: not someone's reply
@@ -232,9 +234,7 @@ class EngagementStore:
     def inbox_items(self, *, ids: Sequence[str] | None = None, open_only: bool = False,
                     since: datetime | None = None) -> list[InboxItem]:
         """Inbox items, newest first (``open_only``: not ours, not answered, not done)."""
-        # Our own thread parts (kept by an older klapper) are not replies: leave them out.
-        where, params = ["(account, remote_id) NOT IN (SELECT d.account, p.remote_id FROM parts p"
-                         " JOIN deliveries d ON d.id = p.delivery_id)"], []
+        where, params = ["1 = 1"], list[Any]()
         if ids is not None:
             where.append(f"id IN ({', '.join('?' for _ in ids)})")
             params += list(ids)
@@ -245,7 +245,9 @@ class EngagementStore:
             params.append(utc_text(since))
         rows = self._rows(f"SELECT * FROM inbox WHERE {' AND '.join(where)}"
                           " ORDER BY created_at DESC, id", params)
-        return [_item(row) for row in rows]
+        # Our own thread parts (kept by an older klapper) are not replies: leave them out.
+        ours = self.ledger.remote_ids()
+        return [_item(row) for row in rows if (row["account"], row["remote_id"]) not in ours]
 
     def mark_done(self, item_id: str, *, now: datetime) -> InboxItem | None:
         """`klapper inbox done ID`; None when there is no such item."""

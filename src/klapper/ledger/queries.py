@@ -161,6 +161,13 @@ class LedgerQueries:
         rows = self._read("SELECT * FROM parts WHERE delivery_id = ? ORDER BY part", (delivery,))
         return [row_to_part(row) for row in rows]
 
+    def remote_ids(self, *, account: str | None = None) -> set[tuple[str, str]]:
+        """(account, remote id) of every part of ours on a platform (of ``account`` only)."""
+        sql = "SELECT d.account, p.remote_id FROM parts p JOIN deliveries d ON d.id = p.delivery_id"
+        if account is None:
+            return {(row[0], row[1]) for row in self._read(sql)}
+        return {(row[0], row[1]) for row in self._read(sql + " WHERE d.account = ?", (account,))}
+
     def accounts(self) -> dict[str, AccountState]:
         return {row["name"]: AccountState(
             name=row["name"], paused_at=from_utc_text(row["paused_at"]),

@@ -1,20 +1,26 @@
-"""The ledger's schema as an ordered list of migrations, applied once each, in order.
+"""The ledger's schema: each component's ordered list of migrations, applied once each, in order.
 
-To change the schema, append to ``MIGRATIONS`` (never edit or reorder a released entry): a
-tuple of SQL statements, or a function taking the open connection. The table
-``schema_version`` holds how many migrations a ledger has had; opening a ledger applies the
-missing ones in one transaction, so a ledger is never half-migrated. Engagement tables, for
-example, are one more entry at the end. Keep the SQL portable (TEXT times in one fixed UTC
-ISO form, no SQLite-only functions) so that the same statements run on PostgreSQL:
-tests/engine/test_postgres.py runs every migration there unchanged (docs/postgresql.md).
+A component (the ledger itself, engagement, ...) owns its tables in the ledger's file and
+brings them up to date with ``migrate(conn, component=..., migrations=...)``: the ledger does it
+for its own when opened, and ``Ledger.ensure_schema`` for another component when that
+component is first used (engagement's store, when it is constructed). To change a schema, append
+to its component's list (never edit or reorder a released entry): a tuple of SQL statements, or
+a function taking the open connection. ``schema_versions`` holds how many migrations each
+component has had; the missing ones are applied in one transaction, so a component is never
+half-migrated. Keep the SQL portable (TEXT times in one fixed UTC ISO form, no SQLite-only
+functions) so that the same statements run on PostgreSQL: tests/engine/test_postgres.py runs
+every component's migrations there unchanged (docs/postgresql.md).
+
+Ledgers made before components kept one count in ``schema_version`` over one list, which was
+``_LEGACY``'s order; the first open converts that count into one version per component. The old
+table is kept at ``_LEGACY``'s length while nothing newer was applied, so an older klapper still
+opens the ledger, and set past it once anything newer was, so an older klapper refuses it.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-
-from klapper.engagement.schema import MIGRATION as ENGAGEMENT
 
 Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
 
@@ -76,6 +82,9 @@ CREATE TABLE slots (
 )
 """
 
+#: the ledger's own component
+COMPONENT = "ledger"
+
 MIGRATIONS: list[Migration] = [
     # 1: deliveries with per-part progress, account pauses and waits, assigned slots.
     (
@@ -87,27 +96,30 @@ MIGRATIONS: list[Migration] = [
         _ACCOUNTS,
         _SLOTS,
     ),
-    # 2: engagement readings, the inbox, polling waits and cursors (SQL in engagement/schema.py).
-    ENGAGEMENT,
-    # 3: what the ledger knows of itself; ``trust_from``: deliveries due before it were never
+    # 2: what the ledger knows of itself; ``trust_from``: deliveries due before it were never
     # seen by this ledger (it was new, emptied or rebuilt then): they are looked for first.
     ("CREATE TABLE ledger_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",),
 ]
 
 
-def migrate(conn: sqlite3.Connection, *, migrations: Sequence[Migration] = MIGRATIONS) -> int:
-    """Bring the schema up to date; returns the version. Refuses a ledger from a newer klapper."""
+#: the one list ledgers had before components: which component's version each entry was
+_LEGACY: tuple[tuple[str, int], ...] = (("ledger", 1), ("engagement", 1), ("ledger", 2))
+
+
+def migrate(conn: sqlite3.Connection, *, component: str = COMPONENT,
+            migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring ``component``'s tables up to date; returns its version.
+
+    Refuses a ledger whose ``component`` is newer than this klapper knows.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = conn.execute("SELECT version FROM schema_version").fetchone()
-        version = row[0] if row else 0
-        if row is None:
-            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        versions = _versions(conn)
+        version = versions.get(component, 0)
         if version > len(migrations):
             raise RuntimeError(
-                f"the ledger has schema version {version}, this klapper knows {len(migrations)}:"
-                " upgrade klapper, or point --state at another folder"
+                f"the ledger has {component} schema version {version}, this klapper knows"
+                f" {len(migrations)}: upgrade klapper, or point --state at another folder"
             )
         for step in migrations[version:]:
             if callable(step):
@@ -115,9 +127,55 @@ def migrate(conn: sqlite3.Connection, *, migrations: Sequence[Migration] = MIGRA
             else:
                 for statement in step:
                     conn.execute(statement)
-        conn.execute("UPDATE schema_version SET version = ?", (len(migrations),))
+        if version < len(migrations):
+            conn.execute("INSERT INTO schema_versions (component, version) VALUES (?, ?)"
+                         " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                         (component, len(migrations)))
+            versions[component] = len(migrations)
+            _mark_legacy(conn, versions)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return len(migrations)
+
+
+def _versions(conn: sqlite3.Connection) -> dict[str, int]:
+    """Each component's version; a ledger from before components is converted first."""
+    fresh = not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_versions'"
+                             ).fetchone()
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_versions"
+                 " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    if fresh and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'"
+                              ).fetchone():
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        count = row[0] if row else 0
+        if count > len(_LEGACY):
+            raise RuntimeError(f"the ledger has schema version {count}, this klapper knows"
+                               f" {len(_LEGACY)}: upgrade klapper, or point --state at"
+                               " another folder")
+        conn.executemany("INSERT INTO schema_versions (component, version) VALUES (?, ?)",
+                         list(_legacy_versions(count).items()))
+    rows = conn.execute("SELECT component, version FROM schema_versions")
+    return {row[0]: row[1] for row in rows}
+
+
+def _mark_legacy(conn: sqlite3.Connection, versions: dict[str, int]) -> None:
+    """Keep ``schema_version`` what an older klapper (one list) may read of this ledger.
+
+    It reads ``_LEGACY``'s length only when the ledger holds exactly those migrations; any
+    other mix (newer, or a component not yet made) is past what it knows, so it refuses the
+    ledger rather than apply its list over tables that are already there.
+    """
+    count = len(_LEGACY) if versions == _legacy_versions(len(_LEGACY)) else len(_LEGACY) + 1
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    conn.execute("DELETE FROM schema_version")
+    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (count,))
+
+
+def _legacy_versions(count: int) -> dict[str, int]:
+    """Each component's version in a ledger that had the first ``count`` of ``_LEGACY``."""
+    versions: dict[str, int] = {}
+    for name, version in _LEGACY[:count]:
+        versions[name] = max(versions.get(name, 0), version)
+    return versions

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from klapper.ledger.dialect import LOCKS, Dialect, placeholders
 from klapper.ledger.faults import ledger_error, os_error
 from klapper.ledger.queries import CLAIMABLE, LedgerQueries, row_to_delivery
-from klapper.ledger.schema import migrate
+from klapper.ledger.schema import Migration, migrate
 from klapper.ledger.states import (
     EVERY_PART,
     TRANSITIONS,
@@ -133,6 +133,7 @@ class Ledger(LedgerQueries):
             conn.execute("PRAGMA foreign_keys = ON")
             self._conn = conn
             self.version = migrate(conn)
+            self._components: dict[str, int] = {}
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -156,7 +157,11 @@ class Ledger(LedgerQueries):
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: the write lock is taken at once, not on first write."""
+        """BEGIN IMMEDIATE ... COMMIT: the write lock is taken at once, not on first write.
+
+        Public for components keeping tables in this file (engagement): the connection it
+        yields is theirs for the block; a fault of the file becomes a ``StateError``.
+        """
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -171,6 +176,31 @@ class Ledger(LedgerQueries):
                     with suppress(sqlite3.Error):
                         self._conn.execute("ROLLBACK")
                 self._raise_fault(exc)
+
+    def ensure_schema(self, *, component: str, migrations: Sequence[Migration]) -> int:
+        """Bring a component's own tables in this file up to date (once per open ledger).
+
+        For a component that keeps tables beside the ledger's (engagement): it calls this
+        before its first read or write, with its own ordered list of migrations (see
+        schema.py). Returns the component's version; refuses one newer than ``migrations``.
+        """
+        with self._lock:
+            if component not in self._components:
+                try:
+                    self._components[component] = migrate(self._conn, component=component,
+                                                          migrations=migrations)
+                except sqlite3.Error as exc:
+                    self._raise_fault(exc)
+            return self._components[component]
+
+    def read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of one query on a component's own tables, under the ledger's lock.
+
+        For components keeping tables in this file (engagement); writes go through
+        ``transaction``. A fault of the file becomes a ``StateError`` naming it. The ledger's
+        own tables are read through its named questions (queries.py), never through this.
+        """
+        return self._read(sql, params)
 
     def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
