@@ -44,7 +44,7 @@ from klapper.config.platforms import BUILT_IN, Platform, platform, registry
 def case_module(description: Platform) -> str:
     """Where a platform's contract case lives, by convention."""
     if description.name in BUILT_IN:
-        return f"tests.fakes.{description.name}"
+        return f"tests.fakes.{description.name.replace('-', '_')}"  # google-business
     return description.adapter.split(":")[0].split(".")[0] + ".testing"
 
 

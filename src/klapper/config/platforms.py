@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -37,6 +37,7 @@ BUILT_IN: dict[str, str] = {
     "linkedin": "klapper.adapters.linkedin:PLATFORM",
     "facebook": "klapper.adapters.facebook:PLATFORM",
     "instagram": "klapper.adapters.instagram:PLATFORM",
+    "google-business": "klapper.adapters.google_business:PLATFORM",
 }
 
 Counting = Literal["chars", "graphemes", "x-weighted", "mastodon"]
@@ -99,6 +100,9 @@ class Platform:
     #: "module:function(settings, *, cache_dir) -> Rules | None": limits that depend on the
     #: account (what its server announced, its format); None keeps ``rules``
     account_rules: str | None = None
+    #: "module:function(options) -> list[str]": what is wrong with one part's per-platform
+    #: options once ``per:`` overrides are merged (e.g. an offer without its dates); None: nothing
+    check_options: str | None = None
 
     @property
     def needs_credentials(self) -> bool:
@@ -109,6 +113,10 @@ class Platform:
 
     def login_flow(self) -> Callable[..., dict[str, str]] | None:
         return _load(self.login) if self.login else None
+
+    def option_problems(self, options: Mapping[str, Any]) -> list[str]:
+        """What ``check_options`` finds wrong with one part's options (none without it)."""
+        return list(_load(self.check_options)(options)) if self.check_options else []
 
     def rules_for(self, settings: AccountSettings, *, cache_dir: Path | None = None) -> Rules:
         """This account's limits: its own ``account_rules``, then its ``text_limit``."""

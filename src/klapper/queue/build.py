@@ -12,6 +12,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
+from pydantic import BaseModel
 
 from klapper.config.errors import FieldError
 from klapper.config.model import Config
@@ -246,9 +247,14 @@ def _unknown(kind: str, name: str, known: list[str]) -> str:
     return f"no {kind} named {name!r}{hint}"
 
 
+def _plain(value: Any) -> Any:
+    """An option as plain data (a nested model such as ``event`` becomes a dict)."""
+    return value.model_dump(exclude_none=True) if isinstance(value, BaseModel) else value
+
+
 def _options(raw: Options, *, lang: str | None = None) -> dict[str, Any]:
     options = {} if _OPTION_SET.isdisjoint(raw.model_fields_set) else {
-        key: getattr(raw, key) for key in OPTION_KEYS if getattr(raw, key) is not None}
+        key: _plain(getattr(raw, key)) for key in OPTION_KEYS if getattr(raw, key) is not None}
     if lang and "lang" not in options:
         options["lang"] = lang
     return options

@@ -107,6 +107,9 @@ class _Checker:
             if not part.text and not part.media:
                 self.add(post, _text_location(post, account, platform, index), "error",
                          f"{label}no text and no media", account)
+            for problem in describe(platform).option_problems(part.options):
+                self.add(post, _text_location(post, account, platform, index), "error",
+                         f"{label}{problem} (account {account})", account)
             cw = part.options.get("cw") if rules.counts_cw else None
             # Mastodon counts the content warning into the same limit.
             length = self.length((part.text, str(cw)) if cw else (part.text,), rules)

@@ -6,6 +6,7 @@ account names, media paths) is checked when a post is built (queue.build).
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +18,7 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     WrapValidator,
+    model_validator,
 )
 
 from klapper.config.model import Utm
@@ -84,6 +86,51 @@ class ThreadEntry(_Model):
 ThreadList = Annotated[list[ThreadEntry], _list_of("text")]
 
 
+_CIVIL = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2})?$"
+
+
+def _civil(value: Any) -> Any:
+    """YAML reads 2026-12-24 (and 2026-12-24 10:00:00) as a date: keep it as written."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat() if isinstance(value, date) else value
+
+
+Civil = Annotated[str, BeforeValidator(_civil)]
+Action = Literal["BOOK", "ORDER", "SHOP", "LEARN_MORE", "SIGN_UP", "CALL"]
+
+
+class EventOption(_Model):
+    """Google Business: an event (or an offer's title and validity), in the business's time."""
+
+    title: Text = Field(description="The event's or offer's title.")
+    start: Civil = Field(pattern=_CIVIL, description="First day (2026-12-24) or moment "
+                        "(2026-12-24 10:00), in the business's local time.")
+    end: Civil = Field(pattern=_CIVIL, description="Last day or moment, local time.")
+
+    @model_validator(mode="after")
+    def _in_order(self) -> EventOption:
+        try:
+            start, end = datetime.fromisoformat(self.start), datetime.fromisoformat(self.end)
+        except ValueError as exc:
+            raise ValueError(f"not a date or time: {exc}") from None
+        if end < start:
+            raise ValueError(f"the event ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class OfferOption(_Model):
+    """Google Business: what an offer gives (its title and dates are in `event:`)."""
+
+    coupon: Text | None = Field(None, description="Coupon code to show in store or online.")
+    terms: Text | None = Field(None, description="Terms and conditions.")
+    link: Text | None = Field(None, pattern=r"^https?://", description="Where to redeem online.")
+
+
+def _upper(value: Any) -> Any:
+    return value.upper().replace("-", "_") if isinstance(value, str) else value
+
+
 class Options(_Model):
     """Per-platform settings a post, or one `per:` entry, may set."""
 
@@ -97,6 +144,20 @@ class Options(_Model):
                             "verified"] | None = Field(None, description="X: who may reply.")
     first_comment: Text | None = Field(
         None, description="Instagram: a comment posted right after the post (hashtags go here)."
+    )
+    event: EventOption | None = Field(
+        None, description="Google Business: makes the post an EVENT (title, start, end)."
+    )
+    offer: OfferOption | None = Field(
+        None, description="Google Business: makes the post an OFFER (with `event:` for its "
+        "title and dates)."
+    )
+    action: Annotated[Action, BeforeValidator(_upper)] | None = Field(
+        None, description="Google Business: the button, BOOK, ORDER, SHOP, LEARN_MORE, "
+        "SIGN_UP or CALL (which calls the profile's phone number)."
+    )
+    action_url: Text | None = Field(
+        None, pattern=r"^https?://", description="Google Business: where the button leads."
     )
 
 

@@ -1,0 +1,205 @@
+"""Google's API conventions for the adapter: the OAuth 2.0 session with refresh, and errors.
+
+Every call goes through ``GoogleClient.call``: it refreshes the access token once when Google
+answers 401 UNAUTHENTICATED (access tokens last an hour; requests-oauthlib also refreshes before a
+call once ``expires_at`` has passed) and turns failures into klapper's errors. What only Google
+means is handled here: a project whose Business Profile API access is not approved yet (every
+quota is 0, so Google answers 429 with ``quota_limit_value`` 0, or 403 when the API is not
+enabled) pauses the account with what to do; the rest goes through ``http_errors.error_for``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from oauthlib.oauth2 import InsecureTransportError, OAuth2Error, TokenExpiredError
+from requests_oauthlib import OAuth2Session
+
+from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
+from klapper.adapters.http_errors import error_for, reason_of, renew_once
+from klapper.adapters.linkedin.http import token_secrets
+from klapper.config.expiry import parse_expiry
+
+API_BASE = "https://mybusiness.googleapis.com"
+OAUTH_BASE = "https://oauth2.googleapis.com"
+TOKEN_PATH = "/token"
+# requests-oauthlib logs tokens and the client secret at DEBUG level.
+for _chatty in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
+_REFRESH_MARGIN = 60.0  # refresh a minute early: a token never runs out during a call
+NOT_APPROVED = (
+    "Google has not approved this Cloud project's Business Profile API access yet (its quota is"
+    " 0); apply once with the access form (docs/google-business.md) and try again when Google"
+    " has confirmed"
+)
+
+
+def error_body(response: requests.Response) -> dict[str, Any]:
+    """Google's ``{"error": {"code", "message", "status", "details"}}``, or {} for others."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _quota_zero(error: Mapping[str, Any]) -> bool:
+    for detail in error.get("details") or []:
+        metadata = detail.get("metadata") or {} if isinstance(detail, dict) else {}
+        if str(metadata.get("quota_limit_value", "")) == "0":
+            return True
+    return False
+
+
+def _not_enabled(error: Mapping[str, Any]) -> bool:
+    reasons = {str(d.get("reason")) for d in error.get("details") or [] if isinstance(d, dict)}
+    return "SERVICE_DISABLED" in reasons or "has not been used in project" in str(
+        error.get("message", ""))
+
+
+class _AnswerError(Exception):
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _token_refused(exc: Exception) -> bool:
+    return isinstance(exc, _AnswerError) and exc.response.status_code == 401
+
+
+class GoogleClient:
+    """An authorised session for one account; ``call`` raises klapper's errors only."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        secrets: Mapping[str, str],
+        api_base: str,
+        oauth_base: str,
+        timeout: float,
+        on_token: Callable[[dict[str, str]], None],
+    ) -> None:
+        self.relogin = f"run `klapper login {account}` again"
+        self.api_base = api_base.rstrip("/")
+        self.timeout = timeout
+        self.sent = 0
+        self._on_token = on_token
+        self._token_url = oauth_base.rstrip("/") + TOKEN_PATH
+        self._refresh_token = secrets.get("refresh_token", "")
+        client_id, client_secret = secrets.get("client_id", ""), secrets.get("client_secret", "")
+        self._refreshable = bool(self._refresh_token and client_id and client_secret)
+        token: dict[str, Any] = {"access_token": secrets.get("access_token", ""),
+                                 "token_type": "Bearer"}
+        expires_at = parse_expiry(secrets.get("expires_at"))
+        if expires_at is not None:
+            token["expires_at"] = expires_at.timestamp() - _REFRESH_MARGIN
+        if self._refresh_token:
+            token["refresh_token"] = self._refresh_token
+        self.session = OAuth2Session(
+            client_id=client_id or None,
+            token=token,
+            auto_refresh_url=self._token_url if self._refreshable else None,
+            auto_refresh_kwargs=({"client_id": client_id, "client_secret": client_secret}
+                                 if self._refreshable else {}),
+            token_updater=self._store,
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def call(self, method: str, path: str, *, what: str, body: Any = None,
+             params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """One call to ``/v4/{path}``; its JSON answer, or one of klapper's errors."""
+        url = f"{self.api_base}/v4/{path}"
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+
+        def send() -> requests.Response:
+            response = self._send(method, url, data=data, params=params, what=what)
+            if response.status_code >= 400:
+                raise _AnswerError(response)
+            return response
+
+        try:
+            response = renew_once(send, renew=lambda: self._refresh_for(what),
+                                  refused=_token_refused)
+        except _AnswerError as failed:
+            raise self._error(failed.response, what=what) from None
+        try:
+            answer = response.json() if response.content else {}
+        except ValueError:
+            raise TransientError(
+                f"Google answered {what} with something that is not JSON") from None
+        return answer if isinstance(answer, dict) else {}
+
+    def _refresh_for(self, what: str) -> bool:
+        if not self._refreshable:
+            return False
+        try:
+            token = self.session.refresh_token(self._token_url, timeout=self.timeout)
+        except OAuth2Error as exc:
+            raise self._refused(exc, what=what) from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"cannot reach Google's token endpoint to {what}") from exc
+        self._store(token)
+        return True
+
+    def _refused(self, exc: OAuth2Error, *, what: str) -> AuthExpiredError:
+        return AuthExpiredError(f"Google refused to refresh the access token while trying to"
+                                f" {what} ({exc.error}); {self.relogin}")
+
+    def _store(self, token: Mapping[str, Any]) -> None:
+        stored = dict(token)
+        # Google sends no new refresh token on a refresh: the one from the login stays valid.
+        stored.setdefault("refresh_token", self._refresh_token)
+        secrets = token_secrets(stored)
+        if "expires_at" in stored:
+            stored["expires_at"] = float(stored["expires_at"]) - _REFRESH_MARGIN
+        self.session.token = stored
+        self._on_token(secrets)
+
+    def _send(self, method: str, url: str, *, data: bytes | None,
+              params: Mapping[str, str] | None, what: str) -> requests.Response:
+        self.sent += 1
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        try:
+            return self.session.request(method, url, data=data, params=params, headers=headers,
+                                        timeout=self.timeout)
+        except InsecureTransportError as exc:
+            raise PermanentError("refusing to send the Google token over plain http; the"
+                                 " account's api_base must be an https URL") from exc
+        except TokenExpiredError as exc:
+            raise AuthExpiredError(f"the Google access token has expired and there is no"
+                                   f" refresh token, so klapper could not {what};"
+                                   f" {self.relogin}") from exc
+        except OAuth2Error as exc:
+            raise self._refused(exc, what=what) from exc
+        except requests.Timeout as exc:
+            raise TransientError(
+                f"Google did not answer within {self.timeout:g} s while trying to {what}"
+            ) from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"the connection to Google failed while trying to {what}"
+                                 f" ({type(exc).__name__})") from exc
+
+    def _error(self, response: requests.Response, *, what: str) -> AdapterError:
+        status = response.status_code
+        error = error_body(response)
+        said = str(error.get("message") or "") or reason_of(response.content, status=status)
+        if error.get("status"):
+            said = f"{said} ({error['status']})"
+        if status in (403, 429) and (_quota_zero(error) or _not_enabled(error)):
+            return AuthExpiredError(f"Google refused to {what}: {NOT_APPROVED} ({said})",
+                                    missing_access="Business Profile API access")
+        if status == 403:
+            return AuthExpiredError(
+                f"Google denied access while trying to {what}: {said}; the person who logged in"
+                f" must manage this profile (owner or manager), then {self.relogin}",
+                missing_access="business.manage")
+        return error_for(platform="Google", status=status, action=what, relogin=self.relogin,
+                         headers=response.headers, reason=said)
