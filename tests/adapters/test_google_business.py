@@ -224,3 +224,33 @@ def test_an_event_that_ends_before_it_starts_is_refused_where_it_is_written(tmp_
                                                 " end: 2026-12-19}\n"})
     problems = [p.message for p in load_repository(root).problems]
     assert any("ends (2026-12-19) before it starts (2026-12-20)" in m for m in problems), problems
+
+
+def test_reviews_come_to_the_inbox_with_stars_and_the_owners_reply_as_ours(fake, adapter):
+    hour = 3600
+    now = datetime.now(UTC)
+    old = fake.add_review(5, "Best bread in town", created=now.timestamp() - 48 * hour)
+    fake.answer_review(old, "Thank you!")  # an older review answered today: the answer counts
+    bad = fake.add_review(2, "Cold coffee, slow service", by="Tom K.")
+    silent = fake.add_review(4, None)
+    for number in range(60):  # a second page
+        fake.add_review(5, f"great {number}", created=now.timestamp() - 30 * 24 * hour)
+    found = adapter.interactions(since=now - timedelta(hours=1), own_ids=[])
+    by_id = {item.remote_id: item for item in found}
+    assert set(by_id) == {bad, silent, f"{old}/reply"}
+    assert (by_id[bad].kind, by_id[bad].rating, by_id[bad].author, by_id[bad].text) == (
+        "review", 2, "Tom K.", "Cold coffee, slow service")
+    assert by_id[silent].text == "" and by_id[silent].rating == 4
+    reply = by_id[f"{old}/reply"]
+    assert reply.by_self and reply.in_reply_to == old and reply.text == "Thank you!"
+    # Newest change first: one page was enough, the month-old reviews were not read.
+    assert len([s for s in fake.seen if s[1].endswith("/reviews")]) == 1
+
+
+def test_a_review_of_three_stars_or_fewer_needs_attention_whatever_its_words():
+    from klapper.engagement.attention import attention
+
+    assert attention("Lovely staff", rating=3) == "complaint"
+    assert attention("", rating=1) == "complaint"
+    assert attention("Lovely staff", rating=4) is None
+    assert attention("Open on Sunday?", rating=5) == "question"

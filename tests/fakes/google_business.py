@@ -59,6 +59,7 @@ class FakeGoogleBusiness:
     slow_seconds: float = 5.0
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> LocalPost
     views: dict[str, int] = field(default_factory=dict)  # post name -> search views
+    reviews: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> Review
     tokens: dict[str, float] = field(default_factory=dict)  # access token -> expiry
     refresh_tokens: set[str] = field(default_factory=set)
     codes: set[str] = field(default_factory=set)
@@ -205,6 +206,46 @@ class FakeGoogleBusiness:
         target = f"{query['redirect_uri'][0]}?code={code}&state={query['state'][0]}"
         return 302, {"Location": target}, b""
 
+    def add_review(self, stars: int, comment: str | None, *, by: str = "Anna Berger",
+                   created: float | None = None, reply: str | None = None) -> str:
+        with self.lock:
+            name = f"{self.location}/reviews/AbFvOq{next(self._ids)}"
+            at = stamp(created or time.time())
+            review: dict[str, Any] = {
+                "name": name, "reviewId": name.rsplit("/", 1)[1], "createTime": at,
+                "updateTime": at, "starRating": ["ONE", "TWO", "THREE", "FOUR", "FIVE"][stars - 1],
+                "reviewer": {"displayName": by, "isAnonymous": False},
+            }
+            if comment is not None:  # a rating without words has no comment
+                review["comment"] = comment
+            self.reviews[name] = review
+        if reply is not None:
+            self.answer_review(name, reply)
+        return name
+
+    def answer_review(self, name: str, comment: str, *, at: float | None = None) -> None:
+        with self.lock:
+            now = stamp(at or time.time())
+            self.reviews[name]["reviewReply"] = {"comment": comment, "updateTime": now}
+            self.reviews[name]["updateTime"] = now
+
+    def review_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        size = min(int((query.get("pageSize") or ["50"])[0]), 50)
+        start = int((query.get("pageToken") or ["0"])[0] or 0)
+        key = "updateTime" if (query.get("orderBy") or [""])[0].startswith("updateTime") \
+            else "createTime"
+        with self.lock:
+            found = sorted(self.reviews.values(), key=lambda r: r[key], reverse=True)
+            stars = [["ONE", "TWO", "THREE", "FOUR", "FIVE"].index(r["starRating"]) + 1
+                     for r in found]
+        answer: dict[str, Any] = {"reviews": found[start:start + size],
+                                  "totalReviewCount": len(found)}
+        if stars:
+            answer["averageRating"] = round(sum(stars) / len(stars), 1)
+        if start + size < len(found):
+            answer["nextPageToken"] = str(start + size)
+        return answer
+
     def token(self, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         grant = (form.get("grant_type") or [""])[0]
         if (form.get("client_secret") or [""])[0] != CLIENT_SECRET:
@@ -256,6 +297,8 @@ def _route(fake: FakeGoogleBusiness, method: str, path: str, query: dict[str, li
         if found is None:
             raise Answer(404, "Requested entity was not found.")
         return 200, found, ""
+    if method == "GET" and path == f"/v4/{fake.location}/reviews":
+        return 200, fake.review_page(query), ""
     if method == "POST" and path == posts + ":reportInsights":
         return 200, fake.insights(data), ""
     raise Answer(404, f"Method not found: {method} {path}")
@@ -320,7 +363,8 @@ class Case:
     adapter: Any
     lacks: dict[str, str] = field(default_factory=lambda: {
         "replies": "local posts take no replies or comments, so there are no threads",
-        "interactions": "local posts take no comments; reviews are about the place, not a post",
+        "interactions": "local posts take no comments, so nobody replies to one; the inbox holds"
+                        " the place's reviews instead (tests/adapters/test_google_business.py)",
     })
 
     def posts(self) -> list[dict[str, Any]]:

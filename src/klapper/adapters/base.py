@@ -150,16 +150,17 @@ class Metrics:
 
 @dataclass(frozen=True)
 class Interaction:
-    """A reply to one of our posts, or a mention of the account."""
+    """A reply to one of our posts, a mention of the account, or a review of the place."""
 
     remote_id: str
-    kind: Literal["reply", "mention"]
+    kind: Literal["reply", "mention", "review"]
     author: str  # handle as the platform shows it
     text: str
     url: str | None
     created_at: datetime  # aware UTC
     in_reply_to: str | None = None  # remote id of the post it answers
     by_self: bool = False  # written by the account itself (an answer of ours)
+    rating: int | None = None  # a review's stars, 1 to 5
 
 
 # --- the contract ---------------------------------------------------------------------------

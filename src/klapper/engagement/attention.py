@@ -7,7 +7,8 @@ The rules, in order (the first that matches wins, so a complaining question is a
 2. question: the text contains ``?``, or its first word (after @mentions) is one of
    ``QUESTION_WORDS`` and it does not end in ``!`` ("Was für ein Tag!" is no question).
 
-Nothing else is guessed: no sentiment model, no language detection; both lists hold German
+A review of ``LOW_RATING`` stars or fewer is a complaint whatever its words (criticism on a
+review site is public: it comes first). Nothing else is guessed: no sentiment model, no language detection; both lists hold German
 and English and are meant to be read and extended.
 """
 
@@ -55,8 +56,14 @@ _LEADING = re.compile(r"^(?:\s*[@.][\w.@-]+[:,]?)*[\s\W]*")  # @mentions, punctu
 _FIRST_WORD = re.compile(r"\w+")
 
 
-def attention(text: str) -> Attention | None:
-    """``complaint``, ``question`` or None for one reply's text (see the module's rules)."""
+#: a review with this many stars or fewer needs attention
+LOW_RATING = 3
+
+
+def attention(text: str, *, rating: int | None = None) -> Attention | None:
+    """``complaint``, ``question`` or None for one reply's text and a review's ``rating``."""
+    if rating is not None and rating <= LOW_RATING:
+        return "complaint"
     plain = text.replace("\u2019", "'")
     if _COMPLAINT.search(plain):
         return "complaint"

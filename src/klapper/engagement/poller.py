@@ -324,7 +324,8 @@ class Poller:
         except Exception as exc:  # noqa: BLE001 - one account's trouble stops only it
             self._failed(account, exc, report)
             return
-        marks = {item.remote_id: attention(item.text) for item in found if not item.by_self}
+        marks = {item.remote_id: attention(item.text, rating=item.rating)
+                 for item in found if not item.by_self}
         new = self.store.add_interactions(
             account=account, platform=self.config.accounts[account].platform, found=found,
             owners=owners, attention=marks, now=now)

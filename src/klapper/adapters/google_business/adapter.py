@@ -6,7 +6,8 @@ which Google fetches from its public address (``media_url`` + its path in the re
 reviews posts after accepting them: a post it rejected reads back with state REJECTED, and
 ``find`` (which reads the location's posts since the due time, as there is no idempotency key)
 reports it as failed for good. Local posts have no comments; views come from
-``localPosts:reportInsights`` and are left unknown where Google gives none.
+``localPosts:reportInsights`` and are left unknown where Google gives none. The inbox holds the
+place's reviews (stars, text, reviewer), and the owner's replies settle them.
 
 Account settings: ``location``, ``media_url``; in tests ``api_base`` and ``oauth_base``.
 """
@@ -21,6 +22,7 @@ from urllib.parse import quote
 from klapper.adapters.base import (
     Adapter,
     AuthExpiredError,
+    Interaction,
     MediaFile,
     Metrics,
     Outgoing,
@@ -36,6 +38,9 @@ from klapper.adapters.matching import FIND_WINDOW, find_since, same_text
 
 #: posts read per page by `find`, and pages at most
 FIND_PAGE, FIND_PAGES = 100, 5
+#: reviews read per page (Google's maximum) and pages at most per reading
+REVIEW_PAGE, REVIEW_PAGES = 50, 20
+STARS = {"ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4, "FIVE": 5}
 #: how far back post insights reach (Google keeps them about 18 months)
 INSIGHTS_SPAN = timedelta(days=540)
 REJECTED = (
@@ -177,6 +182,53 @@ class GoogleBusinessAdapter(Adapter):
 
     def metrics_per_request(self) -> int | None:
         return PLATFORM.lookup_batch
+
+    def interactions(self, *, since: datetime, own_ids: Sequence[str]) -> list[Interaction]:
+        """Reviews of the place since ``since`` and the owner's replies to them (as ours).
+
+        Reviews are read newest change first, so a new reply to an older review is seen too;
+        an owner's reply is an answer of ours (``in_reply_to`` the review), which marks the
+        review answered in the inbox.
+        """
+        found: list[Interaction] = []
+        token = ""
+        for _ in range(REVIEW_PAGES):
+            params = {"pageSize": str(REVIEW_PAGE), "orderBy": "updateTime desc",
+                      **({"pageToken": token} if token else {})}
+            answer = self.client.call("GET", f"{self.location}/reviews", params=params,
+                                      what="read the profile's reviews")
+            reviews = answer.get("reviews") or []
+            for review in reviews:
+                found += _review(review, since=since)
+            token = str(answer.get("nextPageToken") or "")
+            changed = google_time(reviews[-1].get("updateTime")) if reviews else None
+            if not token or changed is None or changed < since:
+                break  # newest change first: the rest is older
+        return found
+
+
+def _review(review: Mapping[str, Any], *, since: datetime) -> list[Interaction]:
+    """A review (when new since ``since``) and the owner's reply to it (when new), as items."""
+    name = str(review.get("name") or "")
+    out = []
+    created = google_time(review.get("createTime"))
+    if name and created is not None and created >= since:
+        reviewer = review.get("reviewer") or {}
+        out.append(Interaction(
+            remote_id=name, kind="review", rating=STARS.get(str(review.get("starRating"))),
+            author="Anonymous" if reviewer.get("isAnonymous") else str(
+                reviewer.get("displayName") or "A Google user"),
+            text=str(review.get("comment") or ""), url=None, created_at=created,
+        ))
+    reply = review.get("reviewReply") or {}
+    answered = google_time(reply.get("updateTime"))
+    if name and answered is not None and answered >= since:
+        out.append(Interaction(
+            remote_id=f"{name}/reply", kind="reply", author="the owner",
+            text=str(reply.get("comment") or ""), url=None, created_at=answered,
+            in_reply_to=name, by_self=True,
+        ))
+    return out
 
 
 def _stamp(moment: datetime) -> str:
