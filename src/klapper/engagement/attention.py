@@ -8,8 +8,8 @@ The rules, in order (the first that matches wins, so a complaining question is a
    ``QUESTION_WORDS`` and it does not end in ``!`` ("Was für ein Tag!" is no question).
 
 A review of ``LOW_RATING`` stars or fewer is a complaint whatever its words (criticism on a
-review site is public: it comes first). Nothing else is guessed: no sentiment model, no language detection; both lists hold German
-and English and are meant to be read and extended.
+review site is public: it comes first). Nothing else is guessed: no sentiment model, no
+language detection; both lists hold German and English and are meant to be read and extended.
 """
 
 from __future__ import annotations
