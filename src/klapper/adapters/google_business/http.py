@@ -20,7 +20,7 @@ from oauthlib.oauth2 import InsecureTransportError, OAuth2Error, TokenExpiredErr
 from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
-from klapper.adapters.http_errors import error_for, reason_of, renew_once
+from klapper.adapters.http_errors import error_for, no_answer, reason_of, renew_once
 from klapper.adapters.linkedin.http import token_secrets
 from klapper.config.expiry import parse_expiry
 
@@ -179,13 +179,8 @@ class GoogleClient:
                                    f" {self.relogin}") from exc
         except OAuth2Error as exc:
             raise self._refused(exc, what=what) from exc
-        except requests.Timeout as exc:
-            raise TransientError(
-                f"Google did not answer within {self.timeout:g} s while trying to {what}"
-            ) from exc
         except requests.RequestException as exc:
-            raise TransientError(f"the connection to Google failed while trying to {what}"
-                                 f" ({type(exc).__name__})") from exc
+            raise no_answer(exc, platform="Google", action=what, timeout=self.timeout) from exc
 
     def _error(self, response: requests.Response, *, what: str) -> AdapterError:
         status = response.status_code
