@@ -8,7 +8,7 @@ ignores Idempotency-Key (one account; keep --posts at most ~150, as `find` reads
 statuses); ``--delete-ledger`` deletes the ledger after every kill, so the daemon starts on an
 empty ledger each time and must rebuild it from the event log.
 
-The long form of tests/engine/test_crash.py (same drill, tests/engine/crash.py): every kill
+The long form of tests/scheduler/test_crash.py (same drill, tests/scheduler/crash.py): every kill
 lands while the daemon talks to the fake platform; afterwards every part must exist exactly
 once on the platform and the ledger must agree. Prints kills survived, duplicates, losses.
 Figures only: it never fails.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.engine.crash import drill
+from tests.scheduler.crash import drill
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from tests.fakes.linkedin import (
     make_adapter,
 )
 from tests.leaks import chain_text
-from tests.login.test_linkedin_login import APP, BrowserUI, run
+from tests.adapters.test_linkedin_login import APP, BrowserUI, run
 
 ACCESS = "CANARY-li-access-7f3a9c1e5b"
 REFRESH = "CANARY-li-refresh-2d8e4b6a0c"

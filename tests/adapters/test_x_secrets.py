@@ -15,7 +15,7 @@ from klapper.login import LoginError
 from tests.fakes.x import CLIENT_ID, ME_ID, ME_USERNAME, FakeX
 from tests.fakes.x_oauth import Token
 from tests.leaks import chain_text
-from tests.login.test_x_login import BrowserUI, _free_port, _login
+from tests.adapters.test_x_login import BrowserUI, _free_port, _login
 
 ACCESS = "CANARY-x-access-5c1d9e7a3f"
 REFRESH = "CANARY-x-refresh-8b2f6d0e4a"

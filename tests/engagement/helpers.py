@@ -14,7 +14,7 @@ from klapper.engagement.poller import Poller
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import Delivery, EventLog, Ledger, PartRecord, State, delivery_id, read_events
 from klapper.ledger.states import utc_text
-from tests.engine.helpers import Clock
+from tests.scheduler.helpers import Clock
 
 
 def config_for(accounts: Mapping[str, str | Mapping[str, Any]], **engagement: Any) -> Config:

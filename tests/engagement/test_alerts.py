@@ -17,7 +17,7 @@ from klapper.engagement.alerts import KEPT_ENV, Notifier, run_notify
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger
 from tests.engagement.helpers import config_for
-from tests.engine.helpers import Env, make_config, make_post
+from tests.scheduler.helpers import Env, make_config, make_post
 from tests.fakes.generic import FakeServer
 
 RECORDER = """

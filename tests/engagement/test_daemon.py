@@ -14,7 +14,7 @@ import yaml
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import Ledger, read_events
 from tests.engagement.helpers import record_published
-from tests.engine.procs import wait_for
+from tests.scheduler.procs import wait_for
 from tests.fakes.mastodon import FakeMastodon
 
 

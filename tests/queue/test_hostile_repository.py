@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from klapper.cli import app
 from klapper.ledger import read_events
 from klapper.queue import LoadCache, load_repository
-from tests.engine.procs import wait_for
+from tests.scheduler.procs import wait_for
 from tests.queue.repo_helpers import png_bytes
 
 pytestmark = pytest.mark.timeout(60)  # a FIFO read would block for ever: fail instead

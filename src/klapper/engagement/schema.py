@@ -2,7 +2,7 @@
 
 ``EngagementStore`` applies them through ``Ledger.ensure_schema`` when it is constructed; the
 ledger itself knows nothing of them (see ledger/schema.py). The SQL is portable like the
-ledger's own (TEXT times in one UTC ISO form, no SQLite-only functions): tests/engine/
+ledger's own (TEXT times in one UTC ISO form, no SQLite-only functions): tests/scheduler/
 test_postgres.py runs it on PostgreSQL. Append to ``MIGRATIONS``; never edit a released entry.
 """
 

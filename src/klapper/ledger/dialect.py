@@ -2,7 +2,7 @@
 
 The ledger's statements are written once, in SQLite's parameter style (``?`` and ``:name``),
 and its DDL runs unchanged on both (TEXT, INTEGER, REFERENCES, ``ON CONFLICT``, ``RETURNING``
-are common ground; tests/engine/test_postgres.py runs it on a real server). Two things differ:
+are common ground; tests/ledger/test_postgres.py runs it on a real server). Two things differ:
 
 - the claim's row lock: nothing on SQLite, whose writer lock already serialises claims;
   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, where it is *required*, not an optimisation:

@@ -26,7 +26,7 @@ from klapper.ledger.states import (
 def row_to_delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(
         id=row["id"], post_id=row["post_id"], occurrence=row["occurrence"],
-        account=row["account"], platform=row["platform"], due=from_utc_text(row["due"]),
+        account=row["account"], platform=row["platform"], due=datetime.fromisoformat(row["due"]),
         state=State(row["state"]), content_hash=row["content_hash"], slotted=bool(row["slotted"]),
         source=row["source"], first_line=row["first_line"], attempts=row["attempts"],
         retry_at=from_utc_text(row["retry_at"]), in_flight=row["in_flight"],
@@ -34,7 +34,7 @@ def row_to_delivery(row: sqlite3.Row) -> Delivery:
         claimed_at=from_utc_text(row["claimed_at"]), remote_id=row["remote_id"], url=row["url"],
         published_at=from_utc_text(row["published_at"]), reason=row["reason"],
         updated_at=from_utc_text(row["updated_at"]),
-    )  # type: ignore[arg-type]
+    )
 
 
 def row_to_part(row: sqlite3.Row) -> PartRecord:
@@ -76,7 +76,7 @@ class LedgerQueries:
     """Read-only questions, each named for what it answers; mixed into ``Ledger`` (``_read``).
 
     No code outside ``klapper.ledger`` writes SQL against the ledger's tables: a new question
-    is a new method here, so its SQL stays portable (tests/engine/test_postgres.py).
+    is a new method here, so its SQL stays portable (tests/ledger/test_postgres.py).
     """
 
     def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:

@@ -8,7 +8,7 @@ to its component's list (never edit or reorder a released entry): a tuple of SQL
 a function taking the open connection. ``schema_versions`` holds how many migrations each
 component has had; the missing ones are applied in one transaction, so a component is never
 half-migrated. Keep the SQL portable (TEXT times in one fixed UTC ISO form, no SQLite-only
-functions) so that the same statements run on PostgreSQL: tests/engine/test_postgres.py runs
+functions) so that the same statements run on PostgreSQL: tests/ledger/test_postgres.py runs
 every component's migrations there unchanged (docs/postgresql.md).
 
 Ledgers made before components kept one count in ``schema_version`` over one list, which was

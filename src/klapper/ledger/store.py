@@ -4,7 +4,7 @@ The claim (``CLAIM_SQL``) is one conditional UPDATE, committed before the platfo
 called, so two processes never both publish a delivery. Times are TEXT in one fixed UTC ISO
 form. The ``Ledger`` class is SQLite only. Its statements are portable: ``claim_sql``,
 ``transition_sql`` and the ``RECORD_PART_*`` statements take a dialect (see dialect.py), and
-tests/engine/test_postgres.py runs them, with the schema's DDL, on a real PostgreSQL: racing
+tests/ledger/test_postgres.py runs them, with the schema's DDL, on a real PostgreSQL: racing
 claimers each with its own connection claim every delivery exactly once; batch claims
 (``CLAIM_BATCH_SQL``) with ``FOR UPDATE SKIP LOCKED`` give workers disjoint sets without
 waiting; a stale claim's release and the publisher's outcomes are conditional on the claim
@@ -205,7 +205,7 @@ class Ledger(LedgerQueries):
     def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
-                return self._conn.execute(sql, params).fetchall()
+                return self._conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
             except sqlite3.Error as exc:
                 self._raise_fault(exc)
 

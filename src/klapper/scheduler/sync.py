@@ -24,6 +24,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from klapper.config.load import CONFIG_FILE
 from klapper.ledger import ON_PLATFORM, Delivery, EventLog, Ledger, State
@@ -162,14 +163,14 @@ class _Sync:
     def apply(self, planned: PlannedDelivery, row: Delivery | None) -> None:
         post = self.posts[planned.post_id]
         platform = self.platform(planned.account)
-        fields = {"due": planned.due, "slotted": planned.slotted, "source": post.source.file,
+        fields: dict[str, Any] = {"due": planned.due, "slotted": planned.slotted, "source": post.source.file,
                   "content_hash": post.content_hash(planned.account, platform),
                   "first_line": first_line_of(post.text_for(planned.account, platform))[:200]}
         if row is None:
             # None: another process (a daemon, `publish --due`, `status`) planned it first.
             if self.ledger.add_planned(post_id=planned.post_id, occurrence=planned.occurrence,
                                        account=planned.account, platform=platform,
-                                       now=self.now, **fields):  # type: ignore[arg-type]
+                                       now=self.now, **fields):
                 self.report.added += 1
         elif row.state in ON_PLATFORM:
             self.check_edit(row)
@@ -241,7 +242,7 @@ def _same_time(post: Post, row: Delivery) -> bool:
     return row.occurrence == "" and row.slotted
 
 
-def _differs(row: Delivery, fields: dict[str, object]) -> bool:
+def _differs(row: Delivery, fields: dict[str, Any]) -> bool:
     return any(getattr(row, name) != value for name, value in fields.items())
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from klapper.scheduler.systemd import Notifier
 from klapper.scheduler.watch import RepoWatcher
-from tests.engine.procs import NotifySocket, wait_for
+from tests.scheduler.procs import NotifySocket, wait_for
 
 
 def test_notifier_speaks_the_sd_notify_protocol(tmp_path: Path) -> None:

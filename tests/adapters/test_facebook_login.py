@@ -18,7 +18,7 @@ from klapper.config.platforms import account_settings
 from klapper.login import LoginError
 from tests.fakes.facebook import PAGE, FakeFacebook, make_adapter
 from tests.fakes.meta import APP_ID, APP_SECRET
-from tests.login.test_linkedin_login import BrowserUI
+from tests.adapters.test_linkedin_login import BrowserUI
 
 APP = {"Meta app ID": APP_ID, "Meta app secret": APP_SECRET}
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from klapper.adapters.base import Adapter, Outgoing
 from klapper.queue.model import Media
-from tests.engine.helpers import Env, make_post
+from tests.scheduler.helpers import Env, make_post
 from tests.queue.repo_helpers import png_bytes
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.engine.crash import drill
+from tests.scheduler.crash import drill
 
 
 def test_sigkill_at_random_moments_neither_duplicates_nor_loses(tmp_path: Path) -> None:

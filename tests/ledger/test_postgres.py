@@ -31,7 +31,7 @@ from klapper.ledger.store import (
     claim_sql,
     transition_sql,
 )
-from tests.engine.postgres import Schema, create_schema, psycopg
+from tests.scheduler.postgres import Schema, create_schema, psycopg
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 PG: Dialect = "postgresql"

@@ -9,7 +9,7 @@ import pytest
 
 from klapper.config.model import Links
 from klapper.ledger import Ledger, State
-from tests.engine.helpers import Env, make_config, make_post
+from tests.scheduler.helpers import Env, make_config, make_post
 
 
 def test_publishes_once_and_records_where(env: Env) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from klapper.cli import app
 from klapper.ledger import read_events
-from tests.engine.repo import TempRepo
+from tests.scheduler.repo import TempRepo
 
 runner = CliRunner()
 

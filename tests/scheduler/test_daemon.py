@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from klapper.ledger import Ledger, State, read_events
-from tests.engine.procs import NotifySocket, start, wait_for
-from tests.engine.repo import TempRepo
+from tests.scheduler.procs import NotifySocket, start, wait_for
+from tests.scheduler.repo import TempRepo
 from tests.fakes.generic import FakeServer, token_for
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from klapper.ledger import EventLog, Ledger, PartRecord, State, read_events
 from klapper.scheduler.sync import RepositoryBroken, SyncReport, sync
-from tests.engine.repo import TempRepo
+from tests.scheduler.repo import TempRepo
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
 EVERY_DAY = {day: ["09:00", "15:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}

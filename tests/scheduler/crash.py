@@ -2,7 +2,7 @@
 again (optionally losing its ledger each time); then every part must exist exactly once on the
 fake platform and the ledger must agree.
 
-Used by tests/engine/test_crash.py (short) and benchmarks/crash_soak.py (long).
+Used by tests/scheduler/test_crash.py (short) and benchmarks/crash_soak.py (long).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from klapper.ledger import Ledger, State, idempotency_key, read_events
 from klapper.ledger.store import LEDGER_FILE
-from tests.engine.procs import start, wait_for
-from tests.engine.repo import TempRepo
+from tests.scheduler.procs import start, wait_for
+from tests.scheduler.repo import TempRepo
 from tests.fakes.generic import FakeServer, token_for
 from tests.fakes.mastodon import FakeMastodon
 

@@ -55,7 +55,7 @@ class NotifySocket:
 def start(mode: str, *, repo: Path, state: Path, api: str, notify: NotifySocket | None = None,
           extra_env: dict[str, str] | None = None, refresh: float = 30.0,
           platform: str = "generic") -> subprocess.Popen:
-    """``python -m tests.engine.runner MODE`` with stderr (JSON logs) to <state>/<mode>.log."""
+    """``python -m tests.scheduler.runner MODE`` with stderr (JSON logs) to <state>/<mode>.log."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
     env.pop("NOTIFY_SOCKET", None)
     if notify is not None:
@@ -63,7 +63,7 @@ def start(mode: str, *, repo: Path, state: Path, api: str, notify: NotifySocket 
     state.mkdir(parents=True, exist_ok=True)
     log = open(state / f"{mode}.log", "ab")  # noqa: SIM115 - the child holds it
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.engine.runner", mode, "--repo", str(repo),
+        [sys.executable, "-m", "tests.scheduler.runner", mode, "--repo", str(repo),
          "--state", str(state), "--api", api, "--refresh", str(refresh),
          "--platform", platform],
         cwd=ROOT, env=env, stdout=log, stderr=log,

@@ -1,6 +1,6 @@
 """Runs the real daemon or `publish --due` in a subprocess, with every account on a fake platform.
 
-    python -m tests.engine.runner daemon|due --repo R --state S --api http://127.0.0.1:PORT \
+    python -m tests.scheduler.runner daemon|due --repo R --state S --api http://127.0.0.1:PORT \
         [--platform generic|mastodon]
 
 With ``KLAPPER_TEST_WEDGE=PATH`` in the environment, a reload of the repository waits while

@@ -13,7 +13,7 @@ from klapper.login import LoginError
 from tests.adapters.test_contract import png
 from tests.fakes.instagram import USER, USERNAME, FakeInstagram, make_adapter, serve_media
 from tests.fakes.meta import APP_ID, APP_SECRET
-from tests.login.test_linkedin_login import BrowserUI
+from tests.adapters.test_linkedin_login import BrowserUI
 
 APP = {"Meta app ID": APP_ID, "Meta app secret": APP_SECRET}
 

@@ -15,8 +15,8 @@ from klapper.ledger import EventLog, Ledger, State, read_events
 from klapper.ledger.rebuild import rebuild
 from klapper.ledger.store import LEDGER_FILE
 from klapper.scheduler.engine import Engine
-from tests.engine.helpers import Clock, make_post
-from tests.engine.repo import TempRepo
+from tests.scheduler.helpers import Clock, make_post
+from tests.scheduler.repo import TempRepo
 from tests.fakes.generic import FakeServer, generic_factory, token_for
 
 

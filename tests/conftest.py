@@ -1,4 +1,4 @@
-"""Fixtures of the engine tests: a fake platform server and a publisher wired to it."""
+"""Shared fixtures: a fake platform server, a publisher wired to it, a throwaway PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine.helpers import Env, make_config
+from tests.scheduler.helpers import Env, make_config
 from tests.fakes.generic import FakeServer
 
 
@@ -28,7 +28,7 @@ def env(tmp_path: Path, server: FakeServer) -> Iterator[Env]:
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Any]:
     """One throwaway PostgreSQL for the session (the tests using it skip when none is installed)."""
-    from tests.engine.postgres import throwaway_cluster  # skips without psycopg
+    from tests.scheduler.postgres import throwaway_cluster  # skips without psycopg
 
     with throwaway_cluster() as cluster:
         yield cluster
@@ -37,7 +37,7 @@ def postgres_cluster() -> Iterator[Any]:
 @pytest.fixture
 def pg(postgres_cluster: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A schema of its own holding the ledger's tables."""
-    from tests.engine.postgres import create_schema, fresh_schema
+    from tests.scheduler.postgres import create_schema, fresh_schema
 
     with fresh_schema(postgres_cluster, test=request.node.name) as schema:
         with schema.connect() as conn:

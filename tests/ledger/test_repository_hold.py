@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from klapper.cli import app
 from klapper.ledger.repolock import RepositoryHeld, RepositoryHold, runtime_dir
-from tests.engine.procs import NotifySocket, start, wait_for
-from tests.engine.repo import TempRepo
+from tests.scheduler.procs import NotifySocket, start, wait_for
+from tests.scheduler.repo import TempRepo
 from tests.fakes.generic import FakeServer, token_for
 
 

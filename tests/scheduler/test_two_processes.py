@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from klapper.ledger import Ledger, State
-from tests.engine.procs import ROOT, start, wait_for
-from tests.engine.repo import TempRepo
+from tests.scheduler.procs import ROOT, start, wait_for
+from tests.scheduler.repo import TempRepo
 from tests.fakes.generic import FakeServer, token_for
 
 

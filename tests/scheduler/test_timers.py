@@ -11,7 +11,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from klapper.scheduler.timers import Timers
-from tests.engine.procs import wait_for
+from tests.scheduler.procs import wait_for
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from klapper.cli import app
 from klapper.ledger import EventLog, read_events
 from klapper.ledger.store import LEDGER_FILE
-from tests.engine.repo import TempRepo
+from tests.scheduler.repo import TempRepo
 
 runner = CliRunner()
 
