@@ -19,7 +19,37 @@ from collections.abc import Callable
 
 from klapper.adapters.counting import COUNTINGS, count_text
 
-WORDS = ["our", "advent", "sale", "starts", "today", "with", "twenty", "percent", "off", "all", "workshops", "and", "the", "new", "oak", "bench", "is", "ready", "for", "pickup", "at", "the", "shop", "this", "friday", "between", "nine", "and", "five"]
+WORDS = [
+    "our",
+    "advent",
+    "sale",
+    "starts",
+    "today",
+    "with",
+    "twenty",
+    "percent",
+    "off",
+    "all",
+    "workshops",
+    "and",
+    "the",
+    "new",
+    "oak",
+    "bench",
+    "is",
+    "ready",
+    "for",
+    "pickup",
+    "at",
+    "the",
+    "shop",
+    "this",
+    "friday",
+    "between",
+    "nine",
+    "and",
+    "five",
+]
 LINKS = [
     "https://example.com/advent",
     "https://shop.example.co.uk/products/oak-bench?colour=natural&size=large",

@@ -35,17 +35,32 @@ def main() -> None:
     parser.add_argument("--delete-ledger", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        report = drill(Path(tmp), posts=args.posts, kills=args.kills, seed=args.seed,
-                       settle=300.0, platform=args.platform, delete_ledger=args.delete_ledger)
+        report = drill(
+            Path(tmp),
+            posts=args.posts,
+            kills=args.kills,
+            seed=args.seed,
+            settle=300.0,
+            platform=args.platform,
+            delete_ledger=args.delete_ledger,
+        )
     accounts = 1 if args.platform == "mastodon" else 2
-    print(f"{args.platform}: {args.posts} posts to {accounts} account(s) = {report.deliveries}"
-          f" deliveries, {report.parts} parts (a third are 3-part threads)")
-    print(f"kills survived: {report.kills}; ledgers deleted: {report.ledgers_deleted}, rebuilt"
-          f" from the event log: {report.rebuilds}; {report.seconds:.0f} s")
-    print(f"parts looked for with find: {report.unknown_resolved}, found there (not posted"
-          f" again): {report.found_by_find}")
-    print(f"duplicates: {len(report.duplicates)}; losses: {len(report.losses)}; "
-          f"strays: {len(report.strays)}; ledger disagreements: {len(report.ledger_mismatches)}")
+    print(
+        f"{args.platform}: {args.posts} posts to {accounts} account(s) = {report.deliveries}"
+        f" deliveries, {report.parts} parts (a third are 3-part threads)"
+    )
+    print(
+        f"kills survived: {report.kills}; ledgers deleted: {report.ledgers_deleted}, rebuilt"
+        f" from the event log: {report.rebuilds}; {report.seconds:.0f} s"
+    )
+    print(
+        f"parts looked for with find: {report.unknown_resolved}, found there (not posted"
+        f" again): {report.found_by_find}"
+    )
+    print(
+        f"duplicates: {len(report.duplicates)}; losses: {len(report.losses)}; "
+        f"strays: {len(report.strays)}; ledger disagreements: {len(report.ledger_mismatches)}"
+    )
     for name in ("duplicates", "losses", "strays", "ledger_mismatches"):
         for item in getattr(report, name)[:10]:
             print(f"  {name}: {item}")

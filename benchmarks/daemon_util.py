@@ -25,7 +25,8 @@ def write_repo(root: Path, dues: list[datetime]) -> None:
     (root / "klapper.yaml").write_text(CONFIG, encoding="utf-8")
     for number, due in enumerate(dues):
         (root / "posts" / f"p{number:05d}.yaml").write_text(
-            f"text: Benchmark post {number}\nat: {due.isoformat()}\n", encoding="utf-8")
+            f"text: Benchmark post {number}\nat: {due.isoformat()}\n", encoding="utf-8"
+        )
 
 
 class Daemon:
@@ -39,9 +40,20 @@ class Daemon:
         self.log = open(state.parent / "daemon.log", "wb")  # noqa: SIM115 - the child holds it
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("klapper")), "run", "--repo", str(repo), "--state",
-             str(state), "--log-format", "json"],
-            env=env, stdout=self.log, stderr=self.log)
+            [
+                str(Path(sys.executable).with_name("klapper")),
+                "run",
+                "--repo",
+                str(repo),
+                "--state",
+                str(state),
+                "--log-format",
+                "json",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+        )
 
     def wait_ready(self, timeout: float = 300.0) -> float:
         """Seconds from start until READY=1."""

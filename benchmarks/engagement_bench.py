@@ -43,23 +43,40 @@ class Result:
         return math.ceil(self.posts / describe(self.platform).lookup_batch)
 
 
-def _round(platform: str, adapter: Adapter, remote_ids: list[str], *,
-           count: Callable[[], tuple[int, int]], **settings: str) -> Result:
+def _round(
+    platform: str,
+    adapter: Adapter,
+    remote_ids: list[str],
+    *,
+    count: Callable[[], tuple[int, int]],
+    **settings: str,
+) -> Result:
     with tempfile.TemporaryDirectory() as folder:
         account = {"platform": platform, **settings}
-        world = World(state=Path(folder), config=config_for({"acct": account}, budget=10_000),
-                      adapters=lambda name: adapter)
+        world = World(
+            state=Path(folder),
+            config=config_for({"acct": account}, budget=10_000),
+            adapters=lambda name: adapter,
+        )
         hour_ago = world.clock.now - timedelta(hours=1)
-        bulk_published(world.ledger, [(f"p{n}", "acct", platform, rid, hour_ago)
-                                      for n, rid in enumerate(remote_ids)])
+        bulk_published(
+            world.ledger,
+            [(f"p{n}", "acct", platform, rid, hour_ago) for n, rid in enumerate(remote_ids)],
+        )
         before = count()
         start = time.perf_counter()
         report = world.poller.run_round(inbox=False)
         seconds = time.perf_counter() - start
         after = count()
         world.close()
-    return Result(platform, len(remote_ids), after[0] - before[0], after[1] - before[1],
-                  len(report.readings), seconds)
+    return Result(
+        platform,
+        len(remote_ids),
+        after[0] - before[0],
+        after[1] - before[1],
+        len(report.readings),
+        seconds,
+    )
 
 
 def mastodon(posts: int, tmp: Path) -> Result:
@@ -68,9 +85,12 @@ def mastodon(posts: int, tmp: Path) -> Result:
 
     with FakeMastodon() as server:
         ids = [server.state.add_status(text=f"post {n}")["id"] for n in range(posts)]
-        adapter = MastodonAdapter(name="acct", settings={"instance": server.url,
-                                                         "cache_dir": str(tmp)},
-                                  secrets={"access_token": server.state.token}, repo=tmp)
+        adapter = MastodonAdapter(
+            name="acct",
+            settings={"instance": server.url, "cache_dir": str(tmp)},
+            secrets={"access_token": server.state.token},
+            repo=tmp,
+        )
 
         def count() -> tuple[int, int]:
             lookups = server.state.count("GET", "/api/v1/statuses")
@@ -103,8 +123,12 @@ def linkedin(posts: int, tmp: Path) -> Result:
         ids = []
         for n in range(posts):
             urn = f"urn:li:share:{7_100_000_000_000_000_000 + n}"
-            fake.posts[urn] = {"id": urn, "author": PERSON, "commentary": f"post {n}",
-                               "createdAt": int(time.time() * 1000)}
+            fake.posts[urn] = {
+                "id": urn,
+                "author": PERSON,
+                "commentary": f"post {n}",
+                "createdAt": int(time.time() * 1000),
+            }
             fake.reactions[urn] = {"LIKE": n % 5}
             ids.append(urn)
         adapter = make_adapter(fake, tmp, timeout=10)
@@ -149,14 +173,19 @@ def bluesky(posts: int, tmp: Path) -> Result | None:
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         ids: list[str] = []
         for start in range(0, posts, 200):  # applyWrites takes at most 200 writes
-            writes = [{"$type": "com.atproto.repo.applyWrites#create",
-                       "collection": "app.bsky.feed.post",
-                       "value": {"$type": "app.bsky.feed.post", "text": f"post {n}",
-                                 "createdAt": now}}
-                      for n in range(start, min(start + 200, posts))]
-            made = case.pds.http.post("/com.atproto.repo.applyWrites",
-                                      json={"repo": case.account.did, "writes": writes},
-                                      headers={"Authorization": f"Bearer {token}"})
+            writes = [
+                {
+                    "$type": "com.atproto.repo.applyWrites#create",
+                    "collection": "app.bsky.feed.post",
+                    "value": {"$type": "app.bsky.feed.post", "text": f"post {n}", "createdAt": now},
+                }
+                for n in range(start, min(start + 200, posts))
+            ]
+            made = case.pds.http.post(
+                "/com.atproto.repo.applyWrites",
+                json={"repo": case.account.did, "writes": writes},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             made.raise_for_status()
             ids += [r["uri"] for r in made.json()["results"]]
         case.proxy.serve_appview(handles={case.account.did: case.account.handle})
@@ -180,17 +209,21 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1000)
     args = parser.parse_args()
     print(f"one polling round over {args.posts} published posts per platform\n")
-    print(f"{'platform':<10} {'batch':>5} {'requests':>8} {'least':>6} {'other':>6} "
-          f"{'readings':>8} {'seconds':>8}")
+    print(
+        f"{'platform':<10} {'batch':>5} {'requests':>8} {'least':>6} {'other':>6} "
+        f"{'readings':>8} {'seconds':>8}"
+    )
     for bench in (x, bluesky, mastodon, linkedin, facebook):
         with _folder() as tmp:
             result = bench(args.posts, tmp)
         if result is None:
             print(f"{bench.__name__:<10} skipped: the local PDS is not installed (.ci/pds-setup)")
             continue
-        print(f"{result.platform:<10} {describe(result.platform).lookup_batch:>5} {result.requests:>8} "
-              f"{result.least:>6} {result.other:>6} {result.readings:>8} "
-              f"{result.seconds:>8.2f}")
+        print(
+            f"{result.platform:<10} {describe(result.platform).lookup_batch:>5} {result.requests:>8} "
+            f"{result.least:>6} {result.other:>6} {result.readings:>8} "
+            f"{result.seconds:>8.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -41,10 +41,14 @@ def main() -> None:
         used = daemon.cpu_seconds() - cpu_before
         rss = daemon.rss_mb()
         code = daemon.stop()
-    print(f"deliveries armed: {args.deliveries}; ready after {ready:.1f} s "
-          f"(start-up CPU {cpu_ready:.1f} s, RSS {rss_ready:.0f} MB)")
-    print(f"idle over {args.seconds:.0f} s: CPU {used:.3f} s = {100 * used / args.seconds:.3f}%"
-          f"; RSS {rss:.0f} MB; exit code {code}")
+    print(
+        f"deliveries armed: {args.deliveries}; ready after {ready:.1f} s "
+        f"(start-up CPU {cpu_ready:.1f} s, RSS {rss_ready:.0f} MB)"
+    )
+    print(
+        f"idle over {args.seconds:.0f} s: CPU {used:.3f} s = {100 * used / args.seconds:.3f}%"
+        f"; RSS {rss:.0f} MB; exit code {code}"
+    )
 
 
 if __name__ == "__main__":

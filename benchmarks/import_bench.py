@@ -29,9 +29,13 @@ def _file(rows: int) -> str:
     start = datetime(2031, 1, 6, 8, 0)
     for n in range(rows):
         when = start + timedelta(minutes=10 * n)
-        writer.writerow([f"{when:%m/%d/%Y %H:%M}",
-                         f"Post {n}: our workshop \"Advent\" 🎄, day {n % 24}\nsee you there",
-                         f"https://example.com/{n}" if n % 2 else ""])
+        writer.writerow(
+            [
+                f"{when:%m/%d/%Y %H:%M}",
+                f'Post {n}: our workshop "Advent" 🎄, day {n % 24}\nsee you there',
+                f"https://example.com/{n}" if n % 2 else "",
+            ]
+        )
     return out.getvalue()
 
 
@@ -45,12 +49,15 @@ def main() -> None:
         source.write_text(_file(rows))
         for label in ("first import", "same file again"):
             began = time.perf_counter()
-            result = import_csv(repo=repo, csv_file=source, fmt="hootsuite",
-                                now=datetime(2030, 1, 1, tzinfo=UTC))
+            result = import_csv(
+                repo=repo, csv_file=source, fmt="hootsuite", now=datetime(2030, 1, 1, tzinfo=UTC)
+            )
             took = time.perf_counter() - began
-            print(f"{label}: {rows:,} rows in {took:.2f} s ({rows / took:,.0f} rows/s); "
-                  f"{len(result.written)} written, {len(result.skipped)} imported before, "
-                  f"{len(result.refused)} refused")
+            print(
+                f"{label}: {rows:,} rows in {took:.2f} s ({rows / took:,.0f} rows/s); "
+                f"{len(result.written)} written, {len(result.skipped)} imported before, "
+                f"{len(result.refused)} refused"
+            )
 
 
 if __name__ == "__main__":

@@ -48,15 +48,22 @@ def main() -> None:
         late = []
         for path in outbox.glob("*.json"):
             data = json.loads(path.read_text())
-            late.append((datetime.fromisoformat(data["published_at"])
-                         - datetime.fromisoformat(data["due"])).total_seconds() * 1000)
+            late.append(
+                (
+                    datetime.fromisoformat(data["published_at"])
+                    - datetime.fromisoformat(data["due"])
+                ).total_seconds()
+                * 1000
+            )
     late.sort()
     print(f"deliveries: {len(late)} of {args.deliveries}, due over {args.over:.0f} s")
     print(f"daemon ready after {ready:.2f} s; exit code {code}; CPU {cpu:.2f} s in total")
     if late:
         p99 = late[min(len(late) - 1, int(len(late) * 0.99))]
-        print(f"lateness ms: p50 {statistics.median(late):.1f}  p99 {p99:.1f}  "
-              f"max {late[-1]:.1f}  min {late[0]:.1f}")
+        print(
+            f"lateness ms: p50 {statistics.median(late):.1f}  p99 {p99:.1f}  "
+            f"max {late[-1]:.1f}  min {late[0]:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,20 @@ accounts:
 defaults: {to: [outbox, masto, x], lang: en}
 slots: {mon: ["09:00"], wed: ["09:00"], fri: ["09:00"]}
 """
-WORDS = ["workshop", "chisel", "plane", "oak", "walnut", "dovetail", "glue", "clamp", "saw", "spoon", "bowl", "grain"]
+WORDS = [
+    "workshop",
+    "chisel",
+    "plane",
+    "oak",
+    "walnut",
+    "dovetail",
+    "glue",
+    "clamp",
+    "saw",
+    "spoon",
+    "bowl",
+    "grain",
+]
 
 
 def _post(rng: random.Random, number: int) -> str:
@@ -42,8 +55,10 @@ def _post(rng: random.Random, number: int) -> str:
     lines = [f"text: |\n  Post {number}: {text}\n  https://example.com/{number}"]
     kind = number % 4
     if kind == 0:
-        lines.append(f"at: 2027-{1 + number % 12:02d}-{1 + number % 28:02d} "
-                     f"{8 + number % 10:02d}:{number % 60:02d}")
+        lines.append(
+            f"at: 2027-{1 + number % 12:02d}-{1 + number % 28:02d} "
+            f"{8 + number % 10:02d}:{number % 60:02d}"
+        )
     elif kind == 1:
         lines.append(f"at: 2027-{1 + number % 12:02d}-{1 + number % 28:02d}T10:00:00+01:00")
     elif kind == 2 and number % 40 == 2:
@@ -129,25 +144,36 @@ def main() -> None:
         assert not repo.problems, repo.problems[:3]
         # The first run compiles the counting regexes, as in any process; the posts are valid.
         assert not check_posts(repo, now=now)
-        best = best_of({
-            "parse": lambda: parse_only(paths),
-            "load": lambda: load_repository(big_root),
-            "check": lambda: check_posts(repo, now=now),
-        }, args.repeat)
+        best = best_of(
+            {
+                "parse": lambda: parse_only(paths),
+                "load": lambda: load_repository(big_root),
+                "check": lambda: check_posts(repo, now=now),
+            },
+            args.repeat,
+        )
         parse, load, check = best["parse"], best["load"], best["check"]
-        print(f"files: {args.files:,} ({len(repo.posts):,} posts), libyaml: "
-              f"{yaml.__with_libyaml__}, best of {args.repeat}")
+        print(
+            f"files: {args.files:,} ({len(repo.posts):,} posts), libyaml: "
+            f"{yaml.__with_libyaml__}, best of {args.repeat}"
+        )
         print(f"parse only (CSafeLoader):  {parse * 1000:8.0f} ms")
         print(f"load_repository:           {load * 1000:8.0f} ms   ratio {load / parse:.2f}")
         print(f"check_posts:               {check * 1000:8.0f} ms")
-        print(f"load + check:              {(load + check) * 1000:8.0f} ms   "
-              f"ratio {(load + check) / parse:.2f}")
-        for label, root, files in (("1,000", small_root, small), (f"{args.files:,}", big_root,
-                                                                   paths)):
+        print(
+            f"load + check:              {(load + check) * 1000:8.0f} ms   "
+            f"ratio {(load + check) / parse:.2f}"
+        )
+        for label, root, files in (
+            ("1,000", small_root, small),
+            (f"{args.files:,}", big_root, paths),
+        ):
             full = rescan(root, files, watched=False, repeat=args.repeat)
             watched = rescan(root, files, watched=True, repeat=args.repeat)
-            print(f"rescan, one file changed, {label:>6} files: {full * 1000:7.1f} ms "
-                  f"(stat walk)   {watched * 1000:6.1f} ms (watched)")
+            print(
+                f"rescan, one file changed, {label:>6} files: {full * 1000:7.1f} ms "
+                f"(stat walk)   {watched * 1000:6.1f} ms (watched)"
+            )
 
 
 if __name__ == "__main__":

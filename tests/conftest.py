@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.scheduler.helpers import Env, make_config
 from tests.fakes.generic import FakeServer
+from tests.scheduler.helpers import Env, make_config
 
 
 @pytest.fixture

@@ -9,8 +9,21 @@ from typer.testing import CliRunner
 from klapper.cli import app
 
 COMMANDS = {
-    "check", "plan", "schema", "run", "publish", "status", "retry", "skip", "login", "accounts",
-    "refresh", "report", "inbox", "ledger", "import",
+    "check",
+    "plan",
+    "schema",
+    "run",
+    "publish",
+    "status",
+    "retry",
+    "skip",
+    "login",
+    "accounts",
+    "refresh",
+    "report",
+    "inbox",
+    "ledger",
+    "import",
 }
 runner = CliRunner()
 
@@ -26,8 +39,10 @@ def test_every_command_teaches_with_examples(command: str) -> None:
     assert "Examples" in result.output and f"klapper {command}" in result.output
 
 
-@pytest.mark.parametrize("args", [["check", "--format", "yaml"], ["plan", "--days", "many"],
-                                  ["publish", "--nope"], ["nosuch"]])
+@pytest.mark.parametrize(
+    "args",
+    [["check", "--format", "yaml"], ["plan", "--days", "many"], ["publish", "--nope"], ["nosuch"]],
+)
 def test_bad_usage_exits_2(args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
 
@@ -44,7 +59,12 @@ def test_top_level_help_lists_commands_and_examples() -> None:
     result = runner.invoke(app, ["--help"], terminal_width=100)
     assert result.exit_code == 0, result.output
     assert "Examples" in result.output and "--version" in result.output
-    for line in ("klapper check", "klapper plan", "klapper publish --due", "klapper run",
-                 "klapper refresh --now"):
+    for line in (
+        "klapper check",
+        "klapper plan",
+        "klapper publish --due",
+        "klapper run",
+        "klapper refresh --now",
+    ):
         assert line in result.output
     assert all(command in result.output for command in COMMANDS)

@@ -30,8 +30,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "intake": {"queue", "adapters", "config"},  # another tool's files into post files
     "engagement": {"adapters", "ledger", "config"},
     "scheduler": {"queue", "engagement", "ledger", "adapters", "config"},
-    "cli": {"scheduler", "intake", "queue", "engagement", "ledger", "adapters", "login",
-            "config"},
+    "cli": {"scheduler", "intake", "queue", "engagement", "ledger", "adapters", "login", "config"},
     "testing": {"adapters"},
 }
 
@@ -55,8 +54,12 @@ def imports(path: Path) -> Iterator[tuple[str, int]]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in MODULES
-                     else node.module for alias in node.names]
+            names = [
+                f"{node.module}.{alias.name}"
+                if f"{node.module}.{alias.name}" in MODULES
+                else node.module
+                for alias in node.names
+            ]
         else:
             continue
         yield from ((name, node.lineno) for name in names if name.startswith("klapper."))
@@ -81,8 +84,11 @@ def test_every_package_is_placed() -> None:
 
 
 def test_imports_go_only_the_allowed_directions() -> None:
-    wrong = [f"{where}: {own} imports {other}" for own, other, where in edges()
-             if other not in MAY_IMPORT[own] | SHARED - {own}]
+    wrong = [
+        f"{where}: {own} imports {other}"
+        for own, other, where in edges()
+        if other not in MAY_IMPORT[own] | SHARED - {own}
+    ]
     assert wrong == []
 
 
@@ -92,15 +98,18 @@ def test_the_shared_leaves_import_nothing_of_klapper() -> None:
 
 def test_the_allowed_directions_have_no_cycle() -> None:
     """Each package can be placed after everything it may import (a topological order)."""
-    allowed = {name: set() if name in SHARED else MAY_IMPORT[name] | SHARED
-               for name in MAY_IMPORT}
+    allowed = {name: set() if name in SHARED else MAY_IMPORT[name] | SHARED for name in MAY_IMPORT}
     placed: list[str] = []
     while len(placed) < len(allowed):
         ready = sorted(n for n, deps in allowed.items() if n not in placed and deps <= set(placed))
         assert ready, f"a cycle among {sorted(set(allowed) - set(placed))}"
         placed += ready
-    assert placed.index("config") < placed.index("adapters") < placed.index("scheduler") \
+    assert (
+        placed.index("config")
+        < placed.index("adapters")
+        < placed.index("scheduler")
         < placed.index("cli")
+    )
 
 
 def test_no_module_import_cycle() -> None:

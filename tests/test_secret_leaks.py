@@ -34,8 +34,12 @@ from tests.fakes.mastodon import FakeMastodon
 FAIL_KINDS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth")
 
 #: fake-server modules exposing ``adapter_case(tmp_path)`` (see tests/adapters/test_contract.py)
-ADAPTER_FAKES = ("tests.fakes.mastodon", "tests.fakes.x", "tests.fakes.linkedin",
-                 "tests.fakes.bluesky")
+ADAPTER_FAKES = (
+    "tests.fakes.mastodon",
+    "tests.fakes.x",
+    "tests.fakes.linkedin",
+    "tests.fakes.bluesky",
+)
 
 MASTODON_TOKEN = "canary-SECRET-masto-token-5f1e9a3c"
 MASTODON_CLIENT_SECRET = "canary-SECRET-masto-client-8b2d"
@@ -136,8 +140,9 @@ def test_adapter_failures_never_show_credentials(
         assert canaries, f"{fake}: the adapter has no secrets to look for"
         for kind in FAIL_KINDS:
             case.fail_next(kind)
-            post = Outgoing(text=f"leak check {kind}", idempotency_key=f"leak|{kind}",
-                            due=datetime.now(UTC))
+            post = Outgoing(
+                text=f"leak check {kind}", idempotency_key=f"leak|{kind}", due=datetime.now(UTC)
+            )
             try:
                 adapter.publish(post)
             except AdapterError as exc:
@@ -178,15 +183,32 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         due = (datetime.now(UTC) - timedelta(minutes=1)).replace(microsecond=0)
         (repo / "posts" / "canary.yaml").write_text(POST.format(at=due.isoformat()))
         secrets = tmp_path / "config" / "secrets.yaml"
-        save_secrets("masto", {"access_token": MASTODON_TOKEN, "client_id": "public-client-id",
-                               "client_secret": MASTODON_CLIENT_SECRET}, path=secrets, environ={})
-        for name, value in {"KLAPPER_SECRETS": str(secrets), "KLAPPER_REPO": str(repo),
-                            "KLAPPER_STATE": str(state), **ENV_CANARIES}.items():
+        save_secrets(
+            "masto",
+            {
+                "access_token": MASTODON_TOKEN,
+                "client_id": "public-client-id",
+                "client_secret": MASTODON_CLIENT_SECRET,
+            },
+            path=secrets,
+            environ={},
+        )
+        for name, value in {
+            "KLAPPER_SECRETS": str(secrets),
+            "KLAPPER_REPO": str(repo),
+            "KLAPPER_STATE": str(state),
+            **ENV_CANARIES,
+        }.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setattr(webbrowser, "open", lambda *a, **k: False)  # no browser in tests
         hidden = [v for k, v in ENV_CANARIES.items() if not k.endswith("_HANDLE")]
-        yield World(repo, state, secrets, server, canary_forms(
-            [MASTODON_TOKEN, MASTODON_CLIENT_SECRET, LOGIN_CODE, *hidden]))
+        yield World(
+            repo,
+            state,
+            secrets,
+            server,
+            canary_forms([MASTODON_TOKEN, MASTODON_CLIENT_SECRET, LOGIN_CODE, *hidden]),
+        )
 
 
 def _commands() -> set[str]:
@@ -198,8 +220,11 @@ def _arrange(world: World, scenario: str) -> None:
     if scenario == "token_rejected":
         state.token = "another-token-entirely"
     elif scenario != "accepted":
-        for path in ("/api/v1/statuses", "/api/v1/accounts/verify_credentials",
-                     "/api/v1/notifications"):
+        for path in (
+            "/api/v1/statuses",
+            "/api/v1/accounts/verify_credentials",
+            "/api/v1/notifications",
+        ):
             method = "POST" if path == "/api/v1/statuses" else "GET"
             state.fail_next(scenario, method=method, path=path)
 
@@ -207,8 +232,12 @@ def _arrange(world: World, scenario: str) -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize(("run_id", "args", "stdin"), CLI_RUNS, ids=[r[0] for r in CLI_RUNS])
 def test_commands_never_show_credentials(
-    world: World, caplog: pytest.LogCaptureFixture, scenario: str, run_id: str,
-    args: tuple[str, ...], stdin: str | None,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    scenario: str,
+    run_id: str,
+    args: tuple[str, ...],
+    stdin: str | None,
 ) -> None:
     assert args[0] in _commands(), f"`klapper {args[0]}` is not a command"
     caplog.set_level(logging.DEBUG)

@@ -42,6 +42,7 @@ class ContractCase(Protocol):
     def reply(self, *, to: str, text: str) -> None:
         """Someone else answers the post ``to`` (a remote id); for ``interactions``."""
 
+
 RETRY_SECONDS = 120  # Retry-After of "rate_limit_seconds"
 RETRY_DATE_SECONDS = 300  # how far ahead the HTTP date of "rate_limit_date" lies
 
@@ -51,8 +52,10 @@ _TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 def _page(title: str) -> bytes:
     """An error page as nginx writes it."""
-    return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}"
-            "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n").encode()
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}"
+        "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
 
 
 def answer(kind: str) -> tuple[int, dict[str, str], bytes]:
@@ -73,7 +76,13 @@ def answer(kind: str) -> tuple[int, dict[str, str], bytes]:
     raise ValueError(f"unknown HTTP fault {kind!r}; known: {', '.join(HTTP_FAULTS)}")
 
 
-HTTP_FAULTS = ("request_timeout", "too_large", "too_early", "rate_limit_seconds",
-               "rate_limit_date", "html_error")
+HTTP_FAULTS = (
+    "request_timeout",
+    "too_large",
+    "too_early",
+    "rate_limit_seconds",
+    "rate_limit_date",
+    "html_error",
+)
 #: every kind a fake's ``fail_next`` takes
 FAULTS = ("server_error", "rate_limit", "auth", "drop", "timeout_after_accept", *HTTP_FAULTS)

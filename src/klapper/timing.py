@@ -81,13 +81,15 @@ def localize(naive: datetime, tz: tzinfo, *, zone_name: str) -> tuple[datetime, 
 def day_bound(day: date, tz: tzinfo, *, end: bool) -> datetime:
     """A local day's first instant, or (``end``) its last, aware in ``tz`` (see wall_clock)."""
     if end:
-        return (wall_clock(day + timedelta(days=1), time(0), tz)
-                - timedelta(microseconds=1)).astimezone(tz)
+        return (
+            wall_clock(day + timedelta(days=1), time(0), tz) - timedelta(microseconds=1)
+        ).astimezone(tz)
     return wall_clock(day, time(0), tz).astimezone(tz)
 
 
-def parse_time(value: object, tz: tzinfo, *, zone_name: str,
-               whole_day: Literal["start", "end"] | None = None) -> tuple[datetime, str | None]:
+def parse_time(
+    value: object, tz: tzinfo, *, zone_name: str, whole_day: Literal["start", "end"] | None = None
+) -> tuple[datetime, str | None]:
     """What YAML gave for a point in time -> (aware datetime in ``tz``, note or None).
 
     Accepts a datetime (YAML made one when seconds were written), or a string: ISO 8601 with or
@@ -109,12 +111,11 @@ def parse_time(value: object, tz: tzinfo, *, zone_name: str,
         if len(text) == 10 and parsed.time() == time(0) and "T" not in text.upper():
             day = parsed.date()
     else:
-        raise TimeError(
-            f"expected a date and time such as 2026-06-02 09:00, got {value!r}"
-        )
+        raise TimeError(f"expected a date and time such as 2026-06-02 09:00, got {value!r}")
     if not YEARS[0] <= parsed.year <= YEARS[1]:
-        raise TimeError(f"year {parsed.year} is out of range; klapper plans "
-                        f"{YEARS[0]} to {YEARS[1]}")
+        raise TimeError(
+            f"year {parsed.year} is out of range; klapper plans {YEARS[0]} to {YEARS[1]}"
+        )
     if day is not None:
         if whole_day is None:
             raise TimeError(f"{day.isoformat()} has no time of day; write e.g. {day} 09:00")
@@ -144,18 +145,29 @@ def _parse_spaced_offset(text: str) -> datetime:
 # --- cron -----------------------------------------------------------------------------------
 
 _MACROS = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_MONTHS = {n: i for i, n in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_MONTHS = {
+    n: i
+    for i, n in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 _DAYS = {n: i for i, n in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # name, lowest, highest, names
 _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
-    ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _DAYS),
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS),
 )
 
 
@@ -233,13 +245,20 @@ def parse_cron(expression: str) -> Cron:
             'day-of-month month day-of-week, e.g. "0 9 * * MON" (Mondays at 09:00)'
         )
     parsed = [_parse_field(f, i) for i, f in enumerate(fields)]
-    if fields[2] != "*" and fields[4] == "*" and not any(
-        day <= _MONTH_DAYS[month - 1] for month in parsed[3] for day in parsed[2]
+    if (
+        fields[2] != "*"
+        and fields[4] == "*"
+        and not any(day <= _MONTH_DAYS[month - 1] for month in parsed[3] for day in parsed[2])
     ):
         raise TimeError(f"cron expression {text!r} never fires: no such day in those months")
     return Cron(
-        expression=text, minutes=parsed[0], hours=parsed[1], days=parsed[2],
-        months=parsed[3], weekdays=parsed[4], any_day=fields[2] == "*",
+        expression=text,
+        minutes=parsed[0],
+        hours=parsed[1],
+        days=parsed[2],
+        months=parsed[3],
+        weekdays=parsed[4],
+        any_day=fields[2] == "*",
         any_weekday=fields[4] == "*",
     )
 

@@ -29,12 +29,19 @@ DUE = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 def png(width: int = 4, height: int = 3) -> bytes:
     """A small valid PNG (grey pixels)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def out(text: str, key: str, **kwargs) -> Outgoing:
@@ -54,21 +61,28 @@ def case(tmp_path):
 
 def record(pds, uri: str) -> dict:
     did, _, rkey = uri.removeprefix("at://").partition("/app.bsky.feed.post/")
-    return pds.http.get("/com.atproto.repo.getRecord", params={
-        "repo": did, "collection": "app.bsky.feed.post", "rkey": rkey}).json()
+    return pds.http.get(
+        "/com.atproto.repo.getRecord",
+        params={"repo": did, "collection": "app.bsky.feed.post", "rkey": rkey},
+    ).json()
 
 
 # --- publishing ---------------------------------------------------------------------------
 
 
 def test_text_post_is_published_once_and_found(case):
-    published = case.adapter.publish(out("Our advent sale starts today.", "p1|bsky#0", options={"lang": "en"}))
+    published = case.adapter.publish(
+        out("Our advent sale starts today.", "p1|bsky#0", options={"lang": "en"})
+    )
     assert published.remote_id.startswith(f"at://{case.account.did}/app.bsky.feed.post/")
-    assert published.url == published.remote_id.replace("at://", "https://bsky.app/profile/").replace(
-        "/app.bsky.feed.post/", "/post/")
+    assert published.url == published.remote_id.replace(
+        "at://", "https://bsky.app/profile/"
+    ).replace("/app.bsky.feed.post/", "/post/")
     assert published.ref["cid"].startswith("bafy")
     assert abs(published.published_at - datetime.now(UTC)) < timedelta(minutes=1)
-    assert case.posts() == [{"id": published.remote_id, "text": "Our advent sale starts today.", "reply_to": None}]
+    assert case.posts() == [
+        {"id": published.remote_id, "text": "Our advent sale starts today.", "reply_to": None}
+    ]
     assert record(case.pds, published.remote_id)["value"]["langs"] == ["en"]
     assert case.adapter.find(out("", "p1|bsky#0")) == published
     assert case.adapter.find(out("", "p2|bsky#0")) is None
@@ -78,15 +92,19 @@ def test_facets_carry_utf8_byte_offsets_and_resolve_mentions(case, pds):
     friend = pds.create_account()
     pages = Pages({"/advent": ("text/html", b"<title>Advent</title>")})
     try:
-        text = (f"Grüße 🎉👩‍👩‍👧 an @{friend.handle} — #Adventsmärkte! "
-                f"läuft 🎄 {pages.url}/advent?ä=1. @nobody.test")
+        text = (
+            f"Grüße 🎉👩‍👩‍👧 an @{friend.handle} — #Adventsmärkte! "
+            f"läuft 🎄 {pages.url}/advent?ä=1. @nobody.test"
+        )
         published = case.adapter.publish(out(text, "facets"))
     finally:
         pages.close()
     value = record(pds, published.remote_id)["value"]
     raw = text.encode()
-    got = [(raw[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode(), f["features"][0])
-           for f in value["facets"]]
+    got = [
+        (raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(), f["features"][0])
+        for f in value["facets"]
+    ]
     assert [s for s, _ in got] == [f"@{friend.handle}", "#Adventsmärkte", f"{pages.url}/advent?ä=1"]
     assert got[0][1] == {"$type": "app.bsky.richtext.facet#mention", "did": friend.did}
     assert got[1][1]["tag"] == "Adventsmärkte"
@@ -104,8 +122,10 @@ def test_link_facet_and_card_carry_the_campaign_tags_the_text_does_not(case, pds
     value = record(pds, published.remote_id)["value"]
     assert value["text"] == text
     (facet,) = value["facets"]
-    assert text.encode()[facet["index"]["byteStart"]:facet["index"]["byteEnd"]].decode() == \
-        f"{pages.url}/advent#top"
+    assert (
+        text.encode()[facet["index"]["byteStart"] : facet["index"]["byteEnd"]].decode()
+        == f"{pages.url}/advent#top"
+    )
     assert facet["features"][0]["uri"] == f"{pages.url}/advent?utm_source=bluesky#top"
     assert value["embed"]["external"]["uri"] == f"{pages.url}/advent?utm_source=bluesky#top"
     assert value["embed"]["external"]["title"] == "Advent"
@@ -115,8 +135,13 @@ def test_images_with_alt_text(case, tmp_path):
     first, second = tmp_path / "a.png", tmp_path / "b.png"
     first.write_bytes(png(4, 3))
     second.write_bytes(png(2, 2))
-    published = case.adapter.publish(out("Two pictures", "images", media=(
-        MediaFile(first, alt="Workbench with four advent candles"), MediaFile(second))))
+    published = case.adapter.publish(
+        out(
+            "Two pictures",
+            "images",
+            media=(MediaFile(first, alt="Workbench with four advent candles"), MediaFile(second)),
+        )
+    )
     images = record(case.pds, published.remote_id)["value"]["embed"]["images"]
     assert [i["alt"] for i in images] == ["Workbench with four advent candles", ""]
     assert [i["image"]["mimeType"] for i in images] == ["image/png", "image/png"]
@@ -126,7 +151,9 @@ def test_images_with_alt_text(case, tmp_path):
 def test_an_image_over_the_limit_is_refused_before_anything_is_posted(case, tmp_path):
     big = tmp_path / "big.png"
     big.write_bytes(png() + bytes(1_000_001))
-    with pytest.raises(PermanentError, match="big.png is 1,000,0.. bytes; Bluesky takes at most 1,000,000"):
+    with pytest.raises(
+        PermanentError, match="big.png is 1,000,0.. bytes; Bluesky takes at most 1,000,000"
+    ):
         case.adapter.publish(out("too big", "big", media=(MediaFile(big, alt="x"),)))
     assert case.posts() == []
     assert not [p for p in case.proxy.seen if p.endswith("uploadBlob")]
@@ -134,8 +161,12 @@ def test_an_image_over_the_limit_is_refused_before_anything_is_posted(case, tmp_
 
 def test_thread_is_a_chain_of_replies_with_root_and_parent(case):
     root = case.adapter.publish(out("1/3 the post", "thread#0"))
-    second = case.adapter.publish(out("2/3", "thread#1", reply_to=ThreadRef(root=root, parent=root), part=1))
-    third = case.adapter.publish(out("3/3", "thread#2", reply_to=ThreadRef(root=root, parent=second), part=2))
+    second = case.adapter.publish(
+        out("2/3", "thread#1", reply_to=ThreadRef(root=root, parent=root), part=1)
+    )
+    third = case.adapter.publish(
+        out("3/3", "thread#2", reply_to=ThreadRef(root=root, parent=second), part=2)
+    )
     assert [p["reply_to"] for p in case.posts()] == [None, root.remote_id, second.remote_id]
     reply = record(case.pds, third.remote_id)["value"]["reply"]
     assert (reply["root"]["uri"], reply["root"]["cid"]) == (root.remote_id, root.ref["cid"])
@@ -143,9 +174,11 @@ def test_thread_is_a_chain_of_replies_with_root_and_parent(case):
 
 
 def test_link_card_with_title_description_and_image(case):
-    page = (b'<html><head><meta property="og:title" content="Workshops">'
-            b'<meta property="og:description" content="Four evenings in December">'
-            b'<meta property="og:image" content="/thumb.png"></head></html>')
+    page = (
+        b'<html><head><meta property="og:title" content="Workshops">'
+        b'<meta property="og:description" content="Four evenings in December">'
+        b'<meta property="og:image" content="/thumb.png"></head></html>'
+    )
     pages = Pages({"/w": ("text/html", page), "/thumb.png": ("image/png", png(8, 8))})
     try:
         published = case.adapter.publish(out(f"See {pages.url}/w", "card"))
@@ -153,7 +186,10 @@ def test_link_card_with_title_description_and_image(case):
         pages.close()
     external = record(case.pds, published.remote_id)["value"]["embed"]["external"]
     assert (external["uri"], external["title"], external["description"]) == (
-        f"{pages.url}/w", "Workshops", "Four evenings in December")
+        f"{pages.url}/w",
+        "Workshops",
+        "Four evenings in December",
+    )
     assert external["thumb"]["mimeType"] == "image/png"
 
 
@@ -167,7 +203,9 @@ def test_a_slow_link_card_never_fails_the_post(case, monkeypatch):
     finally:
         slow.close()
     assert "embed" not in record(case.pds, published.remote_id)["value"]
-    without = case.adapter.publish(out(f"Again {slow.url}/slow", "no-card", options={"card": False}))
+    without = case.adapter.publish(
+        out(f"Again {slow.url}/slow", "no-card", options={"card": False})
+    )
     assert "embed" not in record(case.pds, without.remote_id)["value"]
 
 
@@ -252,9 +290,14 @@ def test_find_when_the_server_cannot_be_reached_is_transient(pds, tmp_path):
 
 def test_login_with_a_wrong_app_password_is_auth_expired(pds):
     account = pds.create_account()
-    adapter = create_adapter(name="shop", platform="bluesky", settings={
-        "service": pds.url, "handle": account.handle}, secrets={"app_password": "wrong-pass-word-here"},
-        repo=pds.data, timeout=10)
+    adapter = create_adapter(
+        name="shop",
+        platform="bluesky",
+        settings={"service": pds.url, "handle": account.handle},
+        secrets={"app_password": "wrong-pass-word-here"},
+        repo=pds.data,
+        timeout=10,
+    )
     with pytest.raises(AuthExpiredError) as refused:
         adapter.publish(out("hello", "wrong"))
     assert "Invalid identifier or password" in str(refused.value)
@@ -264,11 +307,19 @@ def test_login_with_a_wrong_app_password_is_auth_expired(pds):
 
 def test_tokens_are_saved_and_a_kept_session_needs_no_new_login(case, pds):
     case.adapter.publish(out("first", "s#0"))
-    assert set(case.saved) == {"app_password", "access_jwt", "refresh_jwt", "did", "handle",
-                               "service"}
+    assert set(case.saved) == {
+        "app_password",
+        "access_jwt",
+        "refresh_jwt",
+        "did",
+        "handle",
+        "service",
+    }
     kept = {k: v for k, v in case.saved.items() if k != "app_password"}  # no app password at all
     again: dict[str, str] = {}
-    adapter = make_adapter(service=case.proxy.url, account=case.account, saved=again, timeout=10, secrets=kept)
+    adapter = make_adapter(
+        service=case.proxy.url, account=case.account, saved=again, timeout=10, secrets=kept
+    )
     before = len(case.proxy.seen)
     adapter.publish(out("second", "s#1"))
     assert not [p for p in case.proxy.seen[before:] if p.endswith("createSession")]
@@ -280,8 +331,13 @@ def test_an_expired_access_token_is_refreshed_and_the_new_tokens_saved(pds):
     session = pds.session(account)
     saved: dict[str, str] = {}
     expired = signed_token(account.did, expires_in=-3600)
-    adapter = make_adapter(service=pds.url, account=account, saved=saved, timeout=10, secrets={
-        "access_jwt": expired, "refresh_jwt": session["refreshJwt"]})
+    adapter = make_adapter(
+        service=pds.url,
+        account=account,
+        saved=saved,
+        timeout=10,
+        secrets={"access_jwt": expired, "refresh_jwt": session["refreshJwt"]},
+    )
     adapter.publish(out("refreshed", "r#0"))
     assert saved["access_jwt"] != expired
     assert saved["refresh_jwt"] != session["refreshJwt"]
@@ -291,19 +347,31 @@ def test_an_unusable_session_falls_back_to_the_app_password_or_asks_for_login(pd
     account = pds.create_account()
     stale = {"access_jwt": "not-a-token", "refresh_jwt": "not-a-token-either"}
     saved: dict[str, str] = {}
-    adapter = make_adapter(service=pds.url, account=account, saved=saved, timeout=10,
-                           secrets={**stale, "app_password": account.app_password})
+    adapter = make_adapter(
+        service=pds.url,
+        account=account,
+        saved=saved,
+        timeout=10,
+        secrets={**stale, "app_password": account.app_password},
+    )
     adapter.publish(out("via app password", "a#0"))
     assert saved["access_jwt"] != "not-a-token"
     alone = make_adapter(service=pds.url, account=account, saved={}, timeout=10, secrets=stale)
-    with pytest.raises(AuthExpiredError, match="no app password is stored; run `klapper login bsky`"):
+    with pytest.raises(
+        AuthExpiredError, match="no app password is stored; run `klapper login bsky`"
+    ):
         alone.publish(out("no way", "a#1"))
 
 
 def test_a_session_that_never_existed_is_not_called_expired(tmp_path):
-    adapter = create_adapter(name="fresh", platform="bluesky", settings={
-        "service": "http://127.0.0.1:9", "handle": "fresh.test"}, secrets={}, repo=tmp_path,
-        timeout=2)
+    adapter = create_adapter(
+        name="fresh",
+        platform="bluesky",
+        settings={"service": "http://127.0.0.1:9", "handle": "fresh.test"},
+        secrets={},
+        repo=tmp_path,
+        timeout=2,
+    )
     with pytest.raises(AuthExpiredError) as refused:
         adapter.publish(out("never", "n#0"))
     message = str(refused.value)

@@ -43,10 +43,24 @@ def test_metrics_are_the_appviews_counts_25_posts_per_request(case, pds):
         pds.react_as(who, "like", liked)
     pds.react_as(friend, "repost", liked)
     now = stamp(datetime.now(UTC))
-    pds.post_as(friend, {"$type": "app.bsky.feed.post", "text": "So schön!", "createdAt": now,
-                         "reply": {"root": liked, "parent": liked}})
-    pds.post_as(other, {"$type": "app.bsky.feed.post", "text": "Seht euch das an", "createdAt": now,
-                        "embed": {"$type": "app.bsky.embed.record", "record": liked}})
+    pds.post_as(
+        friend,
+        {
+            "$type": "app.bsky.feed.post",
+            "text": "So schön!",
+            "createdAt": now,
+            "reply": {"root": liked, "parent": liked},
+        },
+    )
+    pds.post_as(
+        other,
+        {
+            "$type": "app.bsky.feed.post",
+            "text": "Seht euch das an",
+            "createdAt": now,
+            "embed": {"$type": "app.bsky.embed.record", "record": liked},
+        },
+    )
     pds.sync()
     gone = f"{published[0].remote_id[:-3]}zzz"  # never published: left out by the AppView
     uris = [p.remote_id for p in published] * 10 + [gone]  # 31 ids: two requests
@@ -70,20 +84,30 @@ def test_interactions_are_replies_to_our_posts_and_mentions_since_then(case, pds
     now = datetime.now(UTC)
 
     def post(text: str, at: datetime, **extra) -> dict:
-        return pds.post_as(friend, {"$type": "app.bsky.feed.post", "text": text,
-                                    "createdAt": stamp(at), **extra})
+        return pds.post_as(
+            friend, {"$type": "app.bsky.feed.post", "text": text, "createdAt": stamp(at), **extra}
+        )
 
     post("an old answer", now - timedelta(days=2), reply={"root": ref, "parent": ref})
     reply = post("A question!", now - timedelta(minutes=1), reply={"root": ref, "parent": ref})
     post("to the other post", now, reply={"root": elsewhere, "parent": elsewhere})
     greeting = f"hello @{case.account.handle}"
-    post(greeting, now, facets=[{
-        "index": {"byteStart": len(b"hello "), "byteEnd": len(greeting.encode())},
-        "features": [{"$type": "app.bsky.richtext.facet#mention", "did": case.account.did}]}])
+    post(
+        greeting,
+        now,
+        facets=[
+            {
+                "index": {"byteStart": len(b"hello "), "byteEnd": len(greeting.encode())},
+                "features": [{"$type": "app.bsky.richtext.facet#mention", "did": case.account.did}],
+            }
+        ],
+    )
     pds.sync()
     found = case.adapter.interactions(since=now - timedelta(hours=1), own_ids=[ours.remote_id])
     assert [(i.kind, i.text, i.author) for i in found] == [
-        ("reply", "A question!", friend.handle), ("mention", greeting, friend.handle)]
+        ("reply", "A question!", friend.handle),
+        ("mention", greeting, friend.handle),
+    ]
     assert found[0].in_reply_to == ours.remote_id and found[1].in_reply_to is None
     assert found[0].remote_id == reply["uri"] and not found[0].by_self
     assert found[0].url.startswith(f"https://bsky.app/profile/{friend.did}/post/")

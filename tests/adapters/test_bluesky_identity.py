@@ -52,8 +52,9 @@ def test_a_session_kept_for_another_handle_gives_way_to_the_named_handles_login(
     shop = pds.create_account()
     saved: dict[str, str] = {}
     secrets = {**kept_session(other.saved, identity=identity), "app_password": shop.app_password}
-    adapter = make_adapter(service=other.proxy.url, account=shop, saved=saved, timeout=10,
-                           secrets=secrets)
+    adapter = make_adapter(
+        service=other.proxy.url, account=shop, saved=saved, timeout=10, secrets=secrets
+    )
     published = adapter.publish(out("the shop's post", "shop#0"))
     assert published.remote_id.startswith(f"at://{shop.did}/")
     assert texts(pds, shop.did) == ["the shop's post"]
@@ -65,8 +66,13 @@ def test_a_session_kept_for_another_handle_gives_way_to_the_named_handles_login(
 
 def test_without_an_app_password_the_account_pauses_naming_both_identities(other, pds):
     shop = pds.create_account()
-    adapter = make_adapter(service=other.proxy.url, account=shop, saved={}, timeout=10,
-                           secrets=kept_session(other.saved, identity=False))
+    adapter = make_adapter(
+        service=other.proxy.url,
+        account=shop,
+        saved={},
+        timeout=10,
+        secrets=kept_session(other.saved, identity=False),
+    )
     with pytest.raises(IdentityMismatchError) as paused:
         adapter.publish(out("never on the other handle", "shop#1"))
     message = str(paused.value)
@@ -80,8 +86,9 @@ def test_without_an_app_password_the_account_pauses_naming_both_identities(other
 
 def test_a_session_of_another_service_is_never_sent_there(other, pds):
     secrets = {**kept_session(other.saved), "service": "https://elsewhere.example"}
-    adapter = make_adapter(service=other.proxy.url, account=other.account, saved={}, timeout=10,
-                           secrets=secrets)
+    adapter = make_adapter(
+        service=other.proxy.url, account=other.account, saved={}, timeout=10, secrets=secrets
+    )
     before = len(other.proxy.seen)
     with pytest.raises(IdentityMismatchError, match="on https://elsewhere.example"):
         adapter.publish(out("not with a foreign session", "svc#0"))
@@ -93,8 +100,13 @@ def test_a_session_the_pds_no_longer_knows_falls_back_to_the_app_password(pds):
     gone = "did:plc:" + "a" * 24  # a valid token for an account this PDS does not hold
     stale = {"access_jwt": signed_token(gone), "refresh_jwt": signed_token(gone, kind="refresh")}
     saved: dict[str, str] = {}
-    adapter = make_adapter(service=pds.url, account=shop, saved=saved, timeout=10,
-                           secrets={**stale, "app_password": shop.app_password})
+    adapter = make_adapter(
+        service=pds.url,
+        account=shop,
+        saved=saved,
+        timeout=10,
+        secrets={**stale, "app_password": shop.app_password},
+    )
     adapter.publish(out("after the PDS forgot the session", "gone#0"))
     assert texts(pds, shop.did) == ["after the PDS forgot the session"]
     assert saved["did"] == shop.did
@@ -103,19 +115,33 @@ def test_a_session_the_pds_no_longer_knows_falls_back_to_the_app_password(pds):
 def test_a_kept_session_is_checked_without_a_new_login_and_its_owner_recorded(other, pds):
     saved: dict[str, str] = {}
     before = len(other.proxy.seen)
-    adapter = make_adapter(service=other.proxy.url, account=other.account, saved=saved, timeout=10,
-                           secrets={**kept_session(other.saved, identity=False),
-                                    "app_password": other.account.app_password})
+    adapter = make_adapter(
+        service=other.proxy.url,
+        account=other.account,
+        saved=saved,
+        timeout=10,
+        secrets={
+            **kept_session(other.saved, identity=False),
+            "app_password": other.account.app_password,
+        },
+    )
     adapter.publish(out("second post, same session", "other#1"))
     assert CREATE not in other.proxy.seen[before:]  # createSession is rate limited
-    identity = {"did": other.account.did, "handle": other.account.handle,
-                "service": other.proxy.url}
-    assert saved == {**kept_session(other.saved, identity=False), **identity,
-                     "app_password": other.account.app_password}  # the same tokens, and whose
+    identity = {
+        "did": other.account.did,
+        "handle": other.account.handle,
+        "service": other.proxy.url,
+    }
+    assert saved == {
+        **kept_session(other.saved, identity=False),
+        **identity,
+        "app_password": other.account.app_password,
+    }  # the same tokens, and whose
     adapter.close()
     again: dict[str, str] = {}
-    adapter = make_adapter(service=other.proxy.url, account=other.account, saved=again,
-                           timeout=10, secrets=saved)
+    adapter = make_adapter(
+        service=other.proxy.url, account=other.account, saved=again, timeout=10, secrets=saved
+    )
     adapter.publish(out("third post, nothing to record", "other#2"))
     assert again == {}
     adapter.close()

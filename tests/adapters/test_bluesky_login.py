@@ -45,7 +45,10 @@ def test_login_verifies_the_app_password_and_returns_a_working_session(pds):
     assert ui.prompts == [("App password", True)]  # the handle comes from klapper.yaml
     assert set(secrets) == {"app_password", "access_jwt", "refresh_jwt", "did", "handle", "service"}
     assert (secrets["did"], secrets["handle"], secrets["service"]) == (
-        account.did, account.handle, pds.url)  # whose the session is
+        account.did,
+        account.handle,
+        pds.url,
+    )  # whose the session is
     assert secrets["app_password"] == account.app_password
     assert any(f"Logged in as @{account.handle}" in line for line in ui.shown)
     assert not any(value in line for value in secret_values(secrets) for line in ui.shown)
@@ -59,7 +62,10 @@ def test_login_asks_for_the_handle_when_klapper_yaml_has_none_and_keeps_it(pds):
     account = pds.create_account()
     ui = ScriptedUI(f"@{account.handle}", account.app_password)
     secrets = run_login(
-        name="shop", account=account_settings(platform="bluesky", service=pds.url), existing={}, ui=ui
+        name="shop",
+        account=account_settings(platform="bluesky", service=pds.url),
+        existing={},
+        ui=ui,
     )
     assert [secret for _, secret in ui.prompts] == [False, True]
     assert secrets["handle"] == account.handle

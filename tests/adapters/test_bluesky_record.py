@@ -46,20 +46,24 @@ def test_record_key_is_a_valid_tid_fixed_by_the_delivery_and_sorting_by_due_time
 
 def test_record_keys_differ_per_part_and_without_a_due_time_stay_fixed():
     due = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-    keys = {rec.record_key(idempotency_key=f"post.yaml||bsky#{part}", due=due) for part in range(500)}
+    keys = {
+        rec.record_key(idempotency_key=f"post.yaml||bsky#{part}", due=due) for part in range(500)
+    }
     assert len(keys) == 500
     undated = rec.record_key(idempotency_key="post.yaml||bsky#0", due=None)
     assert TID_RE.match(undated)
     assert undated == rec.record_key(idempotency_key="post.yaml||bsky#0", due=None)
     micros, _ = decode_tid(undated)
-    assert datetime(2024, 1, 1, tzinfo=UTC) <= datetime.fromtimestamp(micros / 1e6, UTC) < datetime(2025, 2, 1, tzinfo=UTC)
+    assert (
+        datetime(2024, 1, 1, tzinfo=UTC)
+        <= datetime.fromtimestamp(micros / 1e6, UTC)
+        < datetime(2025, 2, 1, tzinfo=UTC)
+    )
 
 
 def _slices(text: str, facets: list[models.AppBskyRichtextFacet.Main]) -> list[tuple[str, object]]:
     raw = text.encode()
-    return [
-        (raw[f.index.byte_start:f.index.byte_end].decode(), f.features[0]) for f in facets
-    ]
+    return [(raw[f.index.byte_start : f.index.byte_end].decode(), f.features[0]) for f in facets]
 
 
 def test_facets_use_utf8_byte_offsets_with_umlauts_and_emoji():
@@ -96,14 +100,23 @@ def test_images_too_large_or_of_a_wrong_type_are_refused_with_the_reason(tmp_pat
         rec.read_image(MediaFile(doc), max_bytes=BLUESKY.max_media_bytes, types=BLUESKY.media_types)
     ok = tmp_path / "ok.png"
     ok.write_bytes(b"\x89PNG" + bytes(BLUESKY.max_media_bytes - 4))  # exactly at the limit
-    assert rec.read_image(MediaFile(ok), max_bytes=BLUESKY.max_media_bytes, types=BLUESKY.media_types)[1] == "image/png"
+    assert (
+        rec.read_image(MediaFile(ok), max_bytes=BLUESKY.max_media_bytes, types=BLUESKY.media_types)[
+            1
+        ]
+        == "image/png"
+    )
 
 
 def test_reply_refs_need_the_cid_and_langs_take_one_or_many():
     root = Published("at://did:plc:a/app.bsky.feed.post/3aaa", ref={"cid": "bafyroot"})
     parent = Published("at://did:plc:a/app.bsky.feed.post/3bbb", ref={"cid": "bafyparent"})
     ref = rec.reply_ref(ThreadRef(root=root, parent=parent))
-    assert (ref.root.uri, ref.root.cid, ref.parent.cid) == (root.remote_id, "bafyroot", "bafyparent")
+    assert (ref.root.uri, ref.root.cid, ref.parent.cid) == (
+        root.remote_id,
+        "bafyroot",
+        "bafyparent",
+    )
     with pytest.raises(PermanentError, match="cid is unknown"):
         rec.reply_ref(ThreadRef(root=root, parent=Published("at://x/app.bsky.feed.post/3c")))
     assert rec.langs({"lang": "de"}) == ["de"]
@@ -114,7 +127,9 @@ def test_reply_refs_need_the_cid_and_langs_take_one_or_many():
 def test_web_url_and_times():
     uri = "at://did:plc:abc/app.bsky.feed.post/3n3lrow7rggwc"
     assert rec.web_url(uri) == "https://bsky.app/profile/did:plc:abc/post/3n3lrow7rggwc"
-    assert rec.parse_time("2026-12-01T08:00:00.123Z") == datetime(2026, 12, 1, 8, 0, 0, 123000, tzinfo=UTC)
+    assert rec.parse_time("2026-12-01T08:00:00.123Z") == datetime(
+        2026, 12, 1, 8, 0, 0, 123000, tzinfo=UTC
+    )
     assert rec.parse_time("garbage") is None
     assert rec.now_iso().endswith("Z") and len(rec.now_iso()) == 24
 
@@ -129,18 +144,26 @@ PAGE = b"""<!doctype html><html><head><meta charset="utf-8">
 
 @pytest.fixture
 def pages():
-    server = Pages({
-        "/advent": ("text/html; charset=utf-8", PAGE),
-        "/plain": ("text/html", b"<html><head><title>Just a title</title></head><body></body></html>"),
-        "/file.zip": ("application/zip", b"PK"),
-    })
+    server = Pages(
+        {
+            "/advent": ("text/html; charset=utf-8", PAGE),
+            "/plain": (
+                "text/html",
+                b"<html><head><title>Just a title</title></head><body></body></html>",
+            ),
+            "/file.zip": ("application/zip", b"PK"),
+        }
+    )
     yield server
     server.close()
 
 
 def test_link_card_reads_open_graph_tags_then_title(pages):
     card = fetch_card(f"{pages.url}/advent", timeout=2)
-    assert (card.title, card.description) == ("Advent sale: 20% off", "All workshops, all December.")
+    assert (card.title, card.description) == (
+        "Advent sale: 20% off",
+        "All workshops, all December.",
+    )
     assert card.image == f"{pages.url}/card.png"
     plain = fetch_card(f"{pages.url}/plain", timeout=2)
     assert (plain.title, plain.description, plain.image) == ("Just a title", "", None)
@@ -167,17 +190,28 @@ def test_link_card_of_a_slow_page_gives_up_within_its_timeout():
 
 def test_link_facets_carry_the_campaign_tags_while_the_text_stays_short():
     text = "Advent: https://shop.de/advent?ref=1#top, kurse.de und #Sale"
-    found = rec.facets(text, resolve=lambda handle: None,
-                       link_tags={"source": "bluesky", "campaign": "advent"})
-    links = [(text.encode()[f.index.byte_start:f.index.byte_end].decode(), f.features[0].uri)
-             for f in found if isinstance(f.features[0], models.AppBskyRichtextFacet.Link)]
+    found = rec.facets(
+        text, resolve=lambda handle: None, link_tags={"source": "bluesky", "campaign": "advent"}
+    )
+    links = [
+        (text.encode()[f.index.byte_start : f.index.byte_end].decode(), f.features[0].uri)
+        for f in found
+        if isinstance(f.features[0], models.AppBskyRichtextFacet.Link)
+    ]
     # The visible text is the link as written; the facet's target has the tags.
     assert links == [
-        ("https://shop.de/advent?ref=1#top",
-         "https://shop.de/advent?ref=1&utm_source=bluesky&utm_campaign=advent#top"),
+        (
+            "https://shop.de/advent?ref=1#top",
+            "https://shop.de/advent?ref=1&utm_source=bluesky&utm_campaign=advent#top",
+        ),
         ("kurse.de", "https://kurse.de/?utm_source=bluesky&utm_campaign=advent"),
     ]
     assert rec.first_link(found) == links[0][1]  # the link card reads the tagged page
-    assert next(f.features[0].uri for f in rec.facets(text, resolve=lambda h: None)
-                if isinstance(f.features[0], models.AppBskyRichtextFacet.Link)) == \
-        "https://shop.de/advent?ref=1#top"
+    assert (
+        next(
+            f.features[0].uri
+            for f in rec.facets(text, resolve=lambda h: None)
+            if isinstance(f.features[0], models.AppBskyRichtextFacet.Link)
+        )
+        == "https://shop.de/advent?ref=1#top"
+    )

@@ -67,8 +67,10 @@ def _modes() -> list[Any]:
 def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     name, where, arguments = request.param
     if isinstance(arguments, ImportError):
-        pytest.fail(f"platform {name!r} has no contract case: {where} ({arguments}); add"
-                    f" {where}:adapter_case (see klapper.testing)")
+        pytest.fail(
+            f"platform {name!r} has no contract case: {where} ({arguments}); add"
+            f" {where}:adapter_case (see klapper.testing)"
+        )
     fake = importlib.import_module(where)
     with fake.adapter_case(tmp_path, **arguments) as made:
         made.platform = name
@@ -98,8 +100,13 @@ def test_a_case_says_what_it_lacks_and_why(case: Any) -> None:
             assert capability in lacks, f"{case.platform} has no {capability}: say so in lacks"
 
 
-def outgoing(text: str | None = None, *, part: int = 0, reply_to: ThreadRef | None = None,
-             key: str | None = None) -> Outgoing:
+def outgoing(
+    text: str | None = None,
+    *,
+    part: int = 0,
+    reply_to: ThreadRef | None = None,
+    key: str | None = None,
+) -> Outgoing:
     """A post with a fresh idempotency key, due now (adapters' `find` matches near `due`)."""
     unique = uuid.uuid4().hex[:10]
     return Outgoing(
@@ -139,13 +146,22 @@ def test_effective_rules_carry_the_servers_text_limit(case: Any) -> None:
 
 def png(path: Path) -> Path:
     """A valid 1x1 grey PNG."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)  # 1x1, 8-bit grey
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                     + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -214,8 +230,10 @@ _TRANSIENT_FAULTS = {  # fault -> words of the answer the error must carry
     "too_early": "Too Early",
     "html_error": "502 Bad Gateway",
 }
-_RATE_LIMITS = {"rate_limit_seconds": faults.RETRY_SECONDS,
-                "rate_limit_date": faults.RETRY_DATE_SECONDS}
+_RATE_LIMITS = {
+    "rate_limit_seconds": faults.RETRY_SECONDS,
+    "rate_limit_date": faults.RETRY_DATE_SECONDS,
+}
 
 
 @pytest.mark.parametrize("kind", sorted(_TRANSIENT_FAULTS))
@@ -320,5 +338,8 @@ def test_interactions_bring_a_reply_to_our_post_and_nothing_older(case: Any) -> 
     assert replies[0].kind == "reply" and replies[0].in_reply_to == ours.remote_id
     assert not replies[0].by_self and replies[0].created_at >= since
     later = datetime.now(UTC) + timedelta(minutes=1)
-    assert not [i for i in case.adapter.interactions(since=later, own_ids=[ours.remote_id])
-                if text in i.text]
+    assert not [
+        i
+        for i in case.adapter.interactions(since=later, own_ids=[ours.remote_id])
+        if text in i.text
+    ]

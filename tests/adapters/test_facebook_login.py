@@ -16,9 +16,9 @@ from klapper.adapters.facebook.login import SCOPES, login
 from klapper.config.expiry import expiring_credentials
 from klapper.config.platforms import account_settings
 from klapper.login import LoginError
+from tests.adapters.test_linkedin_login import BrowserUI
 from tests.fakes.facebook import PAGE, FakeFacebook, make_adapter
 from tests.fakes.meta import APP_ID, APP_SECRET
-from tests.adapters.test_linkedin_login import BrowserUI
 
 APP = {"Meta app ID": APP_ID, "Meta app secret": APP_SECRET}
 

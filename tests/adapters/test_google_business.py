@@ -42,8 +42,12 @@ def adapter(fake, tmp_path):
 
 
 def post(text: str = "Fresh Stollen from today", **options) -> Outgoing:
-    return Outgoing(text=text, idempotency_key=f"k-{text}", options=options,
-                    due=datetime.now(UTC) - timedelta(seconds=1))
+    return Outgoing(
+        text=text,
+        idempotency_key=f"k-{text}",
+        options=options,
+        due=datetime.now(UTC) - timedelta(seconds=1),
+    )
 
 
 EVENT = {"title": "Christmas market", "start": "2026-12-20 10:00", "end": "2026-12-23"}
@@ -53,21 +57,31 @@ def test_an_event_with_a_button_and_a_photo_goes_out_as_google_takes_it(fake, ad
     (tmp_path / "media").mkdir()
     image = MediaFile(path=tmp_path / "media" / "stand 1.jpg", alt="Our stand")
     image.path.write_bytes(b"\xff\xd8\xff" + b"0" * 20)
-    published = adapter.publish(Outgoing(**{**vars(post(event=EVENT, action="BOOK",
-                                                        action_url="https://ex.de/book")),
-                                            "media": (image,)}))
+    published = adapter.publish(
+        Outgoing(
+            **{
+                **vars(post(event=EVENT, action="BOOK", action_url="https://ex.de/book")),
+                "media": (image,),
+            }
+        )
+    )
     held = fake.posts[published.remote_id]
     assert published.remote_id.startswith(f"{LOCATION}/localPosts/")
     assert published.url == held["searchUrl"]
     assert held["topicType"] == "EVENT"
-    assert held["event"] == {"title": "Christmas market", "schedule": {
-        "startDate": {"year": 2026, "month": 12, "day": 20},
-        "startTime": {"hours": 10, "minutes": 0},
-        "endDate": {"year": 2026, "month": 12, "day": 23}}}
+    assert held["event"] == {
+        "title": "Christmas market",
+        "schedule": {
+            "startDate": {"year": 2026, "month": 12, "day": 20},
+            "startTime": {"hours": 10, "minutes": 0},
+            "endDate": {"year": 2026, "month": 12, "day": 23},
+        },
+    }
     assert held["callToAction"] == {"actionType": "BOOK", "url": "https://ex.de/book"}
     # Google fetches the photo itself, from the repository's public address.
-    assert held["media"] == [{"mediaFormat": "PHOTO",
-                              "sourceUrl": "https://media.example.com/shop/media/stand%201.jpg"}]
+    assert held["media"] == [
+        {"mediaFormat": "PHOTO", "sourceUrl": "https://media.example.com/shop/media/stand%201.jpg"}
+    ]
 
 
 def test_an_offer_carries_its_coupon_terms_and_link_and_call_needs_no_url(fake, adapter):
@@ -75,8 +89,11 @@ def test_an_offer_carries_its_coupon_terms_and_link_and_call_needs_no_url(fake, 
     published = adapter.publish(post(event=EVENT, offer=offer, action="CALL"))
     held = fake.posts[published.remote_id]
     assert held["topicType"] == "OFFER"
-    assert held["offer"] == {"couponCode": "STOLLEN10", "termsConditions": "One per person",
-                             "redeemOnlineUrl": "https://ex.de/shop"}
+    assert held["offer"] == {
+        "couponCode": "STOLLEN10",
+        "termsConditions": "One per person",
+        "redeemOnlineUrl": "https://ex.de/shop",
+    }
     assert held["callToAction"] == {"actionType": "CALL"}
 
 
@@ -87,9 +104,11 @@ def test_a_standard_post_without_options_is_whats_new(fake, adapter):
 
 def test_options_google_would_refuse_are_named_before_any_call(fake, adapter):
     assert option_problems({"offer": {"coupon": "X"}}) == [
-        "a Google offer needs `event:` with its title, start and end"]
+        "a Google offer needs `event:` with its title, start and end"
+    ]
     assert option_problems({"action": "SHOP"}) == [
-        "the Google button SHOP needs `action_url:` (only CALL takes none)"]
+        "the Google button SHOP needs `action_url:` (only CALL takes none)"
+    ]
     with pytest.raises(PermanentError, match="action_url"):
         adapter.publish(post(action="ORDER"))
     assert fake.posts == {}
@@ -107,8 +126,11 @@ def test_a_post_google_rejects_after_review_comes_back_failed(fake, adapter):
     published = adapter.publish(sent)
     assert published.ref["state"] == "PROCESSING"
     fake.review(published.remote_id, state="REJECTED")
-    with pytest.raises(PermanentError, match=r"Google rejected the post after its review"
-                                             r" \(state REJECTED\)"):
+    with pytest.raises(
+        PermanentError,
+        match=r"Google rejected the post after its review"
+        r" \(state REJECTED\)",
+    ):
         adapter.find(sent)
     fake.review(published.remote_id, state="LIVE")
     assert adapter.find(sent).remote_id == published.remote_id
@@ -137,8 +159,9 @@ def test_an_expired_access_token_is_refreshed_and_the_refresh_token_kept(fake, t
 
 def test_a_project_without_approved_access_pauses_the_account_saying_so(fake, adapter):
     fake.approved = False
-    with pytest.raises(AuthExpiredError, match="has not approved this Cloud project's Business"
-                                               " Profile API access") as raised:
+    with pytest.raises(
+        AuthExpiredError, match="has not approved this Cloud project's Business Profile API access"
+    ) as raised:
         adapter.publish(post())
     assert raised.value.missing_access == "Business Profile API access"
 
@@ -167,10 +190,11 @@ def test_login_asks_for_offline_access_and_keeps_the_refresh_token(fake, tmp_pat
     shown: list[str] = []
 
     class Browser:
-
         def prompt(self, text: str, *, secret: bool = False) -> str:
-            return {"Google OAuth Client ID": CLIENT_ID,
-                    "Google OAuth Client Secret": CLIENT_SECRET}[text]
+            return {
+                "Google OAuth Client ID": CLIENT_ID,
+                "Google OAuth Client Secret": CLIENT_SECRET,
+            }[text]
 
         def show(self, text: str) -> None:
             shown.append(text)
@@ -180,9 +204,16 @@ def test_login_asks_for_offline_access_and_keeps_the_refresh_token(fake, tmp_pat
             return True
 
     settings = account_settings(platform="google-business", location=LOCATION)
-    credentials = login(name="bakery", account=settings, existing={}, ui=Browser(),
-                        authorize_url=fake.url + AUTHORIZE_PATH, oauth_base=fake.url, port=0,
-                        timeout=5)
+    credentials = login(
+        name="bakery",
+        account=settings,
+        existing={},
+        ui=Browser(),
+        authorize_url=fake.url + AUTHORIZE_PATH,
+        oauth_base=fake.url,
+        port=0,
+        timeout=5,
+    )
     assert credentials["refresh_token"] in fake.refresh_tokens
     assert credentials["client_secret"] == CLIENT_SECRET
     assert not any(credentials["access_token"] in line for line in shown)
@@ -192,27 +223,41 @@ def test_klapper_check_names_google_options_and_the_1500_characters(tmp_path):
     from klapper.queue import check_posts, load_repository
     from tests.queue.repo_helpers import CONFIG, make_repo
 
-    config = CONFIG.replace("defaults:", f"  gbp: {{platform: google-business, location:"
-                                         f" {LOCATION}}}\ndefaults:")
-    root = make_repo(tmp_path, {
-        "posts/offer.yaml": "text: Stollen\nto: [gbp, masto]\noffer: {coupon: X}\n"
-                            "per:\n  gbp: {action: SHOP}\n",
-        "posts/long.yaml": f"text: {'a' * 1501}\nto: [gbp]\n",
-        "posts/ok.yaml": "text: Stollen\nto: [gbp]\naction: SHOP\nevent: {title: Market, "
-                         "start: 2026-12-20, end: 2026-12-21}\nper:\n  gbp: {action_url: "
-                         "'https://ex.de'}\n",
-    }, config=config)
+    config = CONFIG.replace(
+        "defaults:", f"  gbp: {{platform: google-business, location: {LOCATION}}}\ndefaults:"
+    )
+    root = make_repo(
+        tmp_path,
+        {
+            "posts/offer.yaml": "text: Stollen\nto: [gbp, masto]\noffer: {coupon: X}\n"
+            "per:\n  gbp: {action: SHOP}\n",
+            "posts/long.yaml": f"text: {'a' * 1501}\nto: [gbp]\n",
+            "posts/ok.yaml": "text: Stollen\nto: [gbp]\naction: SHOP\nevent: {title: Market, "
+            "start: 2026-12-20, end: 2026-12-21}\nper:\n  gbp: {action_url: "
+            "'https://ex.de'}\n",
+        },
+        config=config,
+    )
     repo = load_repository(root)
     assert repo.problems == []
-    found = sorted((str(p.source).split(":")[0], p.message)
-                   for p in check_posts(repo, now=datetime(2026, 6, 1, tzinfo=UTC)))
+    found = sorted(
+        (str(p.source).split(":")[0], p.message)
+        for p in check_posts(repo, now=datetime(2026, 6, 1, tzinfo=UTC))
+    )
     assert found == [
-        ("posts/long.yaml", "text is 1501 characters as google-business counts them; the limit"
-                            " is 1500 (account gbp)"),
-        ("posts/offer.yaml", "a Google offer needs `event:` with its title, start and end"
-                             " (account gbp)"),
-        ("posts/offer.yaml", "the Google button SHOP needs `action_url:` (only CALL takes none)"
-                             " (account gbp)"),
+        (
+            "posts/long.yaml",
+            "text is 1501 characters as google-business counts them; the limit"
+            " is 1500 (account gbp)",
+        ),
+        (
+            "posts/offer.yaml",
+            "a Google offer needs `event:` with its title, start and end (account gbp)",
+        ),
+        (
+            "posts/offer.yaml",
+            "the Google button SHOP needs `action_url:` (only CALL takes none) (account gbp)",
+        ),
     ]
 
 
@@ -220,8 +265,10 @@ def test_an_event_that_ends_before_it_starts_is_refused_where_it_is_written(tmp_
     from klapper.queue import load_repository
     from tests.queue.repo_helpers import make_repo
 
-    root = make_repo(tmp_path, {"posts/e.yaml": "text: x\nevent: {title: M, start: 2026-12-20,"
-                                                " end: 2026-12-19}\n"})
+    root = make_repo(
+        tmp_path,
+        {"posts/e.yaml": "text: x\nevent: {title: M, start: 2026-12-20, end: 2026-12-19}\n"},
+    )
     problems = [p.message for p in load_repository(root).problems]
     assert any("ends (2026-12-19) before it starts (2026-12-20)" in m for m in problems), problems
 
@@ -239,7 +286,11 @@ def test_reviews_come_to_the_inbox_with_stars_and_the_owners_reply_as_ours(fake,
     by_id = {item.remote_id: item for item in found}
     assert set(by_id) == {bad, silent, f"{old}/reply"}
     assert (by_id[bad].kind, by_id[bad].rating, by_id[bad].author, by_id[bad].text) == (
-        "review", 2, "Tom K.", "Cold coffee, slow service")
+        "review",
+        2,
+        "Tom K.",
+        "Cold coffee, slow service",
+    )
     assert by_id[silent].text == "" and by_id[silent].rating == 4
     reply = by_id[f"{old}/reply"]
     assert reply.by_self and reply.in_reply_to == old and reply.text == "Thank you!"

@@ -17,11 +17,19 @@ from klapper.adapters.http_errors import error_for, reason_of, renew_once, retry
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def translate(status: int, *, headers: dict[str, str] | None = None, body: object = None,
-              **extra: object) -> Exception:
-    return error_for(platform="Example", status=status, action="publish a post",
-                     relogin="run `klapper login shop`", headers=headers, body=body,  # type: ignore[arg-type]
-                     now=NOW, **extra)  # type: ignore[arg-type]
+def translate(
+    status: int, *, headers: dict[str, str] | None = None, body: object = None, **extra: object
+) -> Exception:
+    return error_for(
+        platform="Example",
+        status=status,
+        action="publish a post",
+        relogin="run `klapper login shop`",
+        headers=headers,
+        body=body,  # type: ignore[arg-type]
+        now=NOW,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def test_retry_after_takes_seconds_and_http_dates() -> None:
@@ -114,8 +122,9 @@ def test_renew_once_gives_up_when_refused_again_or_not_renewable() -> None:
         renew_once(refused_call, renew=renew, refused=lambda e: isinstance(e, AuthExpiredError))
     assert renewals == [1]
     with pytest.raises(AuthExpiredError):
-        renew_once(refused_call, renew=lambda: False,
-                   refused=lambda e: isinstance(e, AuthExpiredError))
+        renew_once(
+            refused_call, renew=lambda: False, refused=lambda e: isinstance(e, AuthExpiredError)
+        )
 
 
 def test_renew_once_lets_other_errors_through_unrenewed() -> None:
@@ -123,8 +132,11 @@ def test_renew_once_lets_other_errors_through_unrenewed() -> None:
         raise TransientError("down")
 
     with pytest.raises(TransientError):
-        renew_once(broken, renew=lambda: pytest.fail("renewed"),  # type: ignore[arg-type, return-value]
-                   refused=lambda e: isinstance(e, AuthExpiredError))
+        renew_once(
+            broken,
+            renew=lambda: pytest.fail("renewed"),  # type: ignore[arg-type, return-value]
+            refused=lambda e: isinstance(e, AuthExpiredError),
+        )
 
 
 def test_a_rate_limit_cannot_be_raised_without_when_it_ends() -> None:

@@ -30,11 +30,19 @@ def out(text: str) -> Outgoing:
 # --- Mastodon: instance and account id ------------------------------------------------------
 
 
-def mastodon(server: FakeMastodon, tmp_path: Path, secrets: dict[str, str],
-             saved: list[dict[str, str]] | None = None, **settings: str) -> MastodonAdapter:
+def mastodon(
+    server: FakeMastodon,
+    tmp_path: Path,
+    secrets: dict[str, str],
+    saved: list[dict[str, str]] | None = None,
+    **settings: str,
+) -> MastodonAdapter:
     return MastodonAdapter(
-        name="mastodon", settings={"instance": server.url, "cache_dir": str(tmp_path), **settings},
-        secrets=secrets, repo=tmp_path, timeout=2.0,
+        name="mastodon",
+        settings={"instance": server.url, "cache_dir": str(tmp_path), **settings},
+        secrets=secrets,
+        repo=tmp_path,
+        timeout=2.0,
         save_secrets=saved.append if saved is not None else None,
     )
 
@@ -42,13 +50,18 @@ def mastodon(server: FakeMastodon, tmp_path: Path, secrets: dict[str, str],
 def test_mastodon_credentials_of_another_instance_are_never_sent_to_the_named_one(tmp_path):
     with FakeMastodon() as other, FakeMastodon() as named:
         token = {"access_token": other.state.token}
-        stored = {**token, **checked(token, credential="access_token", instance=other.url,
-                                     account_id="1", acct="shop")}
+        stored = {
+            **token,
+            **checked(
+                token, credential="access_token", instance=other.url, account_id="1", acct="shop"
+            ),
+        }
         adapter = mastodon(named, tmp_path, stored)
         with pytest.raises(IdentityMismatchError) as paused:
             adapter.publish(out("for the named instance"))
         assert f"belong to @shop on {other.url}, but klapper.yaml names {named.url}" in str(
-            paused.value)
+            paused.value
+        )
         assert "klapper login mastodon" in str(paused.value)
         assert named.state.requests == [] and other.state.requests == []
         assert other.state.token not in str(paused.value)
@@ -61,7 +74,10 @@ def test_mastodon_token_without_identity_is_checked_once_and_recorded(tmp_path):
         adapter.publish(out("first post after the upgrade"))
         recorded = saved[-1]
         assert (recorded["instance"], recorded["account_id"], recorded["acct"]) == (
-            server.url, "1", "shop")
+            server.url,
+            "1",
+            "shop",
+        )
         assert recorded[CHECKED_KEY] == fingerprint(server.state.token)
         before = len(server.state.requests)
         again = mastodon(server, tmp_path, recorded)
@@ -72,8 +88,9 @@ def test_mastodon_token_without_identity_is_checked_once_and_recorded(tmp_path):
 
 def test_mastodon_token_of_another_handle_pauses_the_account(tmp_path):
     with FakeMastodon() as server:
-        adapter = mastodon(server, tmp_path, {"access_token": server.state.token},
-                           handle="@cafe@example.social")
+        adapter = mastodon(
+            server, tmp_path, {"access_token": server.state.token}, handle="@cafe@example.social"
+        )
         with pytest.raises(IdentityMismatchError, match="belong to @shop on .* names @cafe"):
             adapter.publish(out("not as the shop"))
         assert server.state.posts() == []
@@ -82,12 +99,19 @@ def test_mastodon_token_of_another_handle_pauses_the_account(tmp_path):
 # --- X: user id ------------------------------------------------------------------------------
 
 
-def x_adapter(fake: FakeX, tmp_path: Path, secrets: dict[str, str],
-              saved: list[dict[str, str]] | None = None) -> XAdapter:
-    return fake.connect(XAdapter(
-        name="x", settings={"handle": ME_USERNAME}, secrets=secrets, repo=tmp_path, timeout=2.0,
-        save_secrets=saved.append if saved is not None else None,
-    ))
+def x_adapter(
+    fake: FakeX, tmp_path: Path, secrets: dict[str, str], saved: list[dict[str, str]] | None = None
+) -> XAdapter:
+    return fake.connect(
+        XAdapter(
+            name="x",
+            settings={"handle": ME_USERNAME},
+            secrets=secrets,
+            repo=tmp_path,
+            timeout=2.0,
+            save_secrets=saved.append if saved is not None else None,
+        )
+    )
 
 
 def test_x_token_of_another_user_pauses_the_account_naming_both(tmp_path):
@@ -97,7 +121,8 @@ def test_x_token_of_another_user_pauses_the_account_naming_both(tmp_path):
         with pytest.raises(IdentityMismatchError) as paused:
             adapter.publish(out("not on the other account"))
         assert f"belong to @other_shop (user id 2000), but klapper.yaml names @{ME_USERNAME}" in (
-            str(paused.value))
+            str(paused.value)
+        )
         assert fake.posts() == []
 
 
@@ -112,7 +137,8 @@ def test_x_identity_is_recorded_once_and_renamed_accounts_are_asked_again(tmp_pa
         # The username stored at login is old: X is asked, and the new name is recorded.
         renamed: list[dict[str, str]] = []
         x_adapter(fake, tmp_path, {**saved[-1], "username": "old_name"}, renamed).publish(
-            out("third"))
+            out("third")
+        )
         assert fake.count("me") == 2 and renamed[-1]["username"] == ME_USERNAME
 
 
@@ -128,7 +154,8 @@ def test_linkedin_token_of_another_member_pauses_before_posting(tmp_path):
         with pytest.raises(IdentityMismatchError) as paused:
             adapter.publish(out("not as Ada"))
         assert f"belong to urn:li:person:zzz999, but klapper.yaml names {PERSON}" in str(
-            paused.value)
+            paused.value
+        )
         assert fake.posts == {} and not fake.calls("/rest/posts", "POST")
 
 

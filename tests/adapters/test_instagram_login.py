@@ -11,9 +11,9 @@ from klapper.adapters.instagram.login import SCOPES, login
 from klapper.config.platforms import account_settings
 from klapper.login import LoginError
 from tests.adapters.test_contract import png
+from tests.adapters.test_linkedin_login import BrowserUI
 from tests.fakes.instagram import USER, USERNAME, FakeInstagram, make_adapter, serve_media
 from tests.fakes.meta import APP_ID, APP_SECRET
-from tests.adapters.test_linkedin_login import BrowserUI
 
 APP = {"Meta app ID": APP_ID, "Meta app secret": APP_SECRET}
 

@@ -61,8 +61,9 @@ def image(tmp_path: Path, name: str, alt: str | None) -> MediaFile:
 
 
 def follow_up(text: str, root: Published, parent: Published, part: int, **kwargs) -> Outgoing:
-    return out(text, key=f"k#{part}", reply_to=ThreadRef(root=root, parent=parent), part=part,
-               **kwargs)
+    return out(
+        text, key=f"k#{part}", reply_to=ThreadRef(root=root, parent=parent), part=part, **kwargs
+    )
 
 
 # --- publishing -------------------------------------------------------------------------------
@@ -104,8 +105,11 @@ def test_one_image_carries_its_alt_text(fake, adapter, tmp_path):
 
 
 def test_several_images_become_a_multi_image_post(fake, adapter, tmp_path):
-    media = (image(tmp_path, "a.png", "first"), image(tmp_path, "b.png", None),
-             image(tmp_path, "c.png", "third"))
+    media = (
+        image(tmp_path, "a.png", "first"),
+        image(tmp_path, "b.png", None),
+        image(tmp_path, "c.png", "third"),
+    )
     published = adapter.publish(out("Three pictures", media=media))
 
     assert published.remote_id.startswith("urn:li:ugcPost:")
@@ -118,13 +122,20 @@ def test_thread_follow_ups_are_comments_on_the_first_post_in_order(fake, adapter
     assert RULES.threads  # follow-ups are published (as comments)
     root = adapter.publish(out("Workshops this week"))
     second = adapter.publish(follow_up("Monday: woodwork (2h)", root, root, 1))
-    third = adapter.publish(follow_up("Tuesday: candles", root, second, 2,
-                                      media=(image(tmp_path, "t.png", "candles"),)))
+    third = adapter.publish(
+        follow_up("Tuesday: candles", root, second, 2, media=(image(tmp_path, "t.png", "candles"),))
+    )
 
     assert [p["text"] for p in fake.posts_and_comments()] == [
-        "Workshops this week", "Monday: woodwork (2h)", "Tuesday: candles"]
-    assert [p["reply_to"] for p in fake.posts_and_comments()] == [None, root.remote_id,
-                                                                    root.remote_id]
+        "Workshops this week",
+        "Monday: woodwork (2h)",
+        "Tuesday: candles",
+    ]
+    assert [p["reply_to"] for p in fake.posts_and_comments()] == [
+        None,
+        root.remote_id,
+        root.remote_id,
+    ]
     assert second.remote_id.startswith("urn:li:comment:(")
     assert "commentUrn=urn%3Ali%3Acomment" in (third.url or "")
     stored = fake.comments[root.remote_id][1]
@@ -167,14 +178,17 @@ def test_an_author_that_is_no_urn_is_refused_with_what_to_write(fake, tmp_path):
 # --- errors -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "error", "text"), [
-    ("server_error", TransientError, "Internal Server Error"),
-    ("bad_gateway", TransientError, "HTTP 502"),
-    ("drop", TransientError, "connection to LinkedIn failed"),
-    ("rate_limit", RateLimitedError, "APPLICATION DAY limit"),
-    ("auth", AuthExpiredError, "run `klapper login linkedin` again"),
-    ("invalid", PermanentError, "Field Value validation failed"),
-])
+@pytest.mark.parametrize(
+    ("kind", "error", "text"),
+    [
+        ("server_error", TransientError, "Internal Server Error"),
+        ("bad_gateway", TransientError, "HTTP 502"),
+        ("drop", TransientError, "connection to LinkedIn failed"),
+        ("rate_limit", RateLimitedError, "APPLICATION DAY limit"),
+        ("auth", AuthExpiredError, "run `klapper login linkedin` again"),
+        ("invalid", PermanentError, "Field Value validation failed"),
+    ],
+)
 def test_each_failure_maps_to_one_error_class_and_the_next_call_works(
     fake, adapter, kind, error, text
 ):
@@ -197,10 +211,13 @@ def test_rate_limit_lasts_until_the_next_utc_midnight(fake, adapter):
     assert timedelta(0) < until - now <= timedelta(days=1)
 
 
-@pytest.mark.parametrize(("author", "scopes", "permission"), [
-    (PERSON, "openid profile", "w_member_social"),
-    (PAGE, "openid profile r_organization_social", "w_organization_social"),
-])
+@pytest.mark.parametrize(
+    ("author", "scopes", "permission"),
+    [
+        (PERSON, "openid profile", "w_member_social"),
+        (PAGE, "openid profile r_organization_social", "w_organization_social"),
+    ],
+)
 def test_a_missing_permission_names_it(fake, tmp_path, author, scopes, permission):
     adapter = make_adapter(fake, tmp_path, author=author, token=fake.issue_token(scopes=scopes))
     with pytest.raises(AuthExpiredError, match=permission) as caught:
@@ -292,8 +309,14 @@ def test_a_401_during_publish_refreshes_once_and_retries(fake, tmp_path):
 def test_a_token_past_its_expires_at_is_refreshed_before_the_call(fake, tmp_path):
     saved: list[dict[str, str]] = []
     token = fake.issue_token(refresh=True)
-    adapter = make_adapter(fake, tmp_path, token=token, saved=saved,
-                           expires_at="2020-01-01T00:00:00+00:00", **known_owner(token))
+    adapter = make_adapter(
+        fake,
+        tmp_path,
+        token=token,
+        saved=saved,
+        expires_at="2020-01-01T00:00:00+00:00",
+        **known_owner(token),
+    )
     adapter.publish(out("Refreshed up front"))
     assert len(fake.calls("/rest/posts", "POST")) == 1  # no 401 was needed
     assert len(saved) == 1
@@ -345,11 +368,15 @@ def test_metrics_are_batched_and_absent_numbers_stay_none(fake, adapter):
     assert ids_sent.startswith("ids=List(urn%3Ali%3Ashare%3A") and ids_sent.count(",") == 49
 
 
-def test_a_page_gets_impressions_and_shares_from_share_statistics(fake, tmp_path, ):
+def test_a_page_gets_impressions_and_shares_from_share_statistics(
+    fake,
+    tmp_path,
+):
     adapter = make_adapter(fake, tmp_path, author=PAGE, token=fake.issue_token(scopes=PAGE_SCOPES))
     share = adapter.publish(out("text")).remote_id
-    ugc = adapter.publish(out("pics", media=(image(tmp_path, "a.png", "a"),
-                                             image(tmp_path, "b.png", "b")))).remote_id
+    ugc = adapter.publish(
+        out("pics", media=(image(tmp_path, "a.png", "a"), image(tmp_path, "b.png", "b")))
+    ).remote_id
     fake.share_stats[share] = {"impressionCount": 321, "shareCount": 4}
     fake.reactions[ugc] = {"LIKE": 1}
 
@@ -371,13 +398,16 @@ def test_interactions_are_comments_on_our_posts_since_t(fake, adapter):
     old_ms = int((since - timedelta(days=1)).timestamp() * 1000)
     add_comment(fake, root.remote_id, actor="urn:li:person:old", text="Too old", at_ms=old_ms)
     theirs = add_comment(fake, root.remote_id, actor="urn:li:person:bob", text="Great (really)")
-    answer = add_comment(fake, root.remote_id, actor=PERSON, text="Thanks Bob",
-                         parent=theirs["$URN"])
+    answer = add_comment(
+        fake, root.remote_id, actor=PERSON, text="Thanks Bob", parent=theirs["$URN"]
+    )
 
     found = adapter.interactions(since=since, own_ids=[root.remote_id, ours.remote_id])
 
     assert [(i.remote_id, i.text, i.by_self) for i in found] == [
-        (theirs["$URN"], "Great (really)", False), (answer["$URN"], "Thanks Bob", True)]
+        (theirs["$URN"], "Great (really)", False),
+        (answer["$URN"], "Thanks Bob", True),
+    ]
     assert found[0].kind == "reply" and found[0].author == "urn:li:person:bob"
     assert found[0].in_reply_to == root.remote_id and found[1].in_reply_to == theirs["$URN"]
     assert found[0].created_at.tzinfo is not None

@@ -59,11 +59,23 @@ def fake():
         yield server
 
 
-def run(fake: FakeLinkedIn, ui: BrowserUI, *, author: str | None = PERSON,
-        existing: dict[str, str] | None = None) -> dict[str, str]:
-    return login(name="linkedin", account=account_settings(platform="linkedin", author=author),
-                 existing=existing or {}, ui=ui, oauth_base=fake.url, api_base=fake.url,
-                 port=0, timeout=5)
+def run(
+    fake: FakeLinkedIn,
+    ui: BrowserUI,
+    *,
+    author: str | None = PERSON,
+    existing: dict[str, str] | None = None,
+) -> dict[str, str]:
+    return login(
+        name="linkedin",
+        account=account_settings(platform="linkedin", author=author),
+        existing=existing or {},
+        ui=ui,
+        oauth_base=fake.url,
+        api_base=fake.url,
+        port=0,
+        timeout=5,
+    )
 
 
 def test_a_person_logs_in_and_the_credentials_publish(fake, tmp_path):
@@ -91,9 +103,12 @@ def test_a_person_logs_in_and_the_credentials_publish(fake, tmp_path):
 
 def test_a_page_asks_for_organization_scopes_and_keeps_the_stored_app(fake):
     ui = BrowserUI({})
-    credentials = run(fake, ui, author=PAGE,
-                      existing={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                                "refresh_token": "stale"})
+    credentials = run(
+        fake,
+        ui,
+        author=PAGE,
+        existing={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": "stale"},
+    )
 
     assert ui.asked == []
     authorize = parse_qs(ui.opened[0].split("?", 1)[1])
@@ -116,8 +131,9 @@ def test_without_refresh_tokens_the_user_learns_about_the_warning(fake):
     accounts = {"linkedin": account_settings(platform="linkedin", author=PERSON)}
     now = datetime.now(UTC)
     assert expiring_credentials(accounts=accounts, secrets=lambda _: credentials, now=now) == []
-    late = expiring_credentials(accounts=accounts, secrets=lambda _: credentials,
-                                now=now + timedelta(days=54))
+    late = expiring_credentials(
+        accounts=accounts, secrets=lambda _: credentials, now=now + timedelta(days=54)
+    )
     assert [(f.account, f.key) for f in late] == [("linkedin", "access_token")]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from klapper.adapters.base import AdapterError, Outgoing
 from klapper.login import LoginError
+from tests.adapters.test_linkedin_login import APP, BrowserUI, run
 from tests.fakes.linkedin import (
     CLIENT_SECRET,
     DAY,
@@ -18,7 +19,6 @@ from tests.fakes.linkedin import (
     make_adapter,
 )
 from tests.leaks import chain_text
-from tests.adapters.test_linkedin_login import APP, BrowserUI, run
 
 ACCESS = "CANARY-li-access-7f3a9c1e5b"
 REFRESH = "CANARY-li-refresh-2d8e4b6a0c"
@@ -45,8 +45,19 @@ def canary_adapter(fake, tmp_path, saved=None):
     return make_adapter(fake, tmp_path, token=token, saved=saved, timeout=0.5)
 
 
-@pytest.mark.parametrize("kind", ["server_error", "bad_gateway", "rate_limit", "auth",
-                                  "forbidden", "invalid", "drop", "timeout_after_accept"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "server_error",
+        "bad_gateway",
+        "rate_limit",
+        "auth",
+        "forbidden",
+        "invalid",
+        "drop",
+        "timeout_after_accept",
+    ],
+)
 def test_errors_carry_no_credentials(fake, tmp_path, caplog, kind):
     caplog.set_level(logging.DEBUG)
     adapter = canary_adapter(fake, tmp_path)

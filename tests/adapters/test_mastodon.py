@@ -34,8 +34,12 @@ def case(tmp_path: Path) -> Iterator[Case]:
 
 
 def out(text: str, key: str | None = None, **extra: object) -> Outgoing:
-    return Outgoing(text=text, idempotency_key=key or f"post.yaml||masto#{text}",
-                    due=extra.pop("due", datetime.now(UTC)), **extra)  # type: ignore[arg-type]
+    return Outgoing(
+        text=text,
+        idempotency_key=key or f"post.yaml||masto#{text}",
+        due=extra.pop("due", datetime.now(UTC)),
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def image(tmp_path: Path, name: str, alt: str | None) -> MediaFile:
@@ -48,37 +52,60 @@ def image(tmp_path: Path, name: str, alt: str | None) -> MediaFile:
 
 
 def test_text_with_options(case: Case) -> None:
-    result = case.adapter.publish(out("Advent sale: 20% off https://example.com/advent",
-                                      options={"cw": "Sale", "visibility": "unlisted",
-                                               "lang": "de"}))
+    result = case.adapter.publish(
+        out(
+            "Advent sale: 20% off https://example.com/advent",
+            options={"cw": "Sale", "visibility": "unlisted", "lang": "de"},
+        )
+    )
     status = case.server.state.statuses[result.remote_id]
     assert result.url == f"{case.server.url}/@shop/{result.remote_id}"
     assert result.published_at is not None and result.published_at.tzinfo is not None
     assert (status["spoiler_text"], status["visibility"], status["language"]) == (
-        "Sale", "unlisted", "de")
-    assert case.posts() == [{"id": result.remote_id, "reply_to": None,
-                             "text": "Advent sale: 20% off https://example.com/advent"}]
+        "Sale",
+        "unlisted",
+        "de",
+    )
+    assert case.posts() == [
+        {
+            "id": result.remote_id,
+            "reply_to": None,
+            "text": "Advent sale: 20% off https://example.com/advent",
+        }
+    ]
 
 
 def test_account_visibility_is_the_default(tmp_path: Path) -> None:
     with FakeMastodon() as server:
-        adapter = MastodonAdapter(name="m", settings={"instance": server.url,
-                                                      "visibility": "private"},
-                                  secrets={"access_token": server.state.token}, repo=tmp_path)
+        adapter = MastodonAdapter(
+            name="m",
+            settings={"instance": server.url, "visibility": "private"},
+            secrets={"access_token": server.state.token},
+            repo=tmp_path,
+        )
         result = adapter.publish(out("quiet"))
         assert server.state.statuses[result.remote_id]["visibility"] == "private"
 
 
 def test_images_with_alt_wait_for_async_processing(tmp_path: Path) -> None:
     with adapter_case(tmp_path, media_polls=2) as case:
-        media = (image(tmp_path, "a.png", "Workbench with four candles"), image(tmp_path, "b.png", None))
+        media = (
+            image(tmp_path, "a.png", "Workbench with four candles"),
+            image(tmp_path, "b.png", None),
+        )
         result = case.adapter.publish(out("Two pictures", media=media))
         attached = case.server.state.statuses[result.remote_id]["media_attachments"]
         assert [m["description"] for m in attached] == ["Workbench with four candles", None]
         assert case.server.state.count("POST", "/api/v2/media") == 2
         # 2 answers of 206 (processing) and one 200 per image, before the status was posted
-        assert sum(1 for m, p, _ in case.server.state.requests
-                   if m == "GET" and p.startswith("/api/v1/media/")) == 6
+        assert (
+            sum(
+                1
+                for m, p, _ in case.server.state.requests
+                if m == "GET" and p.startswith("/api/v1/media/")
+            )
+            == 6
+        )
 
 
 def test_old_servers_get_the_synchronous_v1_upload(tmp_path: Path) -> None:
@@ -107,8 +134,10 @@ def test_thread_parts_are_replies(case: Case) -> None:
     second = case.adapter.publish(out("2/3 second", part=1, reply_to=ThreadRef(first, first)))
     third = case.adapter.publish(out("3/3 third", part=2, reply_to=ThreadRef(first, second)))
     assert [(p["id"], p["reply_to"]) for p in case.posts()] == [
-        (first.remote_id, None), (second.remote_id, first.remote_id),
-        (third.remote_id, second.remote_id)]
+        (first.remote_id, None),
+        (second.remote_id, first.remote_id),
+        (third.remote_id, second.remote_id),
+    ]
 
 
 def test_idempotency_key_is_derived_and_stable() -> None:
@@ -121,11 +150,16 @@ def test_idempotency_key_is_derived_and_stable() -> None:
 # --- errors -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "error"), [
-    ("server_error", TransientError), ("rate_limit", RateLimitedError),
-    ("timeout_after_accept", TransientError), ("drop", TransientError),
-    ("auth", AuthExpiredError),
-])
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("server_error", TransientError),
+        ("rate_limit", RateLimitedError),
+        ("timeout_after_accept", TransientError),
+        ("drop", TransientError),
+        ("auth", AuthExpiredError),
+    ],
+)
 def test_failures_map_to_the_error_tree(case: Case, kind: str, error: type[Exception]) -> None:
     case.fail_next(kind)
     with pytest.raises(error) as info:
@@ -145,18 +179,22 @@ def test_rate_limit_carries_the_reset_time(case: Case) -> None:
 
 
 @pytest.mark.parametrize(("flavor", "status"), [("mastodon", 422), ("gotosocial", 400)])
-def test_too_long_is_permanent_with_the_servers_words(tmp_path: Path, flavor: str,
-                                                      status: int) -> None:
-    with adapter_case(tmp_path, flavor=flavor) as case, \
-            pytest.raises(PermanentError, match=f"HTTP {status}: .*character limit of 500"):
+def test_too_long_is_permanent_with_the_servers_words(
+    tmp_path: Path, flavor: str, status: int
+) -> None:
+    with (
+        adapter_case(tmp_path, flavor=flavor) as case,
+        pytest.raises(PermanentError, match=f"HTTP {status}: .*character limit of 500"),
+    ):
         case.adapter.publish(out("x" * 501))
 
 
 def test_forbidden_token_and_missing_token_are_auth_errors(tmp_path: Path) -> None:
     with FakeMastodon() as server:
         settings = {"instance": server.url}
-        wrong = MastodonAdapter(name="m", settings=settings, secrets={"access_token": "nope-1234"},
-                                repo=tmp_path)
+        wrong = MastodonAdapter(
+            name="m", settings=settings, secrets={"access_token": "nope-1234"}, repo=tmp_path
+        )
         with pytest.raises(AuthExpiredError, match="klapper login m"):
             wrong.publish(out("hello"))
         missing = MastodonAdapter(name="m", settings=settings, secrets={}, repo=tmp_path)
@@ -174,8 +212,9 @@ def test_account_without_instance_is_told_what_to_write(tmp_path: Path) -> None:
     adapter = MastodonAdapter(name="m", settings={}, secrets={"access_token": "t"}, repo=tmp_path)
     with pytest.raises(PermanentError, match="instance: https://"):
         adapter.publish(out("hello"))
-    by_handle = MastodonAdapter(name="m", settings={"handle": "@shop@example.social"},
-                                secrets={}, repo=tmp_path)
+    by_handle = MastodonAdapter(
+        name="m", settings={"handle": "@shop@example.social"}, secrets={}, repo=tmp_path
+    )
     assert by_handle.instance_url == "https://example.social"
 
 
@@ -274,12 +313,15 @@ def test_html_to_text_and_same_text() -> None:
 
 def test_metrics_are_batched_twenty_per_request(case: Case) -> None:
     ids = [case.server.state.add_status(text=f"s{i}")["id"] for i in range(45)]
-    case.server.state.statuses[ids[0]].update(favourites_count=7, reblogs_count=2,
-                                              quotes_count=1)
+    case.server.state.statuses[ids[0]].update(favourites_count=7, reblogs_count=2, quotes_count=1)
     result = case.adapter.metrics([*ids, "404404"])
     assert len(result) == 45
     assert (result[0].likes, result[0].reposts, result[0].quotes, result[0].views) == (
-        7, 2, 1, None)
+        7,
+        2,
+        1,
+        None,
+    )
     assert case.server.state.count("GET", "/api/v1/statuses") == 3
 
 
@@ -290,8 +332,10 @@ def test_metrics_one_by_one_before_mastodon_4_3(tmp_path: Path) -> None:
         result = case.adapter.metrics([*ids, "404404"])
         assert [m.remote_id for m in result] == ids
         assert case.server.state.count("GET", "/api/v1/statuses") == 0
-        assert sum(1 for m, p, _ in case.server.state.requests
-                   if p.startswith("/api/v1/statuses/")) == 4
+        assert (
+            sum(1 for m, p, _ in case.server.state.requests if p.startswith("/api/v1/statuses/"))
+            == 4
+        )
 
 
 # --- interactions -----------------------------------------------------------------------------
@@ -306,25 +350,31 @@ def test_interactions_replies_mentions_and_own_answers(case: Case) -> None:
     ours = case.adapter.publish(out("our post"))
     reply = state.add_reply(to=ours.remote_id, text="Love it", by="alice")
     mention = state.add_mention(text="have you seen", by="bob")
-    answer = case.adapter.publish(out("@alice thanks!", part=1,
-                                      reply_to=ThreadRef(ours, Published(reply["id"]))))
-    found = {i.remote_id: i for i in case.adapter.interactions(since=since,
-                                                              own_ids=[ours.remote_id])}
+    answer = case.adapter.publish(
+        out("@alice thanks!", part=1, reply_to=ThreadRef(ours, Published(reply["id"])))
+    )
+    found = {
+        i.remote_id: i for i in case.adapter.interactions(since=since, own_ids=[ours.remote_id])
+    }
     assert set(found) == {reply["id"], mention["id"], answer.remote_id}
-    assert (found[reply["id"]].kind, found[reply["id"]].author,
-            found[reply["id"]].in_reply_to) == ("reply", "@alice", ours.remote_id)
+    assert (found[reply["id"]].kind, found[reply["id"]].author, found[reply["id"]].in_reply_to) == (
+        "reply",
+        "@alice",
+        ours.remote_id,
+    )
     assert found[reply["id"]].text == "@shop Love it"
     assert (found[mention["id"]].kind, found[mention["id"]].by_self) == ("mention", False)
     assert (found[answer.remote_id].by_self, found[answer.remote_id].in_reply_to) == (
-        True, reply["id"])
+        True,
+        reply["id"],
+    )
 
 
 # --- the instance's limits --------------------------------------------------------------------
 
 
 def test_instance_limits_become_rules_and_are_cached(tmp_path: Path) -> None:
-    with adapter_case(tmp_path, max_characters=5000, max_media=8,
-                      description_limit=2000) as case:
+    with adapter_case(tmp_path, max_characters=5000, max_media=8, description_limit=2000) as case:
         rules = case.adapter.effective_rules()
         assert (rules.text_limit, rules.max_media, rules.alt_limit) == (5000, 8, 2000)
         assert "video/mp4" not in rules.media_types
@@ -333,14 +383,23 @@ def test_instance_limits_become_rules_and_are_cached(tmp_path: Path) -> None:
         assert len(case.server.state.requests) == requests_made  # remembered
         url = case.server.url
     assert cached_rules(cache_dir=tmp_path, instance=url) == rules  # no server needed
-    lowered = MastodonAdapter(name="m", settings={"instance": url, "cache_dir": str(tmp_path),
-                                                  "text_limit": 400}, secrets={}, repo=tmp_path)
+    lowered = MastodonAdapter(
+        name="m",
+        settings={"instance": url, "cache_dir": str(tmp_path), "text_limit": 400},
+        secrets={},
+        repo=tmp_path,
+    )
     assert lowered.effective_rules().text_limit == 400
 
 
 def test_unknown_instance_limits_fall_back_to_the_published_ones(tmp_path: Path) -> None:
-    adapter = MastodonAdapter(name="m", settings={"instance": "http://127.0.0.1:9"},
-                              secrets={"access_token": "t"}, repo=tmp_path, timeout=0.5)
+    adapter = MastodonAdapter(
+        name="m",
+        settings={"instance": "http://127.0.0.1:9"},
+        secrets={"access_token": "t"},
+        repo=tmp_path,
+        timeout=0.5,
+    )
     assert adapter.effective_rules() == MastodonAdapter.rules
     assert cached_rules(cache_dir=tmp_path, instance="http://127.0.0.1:9") is None
 
@@ -377,8 +436,11 @@ def test_takahe_limits_are_read_and_kept_for_klapper_check(tmp_path: Path) -> No
 def test_a_token_refused_with_400_html_asks_for_a_login(tmp_path: Path) -> None:
     with adapter_case(tmp_path, flavor="takahe") as case:
         case.adapter.secrets["access_token"] = "revoked-0123456789"
-        with pytest.raises(AuthExpiredError, match=r"HTTP 400: Invalid Bearer token.*"
-                                                   r"klapper login masto"):
+        with pytest.raises(
+            AuthExpiredError,
+            match=r"HTTP 400: Invalid Bearer token.*"
+            r"klapper login masto",
+        ):
             case.adapter.publish(out("hello"))
 
 

@@ -61,24 +61,36 @@ def test_login_registers_authorizes_and_returns_a_working_token(
     ui = ScriptedUI()
     account = account_settings(platform="mastodon", instance=server.url)
     credentials = run_login(name="masto", account=account, existing={}, ui=ui)
-    assert set(credentials) == {"client_id", "client_secret", "access_token", "instance",
-                                "account_id", "acct", "identity_checked"}  # and whose it is
+    assert set(credentials) == {
+        "client_id",
+        "client_secret",
+        "access_token",
+        "instance",
+        "account_id",
+        "acct",
+        "identity_checked",
+    }  # and whose it is
     assert credentials["client_id"] in server.state.apps
     app_entry = server.state.apps[credentials["client_id"]]
     assert app_entry["redirect_uris"] == ["urn:ietf:wg:oauth:2.0:oob"]
     assert app_entry["scopes"] == ["read", "write"]
     assert any("Logged in as @shop" in line for line in ui.shown)
     assert not any(credentials["access_token"] in line for line in ui.shown)
-    adapter = MastodonAdapter(name="masto", settings={"instance": server.url},
-                              secrets=credentials, repo=tmp_path)
+    adapter = MastodonAdapter(
+        name="masto", settings={"instance": server.url}, secrets=credentials, repo=tmp_path
+    )
     assert adapter.publish(Outgoing(text="after login", idempotency_key="k")).remote_id
 
 
 def test_a_wrong_code_fails_without_showing_secrets(server: FakeMastodon) -> None:
     ui = ScriptedUI(tamper=True)
     with pytest.raises(LoginError) as info:
-        run_login(name="masto", account=account_settings(platform="mastodon", instance=server.url),
-                  existing={}, ui=ui)
+        run_login(
+            name="masto",
+            account=account_settings(platform="mastodon", instance=server.url),
+            existing={},
+            ui=ui,
+        )
     message = str(info.value)
     assert "login again" in message
     assert ui.code not in message
@@ -87,10 +99,16 @@ def test_a_wrong_code_fails_without_showing_secrets(server: FakeMastodon) -> Non
 
 def test_unreachable_instance_and_missing_instance(tmp_path: Path) -> None:
     with pytest.raises(LoginError, match="cannot reach 127.0.0.1:9"):
-        run_login(name="m", account=account_settings(platform="mastodon", instance="http://127.0.0.1:9"),
-                  existing={}, ui=ScriptedUI())
+        run_login(
+            name="m",
+            account=account_settings(platform="mastodon", instance="http://127.0.0.1:9"),
+            existing={},
+            ui=ScriptedUI(),
+        )
     with pytest.raises(LoginError, match="has no instance"):
-        run_login(name="m", account=account_settings(platform="mastodon"), existing={}, ui=ScriptedUI())
+        run_login(
+            name="m", account=account_settings(platform="mastodon"), existing={}, ui=ScriptedUI()
+        )
 
 
 def test_cli_login_stores_credentials_privately(
@@ -127,7 +145,8 @@ def test_cli_accounts_reports_missing_credentials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "klapper.yaml").write_text(
-        "accounts:\n  masto: {platform: mastodon, instance: 'https://example.social'}\n")
+        "accounts:\n  masto: {platform: mastodon, instance: 'https://example.social'}\n"
+    )
     monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "none.yaml"))
     monkeypatch.delenv("KLAPPER_MASTO_ACCESS_TOKEN", raising=False)
     result = CliRunner().invoke(app, ["accounts", "--repo", str(tmp_path), "--format", "json"])
@@ -153,8 +172,12 @@ def test_cli_login_resumes_an_account_paused_for_its_credential(
         f"accounts:\n  masto: {{platform: mastodon, instance: '{server.url}'}}\n"
     )
     ledger = Ledger.open(state=state)
-    ledger.set_account("masto", now=datetime.now(UTC), paused_at=datetime.now(UTC),
-                       pause_reason="the access token was revoked")
+    ledger.set_account(
+        "masto",
+        now=datetime.now(UTC),
+        paused_at=datetime.now(UTC),
+        pause_reason="the access token was revoked",
+    )
     ledger.close()
     monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "secrets.yaml"))
     monkeypatch.setattr("klapper.cli.accounts.ConsoleUI", ScriptedUI)

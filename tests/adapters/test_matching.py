@@ -23,7 +23,8 @@ def test_texts_match_up_to_unicode_form_and_spacing() -> None:
 
 def test_each_platforms_rendering_is_undone_before_comparing() -> None:
     assert same_text("Hi @anna", "Hi @anna@other.social", shown_as=local_mentions)
-    assert same_text("Tea &amp; cake https://t.co/abc", "Tea & cake example.com/x",
-                     shown_as=shown_by_x)
+    assert same_text(
+        "Tea &amp; cake https://t.co/abc", "Tea & cake example.com/x", shown_as=shown_by_x
+    )
     written = "Sale (20%) #advent"
     assert same_text(from_little(to_little(written)), written)

@@ -44,8 +44,12 @@ def _published(remote_id: str) -> Published:
 
 def _png(path: Path, *, padding: int = 0) -> Path:
     """A valid 1x1 PNG, optionally with a large ancillary chunk to make it big."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     body = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
     if padding:
         body += chunk(b"zzZz", b"\0" * padding)
@@ -58,11 +62,19 @@ def _png(path: Path, *, padding: int = 0) -> Path:
 
 
 def test_publish_text_returns_id_and_url(case: Case) -> None:
-    published = case.adapter.publish(_out("Our advent sale starts today https://example.com/advent"))
+    published = case.adapter.publish(
+        _out("Our advent sale starts today https://example.com/advent")
+    )
     assert published.url == f"https://x.com/{ME_USERNAME}/status/{published.remote_id}"
     assert published.published_at and published.published_at.tzinfo is UTC
-    assert case.posts() == [{"id": published.remote_id, "reply_to": None, "media": [],
-                             "text": "Our advent sale starts today https://example.com/advent"}]
+    assert case.posts() == [
+        {
+            "id": published.remote_id,
+            "reply_to": None,
+            "media": [],
+            "text": "Our advent sale starts today https://example.com/advent",
+        }
+    ]
 
 
 def test_handle_comes_from_the_account_when_not_configured(tmp_path: Path) -> None:
@@ -80,13 +92,21 @@ def test_media_with_alt_text_go_through_the_v2_media_endpoint(
     gif = tmp_path / "wave.gif"
     gif.write_bytes(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
     case.fake.processing_check_after = 0  # GIFs are processed asynchronously; don't wait a second
-    published = case.adapter.publish(_out("Two pictures", media=(
-        MediaFile(path=big, alt="A workbench with four advent candles"),
-        MediaFile(path=gif, alt="A waving hand"),
-    )))
+    published = case.adapter.publish(
+        _out(
+            "Two pictures",
+            media=(
+                MediaFile(path=big, alt="A workbench with four advent candles"),
+                MediaFile(path=gif, alt="A waving hand"),
+            ),
+        )
+    )
     [post] = case.posts()
     assert post["id"] == published.remote_id
-    assert [m["alt"] for m in post["media"]] == ["A workbench with four advent candles", "A waving hand"]
+    assert [m["alt"] for m in post["media"]] == [
+        "A workbench with four advent candles",
+        "A waving hand",
+    ]
     assert case.fake.count("media_append") == 3
     assert case.fake.count("media_status") == 2  # pending -> in_progress -> succeeded
 
@@ -95,8 +115,18 @@ def test_failed_media_processing_is_permanent(case: Case, tmp_path: Path) -> Non
     gif = tmp_path / "broken.gif"
     gif.write_bytes(b"GIF89a")
     case.fake.processing_check_after = 0
-    failed = Reply(200, {"data": {"id": "1", "processing_info": {
-        "state": "failed", "error": {"code": 1, "name": "InvalidMedia", "message": "Unsupported GIF"}}}})
+    failed = Reply(
+        200,
+        {
+            "data": {
+                "id": "1",
+                "processing_info": {
+                    "state": "failed",
+                    "error": {"code": 1, "name": "InvalidMedia", "message": "Unsupported GIF"},
+                },
+            }
+        },
+    )
     case.fake.fail_next("reply", route="media_status", reply=failed)
     with pytest.raises(PermanentError, match="could not process broken.gif: Unsupported GIF"):
         case.adapter.publish(_out("gif", media=(MediaFile(path=gif, alt="x"),)))
@@ -104,7 +134,9 @@ def test_failed_media_processing_is_permanent(case: Case, tmp_path: Path) -> Non
 
 
 def test_thread_parts_are_replies_and_reply_settings_pass_through(case: Case) -> None:
-    root = case.adapter.publish(_out("1/2 The thread starts", options={"reply_settings": "following"}))
+    root = case.adapter.publish(
+        _out("1/2 The thread starts", options={"reply_settings": "following"})
+    )
     ref = ThreadRef(root=root, parent=root)
     second = case.adapter.publish(_out("2/2 and ends", reply_to=ref, part=1))
     posts = {p["id"]: p for p in case.posts()}
@@ -114,11 +146,18 @@ def test_thread_parts_are_replies_and_reply_settings_pass_through(case: Case) ->
 
 def test_oauth1_user_keys_publish_with_media(tmp_path: Path) -> None:
     with FakeX() as fake:
-        adapter = fake.connect(XAdapter(name="x1", settings={"handle": ME_USERNAME},
-                                        secrets=fake.oauth.set_oauth1(), repo=tmp_path))
+        adapter = fake.connect(
+            XAdapter(
+                name="x1",
+                settings={"handle": ME_USERNAME},
+                secrets=fake.oauth.set_oauth1(),
+                repo=tmp_path,
+            )
+        )
         image = _png(tmp_path / "a.png")
-        published = adapter.publish(_out("signed with OAuth 1.0a",
-                                         media=(MediaFile(path=image, alt="dot"),)))
+        published = adapter.publish(
+            _out("signed with OAuth 1.0a", media=(MediaFile(path=image, alt="dot"),))
+        )
         assert fake.posts()[0]["id"] == published.remote_id
         assert fake.posts()[0]["media"][0]["alt"] == "dot"
 
@@ -126,8 +165,9 @@ def test_oauth1_user_keys_publish_with_media(tmp_path: Path) -> None:
 def test_wrong_oauth1_secret_is_auth_expired(tmp_path: Path) -> None:
     with FakeX() as fake:
         keys = {**fake.oauth.set_oauth1(), "access_token_secret": "wrong-secret"}
-        adapter = fake.connect(XAdapter(name="x1", settings={"handle": ME_USERNAME}, secrets=keys,
-                                        repo=tmp_path))
+        adapter = fake.connect(
+            XAdapter(name="x1", settings={"handle": ME_USERNAME}, secrets=keys, repo=tmp_path)
+        )
         with pytest.raises(AuthExpiredError, match="klapper login x1"):
             adapter.publish(_out("never"))
 
@@ -155,9 +195,14 @@ def test_rate_limit_carries_the_reset_time(case: Case) -> None:
 
 def test_spent_daily_cap_wins_over_the_15_minute_reset() -> None:
     now = int(time.time())
-    headers = {"x-rate-limit-reset": str(now + 60), "x-rate-limit-remaining": "5",
-               "x-user-limit-24hour-remaining": "0", "x-user-limit-24hour-reset": str(now + 50_000),
-               "x-app-limit-24hour-remaining": "12", "x-app-limit-24hour-reset": str(now + 80_000)}
+    headers = {
+        "x-rate-limit-reset": str(now + 60),
+        "x-rate-limit-remaining": "5",
+        "x-user-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": str(now + 50_000),
+        "x-app-limit-24hour-remaining": "12",
+        "x-app-limit-24hour-reset": str(now + 80_000),
+    }
     assert rate_limit_until(headers) == datetime.fromtimestamp(now + 50_000, UTC)
     assert rate_limit_until({}) is None
 
@@ -210,9 +255,12 @@ def test_tier_without_search_says_which_endpoint(case: Case) -> None:
 
 
 def test_token_without_permission_is_auth_expired(case: Case) -> None:
-    refusal = problem(403, "Unsupported Authentication", "Authenticating with OAuth 2.0"
-                      " Application-Only is forbidden for this endpoint.",
-                      "https://api.twitter.com/2/problems/unsupported-authentication")
+    refusal = problem(
+        403,
+        "Unsupported Authentication",
+        "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.",
+        "https://api.twitter.com/2/problems/unsupported-authentication",
+    )
     case.fake.fail_next("reply", reply=refusal)
     with pytest.raises(AuthExpiredError, match="Application-Only is forbidden") as caught:
         case.adapter.publish(_out("no permission"))
@@ -222,10 +270,15 @@ def test_token_without_permission_is_auth_expired(case: Case) -> None:
 # --- reconciling after a timeout ----------------------------------------------------------
 
 
-def test_retry_after_timeout_finds_the_post_instead_of_duplicating(case: Case, tmp_path: Path) -> None:
+def test_retry_after_timeout_finds_the_post_instead_of_duplicating(
+    case: Case, tmp_path: Path
+) -> None:
     image = _png(tmp_path / "p.png")
-    post = _out("Sale: 20% off & free coffee at example.com/advent https://example.com/x?a=1",
-                media=(MediaFile(path=image, alt="cup"),), due=datetime.now(UTC))
+    post = _out(
+        "Sale: 20% off & free coffee at example.com/advent https://example.com/x?a=1",
+        media=(MediaFile(path=image, alt="cup"),),
+        due=datetime.now(UTC),
+    )
     case.fake.fail_next("timeout_after_accept")
     with pytest.raises(TransientError):
         case.adapter.publish(post)
@@ -239,8 +292,9 @@ def test_find_matches_the_thread_parent_and_proves_absence(case: Case) -> None:
     root = case.adapter.publish(_out("root"))
     other = case.adapter.publish(_out("other root"))
     answer = case.adapter.publish(_out("same answer", reply_to=ThreadRef(root=root, parent=root)))
-    elsewhere = _out("same answer", reply_to=ThreadRef(root=other, parent=other),
-                     due=datetime.now(UTC))
+    elsewhere = _out(
+        "same answer", reply_to=ThreadRef(root=other, parent=other), due=datetime.now(UTC)
+    )
     assert case.adapter.find(elsewhere) is None
     here = _out("same answer", reply_to=ThreadRef(root=root, parent=root), due=datetime.now(UTC))
     assert case.adapter.find(here) == case.adapter.find(here)
@@ -248,8 +302,9 @@ def test_find_matches_the_thread_parent_and_proves_absence(case: Case) -> None:
 
 
 def test_find_ignores_posts_from_before_the_due_time(case: Case) -> None:
-    case.fake.add_tweet(author_id=ME_ID, text="weekly tip",
-                        created_at=datetime.now(UTC) - timedelta(days=7))
+    case.fake.add_tweet(
+        author_id=ME_ID, text="weekly tip", created_at=datetime.now(UTC) - timedelta(days=7)
+    )
     assert case.adapter.find(_out("weekly tip", due=datetime.now(UTC))) is None
 
 
@@ -272,8 +327,15 @@ def test_token_about_to_expire_is_refreshed_before_publishing(tmp_path: Path) ->
     with FakeX() as fake:
         secrets = fake.oauth2_secrets(lifetime=60)  # runs out within the refresh margin
         saved: list[dict[str, str]] = []
-        adapter = fake.connect(XAdapter(name="x", settings={"handle": ME_USERNAME}, secrets=secrets,
-                                        repo=tmp_path, save_secrets=saved.append))
+        adapter = fake.connect(
+            XAdapter(
+                name="x",
+                settings={"handle": ME_USERNAME},
+                secrets=secrets,
+                repo=tmp_path,
+                save_secrets=saved.append,
+            )
+        )
         adapter.publish(_out("fresh token"))
         assert [r["grant_type"] for r in fake.oauth.token_requests] == ["refresh_token"]
         new = saved[-1]  # the refreshed token, then whose it is (checked once with it)
@@ -295,14 +357,20 @@ def test_token_revoked_early_is_refreshed_on_401_and_the_call_retried(case: Case
 
 def test_confidential_client_refreshes_with_basic_auth(tmp_path: Path) -> None:
     with FakeX() as fake:
-        fake.oauth.register_client("conf", redirect_uri="http://127.0.0.1:8914/callback",
-                                   secret="conf-secret-value")
+        fake.oauth.register_client(
+            "conf", redirect_uri="http://127.0.0.1:8914/callback", secret="conf-secret-value"
+        )
         issued = fake.oauth.issue(scopes=("tweet.write", "offline.access"), lifetime=10)
-        secrets = {"access_token": issued["access_token"], "refresh_token": issued["refresh_token"],
-                   "expires_at": issued["expires_at"], "client_id": "conf",
-                   "client_secret": "conf-secret-value"}
-        adapter = fake.connect(XAdapter(name="x", settings={"handle": ME_USERNAME}, secrets=secrets,
-                                        repo=tmp_path))
+        secrets = {
+            "access_token": issued["access_token"],
+            "refresh_token": issued["refresh_token"],
+            "expires_at": issued["expires_at"],
+            "client_id": "conf",
+            "client_secret": "conf-secret-value",
+        }
+        adapter = fake.connect(
+            XAdapter(name="x", settings={"handle": ME_USERNAME}, secrets=secrets, repo=tmp_path)
+        )
         adapter.publish(_out("confidential"))
         assert adapter.secrets["access_token"] != issued["access_token"]
 
@@ -311,8 +379,10 @@ def test_confidential_client_refreshes_with_basic_auth(tmp_path: Path) -> None:
 
 
 def test_metrics_for_1000_posts_take_10_requests(case: Case) -> None:
-    ids = [case.fake.add_tweet(author_id=ME_ID, text=f"post {n}", metrics={"like_count": n})
-           for n in range(1000)]
+    ids = [
+        case.fake.add_tweet(author_id=ME_ID, text=f"post {n}", metrics={"like_count": n})
+        for n in range(1000)
+    ]
     readings = case.adapter.metrics(ids)
     assert case.fake.count("lookup") == 10
     assert len(readings) == 1000
@@ -329,25 +399,37 @@ def test_missing_fields_are_none_and_deleted_posts_are_skipped(case: Case) -> No
 
 def test_private_metrics_refused_falls_back_to_public(case: Case) -> None:
     ours = case.fake.add_tweet(author_id=ME_ID, text="ours", metrics={"like_count": 3})
-    refusal = problem(403, "Forbidden", "Sorry, you are not authorized to access non_public_metrics.",
-                      "https://api.twitter.com/2/problems/oauth1-permissions")
+    refusal = problem(
+        403,
+        "Forbidden",
+        "Sorry, you are not authorized to access non_public_metrics.",
+        "https://api.twitter.com/2/problems/oauth1-permissions",
+    )
     case.fake.fail_next("reply", route="lookup", reply=refusal)
     assert case.adapter.metrics([ours])[0].likes == 3
     assert case.adapter.metrics([ours])[0].likes == 3
     fields = [q["tweet.fields"] for _, route, q in case.fake.requests if route == "lookup"]
-    assert fields == ["public_metrics,non_public_metrics,organic_metrics", "public_metrics",
-                      "public_metrics"]
+    assert fields == [
+        "public_metrics,non_public_metrics,organic_metrics",
+        "public_metrics",
+        "public_metrics",
+    ]
 
 
 def test_interactions_read_replies_and_mentions(case: Case) -> None:
     since = datetime.now(UTC) - timedelta(minutes=1)
     root = case.adapter.publish(_out("Ask me anything"))
     case.fake.add_user("2000", "alice")
-    reply = case.fake.add_tweet(author_id="2000", text="@klapper_shop Is it 20% off &amp; more?",
-                                reply_to=root.remote_id)
-    ours = case.adapter.publish(_out("@alice yes!", reply_to=ThreadRef(root=root, parent=_published(reply))))
+    reply = case.fake.add_tweet(
+        author_id="2000", text="@klapper_shop Is it 20% off &amp; more?", reply_to=root.remote_id
+    )
+    ours = case.adapter.publish(
+        _out("@alice yes!", reply_to=ThreadRef(root=root, parent=_published(reply)))
+    )
     mention = case.fake.add_tweet(author_id="2000", text="Love @klapper_shop")
-    found = {i.remote_id: i for i in case.adapter.interactions(since=since, own_ids=[root.remote_id])}
+    found = {
+        i.remote_id: i for i in case.adapter.interactions(since=since, own_ids=[root.remote_id])
+    }
     assert set(found) == {reply, ours.remote_id, mention}
     assert found[reply].kind == "reply" and found[reply].author == "alice"
     assert found[reply].in_reply_to == root.remote_id
@@ -369,8 +451,11 @@ def test_interaction_search_is_batched_within_the_query_limit(case: Case) -> Non
 
 def test_old_mentions_are_read_although_search_reaches_back_only_7_days(case: Case) -> None:
     case.fake.add_user("2000", "alice")
-    old = case.fake.add_tweet(author_id="2000", text="@klapper_shop hello",
-                              created_at=datetime.now(UTC) - timedelta(days=9))
+    old = case.fake.add_tweet(
+        author_id="2000",
+        text="@klapper_shop hello",
+        created_at=datetime.now(UTC) - timedelta(days=9),
+    )
     mine = case.fake.add_tweet(author_id=ME_ID, text="mine")
     found = case.adapter.interactions(since=datetime.now(UTC) - timedelta(days=10), own_ids=[mine])
     assert [i.remote_id for i in found] == [old]

@@ -59,8 +59,15 @@ def _free_port() -> int:
 
 
 def _login(fake: FakeX, ui: BrowserUI, port: int, **kwargs: object) -> dict[str, str]:
-    return login(name="shop_x", account=account_settings(platform="x"), ui=ui, port=port,
-                 transport=fake.transport(), timeout=5, **kwargs)  # type: ignore[arg-type]
+    return login(
+        name="shop_x",
+        account=account_settings(platform="x"),
+        ui=ui,
+        port=port,
+        transport=fake.transport(),
+        timeout=5,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def test_oauth2_pkce_login_for_a_public_client(fake: FakeX, tmp_path: Path) -> None:
@@ -68,8 +75,15 @@ def test_oauth2_pkce_login_for_a_public_client(fake: FakeX, tmp_path: Path) -> N
     fake.oauth.register_client("native-app", redirect_uri=f"http://127.0.0.1:{port}/callback")
     ui = BrowserUI(fake, ["1", "native-app", ""])
     secrets = _login(fake, ui, port, existing={})
-    assert set(secrets) == {"access_token", "refresh_token", "expires_at", "client_id",
-                            "username", "user_id", "identity_checked"}
+    assert set(secrets) == {
+        "access_token",
+        "refresh_token",
+        "expires_at",
+        "client_id",
+        "username",
+        "user_id",
+        "identity_checked",
+    }
     assert secrets["username"] == ME_USERNAME and secrets["user_id"] == ME_ID
     assert int(secrets["expires_at"]) >= time.time() + 7000
     assert ui.visited[0].startswith(f"http://127.0.0.1:{port}/callback?")
@@ -85,11 +99,17 @@ def test_oauth2_pkce_login_for_a_public_client(fake: FakeX, tmp_path: Path) -> N
 
 def test_oauth2_login_for_a_confidential_client_reuses_the_stored_app(fake: FakeX) -> None:
     port = _free_port()
-    fake.oauth.register_client("web-app", redirect_uri=f"http://127.0.0.1:{port}/callback",
-                               secret="web-app-secret")
+    fake.oauth.register_client(
+        "web-app", redirect_uri=f"http://127.0.0.1:{port}/callback", secret="web-app-secret"
+    )
     ui = BrowserUI(fake, [])
-    secrets = _login(fake, ui, port, method="oauth2",
-                     existing={"client_id": "web-app", "client_secret": "web-app-secret"})
+    secrets = _login(
+        fake,
+        ui,
+        port,
+        method="oauth2",
+        existing={"client_id": "web-app", "client_secret": "web-app-secret"},
+    )
     assert ui.prompts == []
     assert secrets["client_secret"] == "web-app-secret" and secrets["refresh_token"]
 
@@ -104,27 +124,42 @@ def test_refused_consent_is_a_clear_error(fake: FakeX) -> None:
 
 def test_wrong_client_secret_is_a_clear_error(fake: FakeX) -> None:
     port = _free_port()
-    fake.oauth.register_client("web-app", redirect_uri=f"http://127.0.0.1:{port}/callback",
-                               secret="right")
+    fake.oauth.register_client(
+        "web-app", redirect_uri=f"http://127.0.0.1:{port}/callback", secret="right"
+    )
     with pytest.raises(LoginError, match="unauthorized_client"):
         _login(fake, BrowserUI(fake, ["web-app", "wrong"]), port, method="oauth2", existing={})
 
 
 def test_oauth1_keys_by_hand(fake: FakeX) -> None:
     keys = fake.oauth.set_oauth1()
-    ui = BrowserUI(fake, ["2", keys["consumer_key"], keys["consumer_secret"],
-                          keys["access_token"], keys["access_token_secret"]])
+    ui = BrowserUI(
+        fake,
+        [
+            "2",
+            keys["consumer_key"],
+            keys["consumer_secret"],
+            keys["access_token"],
+            keys["access_token_secret"],
+        ],
+    )
     secrets = _login(fake, ui, _free_port(), existing={})
-    assert secrets == {**keys, "username": ME_USERNAME, "user_id": ME_ID,
-                       "identity_checked": fingerprint(keys["access_token"])}
+    assert secrets == {
+        **keys,
+        "username": ME_USERNAME,
+        "user_id": ME_ID,
+        "identity_checked": fingerprint(keys["access_token"]),
+    }
     assert [hidden for _, hidden in ui.prompts] == [False, False, True, False, True]
     assert ui.visited == []
 
 
 def test_oauth1_keys_that_x_refuses(fake: FakeX) -> None:
     keys = fake.oauth.set_oauth1()
-    ui = BrowserUI(fake, [keys["consumer_key"], "not-the-secret", keys["access_token"],
-                          keys["access_token_secret"]])
+    ui = BrowserUI(
+        fake,
+        [keys["consumer_key"], "not-the-secret", keys["access_token"], keys["access_token_secret"]],
+    )
     with pytest.raises(LoginError, match="X did not accept the new credentials"):
         _login(fake, ui, _free_port(), method="oauth1", existing={})
 

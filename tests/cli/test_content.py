@@ -48,22 +48,28 @@ def test_check_text_json_github_and_exit_codes(run, tmp_path: Path) -> None:
     text = run("check", "--repo", repo)
     assert text.exit_code == 1
     assert text.output.splitlines()[:2] == [
-        "posts/b.yaml", "  1:1  error  unknown key 'txt'; did you mean 'text'? [posts/b.yaml]"]
+        "posts/b.yaml",
+        "  1:1  error  unknown key 'txt'; did you mean 'text'? [posts/b.yaml]",
+    ]
     as_json = run("check", "--repo", repo, "--format", "json")
     assert as_json.exit_code == 1
     items = json.loads(as_json.output)
     assert {tuple(sorted(item)) for item in items} == {
-        ("account", "column", "file", "line", "message", "post", "severity")}
+        ("account", "column", "file", "line", "message", "post", "severity")
+    }
     assert [(i["file"], i["line"], i["severity"]) for i in items] == [
-        ("posts/b.yaml", 1, "error"), ("posts/c.yaml", 2, "error")]
+        ("posts/b.yaml", 1, "error"),
+        ("posts/c.yaml", 2, "error"),
+    ]
     github = run("check", "--repo", repo, "--format", "github").output.splitlines()
     where, _, message = github[0].partition(",title=klapper check::")
     assert where.startswith("::error file=") and where.endswith("posts/b.yaml,line=1,col=1")
     assert message == "unknown key 'txt'; did you mean 'text'? [posts/b.yaml]"
 
 
-def test_github_paths_are_relative_to_the_workflow_folder(run, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_github_paths_are_relative_to_the_workflow_folder(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_repo(tmp_path / "content", {"posts/b.yaml": "txt: typo\n"})
     monkeypatch.chdir(tmp_path)
     result = run("check", "--repo", "content", "--format", "github")
@@ -78,10 +84,15 @@ def test_bad_usage_exits_2(run, tmp_path: Path) -> None:
 
 
 def test_plan_json_and_text(run, tmp_path: Path) -> None:
-    repo = str(make_repo(tmp_path / "repo", {
-        "posts/a.yaml": "text: |\n  First line\n  second\nat: 2030-06-02 10:00\nto: [outbox, x]\n",
-        "posts/b.yaml": "text: autumn\nat: 2030-10-27 02:30\n",
-    }))
+    repo = str(
+        make_repo(
+            tmp_path / "repo",
+            {
+                "posts/a.yaml": "text: |\n  First line\n  second\nat: 2030-06-02 10:00\nto: [outbox, x]\n",
+                "posts/b.yaml": "text: autumn\nat: 2030-10-27 02:30\n",
+            },
+        )
+    )
     result = run("plan", "--repo", repo, "--days", "3660", "--format", "json")
     assert result.exit_code == 0
     rows = json.loads(result.output)
@@ -96,16 +107,24 @@ def test_plan_json_and_text(run, tmp_path: Path) -> None:
 
 
 def test_plan_shows_the_text_each_account_gets(run, tmp_path: Path) -> None:
-    repo = str(make_repo(tmp_path / "repo", {
-        "posts/a.yaml": (
-            "text: Advent sale, all week\nat: 2030-06-02 10:00\nto: [outbox, masto, x]\n"
-            "per:\n  x: {text: 'Advent sale on X only'}\n"
-            "  masto: {cw: Sale}\n"),  # no text override: the base text
-    }))
+    repo = str(
+        make_repo(
+            tmp_path / "repo",
+            {
+                "posts/a.yaml": (
+                    "text: Advent sale, all week\nat: 2030-06-02 10:00\nto: [outbox, masto, x]\n"
+                    "per:\n  x: {text: 'Advent sale on X only'}\n"
+                    "  masto: {cw: Sale}\n"
+                ),  # no text override: the base text
+            },
+        )
+    )
     rows = json.loads(run("plan", "--repo", repo, "--days", "3660", "--format", "json").output)
     assert {r["account"]: r["first_line"] for r in rows} == {
-        "outbox": "Advent sale, all week", "masto": "Advent sale, all week",
-        "x": "Advent sale on X only"}
+        "outbox": "Advent sale, all week",
+        "masto": "Advent sale, all week",
+        "x": "Advent sale on X only",
+    }
     assert {r["account"]: r["text"] for r in rows}["x"] == "Advent sale on X only"
     text = run("plan", "--repo", repo, "--days", "3660").output
     line_x = next(line for line in text.splitlines() if " x " in line)
@@ -139,11 +158,21 @@ def test_schema_matches_the_published_files(run, kind: str) -> None:
     result = run("schema", kind)
     printed = without_plugins(json.loads(result.output))
     assert printed == json.loads((ROOT / "docs" / "schema" / f"{kind}.json").read_text()), (
-        "regenerate with: klapper schema {kind} > docs/schema/{kind}.json (no plugins installed)")
+        "regenerate with: klapper schema {kind} > docs/schema/{kind}.json (no plugins installed)"
+    )
     definitions = printed["$defs"]
     if kind == "post":
         assert set(definitions["PostFile"]["properties"]) >= {
-            "text", "at", "every", "to", "media", "thread", "per", "draft", "lang"}
+            "text",
+            "at",
+            "every",
+            "to",
+            "media",
+            "thread",
+            "per",
+            "draft",
+            "lang",
+        }
         assert definitions["PostFile"]["additionalProperties"] is False
     else:
         assert set(printed["properties"]) >= {"timezone", "accounts", "defaults", "slots"}

@@ -21,15 +21,21 @@ from tests.fakes.mastodon import FakeMastodon
 
 
 @pytest.fixture
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMastodon, Path,
-                                                                           Path]]:
+def setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[FakeMastodon, Path, Path]]:
     with FakeMastodon() as server:
         repo, state = tmp_path / "repo", tmp_path / "state"
         (repo / "posts").mkdir(parents=True)
-        (repo / "klapper.yaml").write_text(yaml.safe_dump({
-            "timezone": "Europe/Berlin",
-            "accounts": {"masto": {"platform": "mastodon", "instance": server.url}},
-        }), encoding="utf-8")
+        (repo / "klapper.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "timezone": "Europe/Berlin",
+                    "accounts": {"masto": {"platform": "mastodon", "instance": server.url}},
+                }
+            ),
+            encoding="utf-8",
+        )
         monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "no-secrets.yaml"))
         monkeypatch.setenv("KLAPPER_MASTO_ACCESS_TOKEN", server.state.token)
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -45,9 +51,14 @@ def test_refresh_inbox_done_and_report(setup, tmp_path: Path) -> None:
     server, repo, state = setup
     status = server.state.add_status(text="Our advent sale starts today")
     ledger = Ledger.open(state=state)
-    record_published(ledger, post_id="advent", account="masto", platform="mastodon",
-                     remote_ids=[status["id"]],
-                     published_at=datetime.now(UTC) - timedelta(hours=2))
+    record_published(
+        ledger,
+        post_id="advent",
+        account="masto",
+        platform="mastodon",
+        remote_ids=[status["id"]],
+        published_at=datetime.now(UTC) - timedelta(hours=2),
+    )
     ledger.close()
     status["favourites_count"], status["reblogs_count"] = 12, 3
     reply = server.state.add_reply(to=status["id"], text="Gilt das auch für Gutscheine?")
@@ -96,9 +107,14 @@ def test_refresh_reports_an_account_it_could_not_read(setup) -> None:
     server, repo, state = setup
     status = server.state.add_status(text="hello")
     ledger = Ledger.open(state=state)
-    record_published(ledger, post_id="hello", account="masto", platform="mastodon",
-                     remote_ids=[status["id"]],
-                     published_at=datetime.now(UTC) - timedelta(hours=2))
+    record_published(
+        ledger,
+        post_id="hello",
+        account="masto",
+        platform="mastodon",
+        remote_ids=[status["id"]],
+        published_at=datetime.now(UTC) - timedelta(hours=2),
+    )
     ledger.close()
     server.state.fail_next("auth", method="GET", path="/api/v1/statuses")
     code, out, err = _run("refresh", "--repo", str(repo), "--state", str(state))
@@ -109,8 +125,7 @@ def test_refresh_reports_an_account_it_could_not_read(setup) -> None:
 
 def test_usage_errors_say_what_to_do(setup, tmp_path: Path) -> None:
     _, repo, state = setup
-    code, _, err = _run("report", "--since", "a while", "--repo", str(repo),
-                        "--state", str(state))
+    code, _, err = _run("report", "--since", "a while", "--repo", str(repo), "--state", str(state))
     assert code == 2 and "write e.g. 90s, 30m, 2h, 1d or 1w" in err
     code, _, err = _run("inbox", "--repo", str(repo), "--state", str(tmp_path / "empty"))
     assert code == 2 and "no ledger in" in err and "--state" in err
@@ -121,9 +136,19 @@ def test_refresh_says_why_each_account_waits(setup) -> None:
     where = ["--repo", str(repo), "--state", str(state)]
     ledger = Ledger.open(state=state)
     hour_ago = datetime.now(UTC) - timedelta(hours=1, minutes=1)
-    bulk_published(ledger, [(f"p{n}", "masto", "mastodon",
-                             server.state.add_status(text=f"post {n}")["id"], hour_ago)
-                            for n in range(25)])
+    bulk_published(
+        ledger,
+        [
+            (
+                f"p{n}",
+                "masto",
+                "mastodon",
+                server.state.add_status(text=f"post {n}")["id"],
+                hour_ago,
+            )
+            for n in range(25)
+        ],
+    )
     now = datetime.now(UTC)
 
     # A failed read: the next round says why it waits, not "rate limited".
@@ -134,14 +159,19 @@ def test_refresh_says_why_each_account_waits(setup) -> None:
     assert "reading again after" in err
 
     # The publisher holds the account back for a rate limit.
-    ledger.set_account("masto", now=now, wait_until=now + timedelta(minutes=10),
-                       wait_reason="429 Too Many Requests")
+    ledger.set_account(
+        "masto",
+        now=now,
+        wait_until=now + timedelta(minutes=10),
+        wait_reason="429 Too Many Requests",
+    )
     code, _, err = _run("refresh", *where)
     assert "masto: rate limited while publishing: 429 Too Many Requests" in err
 
     # The publisher paused it: no time to wait for, a command to run.
-    ledger.set_account("masto", now=now, wait_until=None, paused_at=now,
-                       pause_reason="token revoked")
+    ledger.set_account(
+        "masto", now=now, wait_until=None, paused_at=now, pause_reason="token revoked"
+    )
     code, out, err = _run("refresh", *where)
     assert "masto: paused: token revoked" in err and "klapper login masto" in err
     assert "reading again" not in err and "25 readings left" in out
@@ -167,12 +197,21 @@ def test_refresh_now_reads_every_post_inside_its_window_once(setup) -> None:
     read = server.state.add_status(text="two hours old, read at 1h")
     old = server.state.add_status(text="forty days old: past the last reading (30d)")
     ledger = Ledger.open(state=state)
-    rows = {post_id: record_published(ledger, post_id=post_id, account="masto",
-                                      platform="mastodon", remote_ids=[status["id"]],
-                                      published_at=now - age)
-            for post_id, status, age in (("fresh", fresh, timedelta(minutes=10)),
-                                         ("read", read, timedelta(hours=2)),
-                                         ("old", old, timedelta(days=40)))}
+    rows = {
+        post_id: record_published(
+            ledger,
+            post_id=post_id,
+            account="masto",
+            platform="mastodon",
+            remote_ids=[status["id"]],
+            published_at=now - age,
+        )
+        for post_id, status, age in (
+            ("fresh", fresh, timedelta(minutes=10)),
+            ("read", read, timedelta(hours=2)),
+            ("old", old, timedelta(days=40)),
+        )
+    }
     ledger.close()
     code, out, _ = _run("refresh", *where)  # the schedule: 1h for one, 30d (its last) for one
     assert code == 0 and out.startswith("2 readings from 1 account(s)"), out
@@ -206,9 +245,13 @@ def test_refresh_now_keeps_to_the_budget(setup) -> None:
     (repo / "klapper.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     ledger = Ledger.open(state=state)
     recent = datetime.now(UTC) - timedelta(minutes=5)
-    bulk_published(ledger, [(f"p{n}", "masto", "mastodon",
-                             server.state.add_status(text=f"post {n}")["id"], recent)
-                            for n in range(25)])
+    bulk_published(
+        ledger,
+        [
+            (f"p{n}", "masto", "mastodon", server.state.add_status(text=f"post {n}")["id"], recent)
+            for n in range(25)
+        ],
+    )
     ledger.close()
     code, out, err = _run("refresh", "--now", "--repo", str(repo), "--state", str(state))
     assert code == 0 and "20 readings from 1 account(s) in 1 request(s)" in out

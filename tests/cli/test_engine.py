@@ -38,8 +38,13 @@ def outbox(repo: TempRepo, account: str) -> list[dict]:
 
 def test_publish_due_writes_the_outbox_once(repo: TempRepo) -> None:
     now = datetime.now(UTC)
-    repo.write("hello", text="Hello world", at=now - timedelta(minutes=5), to=["a", "b"],
-               thread=[{"text": "and more"}])
+    repo.write(
+        "hello",
+        text="Hello world",
+        at=now - timedelta(minutes=5),
+        to=["a", "b"],
+        thread=[{"text": "and more"}],
+    )
     repo.write("later", text="Not yet", at=now + timedelta(hours=2))
     code, output = klapper(repo, "publish", "--due")
     assert code == 0, output
@@ -66,8 +71,10 @@ def test_publish_due_reports_missed_and_exits_1(repo: TempRepo) -> None:
     assert [d["post"] for d in json.loads(output)["upcoming"]] == ["posts/soon.yaml"]
     # Pretend the machine slept through it: move the planned due time back 2 hours.
     with sqlite3.connect(state / "ledger.sqlite3") as conn:
-        conn.execute("UPDATE deliveries SET due = ?",
-                     ((datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="microseconds"),))
+        conn.execute(
+            "UPDATE deliveries SET due = ?",
+            ((datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="microseconds"),),
+        )
     repo.write("soon", text="Soon", at=datetime.now(UTC) - timedelta(hours=2))
     code, output = klapper(repo, "publish", "--due")
     assert code == 1 and "missed" in output
@@ -125,8 +132,9 @@ def test_status_without_a_repository_reads_the_ledger(repo: TempRepo, tmp_path: 
     state = tmp_path / "state"
     result = runner.invoke(app, ["status", "--repo", str(tmp_path), "--state", str(state)])
     assert result.exit_code == 0 and "nothing planned" in result.output
-    result = runner.invoke(app, ["publish", "--due", "--repo", str(tmp_path),
-                                 "--state", str(state)])
+    result = runner.invoke(
+        app, ["publish", "--due", "--repo", str(tmp_path), "--state", str(state)]
+    )
     assert result.exit_code == 2 and "klapper.yaml" in result.output
 
 
@@ -162,8 +170,12 @@ def test_status_warns_of_credentials_running_out_and_of_held_posts(
     secrets = tmp_path / "secrets.yaml"
     monkeypatch.setenv("KLAPPER_SECRETS", str(secrets))
     expires = datetime.now(UTC) + timedelta(days=3)
-    save_secrets("li", {"access_token": "canary-li-token", "expires_at": str(expires.timestamp())},
-                 path=secrets, environ={})
+    save_secrets(
+        "li",
+        {"access_token": "canary-li-token", "expires_at": str(expires.timestamp())},
+        path=secrets,
+        environ={},
+    )
     repo.write("soon", text="Too long for a", at=datetime.now(UTC) + timedelta(hours=1))
 
     code, output = klapper(repo, "status")
@@ -186,8 +198,10 @@ def test_publish_due_says_why_due_deliveries_did_not_go_out(repo: TempRepo) -> N
     repo.write("stuck", text="For the paused account", at=due, to=["b"])
     klapper(repo, "status")  # plans both
     with sqlite3.connect(state / "ledger.sqlite3") as conn:  # the broken one came due meanwhile
-        conn.execute("UPDATE deliveries SET due = ? WHERE post_id = 'posts/broken.yaml'",
-                     (due.isoformat(timespec="microseconds"),))
+        conn.execute(
+            "UPDATE deliveries SET due = ? WHERE post_id = 'posts/broken.yaml'",
+            (due.isoformat(timespec="microseconds"),),
+        )
     (repo.root / "posts" / "broken.yaml").write_text("text: [unclosed\n", encoding="utf-8")
     ledger = Ledger.open(state=state)
     ledger.set_account("b", now=due, paused_at=due, pause_reason="token revoked")
@@ -223,8 +237,11 @@ def test_accounts_without_credentials_show_before_the_first_publish(
     monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "no-secrets.yaml"))
     config = yaml.safe_load((repo.root / "klapper.yaml").read_text())
     config["accounts"]["shop-masto"] = {"platform": "mastodon", "instance": "http://127.0.0.1:9"}
-    config["accounts"]["idle-bsky"] = {"platform": "bluesky", "handle": "idle.test",
-                                       "paused": True}  # paused: nothing goes there
+    config["accounts"]["idle-bsky"] = {
+        "platform": "bluesky",
+        "handle": "idle.test",
+        "paused": True,
+    }  # paused: nothing goes there
     (repo.root / "klapper.yaml").write_text(yaml.safe_dump(config))
     repo.write("p", text="Soon", at=datetime.now(UTC) + timedelta(hours=1), to=["a", "shop-masto"])
 
@@ -238,7 +255,9 @@ def test_accounts_without_credentials_show_before_the_first_publish(
 
     code, output = klapper(repo, "plan", "--format", "json")
     assert {(r["account"], r["no_credentials"]) for r in json.loads(output)} == {
-        ("a", False), ("shop-masto", True)}
+        ("a", False),
+        ("shop-masto", True),
+    }
     code, output = klapper(repo, "plan")
     assert "shop-masto !" in output and "klapper login shop-masto" in output
 
@@ -263,8 +282,9 @@ def test_retry_account_shows_the_new_outcome_not_the_old_reason(repo: TempRepo) 
     (row,) = ledger.for_post("posts/p.yaml", account="a")
     now = datetime.now(UTC)
     # As the publisher leaves it when the platform refused the token.
-    ledger.update(row.id, now=now, expect=[State.PLANNED],
-                  reason="token revoked (run `klapper login a`)")
+    ledger.update(
+        row.id, now=now, expect=[State.PLANNED], reason="token revoked (run `klapper login a`)"
+    )
     ledger.set_account("a", now=now, paused_at=now, pause_reason="token revoked")
     ledger.close()
 
@@ -276,8 +296,13 @@ def test_retry_account_shows_the_new_outcome_not_the_old_reason(repo: TempRepo) 
 
 
 def test_status_shows_the_text_each_account_gets(repo: TempRepo) -> None:
-    repo.write("p", text="Base text", at=datetime.now(UTC) + timedelta(hours=2), to=["a", "b"],
-               per={"b": {"text": "Text for b\nsecond line"}})
+    repo.write(
+        "p",
+        text="Base text",
+        at=datetime.now(UTC) + timedelta(hours=2),
+        to=["a", "b"],
+        per={"b": {"text": "Text for b\nsecond line"}},
+    )
     code, output = klapper(repo, "status", "--format", "json")
     assert code == 0, output
     upcoming = {d["account"]: d["first_line"] for d in json.loads(output)["upcoming"]}

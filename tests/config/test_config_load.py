@@ -23,7 +23,9 @@ def _issues(tmp_path: Path, text: str) -> list[tuple[int, int, str]]:
 
 
 def test_a_full_config_loads(tmp_path: Path) -> None:
-    config = _load(tmp_path, """\
+    config = _load(
+        tmp_path,
+        """\
 timezone: America/New_York
 accounts:
   shop: {platform: mastodon, instance: "https://m.example", text_limit: 1000}
@@ -32,7 +34,8 @@ defaults: {to: [shop, outbox], lang: en, catch_up: 30m, alt_required: false}
 slots:
   mon: [09:30, "14:00"]
 paths: {posts: content/posts}
-""")
+""",
+    )
     assert config.slots["mon"] == (time(9, 30), time(14, 0))  # unquoted 09:30 is YAML's 570
     assert config.defaults.catch_up == timedelta(minutes=30)
     assert config.accounts["shop"].text_limit == 1000
@@ -44,41 +47,53 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_suggest_at_any_depth(tmp_path: Path) -> None:
-    assert _issues(tmp_path, """\
+    assert _issues(
+        tmp_path,
+        """\
 accounts:
   shop: {platform: mastodon, instnce: "https://m.example"}
 defaults:
   catchup: 2h
-""") == [
+""",
+    ) == [
         (2, 30, "accounts › shop: unknown key 'instnce'; did you mean 'instance'?"),
         (4, 3, "defaults: unknown key 'catchup'; did you mean 'catch_up'?"),
     ]
 
 
 def test_wrong_values_are_located(tmp_path: Path) -> None:
-    issues = _issues(tmp_path, """\
+    issues = _issues(
+        tmp_path,
+        """\
 timezone: Mars/Olympus
 accounts:
   shop: {platform: myspace}
 defaults: {catch_up: soon}
 slots: {mon: ["25:00"], someday: ["09:00"]}
-""")
+""",
+    )
     where = {(line, column) for line, column, _ in issues}
     assert {(1, 11), (3, 20), (4, 22), (5, 15), (5, 25)} <= where
     messages = " | ".join(m for _, _, m in issues)
     assert "unknown time zone 'Mars/Olympus'" in messages
     assert "'soon' is not a duration" in messages
-    assert "accounts › shop › platform: unknown platform 'myspace'; known: outbox, mastodon" in messages
+    assert (
+        "accounts › shop › platform: unknown platform 'myspace'; known: outbox, mastodon"
+        in messages
+    )
 
 
 def test_cross_checks(tmp_path: Path) -> None:
-    assert _issues(tmp_path, """\
+    assert _issues(
+        tmp_path,
+        """\
 accounts:
   "my shop": {platform: outbox}
   out: {platform: outbox, path: /var/out}
 defaults: {to: [shop]}
 paths: {posts: ../elsewhere}
-""") == [
+""",
+    ) == [
         (2, 3, "account name 'my shop': use letters, digits, - and _ only"),
         (4, 17, "defaults › to: no account named 'shop' (accounts: my shop, out)"),
         (5, 16, "paths › posts must be a folder inside the repository"),

@@ -30,11 +30,17 @@ SECRETS = {
     "li-later": {"access_token": "t", "expires_at": iso(timedelta(days=30))},
     "li-gone": {"access_token": "t", "expires_at": iso(-timedelta(hours=3))},
     # X: a 2-hour access token that klapper refreshes by itself is no reason to warn.
-    "x-refreshing": {"access_token": "t", "expires_at": iso(timedelta(hours=1)),
-                     "refresh_token": "r"},
-    "li-refresh-ending": {"access_token": "t", "expires_at": iso(timedelta(days=50)),
-                          "refresh_token": "r",
-                          "refresh_token_expires_at": str((NOW + timedelta(days=2)).timestamp())},
+    "x-refreshing": {
+        "access_token": "t",
+        "expires_at": iso(timedelta(hours=1)),
+        "refresh_token": "r",
+    },
+    "li-refresh-ending": {
+        "access_token": "t",
+        "expires_at": iso(timedelta(days=50)),
+        "refresh_token": "r",
+        "refresh_token_expires_at": str((NOW + timedelta(days=2)).timestamp()),
+    },
     "li-paused": {"access_token": "t", "expires_at": iso(timedelta(days=1))},
     "mastodon": {"access_token": "t"},
     "li-garbled": {"access_token": "t", "expires_at": "next tuesday"},
@@ -45,7 +51,8 @@ def test_only_credentials_running_out_within_seven_days_are_reported_soonest_fir
     found = expiring_credentials(accounts=ACCOUNTS, secrets=SECRETS.__getitem__, now=NOW)
 
     assert [(f.account, f.key) for f in found] == [
-        ("li-gone", "access_token"), ("li-refresh-ending", "refresh_token"),
+        ("li-gone", "access_token"),
+        ("li-refresh-ending", "refresh_token"),
         ("li-soon", "access_token"),
     ]
     assert [f.expired(now=NOW) for f in found] == [True, False, False]
@@ -60,8 +67,10 @@ def test_the_window_is_adjustable():
 
 
 def test_messages_show_local_time_and_say_what_to_do():
-    found = {f.account: f for f in expiring_credentials(
-        accounts=ACCOUNTS, secrets=SECRETS.__getitem__, now=NOW)}
+    found = {
+        f.account: f
+        for f in expiring_credentials(accounts=ACCOUNTS, secrets=SECRETS.__getitem__, now=NOW)
+    }
     berlin = ZoneInfo("Europe/Berlin")
 
     soon = found["li-soon"].message(tz=berlin, now=NOW)

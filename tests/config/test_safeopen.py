@@ -44,7 +44,8 @@ def test_folders_and_devices_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_file_too_large_is_refused_by_its_size_without_reading(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "big.yaml"
     with path.open("wb") as handle:
         handle.truncate(50 * 1024 * 1024)  # 50 MB (sparse)
@@ -55,12 +56,14 @@ def test_a_file_too_large_is_refused_by_its_size_without_reading(
         read_regular(path, limit=1024 * 1024)
     assert reads == []
     assert caught.value.size == 52_428_800
-    assert str(caught.value) == ("file is 52,428,800 bytes; klapper reads files of at most "
-                                 "1,048,576 bytes")
+    assert str(caught.value) == (
+        "file is 52,428,800 bytes; klapper reads files of at most 1,048,576 bytes"
+    )
 
 
 def test_a_file_that_grows_while_read_is_read_only_to_the_limit(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "a.yaml"
     path.write_bytes(b"#" * 5000)
     real_fstat = os.fstat

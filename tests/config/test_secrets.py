@@ -35,7 +35,9 @@ def test_env_name_follows_the_documented_naming() -> None:
 
 def test_default_path_and_override(tmp_path: Path) -> None:
     assert secrets_path(environ={}).name == "secrets.yaml"
-    assert secrets_path(environ={"KLAPPER_SECRETS": str(tmp_path / "s.yaml")}) == tmp_path / "s.yaml"
+    assert (
+        secrets_path(environ={"KLAPPER_SECRETS": str(tmp_path / "s.yaml")}) == tmp_path / "s.yaml"
+    )
 
 
 def test_save_creates_private_file_in_private_folder(store: Path) -> None:
@@ -83,18 +85,24 @@ def test_nested_values_are_refused(store: Path) -> None:
 
 
 def test_order_file_then_environment_then_systemd(store: Path, tmp_path: Path) -> None:
-    save_secrets("a", {"k1": "file1", "k2": "file2", "k3": "file3", "k4": "file4"},
-                 path=store, environ={})
+    save_secrets(
+        "a", {"k1": "file1", "k2": "file2", "k3": "file3", "k4": "file4"}, path=store, environ={}
+    )
     creds = tmp_path / "creds"
     creds.mkdir()
     (creds / "klapper-secrets").write_text("a: {k3: yaml3, k4: yaml4}\nb: {k1: other}\n")
     (creds / "a.k4").write_text("single4\n")
     environ = {"KLAPPER_A_K2": "env2", "KLAPPER_A_K3": "env3", "CREDENTIALS_DIRECTORY": str(creds)}
     assert load_secrets("a", path=store, environ=environ) == {
-        "k1": "file1", "k2": "env2", "k3": "yaml3", "k4": "single4",
+        "k1": "file1",
+        "k2": "env2",
+        "k3": "yaml3",
+        "k4": "single4",
     }
     assert secret_origins("a", path=store, environ=environ) == {
-        "k1": "secrets file", "k2": "environment", "k3": "systemd credential",
+        "k1": "secrets file",
+        "k2": "environment",
+        "k3": "systemd credential",
         "k4": "systemd credential",
     }
 
@@ -121,11 +129,13 @@ def test_refreshed_token_outlives_the_stale_outside_value(store: Path, tmp_path:
 
 def test_values_already_given_outside_are_not_copied(store: Path) -> None:
     environ = {"KLAPPER_A_ACCESS_TOKEN": "from-env-1"}
-    save_secrets("a", {"access_token": "from-env-1", "session": "sess-2"}, path=store,
-                 environ=environ)
+    save_secrets(
+        "a", {"access_token": "from-env-1", "session": "sess-2"}, path=store, environ=environ
+    )
     assert "from-env-1" not in store.read_text()
     assert load_secrets("a", path=store, environ=environ) == {
-        "access_token": "from-env-1", "session": "sess-2",
+        "access_token": "from-env-1",
+        "session": "sess-2",
     }
 
 

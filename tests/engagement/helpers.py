@@ -20,37 +20,76 @@ from tests.scheduler.helpers import Clock
 def config_for(accounts: Mapping[str, str | Mapping[str, Any]], **engagement: Any) -> Config:
     """A Config with ``accounts`` (name -> platform, or its whole settings) and engagement
     settings."""
-    return Config.model_validate({
-        "timezone": "Europe/Berlin",
-        "accounts": {name: {"platform": given} if isinstance(given, str) else dict(given)
-                     for name, given in accounts.items()},
-        "engagement": engagement,
-    })
+    return Config.model_validate(
+        {
+            "timezone": "Europe/Berlin",
+            "accounts": {
+                name: {"platform": given} if isinstance(given, str) else dict(given)
+                for name, given in accounts.items()
+            },
+            "engagement": engagement,
+        }
+    )
 
 
-def record_published(ledger: Ledger, *, post_id: str, account: str, platform: str,
-                     remote_ids: Sequence[str], published_at: datetime) -> Delivery:
+def record_published(
+    ledger: Ledger,
+    *,
+    post_id: str,
+    account: str,
+    platform: str,
+    remote_ids: Sequence[str],
+    published_at: datetime,
+) -> Delivery:
     """Put a delivery into the ledger as the publisher would have: published, part by part."""
     row = ledger.insert_planned(
-        post_id=post_id, occurrence="", account=account, platform=platform, due=published_at,
-        content_hash=f"hash-{post_id}", slotted=False, source=f"posts/{post_id}.yaml",
-        first_line=f"Post {post_id}", now=published_at)
+        post_id=post_id,
+        occurrence="",
+        account=account,
+        platform=platform,
+        due=published_at,
+        content_hash=f"hash-{post_id}",
+        slotted=False,
+        source=f"posts/{post_id}.yaml",
+        first_line=f"Post {post_id}",
+        now=published_at,
+    )
     claimed = ledger.claim(row.id, token="t", owner="test", now=published_at)
     assert claimed is not None
-    parts = [PartRecord(delivery_id=row.id, part=index, remote_id=rid,
-                        url=f"https://example.social/{rid}", published_at=published_at, ref={})
-             for index, rid in enumerate(remote_ids)]
+    parts = [
+        PartRecord(
+            delivery_id=row.id,
+            part=index,
+            remote_id=rid,
+            url=f"https://example.social/{rid}",
+            published_at=published_at,
+            ref={},
+        )
+        for index, rid in enumerate(remote_ids)
+    ]
     for part in parts:
         ledger.record_part(part, token="t", now=published_at)
-    done = ledger.update(row.id, now=published_at, expect=[State.CLAIMED], state=State.PUBLISHED,
-                         token="t", remote_id=parts[0].remote_id, url=parts[0].url,
-                         published_at=published_at, claim_token=None)
+    done = ledger.update(
+        row.id,
+        now=published_at,
+        expect=[State.CLAIMED],
+        state=State.PUBLISHED,
+        token="t",
+        remote_id=parts[0].remote_id,
+        url=parts[0].url,
+        published_at=published_at,
+        claim_token=None,
+    )
     assert done is not None
     return done
 
 
-def bulk_published(ledger: Ledger, rows: Sequence[tuple[str, str, str, str, datetime]], *,
-                   first_lines: Mapping[str, str] | None = None) -> None:
+def bulk_published(
+    ledger: Ledger,
+    rows: Sequence[tuple[str, str, str, str, datetime]],
+    *,
+    first_lines: Mapping[str, str] | None = None,
+) -> None:
     """Many single-part published deliveries (post, account, platform, remote id, when) in one
     transaction: what ``record_published`` does, without a commit (and fsync) per step."""
     with ledger.transaction() as conn:
@@ -61,12 +100,26 @@ def bulk_published(ledger: Ledger, rows: Sequence[tuple[str, str, str, str, date
                 "INSERT INTO deliveries (id, post_id, occurrence, account, platform, due,"
                 " content_hash, first_line, state, remote_id, url, published_at, created_at,"
                 " updated_at) VALUES (?, ?, '', ?, ?, ?, ?, ?, 'published', ?, ?, ?, ?, ?)",
-                (key, post_id, account, platform, at, f"hash-{post_id}",
-                 (first_lines or {}).get(post_id, f"Post {post_id}"),
-                 remote_id, f"https://example.social/{remote_id}", at, at, at))
-            conn.execute("INSERT INTO parts (delivery_id, part, remote_id, url, published_at)"
-                         " VALUES (?, 0, ?, ?, ?)",
-                         (key, remote_id, f"https://example.social/{remote_id}", at))
+                (
+                    key,
+                    post_id,
+                    account,
+                    platform,
+                    at,
+                    f"hash-{post_id}",
+                    (first_lines or {}).get(post_id, f"Post {post_id}"),
+                    remote_id,
+                    f"https://example.social/{remote_id}",
+                    at,
+                    at,
+                    at,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO parts (delivery_id, part, remote_id, url, published_at)"
+                " VALUES (?, 0, ?, ?, ?)",
+                (key, remote_id, f"https://example.social/{remote_id}", at),
+            )
 
 
 @dataclass
@@ -82,15 +135,31 @@ class World:
         self.ledger = Ledger.open(state=self.state)
         self.events = EventLog(self.state / "events.jsonl")
         self.store = EngagementStore(self.ledger)
-        self.poller = Poller(ledger=self.ledger, events=self.events, config=self.config,
-                             adapters=self.adapters, clock=self.clock)
+        self.poller = Poller(
+            ledger=self.ledger,
+            events=self.events,
+            config=self.config,
+            adapters=self.adapters,
+            clock=self.clock,
+        )
 
-    def publish(self, post_id: str, *, account: str, remote_ids: Sequence[str],
-                ago: timedelta = timedelta(0)) -> Delivery:
+    def publish(
+        self,
+        post_id: str,
+        *,
+        account: str,
+        remote_ids: Sequence[str],
+        ago: timedelta = timedelta(0),
+    ) -> Delivery:
         platform = self.config.accounts[account].platform
-        return record_published(self.ledger, post_id=post_id, account=account,
-                                platform=platform, remote_ids=remote_ids,
-                                published_at=self.clock.now - ago)
+        return record_published(
+            self.ledger,
+            post_id=post_id,
+            account=account,
+            platform=platform,
+            remote_ids=remote_ids,
+            published_at=self.clock.now - ago,
+        )
 
     def engagement_events(self) -> list[dict[str, Any]]:
         return [e for e in read_events(self.events.path) if e["event"] == "engagement"]

@@ -16,10 +16,14 @@ ACCOUNTS = {"masto": "mastodon", "bsky": "bluesky", "x": "x", "li": "linkedin"}
 _REACH = {"mastodon": (9, False), "bluesky": (14, False), "x": (6, True), "linkedin": (11, True)}
 _STAGES = (3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400)
 _TEXTS = (
-    "Advent sale: 20% off all workshops today", "New pottery class on Thursday evenings",
-    "Behind the scenes: glazing day in the studio", "Our opening hours over the holidays",
-    "Five tips for your first wheel-throwing session", "Customer spotlight: Anna's tea set",
-    "Gift vouchers are back", "We are hiring a part-time studio assistant",
+    "Advent sale: 20% off all workshops today",
+    "New pottery class on Thursday evenings",
+    "Behind the scenes: glazing day in the studio",
+    "Our opening hours over the holidays",
+    "Five tips for your first wheel-throwing session",
+    "Customer spotlight: Anna's tea set",
+    "Gift vouchers are back",
+    "We are hiring a part-time studio assistant",
 )
 
 
@@ -33,8 +37,9 @@ def fill(ledger: Ledger, *, now: datetime, days: int = 30, seed: int = 3) -> Non
         for account, platform in ACCOUNTS.items():
             for slot in range(rng.choice((1, 1, 2))):
                 hour = rng.choice((8, 9, 12, 13, 17, 18, 19, 20))
-                published = (now - timedelta(days=day)).replace(hour=hour, minute=0, second=0,
-                                                                microsecond=0)
+                published = (now - timedelta(days=day)).replace(
+                    hour=hour, minute=0, second=0, microsecond=0
+                )
                 post = f"{account}-{day}-{slot}"
                 remote = f"{platform}:{post}"
                 rows.append((post, account, platform, remote, published))
@@ -47,31 +52,61 @@ def fill(ledger: Ledger, *, now: datetime, days: int = 30, seed: int = 3) -> Non
                     if taken > now:
                         break
                     share = min(1.0, 0.35 + stage / (3 * 86400))
-                    readings.append(Reading(
-                        delivery_id="", part=0, remote_id=remote, account=account,
-                        platform=platform, stage=stage, taken_at=taken, found=True,
-                        likes=int(final * share), reposts=int(final * share / 4),
-                        replies=int(final * share / 6), quotes=None if platform == "linkedin"
-                        else int(final * share / 12),
-                        bookmarks=int(final * share / 8) if platform in ("x", "bluesky")
-                        else None,
-                        views=int(final * share * 40) if views else None))
+                    readings.append(
+                        Reading(
+                            delivery_id="",
+                            part=0,
+                            remote_id=remote,
+                            account=account,
+                            platform=platform,
+                            stage=stage,
+                            taken_at=taken,
+                            found=True,
+                            likes=int(final * share),
+                            reposts=int(final * share / 4),
+                            replies=int(final * share / 6),
+                            quotes=None if platform == "linkedin" else int(final * share / 12),
+                            bookmarks=int(final * share / 8)
+                            if platform in ("x", "bluesky")
+                            else None,
+                            views=int(final * share * 40) if views else None,
+                        )
+                    )
                 if rng.random() < 0.3:
                     replies.append((account, platform, remote, published + timedelta(hours=2)))
     bulk_published(ledger, rows, first_lines=first_lines)
-    ids = {remote: delivery for delivery, remote in
-           ((p.delivery.id, p.delivery.remote_id) for p in ledger.published_deliveries())}
-    store.add_readings([Reading(**{**vars(r), "delivery_id": ids[r.remote_id]})
-                        for r in readings])
-    words = ("Wann ist der nächste Kurs?", "Lovely!", "My order arrived broken",
-             "Can I bring a friend?", "Danke, sehr schön")
+    ids = {
+        remote: delivery
+        for delivery, remote in (
+            (p.delivery.id, p.delivery.remote_id) for p in ledger.published_deliveries()
+        )
+    }
+    store.add_readings([Reading(**{**vars(r), "delivery_id": ids[r.remote_id]}) for r in readings])
+    words = (
+        "Wann ist der nächste Kurs?",
+        "Lovely!",
+        "My order arrived broken",
+        "Can I bring a friend?",
+        "Danke, sehr schön",
+    )
     for n, (account, platform, remote, when) in enumerate(replies):
         text = words[n % len(words)]
         kind = "mention" if n % 4 == 3 else "reply"
         store.add_interactions(
-            account=account, platform=platform, owners={remote: ids[remote]},
-            found=[Interaction(remote_id=f"r{n}", kind=kind, author=f"@friend{n}",
-                               text=text, url=f"https://example.social/r{n}",
-                               created_at=when,
-                               in_reply_to=remote if kind == "reply" else None)],
-            attention={f"r{n}": attention(text)}, now=when)
+            account=account,
+            platform=platform,
+            owners={remote: ids[remote]},
+            found=[
+                Interaction(
+                    remote_id=f"r{n}",
+                    kind=kind,
+                    author=f"@friend{n}",
+                    text=text,
+                    url=f"https://example.social/r{n}",
+                    created_at=when,
+                    in_reply_to=remote if kind == "reply" else None,
+                )
+            ],
+            attention={f"r{n}": attention(text)},
+            now=when,
+        )

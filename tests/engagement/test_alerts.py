@@ -17,8 +17,8 @@ from klapper.engagement.alerts import KEPT_ENV, Notifier, run_notify
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger
 from tests.engagement.helpers import config_for
-from tests.scheduler.helpers import Env, make_config, make_post
 from tests.fakes.generic import FakeServer
+from tests.scheduler.helpers import Env, make_config, make_post
 
 RECORDER = """
 import json, os, sys
@@ -50,8 +50,9 @@ def parts(tmp_path: Path, recorder) -> Iterator[tuple[Notifier, EventLog, Engage
     events = EventLog(tmp_path / "state" / "events.jsonl")
     config = config_for({"masto": "mastodon"}).model_copy(update={"notify": command})
     store = EngagementStore(ledger)
-    notifier = Notifier(store=store, config=config, events_path=events.path,
-                        expiring=lambda **_: [])
+    notifier = Notifier(
+        store=store, config=config, events_path=events.path, expiring=lambda **_: []
+    )
     yield notifier, events, store
     events.close()
     ledger.close()
@@ -59,15 +60,29 @@ def parts(tmp_path: Path, recorder) -> Iterator[tuple[Notifier, EventLog, Engage
 
 def test_final_failures_and_pauses_from_the_event_log(parts, recorder) -> None:
     notifier, events, _ = parts
-    events.emit("failed", account="masto", post="old", reason="from before klapper listened",
-                now=datetime.now(UTC) - timedelta(days=2))
+    events.emit(
+        "failed",
+        account="masto",
+        post="old",
+        reason="from before klapper listened",
+        now=datetime.now(UTC) - timedelta(days=2),
+    )
     assert notifier.check() == []  # the first check leaves out what is older than a day
     # As `klapper publish --due` from cron (another process) writes it:
     with open(events.path, "a", encoding="utf-8") as other:
-        other.write(json.dumps({"ts": "2026-03-20T10:00:00+00:00", "event": "failed",
-                                "delivery": "d123", "post": "advent", "account": "masto",
-                                "reason": "Validation failed: Text character limit of 500"
-                                          " exceeded"}) + "\n")
+        other.write(
+            json.dumps(
+                {
+                    "ts": "2026-03-20T10:00:00+00:00",
+                    "event": "failed",
+                    "delivery": "d123",
+                    "post": "advent",
+                    "account": "masto",
+                    "reason": "Validation failed: Text character limit of 500 exceeded",
+                }
+            )
+            + "\n"
+        )
     events.emit("retry", account="masto", post="other", reason="503")  # not final: quiet
     events.emit("paused", account="masto", reason="The access token is invalid")
     sent = notifier.check()
@@ -89,11 +104,26 @@ def test_many_failures_become_one_summary(parts, recorder) -> None:
 def test_new_replies_in_the_inbox(parts, recorder) -> None:
     notifier, _, store = parts
     now = datetime.now(UTC)
-    found = [Interaction(remote_id=str(n), kind="reply", author="@a", text=text, url=None,
-                         created_at=now, in_reply_to="1")
-             for n, text in enumerate(["Wann öffnet ihr?", "Alles kaputt", "Schön"])]
-    items = store.add_interactions(account="masto", platform="mastodon", found=found, owners={},
-                                   attention={"0": "question", "1": "complaint"}, now=now)
+    found = [
+        Interaction(
+            remote_id=str(n),
+            kind="reply",
+            author="@a",
+            text=text,
+            url=None,
+            created_at=now,
+            in_reply_to="1",
+        )
+        for n, text in enumerate(["Wann öffnet ihr?", "Alles kaputt", "Schön"])
+    ]
+    items = store.add_interactions(
+        account="masto",
+        platform="mastodon",
+        found=found,
+        owners={},
+        attention={"0": "question", "1": "complaint"},
+        now=now,
+    )
     [message] = notifier.check(new_items=items)
     assert message.startswith("klapper: 3 new replies and mentions wait in the inbox")
     assert "1 complaint, 1 question" in message and "klapper inbox" in message
@@ -104,23 +134,35 @@ def test_expiring_credentials_are_told_once(tmp_path: Path, recorder) -> None:
     soon = ExpiringCredential(now + timedelta(days=3), "li", "linkedin", "access_token")
     ledger = Ledger.open(state=tmp_path / "s")
     config = config_for({"li": "linkedin"}).model_copy(update={"notify": recorder[0]})
-    notifier = Notifier(store=EngagementStore(ledger), config=config,
-                        events_path=tmp_path / "s" / "events.jsonl",
-                        expiring=lambda **_: [soon])
+    notifier = Notifier(
+        store=EngagementStore(ledger),
+        config=config,
+        events_path=tmp_path / "s" / "events.jsonl",
+        expiring=lambda **_: [soon],
+    )
     [message] = notifier.check()
     assert "linkedin account 'li'" in message and "klapper login li" in message
     assert notifier.check() == []
     ledger.close()
 
 
-def test_a_failing_command_is_logged_never_fatal(tmp_path: Path,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_command_is_logged_never_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="klapper.notify")
-    assert run_notify(command=f"{sys.executable} -c 'import sys; sys.exit(3)'",
-                      message="hello") is False
+    assert (
+        run_notify(command=f"{sys.executable} -c 'import sys; sys.exit(3)'", message="hello")
+        is False
+    )
     assert run_notify(command="/nonexistent/notifier --flag", message="hello") is False
-    assert run_notify(command=f"{sys.executable} -c 'import time; time.sleep(5)'",
-                      message="hello", timeout=0.3) is False
+    assert (
+        run_notify(
+            command=f"{sys.executable} -c 'import time; time.sleep(5)'",
+            message="hello",
+            timeout=0.3,
+        )
+        is False
+    )
     assert run_notify(command="unbalanced 'quote", message="hello") is False
     text = caplog.text
     assert "exited with 3" in text and "cannot run /nonexistent/notifier" in text
@@ -138,8 +180,12 @@ def test_a_final_failure_from_the_publisher_reaches_the_command(tmp_path: Path, 
     with FakeServer() as server:
         env = Env(state=tmp_path / "state", server=server, config=make_config(("a",)))
         config = config_for({"a": "outbox"}).model_copy(update={"notify": recorder[0]})
-        notifier = Notifier(store=EngagementStore(env.ledger), config=config,
-                            events_path=env.events.path, expiring=lambda **_: [])
+        notifier = Notifier(
+            store=EngagementStore(env.ledger),
+            config=config,
+            events_path=env.events.path,
+            expiring=lambda **_: [],
+        )
         notifier.check()
         [delivery] = env.plan(make_post("refused"))
         server.platform.fail_next("422")
@@ -163,9 +209,19 @@ def test_a_rotated_event_log_is_read_from_its_start(parts, recorder) -> None:
     assert notifier.check() == []
     events.path.unlink()  # logrotate: a new, shorter file
     with open(events.path, "a", encoding="utf-8") as fresh:
-        fresh.write(json.dumps({"ts": datetime.now(UTC).isoformat(), "event": "failed",
-                                "delivery": "d9", "post": "new", "account": "masto",
-                                "reason": "refused"}) + "\n")
+        fresh.write(
+            json.dumps(
+                {
+                    "ts": datetime.now(UTC).isoformat(),
+                    "event": "failed",
+                    "delivery": "d9",
+                    "post": "new",
+                    "account": "masto",
+                    "reason": "refused",
+                }
+            )
+            + "\n"
+        )
     [message] = notifier.check()
     assert "new to masto failed for good" in message
 
@@ -177,8 +233,9 @@ with open(sys.argv[1], "w", encoding="utf-8") as out:
 """
 
 
-def test_the_command_gets_a_clean_environment(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command_gets_a_clean_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script, dump = tmp_path / "dump.py", tmp_path / "env.json"
     script.write_text(ENV_DUMP, encoding="utf-8")
     monkeypatch.setenv("KLAPPER_MASTO_ACCESS_TOKEN", "canary-env-token")
@@ -192,8 +249,12 @@ def test_the_command_gets_a_clean_environment(tmp_path: Path,
     seen = json.loads(dump.read_text(encoding="utf-8"))
     assert seen["KLAPPER_MESSAGE"] == "hello" and seen["LANG"] == "de_DE.UTF-8"
     assert "PATH" in seen and "HOME" in seen
-    assert not {"KLAPPER_MASTO_ACCESS_TOKEN", "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET",
-                "SOME_OTHER_SETTING"} & set(seen)
+    assert not {
+        "KLAPPER_MASTO_ACCESS_TOKEN",
+        "CREDENTIALS_DIRECTORY",
+        "NOTIFY_SOCKET",
+        "SOME_OTHER_SETTING",
+    } & set(seen)
     assert set(seen) - {"KLAPPER_MESSAGE"} <= set(KEPT_ENV)
     assert "canary-env-token" not in json.dumps(seen)
 
@@ -207,13 +268,19 @@ def test_secrets_the_command_prints_are_redacted_in_the_log(
     monkeypatch.setenv("KLAPPER_SECRETS", str(secrets_file))
     save_secrets("masto", {"access_token": "canary-file-token"}, path=secrets_file, environ={})
     monkeypatch.setenv("KLAPPER_OTHER_APP_PASSWORD", "canary-env-password")
-    noisy = (f"{sys.executable} -c \"import sys; sys.stderr.write('auth failed for "
-             f"canary-file-token and canary-env-password'); sys.exit(2)\"")
+    noisy = (
+        f"{sys.executable} -c \"import sys; sys.stderr.write('auth failed for "
+        f"canary-file-token and canary-env-password'); sys.exit(2)\""
+    )
     ledger = Ledger.open(state=tmp_path / "state")
     events = EventLog(tmp_path / "state" / "events.jsonl")
     config = config_for({"masto": "mastodon"}).model_copy(update={"notify": noisy})
-    notifier = Notifier(store=EngagementStore(ledger), config=config, events_path=events.path,
-                        expiring=lambda **_: [])
+    notifier = Notifier(
+        store=EngagementStore(ledger),
+        config=config,
+        events_path=events.path,
+        expiring=lambda **_: [],
+    )
     caplog.set_level(logging.WARNING, logger="klapper.notify")
     events.emit("failed", account="masto", post="p", reason="refused")
 

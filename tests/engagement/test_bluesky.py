@@ -33,13 +33,21 @@ pytestmark = pytest.mark.pds
 def published(tmp_path: Path, pds: LocalPds) -> Iterator[tuple[World, Published, Delivery]]:
     """A post really published on ``pds`` an hour ago (by the clock), in a fresh World."""
     with adapter_case(tmp_path, pds=pds) as case:
-        world = World(state=tmp_path / "state", config=config_for({"bsky": "bluesky"}),
-                      adapters=lambda name: case.adapter)
-        ours = case.adapter.publish(Outgoing(text="Neue Töpferkurse ab März",
-                                             idempotency_key="kurs|bsky#0",
-                                             due=datetime.now(UTC)))
-        delivery = world.publish("kurs", account="bsky", remote_ids=[ours.remote_id],
-                                 ago=timedelta(hours=1))
+        world = World(
+            state=tmp_path / "state",
+            config=config_for({"bsky": "bluesky"}),
+            adapters=lambda name: case.adapter,
+        )
+        ours = case.adapter.publish(
+            Outgoing(
+                text="Neue Töpferkurse ab März",
+                idempotency_key="kurs|bsky#0",
+                due=datetime.now(UTC),
+            )
+        )
+        delivery = world.publish(
+            "kurs", account="bsky", remote_ids=[ours.remote_id], ago=timedelta(hours=1)
+        )
         try:
             yield world, ours, delivery
         finally:
@@ -67,9 +75,15 @@ def test_a_like_and_a_reply_from_another_account(tmp_path: Path) -> None:
         friend = pds.create_account()
         subject = {"uri": ours.remote_id, "cid": ours.ref["cid"]}
         pds.react_as(friend, "like", subject)
-        reply = pds.post_as(friend, {
-            "$type": "app.bsky.feed.post", "text": "Gibt es auch Abendkurse?",
-            "createdAt": stamp(datetime.now(UTC)), "reply": {"root": subject, "parent": subject}})
+        reply = pds.post_as(
+            friend,
+            {
+                "$type": "app.bsky.feed.post",
+                "text": "Gibt es auch Abendkurse?",
+                "createdAt": stamp(datetime.now(UTC)),
+                "reply": {"root": subject, "parent": subject},
+            },
+        )
         pds.sync()
 
         world.clock.advance(hours=5)
@@ -83,32 +97,57 @@ def test_a_like_and_a_reply_from_another_account(tmp_path: Path) -> None:
         assert [e["likes"] for e in world.engagement_events() if "likes" in e] == [0, 1]
 
 
-def test_klapper_refresh_and_inbox_read_the_appview(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_klapper_refresh_and_inbox_read_the_appview(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pds = shared_appview()
     account, friend = pds.create_account(), pds.create_account()
     repo, state = tmp_path / "repo", tmp_path / "state"
     (repo / "posts").mkdir(parents=True)
-    (repo / "klapper.yaml").write_text(yaml.safe_dump({
-        "timezone": "Europe/Berlin",
-        "accounts": {"bsky": {"platform": "bluesky", "handle": account.handle,
-                              "service": pds.url}},
-    }), encoding="utf-8")
+    (repo / "klapper.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "timezone": "Europe/Berlin",
+                "accounts": {
+                    "bsky": {"platform": "bluesky", "handle": account.handle, "service": pds.url}
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "secrets.yaml"))
     monkeypatch.setenv("KLAPPER_BSKY_APP_PASSWORD", account.app_password)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    ours = pds.post_as(account, {"$type": "app.bsky.feed.post", "text": "Adventsmarkt am Samstag",
-                                 "createdAt": stamp(datetime.now(UTC))})
+    ours = pds.post_as(
+        account,
+        {
+            "$type": "app.bsky.feed.post",
+            "text": "Adventsmarkt am Samstag",
+            "createdAt": stamp(datetime.now(UTC)),
+        },
+    )
     ledger = Ledger.open(state=state)
-    record_published(ledger, post_id="advent", account="bsky", platform="bluesky",
-                     remote_ids=[ours["uri"]], published_at=datetime.now(UTC) - timedelta(hours=2))
+    record_published(
+        ledger,
+        post_id="advent",
+        account="bsky",
+        platform="bluesky",
+        remote_ids=[ours["uri"]],
+        published_at=datetime.now(UTC) - timedelta(hours=2),
+    )
     ledger.close()
     subject = {"uri": ours["uri"], "cid": ours["cid"]}
     pds.react_as(friend, "like", subject)
     pds.react_as(friend, "repost", subject)
-    reply = pds.post_as(friend, {"$type": "app.bsky.feed.post", "text": "Bis wann geht er?",
-                                 "createdAt": stamp(datetime.now(UTC)),
-                                 "reply": {"root": subject, "parent": subject}})
+    reply = pds.post_as(
+        friend,
+        {
+            "$type": "app.bsky.feed.post",
+            "text": "Bis wann geht er?",
+            "createdAt": stamp(datetime.now(UTC)),
+            "reply": {"root": subject, "parent": subject},
+        },
+    )
     pds.sync()
     where = ["--repo", str(repo), "--state", str(state)]
 
@@ -120,11 +159,15 @@ def test_klapper_refresh_and_inbox_read_the_appview(tmp_path: Path,
     listed = CliRunner().invoke(app, ["inbox", "--format", "json", *where], catch_exceptions=False)
     [item] = json.loads(listed.stdout)
     assert (item["author"], item["kind"], item["attention"]) == (friend.handle, "reply", "question")
-    assert item["url"] == f"https://bsky.app/profile/{friend.did}/post/{reply['uri'].rsplit('/', 1)[1]}"
+    assert (
+        item["url"]
+        == f"https://bsky.app/profile/{friend.did}/post/{reply['uri'].rsplit('/', 1)[1]}"
+    )
 
 
 def test_after_another_handle_the_shops_post_lands_on_the_shops_repository_only(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 10's proof: account `bsky` first on another handle, then on the shop's (with its app
     password): the kept session of the first is not used for the shop, and a like and a reply
     to the shop's post show in `klapper refresh --now`."""
@@ -138,14 +181,22 @@ def test_after_another_handle_the_shops_post_lands_on_the_shops_repository_only(
     where = ["--repo", str(repo), "--state", str(state)]
 
     def publish_as(who, post: str, text: str) -> None:
-        (repo / "klapper.yaml").write_text(yaml.safe_dump({
-            "timezone": "UTC",
-            "accounts": {"bsky": {"platform": "bluesky", "handle": who.handle, "service": pds.url}},
-        }), encoding="utf-8")
+        (repo / "klapper.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "timezone": "UTC",
+                    "accounts": {
+                        "bsky": {"platform": "bluesky", "handle": who.handle, "service": pds.url}
+                    },
+                }
+            ),
+            encoding="utf-8",
+        )
         monkeypatch.setenv("KLAPPER_BSKY_APP_PASSWORD", who.app_password)
         due = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
         (repo / "posts" / f"{post}.yaml").write_text(
-            yaml.safe_dump({"text": text, "at": due, "to": ["bsky"]}), encoding="utf-8")
+            yaml.safe_dump({"text": text, "at": due, "to": ["bsky"]}), encoding="utf-8"
+        )
         done = CliRunner().invoke(app, ["publish", "--due", *where], catch_exceptions=False)
         assert done.exit_code == 0 and "1 published" in done.output, done.output
 
@@ -159,16 +210,24 @@ def test_after_another_handle_the_shops_post_lands_on_the_shops_repository_only(
 
     subject = {"uri": ours["uri"], "cid": ours["cid"]}
     pds.react_as(friend, "like", subject)
-    pds.post_as(friend, {"$type": "app.bsky.feed.post", "text": "Sind noch Plätze frei?",
-                         "createdAt": stamp(datetime.now(UTC)),
-                         "reply": {"root": subject, "parent": subject}})
+    pds.post_as(
+        friend,
+        {
+            "$type": "app.bsky.feed.post",
+            "text": "Sind noch Plätze frei?",
+            "createdAt": stamp(datetime.now(UTC)),
+            "reply": {"root": subject, "parent": subject},
+        },
+    )
     pds.sync()
     refreshed = CliRunner().invoke(app, ["refresh", "--now", *where], catch_exceptions=False)
     assert refreshed.exit_code == 0, refreshed.output
-    [event] = [e for e in read_events(state / "events.jsonl")
-               if e["event"] == "engagement" and e.get("remote_id") == ours["uri"]]
+    [event] = [
+        e
+        for e in read_events(state / "events.jsonl")
+        if e["event"] == "engagement" and e.get("remote_id") == ours["uri"]
+    ]
     assert (event["likes"], event["replies"]) == (1, 1)
     listed = CliRunner().invoke(app, ["inbox", "--format", "json", *where], catch_exceptions=False)
     [item] = json.loads(listed.stdout)
     assert (item["author"], item["kind"]) == (friend.handle, "reply")
-

@@ -18,39 +18,48 @@ from tests.fakes.x import ME_ID, adapter_case
 @pytest.fixture
 def masto(tmp_path: Path) -> Iterator[tuple[World, FakeMastodon]]:
     with FakeMastodon() as server:
-        adapter = MastodonAdapter(name="masto", settings={"instance": server.url,
-                                                          "cache_dir": str(tmp_path)},
-                                  secrets={"access_token": server.state.token}, repo=tmp_path,
-                                  timeout=2.0)
-        world = World(state=tmp_path / "state", config=config_for({"masto": "mastodon"}),
-                      adapters=lambda name: adapter)
+        adapter = MastodonAdapter(
+            name="masto",
+            settings={"instance": server.url, "cache_dir": str(tmp_path)},
+            secrets={"access_token": server.state.token},
+            repo=tmp_path,
+            timeout=2.0,
+        )
+        world = World(
+            state=tmp_path / "state",
+            config=config_for({"masto": "mastodon"}),
+            adapters=lambda name: adapter,
+        )
         server.state.clock = world.clock
         yield world, server
         world.close()
         adapter.close()
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    # English
-    ("@shop When do you open tomorrow", "question"),
-    ("Is the advent sale still on", "question"),
-    ("how much is the workshop?", "question"),
-    ("My mug arrived broken. I want a refund", "complaint"),
-    ("Worst service ever, never again!", "complaint"),
-    ("Why is the checkout still not working?", "complaint"),  # a complaint first
-    ("Lovely pots, thank you!", None),
-    ("Great work, what a day!", None),
-    # German
-    ("@laden Wann ist der nächste Kurs", "question"),
-    ("Gibt es noch Gutscheine", "question"),
-    ("Kann man auch samstags kommen?", "question"),
-    ("Die Tasse kam kaputt an", "complaint"),
-    ("Der Link funktioniert nicht", "complaint"),
-    ("Ich bin sehr enttäuscht von der Lieferung", "complaint"),
-    ("Absolute Frechheit, ich will eine Rückerstattung", "complaint"),
-    ("Was für ein schöner Kurs!", None),
-    ("Danke, sehr schön geworden", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # English
+        ("@shop When do you open tomorrow", "question"),
+        ("Is the advent sale still on", "question"),
+        ("how much is the workshop?", "question"),
+        ("My mug arrived broken. I want a refund", "complaint"),
+        ("Worst service ever, never again!", "complaint"),
+        ("Why is the checkout still not working?", "complaint"),  # a complaint first
+        ("Lovely pots, thank you!", None),
+        ("Great work, what a day!", None),
+        # German
+        ("@laden Wann ist der nächste Kurs", "question"),
+        ("Gibt es noch Gutscheine", "question"),
+        ("Kann man auch samstags kommen?", "question"),
+        ("Die Tasse kam kaputt an", "complaint"),
+        ("Der Link funktioniert nicht", "complaint"),
+        ("Ich bin sehr enttäuscht von der Lieferung", "complaint"),
+        ("Absolute Frechheit, ich will eine Rückerstattung", "complaint"),
+        ("Was für ein schöner Kurs!", None),
+        ("Danke, sehr schön geworden", None),
+    ],
+)
 def test_attention_rules_in_english_and_german(text: str, expected: str | None) -> None:
     assert attention(text) == expected
 
@@ -71,7 +80,11 @@ def test_replies_and_mentions_are_kept_and_listed_newest_first(masto) -> None:
     assert [i.remote_id for i in listed] == [mention["id"], question["id"]]  # newest first
     reply = listed[1]
     assert (reply.kind, reply.author, reply.delivery_id, reply.attention) == (
-        "reply", "@alice", delivery.id, "question")
+        "reply",
+        "@alice",
+        delivery.id,
+        "question",
+    )
     assert reply.url and reply.url.endswith(question["id"]) and "Wann startet" in reply.text
     assert (listed[0].kind, listed[0].delivery_id, listed[0].attention) == ("mention", None, None)
 
@@ -92,8 +105,9 @@ def test_a_reply_the_account_answered_on_the_platform_counts_as_answered(masto) 
     assert len(world.store.inbox_items(open_only=True)) == 2
 
     world.clock.advance(minutes=20)
-    answer = server.state.add_status(text="@carol Yes, right behind the studio", by="shop",
-                                     in_reply_to_id=asked["id"])
+    answer = server.state.add_status(
+        text="@carol Yes, right behind the studio", by="shop", in_reply_to_id=asked["id"]
+    )
     world.poller.run_round()
     waiting = world.store.inbox_items(open_only=True)
     assert [i.remote_id for i in waiting] == [kept["id"]]
@@ -131,16 +145,21 @@ def test_rate_limit_while_reading_the_inbox_waits_for_the_reset(masto) -> None:
 
 def test_x_replies_mentions_and_our_own_answers(tmp_path: Path) -> None:
     with adapter_case(tmp_path) as case:
-        world = World(state=tmp_path / "state", config=config_for({"x": "x"}),
-                      adapters=lambda name: case.adapter)
+        world = World(
+            state=tmp_path / "state",
+            config=config_for({"x": "x"}),
+            adapters=lambda name: case.adapter,
+        )
         fake = case.fake
         fake.add_user("77", "erika")
         ours = fake.add_tweet(author_id=ME_ID, text="Gift vouchers are back")
         world.publish("vouchers", account="x", remote_ids=[ours])
-        complaint = fake.add_tweet(author_id="77", text="@klapper_shop Die Seite geht nicht",
-                                   reply_to=ours)
-        question = fake.add_tweet(author_id="77", text="@klapper_shop Gibt es die auch online",
-                                  reply_to=ours)
+        complaint = fake.add_tweet(
+            author_id="77", text="@klapper_shop Die Seite geht nicht", reply_to=ours
+        )
+        question = fake.add_tweet(
+            author_id="77", text="@klapper_shop Gibt es die auch online", reply_to=ours
+        )
         fake.add_tweet(author_id=ME_ID, text="@erika Ja, im Shop", reply_to=question)
         mention = fake.add_tweet(author_id="77", text="Heute bei @klapper_shop gewesen")
         report = world.poller.run_round()

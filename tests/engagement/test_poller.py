@@ -18,13 +18,19 @@ from tests.fakes.x import ME_ID, adapter_case
 @pytest.fixture
 def masto(tmp_path: Path) -> Iterator[tuple[World, FakeMastodon]]:
     with FakeMastodon() as server:
-        adapter = MastodonAdapter(name="masto", settings={"instance": server.url,
-                                                          "cache_dir": str(tmp_path)},
-                                  secrets={"access_token": server.state.token}, repo=tmp_path,
-                                  timeout=2.0)
+        adapter = MastodonAdapter(
+            name="masto",
+            settings={"instance": server.url, "cache_dir": str(tmp_path)},
+            secrets={"access_token": server.state.token},
+            repo=tmp_path,
+            timeout=2.0,
+        )
         adapter.effective_rules()  # the instance's limits are known: publishing read them
-        world = World(state=tmp_path / "state", config=config_for({"masto": "mastodon"}),
-                      adapters=lambda name: adapter)
+        world = World(
+            state=tmp_path / "state",
+            config=config_for({"masto": "mastodon"}),
+            adapters=lambda name: adapter,
+        )
         server.state.clock = world.clock  # the server's timestamps follow the test's clock
         yield world, server
         world.close()
@@ -45,7 +51,8 @@ def test_readings_follow_the_decaying_schedule_and_change_between_rounds(masto) 
     status["favourites_count"], status["reblogs_count"] = 3, 1
     first = world.poller.run_round(inbox=False)
     assert [(r.stage, r.likes, r.reposts, r.views) for r in first.readings] == [
-        (3600, 3, 1, None)]  # Mastodon counts no views: absent, not 0
+        (3600, 3, 1, None)
+    ]  # Mastodon counts no views: absent, not 0
 
     assert world.poller.run_round(inbox=False).readings == []  # the 1 h reading is taken
     world.clock.advance(hours=5)
@@ -94,17 +101,27 @@ def test_a_deleted_post_is_recorded_as_not_found_and_the_schedule_moves_on(masto
 
 def test_budget_spreads_a_large_backlog_over_rounds(masto, tmp_path: Path) -> None:
     world, server = masto
-    world.config = world.poller.config = config_for({"masto": "mastodon"}, budget=2,
-                                                    min_gap="5m")
+    world.config = world.poller.config = config_for({"masto": "mastodon"}, budget=2, min_gap="5m")
     hour_ago = world.clock.now - timedelta(hours=1)
-    bulk_published(world.ledger, [
-        (f"p{n}", "masto", "mastodon", server.state.add_status(text=f"post {n}")["id"], hour_ago)
-        for n in range(50)])
+    bulk_published(
+        world.ledger,
+        [
+            (
+                f"p{n}",
+                "masto",
+                "mastodon",
+                server.state.add_status(text=f"post {n}")["id"],
+                hour_ago,
+            )
+            for n in range(50)
+        ],
+    )
     first = world.poller.run_round(inbox=False)
     assert (len(first.readings), first.requests, first.left) == (40, 2, 10)
     # The rest waits for the next round, which comes no sooner than min_gap.
     assert world.poller.next_round(last_round=world.clock.now) == world.clock.now + timedelta(
-        minutes=5)
+        minutes=5
+    )
     second = world.poller.run_round(inbox=False)
     assert (len(second.readings), second.requests, second.left) == (10, 1, 0)
 
@@ -112,8 +129,9 @@ def test_budget_spreads_a_large_backlog_over_rounds(masto, tmp_path: Path) -> No
 def test_rate_limit_stops_polling_that_account_until_the_reset_only(masto) -> None:
     world, server = masto
     status = server.state.add_status(text="popular")
-    delivery = world.publish("popular", account="masto", remote_ids=[status["id"]],
-                             ago=timedelta(hours=1))
+    delivery = world.publish(
+        "popular", account="masto", remote_ids=[status["id"]], ago=timedelta(hours=1)
+    )
     server.state.fail_next("rate_limit", method="GET", path="/api/v1/statuses")
     report = world.poller.run_round(inbox=False)
     assert report.readings == [] and report.left == 1
@@ -134,8 +152,9 @@ def test_accounts_the_publisher_paused_or_holds_are_not_polled(masto) -> None:
     world, server = masto
     status = server.state.add_status(text="quiet")
     world.publish("quiet", account="masto", remote_ids=[status["id"]], ago=timedelta(hours=1))
-    world.ledger.set_account("masto", now=world.clock.now, paused_at=world.clock.now,
-                             pause_reason="token revoked")
+    world.ledger.set_account(
+        "masto", now=world.clock.now, paused_at=world.clock.now, pause_reason="token revoked"
+    )
     before = _status_requests(server)
     report = world.poller.run_round()
     assert report.readings == [] and report.left == 1 and _status_requests(server) == before
@@ -144,13 +163,26 @@ def test_accounts_the_publisher_paused_or_holds_are_not_polled(masto) -> None:
 
 def test_x_1000_posts_take_ten_requests(tmp_path: Path) -> None:
     with adapter_case(tmp_path) as case:
-        world = World(state=tmp_path / "state", config=config_for({"x": "x"}),
-                      adapters=lambda name: case.adapter)
-        ids = [case.fake.add_tweet(author_id=ME_ID, text=f"post {n}",
-                                   metrics={"like_count": n % 7, "impression_count": 10 * n})
-               for n in range(1000)]
-        bulk_published(world.ledger, [(f"p{n}", "x", "x", tweet, world.clock.now - timedelta(
-            hours=2)) for n, tweet in enumerate(ids)])
+        world = World(
+            state=tmp_path / "state",
+            config=config_for({"x": "x"}),
+            adapters=lambda name: case.adapter,
+        )
+        ids = [
+            case.fake.add_tweet(
+                author_id=ME_ID,
+                text=f"post {n}",
+                metrics={"like_count": n % 7, "impression_count": 10 * n},
+            )
+            for n in range(1000)
+        ]
+        bulk_published(
+            world.ledger,
+            [
+                (f"p{n}", "x", "x", tweet, world.clock.now - timedelta(hours=2))
+                for n, tweet in enumerate(ids)
+            ],
+        )
         before = case.fake.count("lookup")
         report = world.poller.run_round(inbox=False)
         assert case.fake.count("lookup") - before == 10 == report.requests
@@ -160,19 +192,24 @@ def test_x_1000_posts_take_ten_requests(tmp_path: Path) -> None:
         world.close()
 
 
-
 def _cold_mastodon(server: FakeMastodon, tmp_path: Path) -> MastodonAdapter:
     """A fresh process's adapter: what it knows of the instance is in the state folder only."""
-    return MastodonAdapter(name="masto", settings={"instance": server.url,
-                                                   "cache_dir": str(tmp_path / "state")},
-                           secrets={"access_token": server.state.token}, repo=tmp_path)
+    return MastodonAdapter(
+        name="masto",
+        settings={"instance": server.url, "cache_dir": str(tmp_path / "state")},
+        secrets={"access_token": server.state.token},
+        repo=tmp_path,
+    )
 
 
-@pytest.mark.parametrize(("flavor", "published", "first", "batch_tries"), [
-    ("takahe", True, (10, 10, 10, 5), 0),  # its version (read when publishing) says so
-    ("takahe", False, (10, 10, 9, 6), 1),  # nothing known yet: one 405 teaches it
-    ("mastodon", True, (10, 10, 9, 6), 1),  # says 4.3.2 yet answers the lookup 405
-])
+@pytest.mark.parametrize(
+    ("flavor", "published", "first", "batch_tries"),
+    [
+        ("takahe", True, (10, 10, 10, 5), 0),  # its version (read when publishing) says so
+        ("takahe", False, (10, 10, 9, 6), 1),  # nothing known yet: one 405 teaches it
+        ("mastodon", True, (10, 10, 9, 6), 1),  # says 4.3.2 yet answers the lookup 405
+    ],
+)
 def test_without_the_batch_lookup_every_request_counts_within_the_budget(
     tmp_path: Path, flavor: str, published: bool, first: tuple[int, ...], batch_tries: int
 ) -> None:
@@ -185,19 +222,36 @@ def test_without_the_batch_lookup_every_request_counts_within_the_budget(
             adapters.append(_cold_mastodon(server, tmp_path))
             return adapters[-1]
 
-        world = World(state=tmp_path / "state", config=config_for({"masto": "mastodon"}),
-                      adapters=adapter)
+        world = World(
+            state=tmp_path / "state", config=config_for({"masto": "mastodon"}), adapters=adapter
+        )
         server.state.clock = world.clock
-        bulk_published(world.ledger, [
-            (f"p{n}", "masto", "mastodon", server.state.add_status(text=f"post {n}")["id"],
-             world.clock.now - timedelta(hours=1)) for n in range(15)])
+        bulk_published(
+            world.ledger,
+            [
+                (
+                    f"p{n}",
+                    "masto",
+                    "mastodon",
+                    server.state.add_status(text=f"post {n}")["id"],
+                    world.clock.now - timedelta(hours=1),
+                )
+                for n in range(15)
+            ],
+        )
         try:
             rounds = []
             for _ in range(2):
                 seen = len(server.state.requests)
                 report = world.poller.run_round(inbox=False)
-                rounds.append((report.requests, len(server.state.requests) - seen,
-                               len(report.readings), report.left))
+                rounds.append(
+                    (
+                        report.requests,
+                        len(server.state.requests) - seen,
+                        len(report.readings),
+                        report.left,
+                    )
+                )
                 adapters[-1].close()
             # (requests counted, requests made, readings, left); round two is a new process
             # that remembers what round one learnt.

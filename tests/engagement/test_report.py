@@ -35,26 +35,45 @@ def ledger(tmp_path: Path):
 
 
 def _reading(delivery, *, stage: int, part: int = 0, **figures: int | None) -> Reading:
-    return Reading(delivery_id=delivery.id, part=part, remote_id=f"{delivery.remote_id}/{part}",
-                   account=delivery.account, platform=delivery.platform, stage=stage,
-                   taken_at=delivery.published_at + timedelta(seconds=stage), found=True,
-                   **figures)
+    return Reading(
+        delivery_id=delivery.id,
+        part=part,
+        remote_id=f"{delivery.remote_id}/{part}",
+        account=delivery.account,
+        platform=delivery.platform,
+        stage=stage,
+        taken_at=delivery.published_at + timedelta(seconds=stage),
+        found=True,
+        **figures,
+    )
 
 
 def test_latest_reading_per_post_summed_over_a_thread_absent_stays_absent(ledger) -> None:
     # Tuesday 10:30 in Berlin (09:30 UTC), and Friday 18:00.
-    tuesday = record_published(ledger, post_id="tue", account="masto", platform="mastodon",
-                               remote_ids=["1", "2"], published_at=datetime(2026, 3, 17, 9, 30,
-                                                                            tzinfo=UTC))
-    friday = record_published(ledger, post_id="fri", account="masto", platform="mastodon",
-                              remote_ids=["3"], published_at=datetime(2026, 3, 13, 17, 0,
-                                                                      tzinfo=UTC))
-    EngagementStore(ledger).add_readings([
-        _reading(tuesday, stage=3600, likes=1, reposts=0),
-        _reading(tuesday, stage=86400, likes=5, reposts=2),  # the latest counts
-        _reading(tuesday, stage=86400, part=1, likes=2, reposts=None),
-        _reading(friday, stage=86400, likes=1, reposts=1),
-    ])
+    tuesday = record_published(
+        ledger,
+        post_id="tue",
+        account="masto",
+        platform="mastodon",
+        remote_ids=["1", "2"],
+        published_at=datetime(2026, 3, 17, 9, 30, tzinfo=UTC),
+    )
+    friday = record_published(
+        ledger,
+        post_id="fri",
+        account="masto",
+        platform="mastodon",
+        remote_ids=["3"],
+        published_at=datetime(2026, 3, 13, 17, 0, tzinfo=UTC),
+    )
+    EngagementStore(ledger).add_readings(
+        [
+            _reading(tuesday, stage=3600, likes=1, reposts=0),
+            _reading(tuesday, stage=86400, likes=5, reposts=2),  # the latest counts
+            _reading(tuesday, stage=86400, part=1, likes=2, reposts=None),
+            _reading(friday, stage=86400, likes=1, reposts=1),
+        ]
+    )
     report = build_report(ledger=ledger, since=NOW - timedelta(days=30), until=NOW, tz=BERLIN)
     posts = {p.post: p for p in report.posts}
     assert posts["tue"].figures["likes"] == 7 and posts["tue"].figures["reposts"] == 2
@@ -72,29 +91,58 @@ def test_latest_reading_per_post_summed_over_a_thread_absent_stays_absent(ledger
 def test_a_threads_own_follow_ups_are_not_replies(ledger) -> None:
     store = EngagementStore(ledger)
     when = datetime(2026, 3, 17, 9, 30, tzinfo=UTC)
-    quiet = record_published(ledger, post_id="quiet", account="masto", platform="mastodon",
-                             remote_ids=["1", "2", "3"], published_at=when)
-    talked = record_published(ledger, post_id="talked", account="masto", platform="mastodon",
-                              remote_ids=["4", "5"], published_at=when)
+    quiet = record_published(
+        ledger,
+        post_id="quiet",
+        account="masto",
+        platform="mastodon",
+        remote_ids=["1", "2", "3"],
+        published_at=when,
+    )
+    talked = record_published(
+        ledger,
+        post_id="talked",
+        account="masto",
+        platform="mastodon",
+        remote_ids=["4", "5"],
+        published_at=when,
+    )
     # The platform counts part 2 as a reply to part 1 and part 3 as one to part 2.
-    store.add_readings([_reading(quiet, stage=3600, part=0, replies=1, likes=0),
-                        _reading(quiet, stage=3600, part=1, replies=1, likes=0),
-                        _reading(quiet, stage=3600, part=2, replies=0, likes=0),
-                        _reading(talked, stage=3600, part=0, replies=2, likes=0),
-                        _reading(talked, stage=3600, part=1, replies=0, likes=0)])
-    said = {"kind": "reply", "author": "@alice", "text": "nice", "url": None,
-            "created_at": when + timedelta(minutes=5)}
+    store.add_readings(
+        [
+            _reading(quiet, stage=3600, part=0, replies=1, likes=0),
+            _reading(quiet, stage=3600, part=1, replies=1, likes=0),
+            _reading(quiet, stage=3600, part=2, replies=0, likes=0),
+            _reading(talked, stage=3600, part=0, replies=2, likes=0),
+            _reading(talked, stage=3600, part=1, replies=0, likes=0),
+        ]
+    )
+    said = {
+        "kind": "reply",
+        "author": "@alice",
+        "text": "nice",
+        "url": None,
+        "created_at": when + timedelta(minutes=5),
+    }
     store.add_interactions(
-        account="masto", platform="mastodon", owners={"1": quiet.id, "4": talked.id},
-        attention={}, now=when + timedelta(hours=1),
-        found=[Interaction(remote_id="2", in_reply_to="1", **said),  # our own part 2
-               Interaction(remote_id="r1", in_reply_to="4", **said)])
+        account="masto",
+        platform="mastodon",
+        owners={"1": quiet.id, "4": talked.id},
+        attention={},
+        now=when + timedelta(hours=1),
+        found=[
+            Interaction(remote_id="2", in_reply_to="1", **said),  # our own part 2
+            Interaction(remote_id="r1", in_reply_to="4", **said),
+        ],
+    )
     # One kept by an older klapper is left out too.
     with ledger.transaction() as conn:
-        conn.execute("INSERT INTO inbox (id, account, platform, remote_id, kind, author, text,"
-                     " created_at, by_self, seen_at) VALUES ('iold', 'masto', 'mastodon', '3',"
-                     " 'reply', '@shop', 'part 3', ?, 0, ?)",
-                     (utc_text(when), utc_text(when)))
+        conn.execute(
+            "INSERT INTO inbox (id, account, platform, remote_id, kind, author, text,"
+            " created_at, by_self, seen_at) VALUES ('iold', 'masto', 'mastodon', '3',"
+            " 'reply', '@shop', 'part 3', ?, 0, ?)",
+            (utc_text(when), utc_text(when)),
+        )
 
     report = build_report(ledger=ledger, since=NOW - timedelta(days=30), until=NOW, tz=BERLIN)
 
@@ -109,12 +157,20 @@ def test_a_threads_own_follow_ups_are_not_replies(ledger) -> None:
 
 
 def test_timeline_grows_as_readings_come_in(ledger) -> None:
-    post = record_published(ledger, post_id="p", account="x", platform="x", remote_ids=["9"],
-                            published_at=datetime(2026, 3, 16, 8, 0, tzinfo=UTC))
-    EngagementStore(ledger).add_readings([_reading(post, stage=3600, likes=2),
-                                          _reading(post, stage=3 * 86400, likes=10)])
-    report = build_report(ledger=ledger, since=datetime(2026, 3, 15, tzinfo=UTC), until=NOW,
-                          tz=BERLIN)
+    post = record_published(
+        ledger,
+        post_id="p",
+        account="x",
+        platform="x",
+        remote_ids=["9"],
+        published_at=datetime(2026, 3, 16, 8, 0, tzinfo=UTC),
+    )
+    EngagementStore(ledger).add_readings(
+        [_reading(post, stage=3600, likes=2), _reading(post, stage=3 * 86400, likes=10)]
+    )
+    report = build_report(
+        ledger=ledger, since=datetime(2026, 3, 15, tzinfo=UTC), until=NOW, tz=BERLIN
+    )
     series = dict(report.timeline["x"])
     assert [series[d] for d in sorted(series)] == [0, 2, 2, 2, 10, 10]
 
@@ -152,8 +208,10 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(_chromium() is None,
-                    reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+@pytest.mark.skipif(
+    _chromium() is None,
+    reason="headless Chromium is not installed (Debian: apt-get install chromium)",
+)
 def test_html_renders_in_headless_chromium(ledger, tmp_path: Path) -> None:
     fill(ledger, now=NOW)
     report = build_report(ledger=ledger, since=NOW - timedelta(days=30), until=NOW, tz=BERLIN)
@@ -161,11 +219,24 @@ def test_html_renders_in_headless_chromium(ledger, tmp_path: Path) -> None:
     page.write_text(render_html(report, generated=NOW), encoding="utf-8")
     shot = tmp_path / "report.png"
     done = subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2000",
-         f"--screenshot={shot}", page.as_uri()],
-        capture_output=True, timeout=60, check=False)
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1200,2000",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     header = shot.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"

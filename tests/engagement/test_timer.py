@@ -29,8 +29,9 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
 
 @pytest.fixture
 def scheduler() -> Iterator[BackgroundScheduler]:
-    running = BackgroundScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None,
-                                                              "coalesce": True})
+    running = BackgroundScheduler(
+        timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True}
+    )
     running.start()
     yield running
     running.shutdown(wait=False)
@@ -39,10 +40,16 @@ def scheduler() -> Iterator[BackgroundScheduler]:
 def _engine(state: Path, config, adapters) -> SimpleNamespace:
     """What the timer reads of the daemon's Engine."""
     locks: dict[str, threading.Lock] = {}
-    publisher = SimpleNamespace(adapters=adapters,
-                                _lock_for=lambda name: locks.setdefault(name, threading.Lock()))
-    return SimpleNamespace(ledger=Ledger.open(state=state), events=EventLog(state / "ev.jsonl"),
-                           config=config, publisher=publisher, clock=lambda: datetime.now(UTC))
+    publisher = SimpleNamespace(
+        adapters=adapters, _lock_for=lambda name: locks.setdefault(name, threading.Lock())
+    )
+    return SimpleNamespace(
+        ledger=Ledger.open(state=state),
+        events=EventLog(state / "ev.jsonl"),
+        config=config,
+        publisher=publisher,
+        clock=lambda: datetime.now(UTC),
+    )
 
 
 def test_no_job_while_nothing_can_ever_be_due(tmp_path: Path, scheduler) -> None:
@@ -54,25 +61,36 @@ def test_no_job_while_nothing_can_ever_be_due(tmp_path: Path, scheduler) -> None
     engine.ledger.close()
 
 
-def test_rounds_run_when_due_and_the_job_moves_to_the_next_one(tmp_path: Path,
-                                                               scheduler) -> None:
+def test_rounds_run_when_due_and_the_job_moves_to_the_next_one(tmp_path: Path, scheduler) -> None:
     with FakeMastodon() as server:
-        adapter = MastodonAdapter(name="masto", settings={"instance": server.url,
-                                                          "cache_dir": str(tmp_path)},
-                                  secrets={"access_token": server.state.token}, repo=tmp_path,
-                                  timeout=2.0)
+        adapter = MastodonAdapter(
+            name="masto",
+            settings={"instance": server.url, "cache_dir": str(tmp_path)},
+            secrets={"access_token": server.state.token},
+            repo=tmp_path,
+            timeout=2.0,
+        )
         config = config_for({"masto": "mastodon"}, min_gap="0.1s", inbox_every="1h")
         engine = _engine(tmp_path, config, adapters=lambda name: adapter)
         status = server.state.add_status(text="soon an hour old")
-        record_published(engine.ledger, post_id="p", account="masto", platform="mastodon",
-                         remote_ids=[status["id"]],
-                         published_at=datetime.now(UTC) - timedelta(hours=1, seconds=-0.6))
+        record_published(
+            engine.ledger,
+            post_id="p",
+            account="masto",
+            platform="mastodon",
+            remote_ids=[status["id"]],
+            published_at=datetime.now(UTC) - timedelta(hours=1, seconds=-0.6),
+        )
         store = EngagementStore(engine.ledger)
         timer = EngagementTimer(engine=engine, scheduler=scheduler)
         timer.arm()  # the first inbox read is due at once, the reading 0.6 s later
         _wait_for(lambda: len(store.readings()) == 1)
-        _wait_for(lambda: (job := scheduler.get_job(JOB_ID)) is not None
-                  and job.next_run_time > datetime.now(UTC) + timedelta(minutes=50))
+        _wait_for(
+            lambda: (
+                (job := scheduler.get_job(JOB_ID)) is not None
+                and job.next_run_time > datetime.now(UTC) + timedelta(minutes=50)
+            )
+        )
         checked = datetime.fromisoformat(store.account_marks()["masto"]["inbox_checked_at"])
         assert scheduler.get_job(JOB_ID).next_run_time == checked + timedelta(hours=1)
 
@@ -90,23 +108,40 @@ def test_rounds_run_when_due_and_the_job_moves_to_the_next_one(tmp_path: Path,
 
 def test_a_publish_rearms_for_its_first_reading(tmp_path: Path, scheduler) -> None:
     with FakeMastodon() as server:
-        adapter = MastodonAdapter(name="masto", settings={"instance": server.url,
-                                                          "cache_dir": str(tmp_path)},
-                                  secrets={"access_token": server.state.token}, repo=tmp_path,
-                                  timeout=2.0)
+        adapter = MastodonAdapter(
+            name="masto",
+            settings={"instance": server.url, "cache_dir": str(tmp_path)},
+            secrets={"access_token": server.state.token},
+            repo=tmp_path,
+            timeout=2.0,
+        )
         config = config_for({"masto": "mastodon"}, inbox_every="1d")
         engine = _engine(tmp_path, config, adapters=lambda name: adapter)
         store = EngagementStore(engine.ledger)
         timer = EngagementTimer(engine=engine, scheduler=scheduler)
         timer.arm()
-        _wait_for(lambda: store.account_marks().get("masto") is not None
-                  and store.account_marks()["masto"]["inbox_checked_at"] is not None)
+        _wait_for(
+            lambda: (
+                store.account_marks().get("masto") is not None
+                and store.account_marks()["masto"]["inbox_checked_at"] is not None
+            )
+        )
         # The job is briefly absent while its round runs (a date job leaves the store).
-        _wait_for(lambda: (job := scheduler.get_job(JOB_ID)) is not None
-                  and job.next_run_time > datetime.now(UTC) + timedelta(hours=23))
+        _wait_for(
+            lambda: (
+                (job := scheduler.get_job(JOB_ID)) is not None
+                and job.next_run_time > datetime.now(UTC) + timedelta(hours=23)
+            )
+        )
         published = datetime.now(UTC)
-        delivery = record_published(engine.ledger, post_id="new", account="masto",
-                                    platform="mastodon", remote_ids=["1"], published_at=published)
+        delivery = record_published(
+            engine.ledger,
+            post_id="new",
+            account="masto",
+            platform="mastodon",
+            remote_ids=["1"],
+            published_at=published,
+        )
         engine.events.emit("published", delivery=delivery)  # what the publisher logs
         due = scheduler.get_job(JOB_ID).next_run_time - (published + timedelta(hours=1))
         assert abs(due) < timedelta(milliseconds=1)

@@ -56,13 +56,20 @@ def signed_token(did: str, *, kind: str = "access", expires_in: int = 3600) -> s
     ``kind`` is "access" or "refresh"; a negative ``expires_in`` gives an expired token, a DID
     the PDS does not hold one it answers "Could not find user info for account".
     """
+
     def part(data: dict[str, Any]) -> bytes:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=")
 
     now = int(time.time())
     typ = "at+jwt" if kind == "access" else "refresh+jwt"
-    claims = {"scope": f"com.atproto.{kind}", "aud": "did:web:localhost", "sub": did,
-              "iat": now - 60, "exp": now + expires_in, "jti": uuid.uuid4().hex}
+    claims = {
+        "scope": f"com.atproto.{kind}",
+        "aud": "did:web:localhost",
+        "sub": did,
+        "iat": now - 60,
+        "exp": now + expires_in,
+        "jti": uuid.uuid4().hex,
+    }
     head = part({"typ": typ, "alg": "HS256"}) + b"." + part(claims)
     signature = hmac.new(b"jwt-secret", head, hashlib.sha256).digest()
     return (head + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
@@ -98,10 +105,17 @@ class LocalPds:
         with open(self.log, "wb") as log:
             # Unbuffered, so select() sees every line the script writes, not only the first.
             self.process = subprocess.Popen(
-                [str(HOME / "node" / "bin" / "node"), str(START_SCRIPT),
-                 *(["appview"] if appview else [])],
-                cwd=HOME / "app", env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=log, bufsize=0,
+                [
+                    str(HOME / "node" / "bin" / "node"),
+                    str(START_SCRIPT),
+                    *(["appview"] if appview else []),
+                ],
+                cwd=HOME / "app",
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                bufsize=0,
             )
         try:
             ready = self._answer("pds", timeout=START_TIMEOUT, doing="start")
@@ -149,7 +163,8 @@ class LocalPds:
         made.raise_for_status()
         body = made.json()
         app = self.http.post(
-            "/com.atproto.server.createAppPassword", json={"name": "klapper"},
+            "/com.atproto.server.createAppPassword",
+            json={"name": "klapper"},
             headers={"Authorization": f"Bearer {body['accessJwt']}"},
         )
         app.raise_for_status()
@@ -164,8 +179,9 @@ class LocalPds:
         made.raise_for_status()
         return made.json()
 
-    def post_as(self, account: Account, record: dict[str, Any],
-                *, collection: str = "app.bsky.feed.post") -> dict[str, Any]:
+    def post_as(
+        self, account: Account, record: dict[str, Any], *, collection: str = "app.bsky.feed.post"
+    ) -> dict[str, Any]:
         """Create a record (a post by default) as ``account``: someone answering us."""
         token = self.tokens.get(account.did) or self.session(account)["accessJwt"]
         made = self.http.post(
@@ -179,9 +195,11 @@ class LocalPds:
     def react_as(self, account: Account, kind: str, subject: dict[str, str]) -> dict[str, Any]:
         """A "like" or "repost" by ``account`` of ``subject`` ({"uri", "cid"})."""
         collection = f"app.bsky.feed.{kind}"
-        return self.post_as(account, {"$type": collection, "subject": subject,
-                                      "createdAt": stamp(datetime.now(UTC))},
-                            collection=collection)
+        return self.post_as(
+            account,
+            {"$type": collection, "subject": subject, "createdAt": stamp(datetime.now(UTC))},
+            collection=collection,
+        )
 
     def records(self, did: str) -> list[dict[str, Any]]:
         """Every post record in ``did``'s repo, oldest first."""
@@ -190,8 +208,12 @@ class LocalPds:
         while True:
             page = self.http.get(
                 "/com.atproto.repo.listRecords",
-                params={"repo": did, "collection": "app.bsky.feed.post", "limit": 100,
-                        **({"cursor": cursor} if cursor else {})},
+                params={
+                    "repo": did,
+                    "collection": "app.bsky.feed.post",
+                    "limit": 100,
+                    **({"cursor": cursor} if cursor else {}),
+                },
             ).json()
             found += page["records"]
             cursor = page.get("cursor")
@@ -237,16 +259,21 @@ class Case:
     account: Account
     proxy: FaultProxy
     saved: dict[str, str]
-    lacks: dict[str, str] = field(default_factory=lambda: {
-        "interactions": "replies are AppView reads and the local PDS has none (with a real"
-                        " AppView: tests/engagement/test_bluesky.py)",
-    })
+    lacks: dict[str, str] = field(
+        default_factory=lambda: {
+            "interactions": "replies are AppView reads and the local PDS has none (with a real"
+            " AppView: tests/engagement/test_bluesky.py)",
+        }
+    )
 
     def posts(self) -> list[dict[str, Any]]:
         """What the PDS holds for the account: id (at:// uri), text, reply_to (parent uri)."""
         return [
-            {"id": r["uri"], "text": r["value"].get("text", ""),
-             "reply_to": (r["value"].get("reply") or {}).get("parent", {}).get("uri")}
+            {
+                "id": r["uri"],
+                "text": r["value"].get("text", ""),
+                "reply_to": (r["value"].get("reply") or {}).get("parent", {}).get("uri"),
+            }
             for r in self.pds.records(self.account.did)
         ]
 
@@ -255,14 +282,22 @@ class Case:
 
 
 def make_adapter(
-    *, service: str, account: Account, saved: dict[str, str], timeout: float,
-    secrets: dict[str, str] | None = None, repo: Path | None = None,
+    *,
+    service: str,
+    account: Account,
+    saved: dict[str, str],
+    timeout: float,
+    secrets: dict[str, str] | None = None,
+    repo: Path | None = None,
 ) -> BlueskyAdapter:
     """An adapter for ``account`` that logs in with its app password and saves into ``saved``."""
     return BlueskyAdapter(
-        name="bsky", settings={"service": service, "handle": account.handle},
+        name="bsky",
+        settings={"service": service, "handle": account.handle},
         secrets=secrets if secrets is not None else {"app_password": account.app_password},
-        repo=repo or REPO, timeout=timeout, save_secrets=saved.update,
+        repo=repo or REPO,
+        timeout=timeout,
+        save_secrets=saved.update,
     )
 
 

@@ -35,8 +35,9 @@ def missing() -> str | None:
     if shutil.which("redis-server") is None:
         return "redis-server is not installed (Debian: redis-server; .ci/debian-setup installs it)"
     if server_user() is None:
-        return ("running as root, and neither a 'postgres' nor a 'nobody' user exists to run"
-                " PostgreSQL")
+        return (
+            "running as root, and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL"
+        )
     return None
 
 
@@ -49,9 +50,21 @@ class Redis:
         self.log = folder / "redis.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(folder)],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(folder),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         self._wait_ready()
         self.host = f"127.0.0.1:{self.port}"
@@ -67,7 +80,9 @@ class Redis:
             except OSError:
                 time.sleep(0.02)  # not listening yet
         self.stop()
-        raise RuntimeError(f"redis-server did not start: {self.log.read_text(errors='replace')[-1500:]}")
+        raise RuntimeError(
+            f"redis-server did not start: {self.log.read_text(errors='replace')[-1500:]}"
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -88,8 +103,10 @@ class AppViewNetwork:
             # The AppView, bsync and Ozone each keep a connection pool.
             self.postgres = start_cluster(self.folder / "postgres", max_connections=200)
             self.redis = Redis(folder=self.folder / "redis")
-            self.pds = LocalPds(appview=True, env={"DB_POSTGRES_URL": self.postgres.url,
-                                                   "REDIS_HOST": self.redis.host})
+            self.pds = LocalPds(
+                appview=True,
+                env={"DB_POSTGRES_URL": self.postgres.url, "REDIS_HOST": self.redis.host},
+            )
         except BaseException:
             self.stop()
             raise

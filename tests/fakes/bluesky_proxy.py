@@ -21,8 +21,14 @@ from klapper import testing as http_faults
 CREATE_RECORD = "/xrpc/com.atproto.repo.createRecord"
 POLL = 0.02  # seconds; how soon a test server notices shutdown (the default 0.5 adds up)
 
-FAULTS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth",
-          *http_faults.HTTP_FAULTS)
+FAULTS = (
+    "server_error",
+    "rate_limit",
+    "timeout_after_accept",
+    "drop",
+    "auth",
+    *http_faults.HTTP_FAULTS,
+)
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
@@ -67,13 +73,20 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, page = http_faults.answer(fault)
             return self._send(status, list(headers.items()), page)
         if fault == "server_error":
-            return self._answer(500, {"error": "InternalServerError", "message": "Internal Server Error"})
+            return self._answer(
+                500, {"error": "InternalServerError", "message": "Internal Server Error"}
+            )
         if fault == "rate_limit":
             reset = int(time.time()) + 30
             return self._answer(
-                429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
-                {"ratelimit-limit": "5000", "ratelimit-remaining": "0",
-                 "ratelimit-reset": str(reset), "ratelimit-policy": "5000;w=3600"},
+                429,
+                {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                {
+                    "ratelimit-limit": "5000",
+                    "ratelimit-remaining": "0",
+                    "ratelimit-reset": str(reset),
+                    "ratelimit-policy": "5000;w=3600",
+                },
             )
         if revoked and self._refuse_auth(path):
             return
@@ -87,13 +100,18 @@ class _Handler(BaseHTTPRequestHandler):
         if path.endswith("com.atproto.server.createSession"):
             with self.faults.lock:
                 self.faults.revoked = False
-            self._answer(401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"})
+            self._answer(
+                401,
+                {"error": "AuthenticationRequired", "message": "Invalid identifier or password"},
+            )
             return True
         if path.endswith("com.atproto.server.refreshSession"):
             self._answer(400, {"error": "ExpiredToken", "message": "Token has been revoked"})
             return True
         if path == CREATE_RECORD:
-            self._answer(401, {"error": "AuthenticationRequired", "message": "Token has been revoked"})
+            self._answer(
+                401, {"error": "AuthenticationRequired", "message": "Token has been revoked"}
+            )
             return True
         return False
 
@@ -109,7 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             conn.close()
 
-    def _answer(self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+    def _answer(
+        self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None
+    ) -> None:
         headers = [("Content-Type", "application/json; charset=utf-8"), *(extra or {}).items()]
         self._send(status, headers, json.dumps(payload).encode())
 

@@ -69,8 +69,9 @@ class FakePlatform:
     _faults: list[_Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail_next(self, kind: str, *, times: int = 1, account: str | None = None,
-                  reset_in: float = 60.0) -> None:
+    def fail_next(
+        self, kind: str, *, times: int = 1, account: str | None = None, reset_in: float = 60.0
+    ) -> None:
         """Make the next ``times`` POSTs (of ``account``, or anyone's) fail with ``kind``."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(sorted(FAULTS))}")
@@ -86,9 +87,15 @@ class FakePlatform:
 
     def store(self, *, account: str, body: Mapping[str, Any], key: str) -> FakePost:
         with self._lock:
-            post = FakePost(id=str(len(self.posts) + 1), account=account, text=body["text"],
-                            key=key, reply_to=body.get("reply_to"), media=body.get("media", []),
-                            created_at=datetime.now(UTC).isoformat())
+            post = FakePost(
+                id=str(len(self.posts) + 1),
+                account=account,
+                text=body["text"],
+                key=key,
+                reply_to=body.get("reply_to"),
+                media=body.get("media", []),
+                created_at=datetime.now(UTC).isoformat(),
+            )
             self.posts.append(post)
             return post
 
@@ -145,8 +152,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(500, {"error": "Internal server error"}, {"Retry-After": "1"})
         if kind == "429":
             reset = int(time.time() + fault.reset_in)  # type: ignore[union-attr]
-            return self._json(429, {"error": "Too many requests"},
-                              {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+            return self._json(
+                429,
+                {"error": "Too many requests"},
+                {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+            )
         if kind == "401":
             return self._json(401, {"error": "The access token was revoked"})
         if kind == "422":
@@ -162,8 +172,14 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if kind == "timeout":
             time.sleep(platform.hold)  # the client has given up by now
-        return self._json(200, {"id": post.id, "url": f"http://fake/{account}/{post.id}",
-                                "created_at": post.created_at})
+        return self._json(
+            200,
+            {
+                "id": post.id,
+                "url": f"http://fake/{account}/{post.id}",
+                "created_at": post.created_at,
+            },
+        )
 
 
 class _Server(ThreadingHTTPServer):
@@ -181,8 +197,9 @@ class FakeServer:
         self.platform = platform or FakePlatform()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.platform = self.platform
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -211,9 +228,12 @@ class GenericAdapter(Adapter):
             raise AuthExpiredError(f"no access_token for account {self.name}")
         try:
             answer = requests.request(
-                method, f"{self.settings['api_base']}{path}", timeout=self.timeout,
+                method,
+                f"{self.settings['api_base']}{path}",
+                timeout=self.timeout,
                 headers={"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})},
-                **kwargs)
+                **kwargs,
+            )
         except requests.Timeout as exc:
             raise TransientError(f"no answer within {self.timeout}s") from exc
         except requests.ConnectionError as exc:
@@ -221,8 +241,11 @@ class GenericAdapter(Adapter):
         error = answer.json().get("error") if answer.status_code >= 400 else None
         if answer.status_code == 429:
             reset = answer.headers.get("X-RateLimit-Reset")
-            until = (datetime.fromtimestamp(int(reset), UTC) if reset
-                     else datetime.now(UTC) + timedelta(minutes=1))
+            until = (
+                datetime.fromtimestamp(int(reset), UTC)
+                if reset
+                else datetime.now(UTC) + timedelta(minutes=1)
+            )
             raise RateLimitedError(error, until=until)
         if answer.status_code in (401, 403):
             raise AuthExpiredError(error)
@@ -234,20 +257,30 @@ class GenericAdapter(Adapter):
         return answer.json()
 
     def publish(self, post: Outgoing) -> Published:
-        body = {"text": post.text, "reply_to": post.reply_to.parent.remote_id if post.reply_to
-                else None, "media": [{"file": m.path.name, "alt": m.alt} for m in post.media]}
-        data = self._request("POST", "/api/posts", json=body,
-                             headers={"Idempotency-Key": post.idempotency_key})
-        return Published(remote_id=data["id"], url=data["url"],
-                         published_at=datetime.fromisoformat(data["created_at"]))
+        body = {
+            "text": post.text,
+            "reply_to": post.reply_to.parent.remote_id if post.reply_to else None,
+            "media": [{"file": m.path.name, "alt": m.alt} for m in post.media],
+        }
+        data = self._request(
+            "POST", "/api/posts", json=body, headers={"Idempotency-Key": post.idempotency_key}
+        )
+        return Published(
+            remote_id=data["id"],
+            url=data["url"],
+            published_at=datetime.fromisoformat(data["created_at"]),
+        )
 
     def find(self, post: Outgoing) -> Published | None:
         found = self._request("GET", "/api/posts", params={"key": post.idempotency_key})
         if not found:
             return None
         first = found[0]
-        return Published(remote_id=first["id"], url=f"http://fake/{first['account']}/{first['id']}",
-                         published_at=datetime.fromisoformat(first["created_at"]))
+        return Published(
+            remote_id=first["id"],
+            url=f"http://fake/{first['account']}/{first['id']}",
+            published_at=datetime.fromisoformat(first["created_at"]),
+        )
 
 
 def token_for(account: str) -> str:
@@ -255,12 +288,23 @@ def token_for(account: str) -> str:
     return f"token-{account}"
 
 
-def generic_factory(*, api_base: str, repo: Path, timeout: float = 5.0,
-                    tokens: Callable[[str], str | None] = token_for) -> Callable[[str], Adapter]:
+def generic_factory(
+    *,
+    api_base: str,
+    repo: Path,
+    timeout: float = 5.0,
+    tokens: Callable[[str], str | None] = token_for,
+) -> Callable[[str], Adapter]:
     """An adapter factory for the publisher: every account talks to the fake platform."""
+
     def build(account: str) -> Adapter:
         token = tokens(account)
-        return GenericAdapter(name=account, settings={"api_base": api_base},
-                              secrets={"access_token": token} if token else {}, repo=repo,
-                              timeout=timeout)
+        return GenericAdapter(
+            name=account,
+            settings={"api_base": api_base},
+            secrets={"access_token": token} if token else {},
+            repo=repo,
+            timeout=timeout,
+        )
+
     return build

@@ -31,8 +31,15 @@ from klapper import testing
 LOCATION = "accounts/1029384756/locations/5647382910"
 CLIENT_ID, CLIENT_SECRET = "1234-fake.apps.googleusercontent.com", "GOCSPX-fake-secret-0123"
 AUTHORIZE_PATH = "/o/oauth2/v2/auth"
-_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-           404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 class Answer(Exception):
@@ -41,8 +48,14 @@ class Answer(Exception):
     def __init__(self, code: int, message: str, details: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.code = code
-        self.body = {"error": {"code": code, "message": message, "status": _STATUS[code],
-                               **({"details": details} if details else {})}}
+        self.body = {
+            "error": {
+                "code": code,
+                "message": message,
+                "status": _STATUS[code],
+                **({"details": details} if details else {}),
+            }
+        }
 
 
 def stamp(epoch: float) -> str:
@@ -80,9 +93,13 @@ class FakeGoogleBusiness:
             access, refresh = "ya29." + secrets.token_urlsafe(24), "1//" + secrets.token_urlsafe(24)
             self.tokens[access] = time.time() + lifetime
             self.refresh_tokens.add(refresh)
-        return {"access_token": access, "expires_in": int(lifetime), "refresh_token": refresh,
-                "scope": "https://www.googleapis.com/auth/business.manage",
-                "token_type": "Bearer"}
+        return {
+            "access_token": access,
+            "expires_in": int(lifetime),
+            "refresh_token": refresh,
+            "scope": "https://www.googleapis.com/auth/business.manage",
+            "token_type": "Bearer",
+        }
 
     def expire(self, access: str) -> None:
         with self.lock:
@@ -102,8 +119,12 @@ class FakeGoogleBusiness:
         with self.lock:
             name = f"{self.location}/localPosts/{next(self._ids)}"
             self.posts[name] = {
-                "name": name, "summary": summary, "state": "PROCESSING", "topicType": "STANDARD",
-                "createTime": stamp(created or time.time()), "updateTime": stamp(time.time()),
+                "name": name,
+                "summary": summary,
+                "state": "PROCESSING",
+                "topicType": "STANDARD",
+                "createTime": stamp(created or time.time()),
+                "updateTime": stamp(time.time()),
                 "searchUrl": f"https://local.google.com/place?id=5647382910&use=posts&lpsid={name[-10:]}",
                 **extra,
             }
@@ -111,8 +132,10 @@ class FakeGoogleBusiness:
 
     def held(self) -> list[dict[str, Any]]:
         with self.lock:
-            return [{"id": p["name"], "text": p.get("summary", ""), "reply_to": None}
-                    for p in sorted(self.posts.values(), key=lambda p: p["createTime"])]
+            return [
+                {"id": p["name"], "text": p.get("summary", ""), "reply_to": None}
+                for p in sorted(self.posts.values(), key=lambda p: p["createTime"])
+            ]
 
     # --- the server -------------------------------------------------------------------------
 
@@ -121,8 +144,9 @@ class FakeGoogleBusiness:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         server.daemon_threads = True
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                  daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         thread.start()
         try:
             yield self
@@ -142,17 +166,30 @@ class FakeGoogleBusiness:
         match = re.fullmatch(r"Bearer (\S+)", headers.get("authorization", ""))
         expiry = self.tokens.get(match[1]) if match else None
         if expiry is None or expiry < time.time():
-            raise Answer(401, "Request had invalid authentication credentials. Expected OAuth 2"
-                              " access token, login cookie or other valid authentication"
-                              " credential.")
+            raise Answer(
+                401,
+                "Request had invalid authentication credentials. Expected OAuth 2"
+                " access token, login cookie or other valid authentication"
+                " credential.",
+            )
         if not self.approved:
-            raise Answer(429, "Quota exceeded for quota metric 'Requests' and limit 'Requests"
-                              " per minute' of service 'mybusiness.googleapis.com' for consumer"
-                              " 'project_number:123456789012'.", [{
-                                  "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                                  "reason": "RATE_LIMIT_EXCEEDED", "domain": "googleapis.com",
-                                  "metadata": {"quota_limit_value": "0",
-                                               "service": "mybusiness.googleapis.com"}}])
+            raise Answer(
+                429,
+                "Quota exceeded for quota metric 'Requests' and limit 'Requests"
+                " per minute' of service 'mybusiness.googleapis.com' for consumer"
+                " 'project_number:123456789012'.",
+                [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "RATE_LIMIT_EXCEEDED",
+                        "domain": "googleapis.com",
+                        "metadata": {
+                            "quota_limit_value": "0",
+                            "service": "mybusiness.googleapis.com",
+                        },
+                    }
+                ],
+            )
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         if len(body.get("summary", "")) > 1500:
@@ -175,7 +212,7 @@ class FakeGoogleBusiness:
         start = int((query.get("pageToken") or ["0"])[0] or 0)
         with self.lock:
             found = sorted(self.posts.values(), key=lambda p: p["createTime"], reverse=True)
-        answer: dict[str, Any] = {"localPosts": found[start:start + size]}
+        answer: dict[str, Any] = {"localPosts": found[start : start + size]}
         if start + size < len(found):
             answer["nextPageToken"] = str(start + size)
         return answer
@@ -190,15 +227,24 @@ class FakeGoogleBusiness:
                 raise Answer(404, f"Requested entity was not found: {name}")
             values = []
             if name in self.views:  # Google leaves out a metric it has no figure for
-                values.append({"metric": "LOCAL_POST_VIEWS_SEARCH", "totalValue": {
-                    "metricOption": "AGGREGATED_TOTAL", "value": str(self.views[name])}})
+                values.append(
+                    {
+                        "metric": "LOCAL_POST_VIEWS_SEARCH",
+                        "totalValue": {
+                            "metricOption": "AGGREGATED_TOTAL",
+                            "value": str(self.views[name]),
+                        },
+                    }
+                )
             out.append({"localPostName": name, "metricValues": values})
         return {"name": self.location, "localPostMetrics": out}
 
     def consent(self, query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
         wanted = {"access_type": ["offline"], "prompt": ["consent"], "client_id": [CLIENT_ID]}
-        if any(query.get(key) != value for key, value in wanted.items()) or \
-                "business.manage" not in (query.get("scope") or [""])[0]:
+        if (
+            any(query.get(key) != value for key, value in wanted.items())
+            or "business.manage" not in (query.get("scope") or [""])[0]
+        ):
             raise Answer(400, f"invalid authorization request: {sorted(query)}")
         code = "4/" + secrets.token_urlsafe(16)
         with self.lock:
@@ -206,14 +252,24 @@ class FakeGoogleBusiness:
         target = f"{query['redirect_uri'][0]}?code={code}&state={query['state'][0]}"
         return 302, {"Location": target}, b""
 
-    def add_review(self, stars: int, comment: str | None, *, by: str = "Anna Berger",
-                   created: float | None = None, reply: str | None = None) -> str:
+    def add_review(
+        self,
+        stars: int,
+        comment: str | None,
+        *,
+        by: str = "Anna Berger",
+        created: float | None = None,
+        reply: str | None = None,
+    ) -> str:
         with self.lock:
             name = f"{self.location}/reviews/AbFvOq{next(self._ids)}"
             at = stamp(created or time.time())
             review: dict[str, Any] = {
-                "name": name, "reviewId": name.rsplit("/", 1)[1], "createTime": at,
-                "updateTime": at, "starRating": ["ONE", "TWO", "THREE", "FOUR", "FIVE"][stars - 1],
+                "name": name,
+                "reviewId": name.rsplit("/", 1)[1],
+                "createTime": at,
+                "updateTime": at,
+                "starRating": ["ONE", "TWO", "THREE", "FOUR", "FIVE"][stars - 1],
                 "reviewer": {"displayName": by, "isAnonymous": False},
             }
             if comment is not None:  # a rating without words has no comment
@@ -232,14 +288,20 @@ class FakeGoogleBusiness:
     def review_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
         size = min(int((query.get("pageSize") or ["50"])[0]), 50)
         start = int((query.get("pageToken") or ["0"])[0] or 0)
-        key = "updateTime" if (query.get("orderBy") or [""])[0].startswith("updateTime") \
+        key = (
+            "updateTime"
+            if (query.get("orderBy") or [""])[0].startswith("updateTime")
             else "createTime"
+        )
         with self.lock:
             found = sorted(self.reviews.values(), key=lambda r: r[key], reverse=True)
-            stars = [["ONE", "TWO", "THREE", "FOUR", "FIVE"].index(r["starRating"]) + 1
-                     for r in found]
-        answer: dict[str, Any] = {"reviews": found[start:start + size],
-                                  "totalReviewCount": len(found)}
+            stars = [
+                ["ONE", "TWO", "THREE", "FOUR", "FIVE"].index(r["starRating"]) + 1 for r in found
+            ]
+        answer: dict[str, Any] = {
+            "reviews": found[start : start + size],
+            "totalReviewCount": len(found),
+        }
         if stars:
             answer["averageRating"] = round(sum(stars) / len(stars), 1)
         if start + size < len(found):
@@ -251,8 +313,10 @@ class FakeGoogleBusiness:
         if (form.get("client_secret") or [""])[0] != CLIENT_SECRET:
             return 401, {"error": "invalid_client", "error_description": "Unauthorized"}
         with self.lock:
-            if grant == "refresh_token" and (form.get("refresh_token") or [""])[0] in \
-                    self.refresh_tokens:
+            if (
+                grant == "refresh_token"
+                and (form.get("refresh_token") or [""])[0] in self.refresh_tokens
+            ):
                 answer = self.issue()
                 self.refresh_tokens.discard(answer.pop("refresh_token"))  # Google keeps the old
                 return 200, answer
@@ -262,8 +326,14 @@ class FakeGoogleBusiness:
         return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
 
 
-def _route(fake: FakeGoogleBusiness, method: str, path: str, query: dict[str, list[str]],
-           headers: dict[str, str], body: bytes) -> tuple[int, Any, str]:
+def _route(
+    fake: FakeGoogleBusiness,
+    method: str,
+    path: str,
+    query: dict[str, list[str]],
+    headers: dict[str, str],
+    body: bytes,
+) -> tuple[int, Any, str]:
     """(status, JSON or raw answer, "drop"/"slow"/"")."""
     if method == "POST" and path == "/token":
         status, answer = fake.token(parse_qs(body.decode()))
@@ -322,8 +392,9 @@ def _handler(fake: FakeGoogleBusiness) -> type[BaseHTTPRequestHandler]:
                 fake.seen.append((method, url.path, body))
             headers = {k.lower(): v for k, v in self.headers.items()}
             try:
-                status, answer, after = _route(fake, method, url.path, parse_qs(url.query),
-                                               headers, body)
+                status, answer, after = _route(
+                    fake, method, url.path, parse_qs(url.query), headers, body
+                )
             except Answer as error:
                 status, answer, after = error.code, error.body, ""
             if after == "drop":
@@ -361,11 +432,13 @@ class Case:
 
     fake: FakeGoogleBusiness
     adapter: Any
-    lacks: dict[str, str] = field(default_factory=lambda: {
-        "replies": "local posts take no replies or comments, so there are no threads",
-        "interactions": "local posts take no comments, so nobody replies to one; the inbox holds"
-                        " the place's reviews instead (tests/adapters/test_google_business.py)",
-    })
+    lacks: dict[str, str] = field(
+        default_factory=lambda: {
+            "replies": "local posts take no replies or comments, so there are no threads",
+            "interactions": "local posts take no comments, so nobody replies to one; the inbox holds"
+            " the place's reviews instead (tests/adapters/test_google_business.py)",
+        }
+    )
 
     def posts(self) -> list[dict[str, Any]]:
         return self.fake.held()
@@ -377,19 +450,37 @@ class Case:
         self.fake.fail_next(kind)
 
 
-def make_adapter(fake: FakeGoogleBusiness, tmp_path: pathlib.Path, *,
-                 token: dict[str, Any] | None = None, timeout: float = 1.5,
-                 saved: list[dict[str, str]] | None = None, **settings: Any) -> Any:
+def make_adapter(
+    fake: FakeGoogleBusiness,
+    tmp_path: pathlib.Path,
+    *,
+    token: dict[str, Any] | None = None,
+    timeout: float = 1.5,
+    saved: list[dict[str, str]] | None = None,
+    **settings: Any,
+) -> Any:
     from klapper.adapters import create_adapter
     from klapper.adapters.linkedin.http import token_secrets
 
-    stored = {**token_secrets(token or fake.issue()), "client_id": CLIENT_ID,
-              "client_secret": CLIENT_SECRET}
+    stored = {
+        **token_secrets(token or fake.issue()),
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
     return create_adapter(
-        name="bakery", platform="google-business", repo=tmp_path, timeout=timeout,
-        settings={"location": fake.location, "api_base": fake.url, "oauth_base": fake.url,
-                  "media_url": "https://media.example.com/shop/", **settings},
-        secrets=stored, save_secrets=saved.append if saved is not None else None,
+        name="bakery",
+        platform="google-business",
+        repo=tmp_path,
+        timeout=timeout,
+        settings={
+            "location": fake.location,
+            "api_base": fake.url,
+            "oauth_base": fake.url,
+            "media_url": "https://media.example.com/shop/",
+            **settings,
+        },
+        secrets=stored,
+        save_secrets=saved.append if saved is not None else None,
     )
 
 

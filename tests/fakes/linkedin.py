@@ -29,13 +29,25 @@ PERSON = "urn:li:person:abc123"
 PAGE = "urn:li:organization:2414183"
 CLIENT_ID, CLIENT_SECRET = "fake-client-id", "fake-client-secret-0123456789"
 DAY = 86400
-EXPIRED = {"status": 401, "serviceErrorCode": 65601, "code": "EXPIRED_ACCESS_TOKEN",
-           "message": "The token used in the request has expired"}
-INVALID = {"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN",
-           "message": "Invalid access token"}
-THROTTLED = {"status": 429, "serviceErrorCode": 101, "code": "TOO_MANY_REQUESTS",
-             "message": "Resource level throttle APPLICATION DAY limit for calls to this"
-                        " resource is reached."}
+EXPIRED = {
+    "status": 401,
+    "serviceErrorCode": 65601,
+    "code": "EXPIRED_ACCESS_TOKEN",
+    "message": "The token used in the request has expired",
+}
+INVALID = {
+    "status": 401,
+    "serviceErrorCode": 65600,
+    "code": "INVALID_ACCESS_TOKEN",
+    "message": "Invalid access token",
+}
+THROTTLED = {
+    "status": 429,
+    "serviceErrorCode": 101,
+    "code": "TOO_MANY_REQUESTS",
+    "message": "Resource level throttle APPLICATION DAY limit for calls to this"
+    " resource is reached.",
+}
 
 
 class Answer(Exception):
@@ -92,8 +104,11 @@ class FakeLinkedIn:
     # --- test controls ----------------------------------------------------------------------
 
     def issue_token(
-        self, *, scopes: str = "openid profile w_member_social r_member_social",
-        lifetime: float = 60 * DAY, refresh: bool = False,
+        self,
+        *,
+        scopes: str = "openid profile w_member_social r_member_social",
+        lifetime: float = 60 * DAY,
+        refresh: bool = False,
     ) -> dict[str, Any]:
         """A fresh token response, as the token endpoint would give it."""
         with self.lock:
@@ -101,8 +116,10 @@ class FakeLinkedIn:
             grant = Token(frozenset(scopes.replace(",", " ").split()), time.time() + lifetime)
             self.tokens[access] = grant
             answer: dict[str, Any] = {
-                "access_token": access, "expires_in": int(lifetime),
-                "scope": ",".join(sorted(grant.scopes)), "token_type": "Bearer",
+                "access_token": access,
+                "expires_in": int(lifetime),
+                "scope": ",".join(sorted(grant.scopes)),
+                "token_type": "Bearer",
             }
             if refresh:
                 token = "AQX" + secrets.token_urlsafe(30)
@@ -129,11 +146,13 @@ class FakeLinkedIn:
         """What LinkedIn holds, in creation order: ``{"id", "text", "reply_to"}`` each."""
         with self.lock:
             # A post's commentary is little text; a comment's message is plain text.
-            items = [(p["createdAt"], p["id"], shown(p["commentary"]), None)
-                     for p in self.posts.values()]
+            items = [
+                (p["createdAt"], p["id"], shown(p["commentary"]), None) for p in self.posts.values()
+            ]
             for post, comments in self.comments.items():
-                items += [(c["created"]["time"], c["$URN"], c["message"]["text"], post)
-                          for c in comments]
+                items += [
+                    (c["created"]["time"], c["$URN"], c["message"]["text"], post) for c in comments
+                ]
         return [{"id": i, "text": t, "reply_to": r} for _, i, t, r in sorted(items)]
 
     def calls(self, path_prefix: str, method: str = "GET") -> list[Seen]:
@@ -146,8 +165,9 @@ class FakeLinkedIn:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         server.daemon_threads = True
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                  daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         thread.start()
         try:
             yield self
@@ -187,8 +207,12 @@ class FakeLinkedIn:
         scope = f"{access}_{'organization' if 'organization' in author else 'member'}_social"
         owned = author == grant.member or author in self.pages
         if scope not in grant.scopes or not owned:
-            raise Answer(403, serviceErrorCode=100, code="ACCESS_DENIED",
-                         message=f"Not enough permissions to access: {scope} for {author}")
+            raise Answer(
+                403,
+                serviceErrorCode=100,
+                code="ACCESS_DENIED",
+                message=f"Not enough permissions to access: {scope} for {author}",
+            )
 
 
 def shown(little: str) -> str:
@@ -216,9 +240,12 @@ def query_value(raw: str, name: str) -> str | list[str] | None:
 
 def _check_escaped(value: str) -> None:
     if re.search(r"[:(),]", value):
-        raise Answer(400, serviceErrorCode=0, code="ILLEGAL_ARGUMENT",
-                     message=f"Invalid query parameter value {value!r}: reserved characters"
-                             " must be encoded")
+        raise Answer(
+            400,
+            serviceErrorCode=0,
+            code="ILLEGAL_ARGUMENT",
+            message=f"Invalid query parameter value {value!r}: reserved characters must be encoded",
+        )
 
 
 def _handler(fake: FakeLinkedIn) -> type[BaseHTTPRequestHandler]:
@@ -249,8 +276,9 @@ def _handler(fake: FakeLinkedIn) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             with fake.lock:
                 fake.requests.append(Seen(method, url.path, url.query, headers, body))
-            status, out_headers, payload, after = route(fake, method, url.path, url.query,
-                                                       headers, body)
+            status, out_headers, payload, after = route(
+                fake, method, url.path, url.query, headers, body
+            )
             if after == "drop":
                 self.close_connection = True
                 with contextlib.suppress(OSError):
@@ -258,8 +286,11 @@ def _handler(fake: FakeLinkedIn) -> type[BaseHTTPRequestHandler]:
                 return
             if after == "slow":
                 fake.release.wait(fake.slow_seconds)
-            data = b"" if payload is None else (
-                payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+            data = (
+                b""
+                if payload is None
+                else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+            )
             self.send_response(status)
             for key, value in out_headers.items():
                 self.send_header(key, value)
@@ -314,21 +345,34 @@ def insecure_transport_allowed() -> Iterator[None]:
 
 
 def make_adapter(
-    fake: FakeLinkedIn, tmp_path: pathlib.Path, *, author: str = PERSON,
-    token: dict[str, Any] | None = None, timeout: float = 1.5,
-    saved: list[dict[str, str]] | None = None, **secret_overrides: str,
+    fake: FakeLinkedIn,
+    tmp_path: pathlib.Path,
+    *,
+    author: str = PERSON,
+    token: dict[str, Any] | None = None,
+    timeout: float = 1.5,
+    saved: list[dict[str, str]] | None = None,
+    **secret_overrides: str,
 ) -> Any:
     """A LinkedInAdapter for ``author`` with a token the fake issued (or ``token``)."""
     from klapper.adapters import create_adapter
     from klapper.adapters.linkedin.http import token_secrets
 
     token = token or fake.issue_token()
-    stored = {**token_secrets(token), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-              **secret_overrides}
+    stored = {
+        **token_secrets(token),
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        **secret_overrides,
+    }
     return create_adapter(
-        name="linkedin", platform="linkedin", repo=tmp_path, timeout=timeout,
+        name="linkedin",
+        platform="linkedin",
+        repo=tmp_path,
+        timeout=timeout,
         settings={"author": author, "api_base": fake.url, "oauth_base": fake.url},
-        secrets=stored, save_secrets=saved.append if saved is not None else None,
+        secrets=stored,
+        save_secrets=saved.append if saved is not None else None,
     )
 
 
@@ -342,4 +386,3 @@ def adapter_case(tmp_path: pathlib.Path) -> Iterator[Case]:
             yield Case(fake=fake, adapter=adapter)
         finally:
             adapter.close()
-

@@ -29,10 +29,23 @@ FAILURES: dict[str, tuple[int, Any]] = {
     "bad_gateway": (502, b"<html><body>502 Bad Gateway</body></html>"),
     "rate_limit": (429, THROTTLED),
     "auth": (401, EXPIRED),
-    "forbidden": (403, {"status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED",
-                        "message": "Not enough permissions to access this resource"}),
-    "invalid": (422, {"status": 422, "message": "Field Value validation failed in REQUEST_BODY:"
-                      " Data Processing Exception while processing fields [/commentary]"}),
+    "forbidden": (
+        403,
+        {
+            "status": 403,
+            "serviceErrorCode": 100,
+            "code": "ACCESS_DENIED",
+            "message": "Not enough permissions to access this resource",
+        },
+    ),
+    "invalid": (
+        422,
+        {
+            "status": 422,
+            "message": "Field Value validation failed in REQUEST_BODY:"
+            " Data Processing Exception while processing fields [/commentary]",
+        },
+    ),
 }
 
 
@@ -69,8 +82,12 @@ def route(
 
 def _versioned(headers: dict[str, str]) -> None:
     if not re.fullmatch(r"\d{6}", headers.get("linkedin-version", "")):
-        raise Answer(400, code="VERSION_MISSING", message="A version must be present. Please"
-                     " specify a version by adding the LinkedIn-Version header.")
+        raise Answer(
+            400,
+            code="VERSION_MISSING",
+            message="A version must be present. Please"
+            " specify a version by adding the LinkedIn-Version header.",
+        )
     if headers.get("x-restli-protocol-version") != "2.0.0":
         raise Answer(400, message="X-Restli-Protocol-Version 2.0.0 is required")
 
@@ -107,7 +124,8 @@ def create_post(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: b
         raise Answer(422, message="/distribution/feedDistribution and lifecycleState required")
     content = post.get("content") or {}
     images = content.get("multiImage", {}).get("images") or (
-        [content["media"]] if "media" in content else [])
+        [content["media"]] if "media" in content else []
+    )
     if "multiImage" in content and not 2 <= len(images) <= 20:
         raise Answer(422, message="/content/multiImage/images: between 2 and 20 images")
     for image in images:
@@ -116,12 +134,20 @@ def create_post(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: b
         if fake.reject_duplicates:
             for other in fake.posts.values():
                 if other["author"] == author and other["commentary"] == text:
-                    raise Answer(422, code="DUPLICATE_POST",
-                                 message=f"Content is a duplicate of {other['id']}")
+                    raise Answer(
+                        422,
+                        code="DUPLICATE_POST",
+                        message=f"Content is a duplicate of {other['id']}",
+                    )
         urn = fake.new_urn("ugcPost" if "multiImage" in content else "share")
         now = fake.now_ms()
-        fake.posts[urn] = {**post, "id": urn, "createdAt": now, "publishedAt": now,
-                           "lastModifiedAt": now}
+        fake.posts[urn] = {
+            **post,
+            "id": urn,
+            "createdAt": now,
+            "publishedAt": now,
+            "lastModifiedAt": now,
+        }
     return 201, {"x-restli-id": urn, "x-linkedin-id": urn}, None
 
 
@@ -135,10 +161,19 @@ def list_posts(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: by
     count = min(int(str(query_value(query, "count") or 10)), 100)
     key = "lastModifiedAt" if query_value(query, "sortBy") != "CREATED" else "createdAt"
     with fake.lock:
-        mine = sorted((p for p in fake.posts.values() if p["author"] == author),
-                      key=lambda p: (p[key], p["id"]), reverse=True)
-    return 200, {}, {"elements": mine[start:start + count],
-                     "paging": {"start": start, "count": count, "links": []}}
+        mine = sorted(
+            (p for p in fake.posts.values() if p["author"] == author),
+            key=lambda p: (p[key], p["id"]),
+            reverse=True,
+        )
+    return (
+        200,
+        {},
+        {
+            "elements": mine[start : start + count],
+            "paging": {"start": start, "count": count, "links": []},
+        },
+    )
 
 
 # --- images -----------------------------------------------------------------------------------
@@ -154,14 +189,22 @@ def init_upload(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: b
         urn = f"urn:li:image:C4E10AQ{secrets.token_hex(8)}"
         ticket = secrets.token_urlsafe(12)
         fake.images[urn] = {"owner": owner, "status": "WAITING_UPLOAD", "ticket": ticket}
-    return 200, {}, {"value": {
-        "uploadUrlExpiresAt": fake.now_ms() + 3_600_000,
-        "uploadUrl": f"{fake.url}/dms-uploads/{ticket}/uploaded-image/0", "image": urn,
-    }}
+    return (
+        200,
+        {},
+        {
+            "value": {
+                "uploadUrlExpiresAt": fake.now_ms() + 3_600_000,
+                "uploadUrl": f"{fake.url}/dms-uploads/{ticket}/uploaded-image/0",
+                "image": urn,
+            }
+        },
+    )
 
 
-def upload(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes,
-           ticket: str) -> tuple:
+def upload(
+    fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes, ticket: str
+) -> tuple:
     fake.grant(headers)
     with fake.lock:
         for image in fake.images.values():
@@ -181,8 +224,9 @@ def _post_of(fake: FakeLinkedIn, urn: str) -> dict[str, Any]:
     return post
 
 
-def create_comment(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes,
-                   urn: str) -> tuple:
+def create_comment(
+    fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes, urn: str
+) -> tuple:
     grant = fake.grant(headers)
     comment = _json(body)
     actor = str(comment.get("actor", ""))
@@ -195,41 +239,64 @@ def create_comment(fake: FakeLinkedIn, query: str, headers: dict[str, str], body
         _post_of(fake, urn)
         number = fake.new_urn("x").rsplit(":", 1)[1]
         now = fake.now_ms()
-        stored = {**comment, "id": number, "$URN": f"urn:li:comment:({urn},{number})",
-                  "commentUrn": f"urn:li:comment:({urn},{number})",
-                  "created": {"actor": actor, "time": now},
-                  "lastModified": {"actor": actor, "time": now}}
+        stored = {
+            **comment,
+            "id": number,
+            "$URN": f"urn:li:comment:({urn},{number})",
+            "commentUrn": f"urn:li:comment:({urn},{number})",
+            "created": {"actor": actor, "time": now},
+            "lastModified": {"actor": actor, "time": now},
+        }
         fake.comments.setdefault(urn, []).append(stored)
     return 201, {"x-restli-id": number}, stored
 
 
-def add_comment(fake: FakeLinkedIn, post: str, *, actor: str, text: str,
-                at_ms: int | None = None, parent: str | None = None) -> dict[str, Any]:
+def add_comment(
+    fake: FakeLinkedIn,
+    post: str,
+    *,
+    actor: str,
+    text: str,
+    at_ms: int | None = None,
+    parent: str | None = None,
+) -> dict[str, Any]:
     """Someone else comments on ``post`` (a test's doing, not the API's)."""
     with fake.lock:
         number = fake.new_urn("x").rsplit(":", 1)[1]
         when = at_ms or fake.now_ms()
-        stored = {"actor": actor, "object": post, "message": {"text": text}, "id": number,
-                  "$URN": f"urn:li:comment:({post},{number})",
-                  "commentUrn": f"urn:li:comment:({post},{number})",
-                  "created": {"actor": actor, "time": when},
-                  "lastModified": {"actor": actor, "time": when}}
+        stored = {
+            "actor": actor,
+            "object": post,
+            "message": {"text": text},
+            "id": number,
+            "$URN": f"urn:li:comment:({post},{number})",
+            "commentUrn": f"urn:li:comment:({post},{number})",
+            "created": {"actor": actor, "time": when},
+            "lastModified": {"actor": actor, "time": when},
+        }
         if parent:
             stored["parentComment"] = parent
         fake.comments.setdefault(post, []).append(stored)
         return stored
 
 
-def list_comments(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes,
-                  urn: str) -> tuple:
+def list_comments(
+    fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes, urn: str
+) -> tuple:
     grant = fake.grant(headers)
     with fake.lock:
         fake.require(grant, _post_of(fake, urn)["author"], "r")
         start = int(str(query_value(query, "start") or 0))
         count = min(int(str(query_value(query, "count") or 10)), 100)
         items = list(fake.comments.get(urn, []))
-    return 200, {}, {"elements": items[start:start + count],
-                     "paging": {"start": start, "count": count, "total": len(items)}}
+    return (
+        200,
+        {},
+        {
+            "elements": items[start : start + count],
+            "paging": {"start": start, "count": count, "total": len(items)},
+        },
+    )
 
 
 # --- engagement -------------------------------------------------------------------------------
@@ -250,18 +317,21 @@ def social_metadata(fake: FakeLinkedIn, query: str, headers: dict[str, str], bod
             fake.require(grant, post["author"], "r")
             comments = fake.comments.get(urn, [])
             results[urn] = {
-                "entity": urn, "commentsState": "OPEN",
-                "reactionSummaries": {kind: {"reactionType": kind, "count": n}
-                                      for kind, n in fake.reactions.get(urn, {}).items()},
-                "commentSummary": {"count": len(comments), "topLevelCount": sum(
-                    1 for c in comments if "parentComment" not in c)},
+                "entity": urn,
+                "commentsState": "OPEN",
+                "reactionSummaries": {
+                    kind: {"reactionType": kind, "count": n}
+                    for kind, n in fake.reactions.get(urn, {}).items()
+                },
+                "commentSummary": {
+                    "count": len(comments),
+                    "topLevelCount": sum(1 for c in comments if "parentComment" not in c),
+                },
             }
-    return 200, {}, {"results": results, "statuses": {u: 200 for u in results},
-                     "errors": errors}
+    return 200, {}, {"results": results, "statuses": {u: 200 for u in results}, "errors": errors}
 
 
-def share_statistics(fake: FakeLinkedIn, query: str, headers: dict[str, str],
-                     body: bytes) -> tuple:
+def share_statistics(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes) -> tuple:
     grant = fake.grant(headers)
     page = str(query_value(query, "organizationalEntity") or "")
     if query_value(query, "q") != "organizationalEntity" or page not in fake.pages:
@@ -271,11 +341,19 @@ def share_statistics(fake: FakeLinkedIn, query: str, headers: dict[str, str],
     for key in ("shares", "ugcPosts"):
         for urn in query_value(query, key) or []:
             if urn in fake.posts and fake.posts[urn]["author"] == page:
-                stats = {"uniqueImpressionsCount": 0, "shareCount": 0, "engagement": 0.0,
-                         "clickCount": 0, "likeCount": 0, "impressionCount": 0,
-                         "commentCount": 0, **fake.share_stats.get(urn, {})}
-                elements.append({"organizationalEntity": page, key[:-1]: urn,
-                                 "totalShareStatistics": stats})
+                stats = {
+                    "uniqueImpressionsCount": 0,
+                    "shareCount": 0,
+                    "engagement": 0.0,
+                    "clickCount": 0,
+                    "likeCount": 0,
+                    "impressionCount": 0,
+                    "commentCount": 0,
+                    **fake.share_stats.get(urn, {}),
+                }
+                elements.append(
+                    {"organizationalEntity": page, key[:-1]: urn, "totalShareStatistics": stats}
+                )
     return 200, {}, {"elements": elements, "paging": {"start": 0, "count": 10, "links": []}}
 
 
@@ -290,8 +368,10 @@ def authorize(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: byt
         return 400, {"Content-Type": "text/html"}, b"<h1>The redirect_uri does not match</h1>"
     answer = {"state": params.get("state", "")}
     if fake.deny_login:
-        answer.update(error="user_cancelled_authorize",
-                      error_description="The user cancelled the authorization")
+        answer.update(
+            error="user_cancelled_authorize",
+            error_description="The user cancelled the authorization",
+        )
     else:
         code = secrets.token_urlsafe(24)
         with fake.lock:
@@ -303,26 +383,42 @@ def authorize(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: byt
 def token(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes) -> tuple:
     form = dict(parse_qsl(body.decode()))
     if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-        raise Answer(401, {"error": "invalid_client",
-                           "error_description": "Client authentication failed"})
+        raise Answer(
+            401, {"error": "invalid_client", "error_description": "Client authentication failed"}
+        )
     with fake.lock:
         if form.get("grant_type") == "authorization_code":
             grant = fake.codes.pop(form.get("code", ""), None)
             if grant is None or grant["redirect_uri"] != form.get("redirect_uri"):
-                raise Answer(400, {"error": "invalid_request", "error_description":
-                                   "Unable to retrieve access token: appid/redirect uri/code"
-                                   " verifier does not match authorization code. Or"
-                                   " authorization code expired."})
-            return 200, {}, fake.issue_token(scopes=grant["scope"],
-                                             refresh=fake.refresh_tokens_enabled)
+                raise Answer(
+                    400,
+                    {
+                        "error": "invalid_request",
+                        "error_description": "Unable to retrieve access token: appid/redirect uri/code"
+                        " verifier does not match authorization code. Or"
+                        " authorization code expired.",
+                    },
+                )
+            return (
+                200,
+                {},
+                fake.issue_token(scopes=grant["scope"], refresh=fake.refresh_tokens_enabled),
+            )
         if form.get("grant_type") == "refresh_token":
             held: Token | None = fake.refresh.get(form.get("refresh_token", ""))
             if held is None or held.expires_at < time.time():
-                raise Answer(400, {"error": "invalid_request",
-                                   "error_description": "The provided refresh token is invalid"})
+                raise Answer(
+                    400,
+                    {
+                        "error": "invalid_request",
+                        "error_description": "The provided refresh token is invalid",
+                    },
+                )
             answer = fake.issue_token(scopes=" ".join(held.scopes))
-            answer.update(refresh_token=form["refresh_token"],
-                          refresh_token_expires_in=int(held.expires_at - time.time()))
+            answer.update(
+                refresh_token=form["refresh_token"],
+                refresh_token_expires_in=int(held.expires_at - time.time()),
+            )
             return 200, {}, answer
     raise Answer(400, {"error": "unsupported_grant_type", "error_description": "grant_type"})
 
@@ -330,11 +426,23 @@ def token(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes) 
 def userinfo(fake: FakeLinkedIn, query: str, headers: dict[str, str], body: bytes) -> tuple:
     grant = fake.grant(headers)
     if "openid" not in grant.scopes:
-        raise Answer(403, serviceErrorCode=100, code="ACCESS_DENIED",
-                     message="Not enough permissions to access: userinfo.GET.NO_VERSION")
-    return 200, {}, {"sub": grant.member.rsplit(":", 1)[1], "name": "Ada Example",
-                     "given_name": "Ada", "family_name": "Example",
-                     "locale": {"country": "DE", "language": "de"}}
+        raise Answer(
+            403,
+            serviceErrorCode=100,
+            code="ACCESS_DENIED",
+            message="Not enough permissions to access: userinfo.GET.NO_VERSION",
+        )
+    return (
+        200,
+        {},
+        {
+            "sub": grant.member.rsplit(":", 1)[1],
+            "name": "Ada Example",
+            "given_name": "Ada",
+            "family_name": "Example",
+            "locale": {"country": "DE", "language": "de"},
+        },
+    )
 
 
 _URN = r"/([^/]+)"

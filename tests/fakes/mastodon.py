@@ -31,8 +31,14 @@ from klapper import testing as faults
 from tests.fakes.mastodon_routes import Answer, route
 
 TOKEN = "fake-mastodon-token-0123456789"
-FAIL_KINDS = ("server_error", "rate_limit", "timeout_after_accept", "drop", "auth",
-              *faults.HTTP_FAULTS)
+FAIL_KINDS = (
+    "server_error",
+    "rate_limit",
+    "timeout_after_accept",
+    "drop",
+    "auth",
+    *faults.HTTP_FAULTS,
+)
 #: how the servers differ, as seen against real ones (fields left None take their flavor's)
 FLAVORS: dict[str, dict[str, Any]] = {
     "mastodon": {"version": "4.3.2"},
@@ -42,8 +48,14 @@ FLAVORS: dict[str, dict[str, Any]] = {
     # batch lookup (GET /api/v1/statuses is 405: the route takes POST only), a bad token is
     # ``400 text/html "Invalid Bearer token"`` on any route, no Idempotency-Key, no OAuth
     # server metadata, and its own version string.
-    "takahe": {"version": "takahe/0.11.0", "honours_idempotency": False, "strict_slashes": True,
-               "batch_lookup": False, "html_token_refusal": True, "oauth_metadata": False},
+    "takahe": {
+        "version": "takahe/0.11.0",
+        "honours_idempotency": False,
+        "strict_slashes": True,
+        "batch_lookup": False,
+        "html_token_refusal": True,
+        "oauth_metadata": False,
+    },
 }
 #: the contract suite runs once per mode: its name -> FakeState fields
 CONTRACT_MODES: dict[str, dict[str, Any]] = {
@@ -55,22 +67,28 @@ _URL = re.compile(r"https?://[^\s<]+")
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def render_html(text: str) -> str:
     """Render plain text as Mastodon does: paragraphs, <br>, links split into invisible spans."""
+
     def link(match: re.Match[str]) -> str:
         url = match.group(0)
         scheme, rest = url.split("://", 1)
-        return (f'<a href="{url}" rel="nofollow noopener" target="_blank">'
-                f'<span class="invisible">{scheme}://</span><span class="">{rest}</span>'
-                '<span class="invisible"></span></a>')
+        return (
+            f'<a href="{url}" rel="nofollow noopener" target="_blank">'
+            f'<span class="invisible">{scheme}://</span><span class="">{rest}</span>'
+            '<span class="invisible"></span></a>'
+        )
 
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p]
     return "".join(
-        "<p>" + "<br />".join(_URL.sub(link, html.escape(line, quote=False))
-                              for line in p.split("\n")) + "</p>"
+        "<p>"
+        + "<br />".join(_URL.sub(link, html.escape(line, quote=False)) for line in p.split("\n"))
+        + "</p>"
         for p in paragraphs
     )
 
@@ -115,8 +133,14 @@ class FakeState:
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(113_000_000_000_000_001))
 
     def __post_init__(self) -> None:
-        preset = {"honours_idempotency": True, "strict_slashes": False, "batch_lookup": True,
-                  "html_token_refusal": False, "oauth_metadata": True, **FLAVORS[self.flavor]}
+        preset = {
+            "honours_idempotency": True,
+            "strict_slashes": False,
+            "batch_lookup": True,
+            "html_token_refusal": False,
+            "oauth_metadata": True,
+            **FLAVORS[self.flavor],
+        }
         for name, value in preset.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
@@ -127,33 +151,66 @@ class FakeState:
     def account(self, username: str = "shop") -> dict[str, Any]:
         return {
             "id": "1" if username == "shop" else str(abs(hash(username)) % 10**9 + 2),
-            "username": username, "acct": username, "display_name": username.title(),
-            "url": f"{self.base}/@{username}", "created_at": "2024-01-01T00:00:00.000Z",
-            "locked": False, "bot": False, "note": "", "avatar": "", "header": "",
-            "followers_count": 10, "following_count": 5, "statuses_count": len(self.statuses),
-            "fields": [], "emojis": [],
+            "username": username,
+            "acct": username,
+            "display_name": username.title(),
+            "url": f"{self.base}/@{username}",
+            "created_at": "2024-01-01T00:00:00.000Z",
+            "locked": False,
+            "bot": False,
+            "note": "",
+            "avatar": "",
+            "header": "",
+            "followers_count": 10,
+            "following_count": 5,
+            "statuses_count": len(self.statuses),
+            "fields": [],
+            "emojis": [],
         }
 
     base: str = ""
 
-    def add_status(self, *, text: str, by: str = "shop", in_reply_to_id: str | None = None,
-                   visibility: str = "public", spoiler_text: str = "", language: str | None = None,
-                   media: list[dict[str, Any]] | None = None,
-                   created_at: datetime | None = None) -> dict[str, Any]:
+    def add_status(
+        self,
+        *,
+        text: str,
+        by: str = "shop",
+        in_reply_to_id: str | None = None,
+        visibility: str = "public",
+        spoiler_text: str = "",
+        language: str | None = None,
+        media: list[dict[str, Any]] | None = None,
+        created_at: datetime | None = None,
+    ) -> dict[str, Any]:
         """Store a status (as its author would have posted it) and return it."""
         status_id = self.next_id()
         parent = self.statuses.get(in_reply_to_id or "")
         status = {
-            "id": status_id, "uri": f"{self.base}/users/{by}/statuses/{status_id}",
-            "url": f"{self.base}/@{by}/{status_id}", "created_at": _iso(created_at or self.clock()),
-            "account": self.account(by), "content": render_html(text), "text": None,
+            "id": status_id,
+            "uri": f"{self.base}/users/{by}/statuses/{status_id}",
+            "url": f"{self.base}/@{by}/{status_id}",
+            "created_at": _iso(created_at or self.clock()),
+            "account": self.account(by),
+            "content": render_html(text),
+            "text": None,
             "in_reply_to_id": in_reply_to_id,
             "in_reply_to_account_id": parent["account"]["id"] if parent else None,
-            "visibility": visibility, "sensitive": bool(spoiler_text),
-            "spoiler_text": spoiler_text, "language": language, "media_attachments": media or [],
-            "mentions": [], "tags": [], "emojis": [], "card": None, "poll": None,
-            "replies_count": 0, "reblogs_count": 0, "favourites_count": 0, "quotes_count": 0,
-            "edited_at": None, "application": {"name": "klapper", "website": None},
+            "visibility": visibility,
+            "sensitive": bool(spoiler_text),
+            "spoiler_text": spoiler_text,
+            "language": language,
+            "media_attachments": media or [],
+            "mentions": [],
+            "tags": [],
+            "emojis": [],
+            "card": None,
+            "poll": None,
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "quotes_count": 0,
+            "edited_at": None,
+            "application": {"name": "klapper", "website": None},
         }
         self.statuses[status_id] = status
         self.sources[status_id] = text
@@ -173,16 +230,24 @@ class FakeState:
         return status
 
     def _notify(self, status: dict[str, Any], by: str) -> None:
-        self.notifications.append({
-            "id": self.next_id(), "type": "mention", "created_at": status["created_at"],
-            "account": self.account(by), "status": status,
-        })
+        self.notifications.append(
+            {
+                "id": self.next_id(),
+                "type": "mention",
+                "created_at": status["created_at"],
+                "account": self.account(by),
+                "status": status,
+            }
+        )
 
     def posts(self) -> list[dict[str, Any]]:
         """The account's own statuses, oldest first, as the contract suite sees them."""
         with self.lock:
-            return [{"id": s["id"], "text": self.sources[s["id"]], "reply_to": s["in_reply_to_id"]}
-                    for s in self.statuses.values() if s["account"]["username"] == "shop"]
+            return [
+                {"id": s["id"], "text": self.sources[s["id"]], "reply_to": s["in_reply_to_id"]}
+                for s in self.statuses.values()
+                if s["account"]["username"] == "shop"
+            ]
 
     def fail_next(self, kind: str, *, method: str = "POST", path: str = "/api/v1/statuses") -> None:
         """The next request to ``method path`` fails as ``kind`` (one of FAIL_KINDS)."""
@@ -208,8 +273,9 @@ class FakeMastodon:
         self.state.base = self.url
         self.stopping = threading.Event()
         self._server.stopping = self.stopping  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
-                                        name="fake-mastodon")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True, name="fake-mastodon"
+        )
 
     def __enter__(self) -> FakeMastodon:
         self._thread.start()
@@ -248,8 +314,9 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             form, files = self._body()
             with state.lock:
                 state.requests.append((method, path, query))
-                failure = next((f for f in state.failures
-                                if f.method == method and f.path == path), None)
+                failure = next(
+                    (f for f in state.failures if f.method == method and f.path == path), None
+                )
                 if failure:
                     state.failures.remove(failure)
             if failure and failure.kind == "drop":
@@ -268,9 +335,16 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 return self._send(401, {"error": "The access token is invalid"})
             headers: dict[str, str] = {}
             try:
-                status, body = route(state, method, path, query, form, files,
-                                      self.headers.get("Authorization", ""),
-                                      self.headers.get("Idempotency-Key"))
+                status, body = route(
+                    state,
+                    method,
+                    path,
+                    query,
+                    form,
+                    files,
+                    self.headers.get("Authorization", ""),
+                    self.headers.get("Idempotency-Key"),
+                )
             except Answer as answer:
                 status, body, headers = answer.status, answer.body, answer.headers
             if state.post_delay and method == "POST" and path == "/api/v1/statuses":
@@ -289,7 +363,8 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 return {k: v if isinstance(v, list) else [str(v)] for k, v in data.items()}, {}
             if kind.startswith("multipart/form-data"):
                 message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-                    f"Content-Type: {kind}\r\n\r\n".encode() + raw)
+                    f"Content-Type: {kind}\r\n\r\n".encode() + raw
+                )
                 form: dict[str, list[str]] = {}
                 files: dict[str, bytes] = {}
                 for part in message.iter_parts():
@@ -309,19 +384,31 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _send(self, status: int, body: Any, *, reset_in: float = 300,
-                  headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: Any,
+            *,
+            reset_in: float = 300,
+            headers: dict[str, str] | None = None,
+        ) -> None:
             data = json.dumps(body).encode() if not isinstance(body, bytes) else body
             with state.lock:
                 state.remaining = max(state.remaining - 1, 0)
                 remaining = state.remaining if status != 429 else 0
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8"
-                             if not isinstance(body, bytes) else "text/html; charset=utf-8")
+            self.send_header(
+                "Content-Type",
+                "application/json; charset=utf-8"
+                if not isinstance(body, bytes)
+                else "text/html; charset=utf-8",
+            )
             self.send_header("Content-Length", str(len(data)))
             self.send_header("X-RateLimit-Limit", "300")
             self.send_header("X-RateLimit-Remaining", str(remaining))
-            self.send_header("X-RateLimit-Reset", _iso(datetime.now(UTC) + timedelta(seconds=reset_in)))
+            self.send_header(
+                "X-RateLimit-Reset", _iso(datetime.now(UTC) + timedelta(seconds=reset_in))
+            )
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             try:
@@ -364,8 +451,12 @@ def logged_in(server: FakeMastodon) -> dict[str, str]:
     from klapper.adapters.identity import checked
 
     token = {"access_token": server.state.token}
-    return {**token, **checked(token, credential="access_token", instance=server.url,
-                               account_id="1", acct="shop")}
+    return {
+        **token,
+        **checked(
+            token, credential="access_token", instance=server.url, account_id="1", acct="shop"
+        ),
+    }
 
 
 @contextlib.contextmanager
@@ -377,8 +468,11 @@ def adapter_case(tmp_path: Path, **state: Any) -> Iterator[Case]:
     state.setdefault("slow_seconds", timeout + 1.0)
     with FakeMastodon(**state) as server:
         adapter = MastodonAdapter(
-            name="masto", settings={"instance": server.url, "cache_dir": str(tmp_path)},
-            secrets=logged_in(server), repo=tmp_path, timeout=timeout,
+            name="masto",
+            settings={"instance": server.url, "cache_dir": str(tmp_path)},
+            secrets=logged_in(server),
+            repo=tmp_path,
+            timeout=timeout,
         )
         try:
             yield Case(adapter=adapter, server=server)

@@ -25,24 +25,35 @@ def _validation(state: FakeState, message: str) -> Answer:
     return Answer(400, {"error": f"Bad Request: {message}"})
 
 
-def route(state: FakeState, method: str, path: str, query: dict[str, list[str]],
-          form: dict[str, list[str]], files: dict[str, bytes], auth: str,
-          idem: str | None) -> tuple[int, Any]:
+def route(
+    state: FakeState,
+    method: str,
+    path: str,
+    query: dict[str, list[str]],
+    form: dict[str, list[str]],
+    files: dict[str, bytes],
+    auth: str,
+    idem: str | None,
+) -> tuple[int, Any]:
     """The status and JSON body (or HTML bytes) Mastodon answers to one request."""
     one = {k: v[0] for k, v in form.items() if v}
     with state.lock:
         if (state.strict_slashes and path.endswith("/")) or (
-                path.startswith("/.well-known/") and not state.oauth_metadata):
+            path.startswith("/.well-known/") and not state.oauth_metadata
+        ):
             raise Answer(404, b"<h1>Not Found</h1>")
         if state.html_token_refusal and auth and auth != f"Bearer {state.token}":
             raise Answer(400, b"Invalid Bearer token")  # Takahe checks any token on any route
         if method == "GET" and path in ("/api/v1/instance", "/api/v2/instance"):
             return 200, _instance(state, v2=path.endswith("v2/instance"))
         if method == "GET" and path == "/.well-known/oauth-authorization-server":
-            return 200, {"issuer": state.base, "authorization_endpoint": f"{state.base}/oauth/authorize",
-                         "token_endpoint": f"{state.base}/oauth/token",
-                         "grant_types_supported": ["authorization_code", "client_credentials"],
-                         "scopes_supported": ["read", "write", "follow", "push"]}
+            return 200, {
+                "issuer": state.base,
+                "authorization_endpoint": f"{state.base}/oauth/authorize",
+                "token_endpoint": f"{state.base}/oauth/token",
+                "grant_types_supported": ["authorization_code", "client_credentials"],
+                "scopes_supported": ["read", "write", "follow", "push"],
+            }
         if path.startswith("/oauth/") or path == "/api/v1/apps":
             return _oauth(state, method, path, query, one, form)
         if auth != f"Bearer {state.token}":
@@ -99,27 +110,52 @@ def _page(items: list[dict[str, Any]], query: dict[str, list[str]]) -> list[dict
 
 def _instance(state: FakeState, *, v2: bool) -> dict[str, Any]:
     config = {
-        "statuses": {"max_characters": state.max_characters,
-                     "max_media_attachments": state.max_media, "characters_reserved_per_url": 23},
-        "media_attachments": {"supported_mime_types": ["image/jpeg", "image/png", "image/gif",
-                                                       "image/webp", "video/mp4"],
-                              "image_size_limit": 16 * 1024 * 1024,
-                              "description_limit": state.description_limit},
+        "statuses": {
+            "max_characters": state.max_characters,
+            "max_media_attachments": state.max_media,
+            "characters_reserved_per_url": 23,
+        },
+        "media_attachments": {
+            "supported_mime_types": [
+                "image/jpeg",
+                "image/png",
+                "image/gif",
+                "image/webp",
+                "video/mp4",
+            ],
+            "image_size_limit": 16 * 1024 * 1024,
+            "description_limit": state.description_limit,
+        },
     }
     if v2:
-        return {"domain": "127.0.0.1", "title": "Fake", "version": state.version,
-                "api_versions": {"mastodon": 2}, "configuration": config}
+        return {
+            "domain": "127.0.0.1",
+            "title": "Fake",
+            "version": state.version,
+            "api_versions": {"mastodon": 2},
+            "configuration": config,
+        }
     return {"uri": "127.0.0.1", "title": "Fake", "version": state.version, "configuration": config}
 
 
-def _oauth(state: FakeState, method: str, path: str, query: dict[str, list[str]],
-           one: dict[str, str], form: dict[str, list[str]]) -> tuple[int, Any]:
+def _oauth(
+    state: FakeState,
+    method: str,
+    path: str,
+    query: dict[str, list[str]],
+    one: dict[str, str],
+    form: dict[str, list[str]],
+) -> tuple[int, Any]:
     if method == "POST" and path == "/api/v1/apps":
         client_id = f"client-{state.next_id()}"
-        app = {"id": state.next_id(), "name": one.get("client_name", ""), "client_id": client_id,
-               "client_secret": f"secret-{state.next_id()}",
-               "redirect_uris": (one.get("redirect_uris") or "").split("\n"),
-               "scopes": one.get("scopes", "read").split()}
+        app = {
+            "id": state.next_id(),
+            "name": one.get("client_name", ""),
+            "client_id": client_id,
+            "client_secret": f"secret-{state.next_id()}",
+            "redirect_uris": (one.get("redirect_uris") or "").split("\n"),
+            "scopes": one.get("scopes", "read").split(),
+        }
         state.apps[client_id] = app
         return 200, {**app, "redirect_uri": one.get("redirect_uris"), "vapid_key": "x"}
     args = {k: v[0] for k, v in query.items()}
@@ -130,18 +166,36 @@ def _oauth(state: FakeState, method: str, path: str, query: dict[str, list[str]]
         code = f"code-{state.next_id()}"
         state.codes[code] = {"client_id": app["client_id"], "redirect_uri": args["redirect_uri"]}
         if args["redirect_uri"] == "urn:ietf:wg:oauth:2.0:oob":
-            return 200, f'<h1>Authorization code</h1><input class="oauth-code" value="{code}">'.encode()
-        target = args["redirect_uri"] + "?" + urlencode({"code": code, "state": args.get("state", "")})
+            return (
+                200,
+                f'<h1>Authorization code</h1><input class="oauth-code" value="{code}">'.encode(),
+            )
+        target = (
+            args["redirect_uri"] + "?" + urlencode({"code": code, "state": args.get("state", "")})
+        )
         raise Answer(302, b"", headers={"Location": target})
     if method == "POST" and path == "/oauth/token":
         grant = state.codes.pop(one.get("code", ""), None)
         app = state.apps.get(one.get("client_id", ""))
-        if (not grant or not app or app["client_secret"] != one.get("client_secret")
-                or grant["redirect_uri"] != one.get("redirect_uri")):
-            raise Answer(400, {"error": "invalid_grant", "error_description":
-                                "The provided authorization grant is invalid, expired or revoked"})
-        return 200, {"access_token": state.token, "token_type": "Bearer",
-                     "scope": " ".join(app["scopes"]), "created_at": 1_700_000_000}
+        if (
+            not grant
+            or not app
+            or app["client_secret"] != one.get("client_secret")
+            or grant["redirect_uri"] != one.get("redirect_uri")
+        ):
+            raise Answer(
+                400,
+                {
+                    "error": "invalid_grant",
+                    "error_description": "The provided authorization grant is invalid, expired or revoked",
+                },
+            )
+        return 200, {
+            "access_token": state.token,
+            "token_type": "Bearer",
+            "scope": " ".join(app["scopes"]),
+            "created_at": 1_700_000_000,
+        }
     raise Answer(404, {"error": "Record not found"})
 
 
@@ -149,8 +203,9 @@ def _public_media(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("polls_left", "size")}
 
 
-def _upload(state: FakeState, path: str, one: dict[str, str],
-            files: dict[str, bytes]) -> tuple[int, Any]:
+def _upload(
+    state: FakeState, path: str, one: dict[str, str], files: dict[str, bytes]
+) -> tuple[int, Any]:
     data = files.get("file")
     if not data:
         raise _validation(state, "File can't be blank")
@@ -159,16 +214,24 @@ def _upload(state: FakeState, path: str, one: dict[str, str],
         raise _validation(state, f"Description is too long (maximum is {state.description_limit})")
     media_id = state.next_id()
     asynchronous = path == "/api/v2/media" and state.media_polls > 0
-    item = {"id": media_id, "type": "image", "description": description, "size": len(data),
-            "url": None if asynchronous else f"{state.base}/media/{media_id}.png",
-            "preview_url": f"{state.base}/media/{media_id}-small.png",
-            "polls_left": state.media_polls if asynchronous else 0, "meta": {}, "blurhash": None}
+    item = {
+        "id": media_id,
+        "type": "image",
+        "description": description,
+        "size": len(data),
+        "url": None if asynchronous else f"{state.base}/media/{media_id}.png",
+        "preview_url": f"{state.base}/media/{media_id}-small.png",
+        "polls_left": state.media_polls if asynchronous else 0,
+        "meta": {},
+        "blurhash": None,
+    }
     state.media[media_id] = item
     return (202 if asynchronous else 200), _public_media(item)
 
 
-def _post_status(state: FakeState, form: dict[str, list[str]], one: dict[str, str],
-                 idem: str | None) -> tuple[int, Any]:
+def _post_status(
+    state: FakeState, form: dict[str, list[str]], one: dict[str, str], idem: str | None
+) -> tuple[int, Any]:
     now = state.clock()
     if idem and state.honours_idempotency:
         seen = state.idempotency.get(idem)
@@ -186,15 +249,21 @@ def _post_status(state: FakeState, form: dict[str, list[str]], one: dict[str, st
     for media_id in media_ids:
         item = state.media.get(media_id) or _raise(422, "Validation failed: media not found")
         if item["url"] is None:
-            raise _validation(state, "Cannot attach files that have not finished processing. "
-                                     "Try again in a moment!")
+            raise _validation(
+                state,
+                "Cannot attach files that have not finished processing. Try again in a moment!",
+            )
         media.append(_public_media(item))
     reply_to = one.get("in_reply_to_id") or None
     if reply_to and reply_to not in state.statuses:
         raise Answer(404, {"error": "Record not found"})
     status = state.add_status(
-        text=text, in_reply_to_id=reply_to, visibility=one.get("visibility", "public"),
-        spoiler_text=one.get("spoiler_text", ""), language=one.get("language"), media=media,
+        text=text,
+        in_reply_to_id=reply_to,
+        visibility=one.get("visibility", "public"),
+        spoiler_text=one.get("spoiler_text", ""),
+        language=one.get("language"),
+        media=media,
         created_at=now,
     )
     if idem:

@@ -17,11 +17,13 @@ class Case:
     """The outbox folder is the "server": each JSON file in it is a post it holds."""
 
     adapter: OutboxAdapter
-    lacks: dict[str, str] = field(default_factory=lambda: {
-        "faults": "the outbox writes files on this machine; no server answers with HTTP errors",
-        "metrics": "nobody reads the outbox, so there is nothing to count",
-        "interactions": "nobody reads the outbox, so nobody answers",
-    })
+    lacks: dict[str, str] = field(
+        default_factory=lambda: {
+            "faults": "the outbox writes files on this machine; no server answers with HTTP errors",
+            "metrics": "nobody reads the outbox, so there is nothing to count",
+            "interactions": "nobody reads the outbox, so nobody answers",
+        }
+    )
 
     def posts(self) -> list[dict[str, Any]]:
         held = []

@@ -31,13 +31,16 @@ def pg_bindir() -> Path | None:
     """Where initdb and postgres live: $KLAPPER_PG_BIN, pg_config's answer, or Debian's newest."""
     candidates = [os.environ.get("KLAPPER_PG_BIN", "")]
     if shutil.which("pg_config"):
-        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
-                               check=False)
+        found = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, check=False
+        )
         candidates.append(found.stdout.strip())
     # Debian keeps the server binaries off PATH, one folder per major version.
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                         key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit()
-                         else 0, reverse=True)
+    candidates += sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
+        reverse=True,
+    )
     for folder in filter(None, candidates):
         if (Path(folder) / "initdb").is_file() and (Path(folder) / "postgres").is_file():
             return Path(folder)
@@ -74,8 +77,7 @@ class Cluster:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
 
     def conninfo(self, *, dbname: str = "postgres", schema: str | None = None) -> str:
-        info = (f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={dbname}"
-                " connect_timeout=5")
+        info = f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={dbname} connect_timeout=5"
         if schema is not None:
             info += f" options='-c search_path={schema}'"
         return info
@@ -100,22 +102,60 @@ def start_cluster(folder: Path, *, max_connections: int = 60) -> Cluster:
     if bindir is None or user is None:
         raise RuntimeError("no PostgreSQL server binaries (or no user to run them as)")
     os.chown(folder, user.pw_uid, user.pw_gid)
-    as_user: dict[str, Any] = ({"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-                               if os.geteuid() == 0 else {})
+    as_user: dict[str, Any] = (
+        {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if os.geteuid() == 0 else {}
+    )
     data, log = folder / "data", folder / "server.log"
     # trust on 127.0.0.1 and the private socket only: a test cluster, gone after the session
-    subprocess.run([bindir / "initdb", "-D", data, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
-                    "--locale=C", "--no-sync"], check=True, capture_output=True, cwd=folder,
-                   **as_user)
+    subprocess.run(
+        [
+            bindir / "initdb",
+            "-D",
+            data,
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=folder,
+        **as_user,
+    )
     for _attempt in range(3):  # another process may take the free port before the server does
         port = free_port()
         with open(log, "ab") as sink:
             process = subprocess.Popen(
-                [bindir / "postgres", "-D", data, "-p", str(port), "-k", folder,
-                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                 "-c", f"max_connections={max_connections}", "-c", "shared_buffers=16MB"],
-                stdout=sink, stderr=subprocess.STDOUT, cwd=folder, **as_user)
+                [
+                    bindir / "postgres",
+                    "-D",
+                    data,
+                    "-p",
+                    str(port),
+                    "-k",
+                    folder,
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    f"max_connections={max_connections}",
+                    "-c",
+                    "shared_buffers=16MB",
+                ],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                cwd=folder,
+                **as_user,
+            )
         cluster = Cluster(folder=folder, port=port, process=process, log=log)
         deadline = time.monotonic() + START_TIMEOUT
         while process.poll() is None and time.monotonic() < deadline:

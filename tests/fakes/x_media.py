@@ -14,8 +14,12 @@ from tests.fakes.x_oauth import Reply, problem
 
 def invalid(message: str) -> Reply:
     """X's 400 "Invalid Request" problem with one specific error message."""
-    reply = problem(400, "Invalid Request", "One or more parameters to your request was invalid.",
-                    "https://api.twitter.com/2/problems/invalid-request")
+    reply = problem(
+        400,
+        "Invalid Request",
+        "One or more parameters to your request was invalid.",
+        "https://api.twitter.com/2/problems/invalid-request",
+    )
     reply.body["errors"] = [{"message": message}]
     return reply
 
@@ -32,19 +36,30 @@ class MediaRoutes:
         if not str(data.get("media_type", "")).startswith("image/"):
             return invalid(f"media_type {data.get('media_type')!r} is not supported")
         media_id = str(next(self._ids))
-        self.media[media_id] = {"total": int(data["total_bytes"]), "chunks": {},
-                                "category": data.get("media_category"), "state": "uploading"}
-        return Reply(200, {"data": {"id": media_id, "media_key": f"3_{media_id}",
-                                    "expires_after_secs": 86400}})
+        self.media[media_id] = {
+            "total": int(data["total_bytes"]),
+            "chunks": {},
+            "category": data.get("media_category"),
+            "state": "uploading",
+        }
+        return Reply(
+            200,
+            {"data": {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}},
+        )
 
-    def _media_append(self, media_id: str, *, body: bytes, headers: dict[str, str], **_: Any) -> Reply:
+    def _media_append(
+        self, media_id: str, *, body: bytes, headers: dict[str, str], **_: Any
+    ) -> Reply:
         entry = self.media.get(media_id)
         if entry is None:
             return invalid("Invalid media id")
         parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            f"Content-Type: {headers.get('Content-Type', '')}\r\n\r\n".encode() + body)
-        parts = {p.get_param("name", header="content-disposition"): p.get_payload(decode=True)
-                 for p in parsed.iter_parts()}
+            f"Content-Type: {headers.get('Content-Type', '')}\r\n\r\n".encode() + body
+        )
+        parts = {
+            p.get_param("name", header="content-disposition"): p.get_payload(decode=True)
+            for p in parsed.iter_parts()
+        }
         entry["chunks"][int(parts["segment_index"])] = parts["media"]
         return Reply(200, {"data": {"expires_at": int(time.time()) + 86400}})
 
@@ -55,12 +70,18 @@ class MediaRoutes:
         size = sum(len(c) for c in entry["chunks"].values())
         if size != entry["total"]:
             return invalid(f"File size mismatch: got {size} bytes, expected {entry['total']}")
-        data: dict[str, Any] = {"id": media_id, "media_key": f"3_{media_id}", "size": size,
-                                "expires_after_secs": 86400}
+        data: dict[str, Any] = {
+            "id": media_id,
+            "media_key": f"3_{media_id}",
+            "size": size,
+            "expires_after_secs": 86400,
+        }
         if entry["category"] == "tweet_gif":  # X processes GIFs asynchronously
             entry["state"] = "pending"
-            data["processing_info"] = {"state": "pending",
-                                       "check_after_secs": self.processing_check_after}
+            data["processing_info"] = {
+                "state": "pending",
+                "check_after_secs": self.processing_check_after,
+            }
         else:
             entry["state"] = "succeeded"
         return Reply(200, {"data": data})
@@ -69,7 +90,9 @@ class MediaRoutes:
         entry = self.media.get(query.get("media_id", ""))
         if entry is None or query.get("command") != "STATUS":
             return invalid("Invalid media id")
-        entry["state"] = {"pending": "in_progress", "in_progress": "succeeded"}.get(entry["state"], entry["state"])
+        entry["state"] = {"pending": "in_progress", "in_progress": "succeeded"}.get(
+            entry["state"], entry["state"]
+        )
         info: dict[str, Any] = {"state": entry["state"]}
         if entry["state"] != "succeeded":
             info["check_after_secs"] = self.processing_check_after

@@ -37,7 +37,7 @@ class RewriteTransport(HTTPAdapter):
         url = str(request.url)
         for origin in (API_BASE, TWEEPY_HOST, AUTHORIZE_HOST):
             if url.startswith(origin + "/"):
-                request.url = self.base_url + url[len(origin):]
+                request.url = self.base_url + url[len(origin) :]
                 request.headers[ORIGIN_HEADER] = origin
                 break
         return super().send(request, **kwargs)
@@ -56,7 +56,9 @@ class Reply:
 
 def problem(status: int, title: str, detail: str, kind: str = "about:blank", **extra: Any) -> Reply:
     """X's v2 problem body."""
-    return Reply(status, {"title": title, "detail": detail, "type": kind, "status": status, **extra})
+    return Reply(
+        status, {"title": title, "detail": detail, "type": kind, "status": status, **extra}
+    )
 
 
 @dataclass
@@ -93,16 +95,21 @@ class OAuthSide:
     ) -> None:
         self.clients[client_id] = Client(client_id, secret, (redirect_uri,))
 
-    def issue(self, *, scopes: tuple[str, ...], lifetime: float = 7200,
-              user_id: str | None = None) -> dict[str, str]:
+    def issue(
+        self, *, scopes: tuple[str, ...], lifetime: float = 7200, user_id: str | None = None
+    ) -> dict[str, str]:
         """A fresh access + refresh token pair for the fake user, or for ``user_id``."""
         access, refresh = f"xat-{secrets.token_hex(12)}", f"xrt-{secrets.token_hex(12)}"
         token = Token(user_id or self.user_id, scopes, time.time() + lifetime)
         with self.lock:
             self.access[access] = token
             self.refresh[refresh] = token
-        return {"access_token": access, "refresh_token": refresh,
-                "expires_at": str(int(token.expires_at)), "expires_in": str(int(lifetime))}
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_at": str(int(token.expires_at)),
+            "expires_in": str(int(lifetime)),
+        }
 
     def expire_access_tokens(self) -> None:
         with self.lock:
@@ -120,37 +127,51 @@ class OAuthSide:
 
     # --- checking requests ------------------------------------------------------------------
 
-    def user_for(self, *, method: str, path: str, query: str, headers: Mapping[str, str],
-                 body: bytes) -> str | None:
+    def user_for(
+        self, *, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> str | None:
         """The user a request is authenticated as, or None (-> 401)."""
         auth = headers.get("Authorization", "")
         if auth.startswith("Bearer "):
-            token = self.access.get(auth[len("Bearer "):])
+            token = self.access.get(auth[len("Bearer ") :])
             return token.user_id if token and token.expires_at > time.time() else None
         if auth.startswith("OAuth ") and self.oauth1:
             return self.user_id if self._oauth1_valid(method, path, query, headers, body) else None
         return None
 
-    def _oauth1_valid(self, method: str, path: str, query: str, headers: Mapping[str, str],
-                      body: bytes) -> bool:
-        params = dict(signature.collect_parameters(
-            headers={"Authorization": headers["Authorization"]}, exclude_oauth_signature=False))
-        if (params.get("oauth_consumer_key") != self.oauth1["consumer_key"]
-                or params.get("oauth_token") != self.oauth1["access_token"]):
+    def _oauth1_valid(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> bool:
+        params = dict(
+            signature.collect_parameters(
+                headers={"Authorization": headers["Authorization"]}, exclude_oauth_signature=False
+            )
+        )
+        if (
+            params.get("oauth_consumer_key") != self.oauth1["consumer_key"]
+            or params.get("oauth_token") != self.oauth1["access_token"]
+        ):
             return False
         form = headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
         collected = signature.collect_parameters(
-            uri_query=query, body=body.decode() if form else None,
-            headers={"Authorization": headers["Authorization"]}, exclude_oauth_signature=True,
+            uri_query=query,
+            body=body.decode() if form else None,
+            headers={"Authorization": headers["Authorization"]},
+            exclude_oauth_signature=True,
         )
         origin = headers.get(ORIGIN_HEADER, API_BASE)
         base = signature.signature_base_string(
-            method, signature.base_string_uri(origin + path),
+            method,
+            signature.base_string_uri(origin + path),
             signature.normalize_parameters(collected),
         )
-        expected = signature.sign_hmac_sha1_with_client(base, _Keys(
-            client_secret=self.oauth1["consumer_secret"],
-            resource_owner_secret=self.oauth1["access_token_secret"]))
+        expected = signature.sign_hmac_sha1_with_client(
+            base,
+            _Keys(
+                client_secret=self.oauth1["consumer_secret"],
+                resource_owner_secret=self.oauth1["access_token_secret"],
+            ),
+        )
         return secrets.compare_digest(expected, params.get("oauth_signature", ""))
 
     # --- the endpoints ----------------------------------------------------------------------
@@ -170,7 +191,8 @@ class OAuthSide:
         else:
             code = secrets.token_urlsafe(24)
             self.codes[code] = {
-                "client_id": client.client_id, "redirect_uri": redirect,
+                "client_id": client.client_id,
+                "redirect_uri": redirect,
                 "challenge": query.get("code_challenge", ""),
                 "scopes": tuple(query.get("scope", "").split()),
             }
@@ -204,10 +226,15 @@ class OAuthSide:
         grant = self.codes.pop(form.get("code", ""), None)
         verifier = form.get("code_verifier", "")
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-        if (grant is None or grant["client_id"] != client.client_id
-                or grant["redirect_uri"] != form.get("redirect_uri")
-                or challenge.decode().rstrip("=") != grant["challenge"]):
-            return _oauth_error(400, "invalid_request", "Value passed for the authorization code was invalid.")
+        if (
+            grant is None
+            or grant["client_id"] != client.client_id
+            or grant["redirect_uri"] != form.get("redirect_uri")
+            or challenge.decode().rstrip("=") != grant["challenge"]
+        ):
+            return _oauth_error(
+                400, "invalid_request", "Value passed for the authorization code was invalid."
+            )
         return self._grant(grant["scopes"])
 
     def _rotate(self, form: Mapping[str, str]) -> Reply:
@@ -221,8 +248,12 @@ class OAuthSide:
         access = f"xat-{secrets.token_hex(12)}"
         token = Token(self.user_id, scopes, time.time() + 7200)
         self.access[access] = token
-        body = {"token_type": "bearer", "expires_in": 7200, "access_token": access,
-                "scope": " ".join(scopes)}
+        body = {
+            "token_type": "bearer",
+            "expires_in": 7200,
+            "access_token": access,
+            "scope": " ".join(scopes),
+        }
         if "offline.access" in scopes:
             refresh = f"xrt-{secrets.token_hex(12)}"
             self.refresh[refresh] = token

@@ -41,7 +41,7 @@ def serve_images(files: dict[str, bytes]) -> Iterator[ImageServer]:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 for start in range(0, len(body), 65536):
-                    part = body[start:start + 65536]
+                    part = body[start : start + 65536]
                     self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
                 self.wfile.write(b"0\r\n\r\n")
                 return

@@ -69,12 +69,12 @@ def test_rss_imported_once_even_when_run_twice(repo: Path, tmp_path: Path) -> No
 
 def test_default_template_title_link_and_hashtags(repo: Path, tmp_path: Path) -> None:
     with serve_images({"/feed.xml": RSS.encode()}) as server:
-        result = import_feed(repo=repo, url=f"{server.url}/feed.xml", state=tmp_path / "s",
-                             now=NOW)
+        result = import_feed(repo=repo, url=f"{server.url}/feed.xml", state=tmp_path / "s", now=NOW)
     advent = result.written[1].file
     assert advent == "posts/imported/2026-12-01-advent-20-off-all-week.yaml"
-    assert _texts(repo)[advent] == ('Advent: "20% off" all week 🎄\n\nhttps://example.com/advent'
-                                    "\n\n#Woodworking #AdventSale")
+    assert _texts(repo)[advent] == (
+        'Advent: "20% off" all week 🎄\n\nhttps://example.com/advent\n\n#Woodworking #AdventSale'
+    )
     assert _texts(repo)[result.written[0].file] == "Opening hours\n\nhttps://example.com/hours"
     posts = {p.source.file: p for p in load_repository(repo).posts}
     assert posts[advent].at is None  # into the next posting slot
@@ -84,10 +84,21 @@ def test_template_with_summary_drafts_and_atom(repo: Path, tmp_path: Path) -> No
     template = tmp_path / "feed.yaml"
     template.write_text("draft: true\ntext: |\n  New: {title}\n  {summary}\n  {link}\n")
     with serve_images({"/atom.xml": ATOM.encode(), "/feed.xml": RSS.encode()}) as server:
-        atom = import_feed(repo=repo, url=f"{server.url}/atom.xml", state=tmp_path / "s",
-                           now=NOW, template=template, to=("masto",))
-        rss = import_feed(repo=repo, url=f"{server.url}/feed.xml", state=tmp_path / "s",
-                          now=NOW, template=template)
+        atom = import_feed(
+            repo=repo,
+            url=f"{server.url}/atom.xml",
+            state=tmp_path / "s",
+            now=NOW,
+            template=template,
+            to=("masto",),
+        )
+        rss = import_feed(
+            repo=repo,
+            url=f"{server.url}/feed.xml",
+            state=tmp_path / "s",
+            now=NOW,
+            template=template,
+        )
     posts = {p.source.file: p for p in load_repository(repo).posts}
     entry = posts[atom.written[0].file]
     assert entry.draft and entry.to == ("masto",)
@@ -96,19 +107,26 @@ def test_template_with_summary_drafts_and_atom(repo: Path, tmp_path: Path) -> No
     assert advent.text.splitlines()[1] == "Four candles & a bench."  # HTML made plain
 
 
-@pytest.mark.parametrize(("template", "message"), [
-    ("text: '{titel} {link}'\n", r"feed.yaml:1: unknown placeholder \{titel\}; use \{title\}"),
-    ("text: [unclosed\n", r"feed.yaml:2: not YAML"),
-    ("title: no text\n", r"feed.yaml: a template is a post file with a `text:`"),
-    ("text: '{title}'\nat: 2030-01-01 10:00\n", r"feed.yaml: remove `at:`"),
-])
-def test_template_errors_are_clear(repo: Path, tmp_path: Path, template: str,
-                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("text: '{titel} {link}'\n", r"feed.yaml:1: unknown placeholder \{titel\}; use \{title\}"),
+        ("text: [unclosed\n", r"feed.yaml:2: not YAML"),
+        ("title: no text\n", r"feed.yaml: a template is a post file with a `text:`"),
+        ("text: '{title}'\nat: 2030-01-01 10:00\n", r"feed.yaml: remove `at:`"),
+    ],
+)
+def test_template_errors_are_clear(repo: Path, tmp_path: Path, template: str, message: str) -> None:
     path = tmp_path / "feed.yaml"
     path.write_text(template)
     with pytest.raises(IntakeError, match=message):
-        import_feed(repo=repo, url="http://127.0.0.1:9/never-fetched", state=tmp_path / "s",
-                    now=NOW, template=path)
+        import_feed(
+            repo=repo,
+            url="http://127.0.0.1:9/never-fetched",
+            state=tmp_path / "s",
+            now=NOW,
+            template=path,
+        )
 
 
 def test_too_long_entry_is_refused_and_tried_again(repo: Path, tmp_path: Path) -> None:
@@ -122,15 +140,17 @@ def test_too_long_entry_is_refused_and_tried_again(repo: Path, tmp_path: Path) -
     assert "the limit is 280 (account x)" in first.refused[0].reason
 
 
-def test_command_line_and_feed_faults(repo: Path, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_command_line_and_feed_faults(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KLAPPER_STATE", str(tmp_path / "state"))
     runner = CliRunner()
     with serve_images({"/feed.xml": RSS.encode(), "/page.html": b"<html>hello</html>"}) as srv:
         ok = runner.invoke(app, ["import", "feed", f"{srv.url}/feed.xml", "--repo", str(repo)])
         missing = runner.invoke(app, ["import", "feed", f"{srv.url}/nope", "--repo", str(repo)])
-        not_feed = runner.invoke(app, ["import", "feed", f"{srv.url}/page.html",
-                                       "--repo", str(repo)])
+        not_feed = runner.invoke(
+            app, ["import", "feed", f"{srv.url}/page.html", "--repo", str(repo)]
+        )
     assert ok.exit_code == 0, ok.output
     assert ok.output.splitlines()[-1] == "2 written, 0 imported before, 0 refused"
     assert f"(entry {P2})" in ok.output

@@ -24,9 +24,18 @@ HOUR = timedelta(hours=1)
 
 
 def _planned(ledger: Ledger, post: str, *, account: str = "a", due: datetime) -> Delivery:
-    return ledger.insert_planned(post_id=post, occurrence="", account=account, platform="outbox",
-                                 due=due, content_hash="h", slotted=False, source=f"{post}.yaml",
-                                 first_line=post, now=due - HOUR)
+    return ledger.insert_planned(
+        post_id=post,
+        occurrence="",
+        account=account,
+        platform="outbox",
+        due=due,
+        content_hash="h",
+        slotted=False,
+        source=f"{post}.yaml",
+        first_line=post,
+        now=due - HOUR,
+    )
 
 
 def _claimed(ledger: Ledger, post: str, *, account: str = "a", due: datetime) -> Delivery:
@@ -43,24 +52,64 @@ def filled(path: Path) -> Ledger:
     _planned(ledger, "later", due=NOW + HOUR)
     _planned(ledger, "b-due", account="b", due=NOW - 2 * HOUR)
     published = _claimed(ledger, "published", due=NOW - 2 * 24 * HOUR)
-    ledger.record_part(PartRecord(delivery_id=published.id, part=0, remote_id="r0", url=None,
-                                  published_at=published.due, ref={}),
-                       token="published", now=published.due)
-    ledger.update(published.id, now=published.due, expect=[State.CLAIMED],
-                  state=State.PUBLISHED, token="published", remote_id="r0",
-                  published_at=published.due)
+    ledger.record_part(
+        PartRecord(
+            delivery_id=published.id,
+            part=0,
+            remote_id="r0",
+            url=None,
+            published_at=published.due,
+            ref={},
+        ),
+        token="published",
+        now=published.due,
+    )
+    ledger.update(
+        published.id,
+        now=published.due,
+        expect=[State.CLAIMED],
+        state=State.PUBLISHED,
+        token="published",
+        remote_id="r0",
+        published_at=published.due,
+    )
     old = _claimed(ledger, "long-ago", due=NOW - 30 * 24 * HOUR)
-    ledger.update(old.id, now=old.due, expect=[State.CLAIMED], state=State.PUBLISHED,
-                  token="long-ago", published_at=old.due)
+    ledger.update(
+        old.id,
+        now=old.due,
+        expect=[State.CLAIMED],
+        state=State.PUBLISHED,
+        token="long-ago",
+        published_at=old.due,
+    )
     final = _claimed(ledger, "final", due=NOW - 3 * HOUR)
-    ledger.update(final.id, now=NOW - 2 * HOUR, expect=[State.CLAIMED], state=State.FAILED,
-                  token="final", retry_at=None, reason="refused")
+    ledger.update(
+        final.id,
+        now=NOW - 2 * HOUR,
+        expect=[State.CLAIMED],
+        state=State.FAILED,
+        token="final",
+        retry_at=None,
+        reason="refused",
+    )
     retry = _claimed(ledger, "retry", due=NOW - 3 * HOUR)
-    ledger.update(retry.id, now=NOW - 3 * HOUR, expect=[State.CLAIMED], state=State.FAILED,
-                  token="retry", retry_at=NOW - 10 * timedelta(minutes=1))
+    ledger.update(
+        retry.id,
+        now=NOW - 3 * HOUR,
+        expect=[State.CLAIMED],
+        state=State.FAILED,
+        token="retry",
+        retry_at=NOW - 10 * timedelta(minutes=1),
+    )
     unknown = _claimed(ledger, "unknown", due=NOW - 3 * HOUR)
-    ledger.update(unknown.id, now=NOW - 3 * HOUR, expect=[State.CLAIMED], state=State.UNKNOWN,
-                  token="unknown", retry_at=NOW + HOUR)
+    ledger.update(
+        unknown.id,
+        now=NOW - 3 * HOUR,
+        expect=[State.CLAIMED],
+        state=State.UNKNOWN,
+        token="unknown",
+        retry_at=NOW + HOUR,
+    )
     _planned(ledger, "missed", due=NOW - 3 * 24 * HOUR)
     _planned(ledger, "missed-long-ago", due=NOW - 20 * 24 * HOUR)
     ledger.mark_missed(before=NOW - 2 * 24 * HOUR, now=NOW)
@@ -78,8 +127,10 @@ EXPECTED: dict[str, tuple[Callable[[LedgerQueries], Any], Any]] = {
     "unclaimed": (lambda q: len(q.unclaimed()), 10),
     "claimed": (lambda q: posts(q.claimed()), ["claimed"]),
     "upcoming": (lambda q: posts(q.upcoming(limit=3)), ["b-due", "due", "claimed"]),
-    "recently_published": (lambda q: posts(q.recently_published(since=NOW - 7 * 24 * HOUR,
-                                                                limit=5)), ["published"]),
+    "recently_published": (
+        lambda q: posts(q.recently_published(since=NOW - 7 * 24 * HOUR, limit=5)),
+        ["published"],
+    ),
     "failed": (lambda q: posts(q.failed(limit=5)), ["final", "retry"]),
     "final_failure_count": (lambda q: q.final_failure_count(), 1),
     "unknown": (lambda q: posts(q.unknown(limit=5)), ["unknown"]),
@@ -87,10 +138,14 @@ EXPECTED: dict[str, tuple[Callable[[LedgerQueries], Any], Any]] = {
     "due": (lambda q: sorted(posts(q.due(now=NOW))), ["b-due", "due", "retry"]),
     "claimable": (lambda q: sorted(posts(q.claimable(now=NOW))), ["due", "retry"]),
     "waiting of b": (lambda q: posts(q.waiting(account="b")), ["b-due"]),
-    "waiting": (lambda q: sorted(posts(q.waiting())),
-                ["b-due", "due", "later", "retry", "unknown"]),
-    "changed": (lambda q: sorted(posts(q.changed(since=NOW))), ["later", "missed",
-                                                                 "missed-long-ago"]),
+    "waiting": (
+        lambda q: sorted(posts(q.waiting())),
+        ["b-due", "due", "later", "retry", "unknown"],
+    ),
+    "changed": (
+        lambda q: sorted(posts(q.changed(since=NOW))),
+        ["later", "missed", "missed-long-ago"],
+    ),
     "deliveries": (lambda q: len(q.deliveries()), 11),
 }
 
@@ -127,8 +182,10 @@ def queries(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerQu
         for table in ("deliveries", "parts", "accounts"):
             cursor = source.execute(f"SELECT * FROM {table}")
             names = [column[0] for column in cursor.description]
-            sql = (f"INSERT INTO {table} ({', '.join(names)})"
-                   f" VALUES ({', '.join('%s' for _ in names)})")
+            sql = (
+                f"INSERT INTO {table} ({', '.join(names)})"
+                f" VALUES ({', '.join('%s' for _ in names)})"
+            )
             conn.cursor().executemany(sql, cursor.fetchall())
         conn.commit()
         yield PostgresQueries(conn)

@@ -15,9 +15,9 @@ from klapper.ledger import EventLog, Ledger, State, read_events
 from klapper.ledger.rebuild import rebuild
 from klapper.ledger.store import LEDGER_FILE
 from klapper.scheduler.engine import Engine
+from tests.fakes.generic import FakeServer, generic_factory, token_for
 from tests.scheduler.helpers import Clock, make_post
 from tests.scheduler.repo import TempRepo
-from tests.fakes.generic import FakeServer, generic_factory, token_for
 
 
 @pytest.fixture
@@ -31,8 +31,13 @@ def repo(tmp_path: Path, server: FakeServer) -> TempRepo:
 
 def run_due(repo: TempRepo, state: Path, server: FakeServer) -> list[str]:
     """One `publish --due` on the fake platform (no deduplication there); returns its events."""
-    engine = Engine(repo=repo.root, state=state, adapters_for=lambda config, root:
-                    generic_factory(api_base=server.url, repo=root, timeout=2.0))
+    engine = Engine(
+        repo=repo.root,
+        state=state,
+        adapters_for=lambda config, root: generic_factory(
+            api_base=server.url, repo=root, timeout=2.0
+        ),
+    )
     try:
         engine.reload()
         engine.recover()
@@ -45,8 +50,13 @@ def run_due(repo: TempRepo, state: Path, server: FakeServer) -> list[str]:
 def write_posts(repo: TempRepo) -> None:
     past = datetime.now(UTC) - timedelta(minutes=5)
     repo.write("one", text="One", at=past, to=["a", "b"])
-    repo.write("thread", text="Thread", at=past, to=["a"],
-               thread=[{"text": "Thread 2"}, {"text": "Thread 3"}])
+    repo.write(
+        "thread",
+        text="Thread",
+        at=past,
+        to=["a"],
+        thread=[{"text": "Thread 2"}, {"text": "Thread 3"}],
+    )
 
 
 def lose(state: Path, *, how: str) -> None:
@@ -65,7 +75,8 @@ def keys(server: FakeServer) -> Counter[str]:
 
 @pytest.mark.parametrize("how", ["deleted", "emptied"])
 def test_a_lost_ledger_is_rebuilt_from_the_event_log_and_publishes_nothing_again(
-        repo: TempRepo, server: FakeServer, tmp_path: Path, how: str) -> None:
+    repo: TempRepo, server: FakeServer, tmp_path: Path, how: str
+) -> None:
     write_posts(repo)
     state = tmp_path / "state"
     assert sorted(run_due(repo, state, server)) == ["published"] * 3
@@ -85,7 +96,8 @@ def test_a_lost_ledger_is_rebuilt_from_the_event_log_and_publishes_nothing_again
 
 
 def test_a_past_due_delivery_the_new_ledger_never_saw_is_looked_for_part_by_part(
-        repo: TempRepo, server: FakeServer, tmp_path: Path) -> None:
+    repo: TempRepo, server: FakeServer, tmp_path: Path
+) -> None:
     """Two parts of a thread went out, then the ledger and its log lines were lost."""
     write_posts(repo)
     state = tmp_path / "state"
@@ -105,7 +117,8 @@ def test_a_past_due_delivery_the_new_ledger_never_saw_is_looked_for_part_by_part
 
 
 def test_a_delivery_due_after_the_ledger_was_made_is_not_looked_for(
-        repo: TempRepo, server: FakeServer, tmp_path: Path) -> None:
+    repo: TempRepo, server: FakeServer, tmp_path: Path
+) -> None:
     state = tmp_path / "state"
     repo.write("soon", text="Soon", at=datetime.now(UTC) + timedelta(hours=1))
     run_due(repo, state, server)
@@ -122,12 +135,25 @@ def test_rebuild_replays_each_deliverys_last_word(tmp_path: Path) -> None:
     for name in ("published", "skipped", "retry", "failed", "missed", "renamed"):
         post = make_post(name)
         rows[name] = scratch.insert_planned(
-            post_id=post.id, occurrence="", account="a", platform="outbox", due=clock.now,
-            content_hash="h", slotted=False, source=post.source.file, first_line="x",
-            now=clock.now)
+            post_id=post.id,
+            occurrence="",
+            account="a",
+            platform="outbox",
+            due=clock.now,
+            content_hash="h",
+            slotted=False,
+            source=post.source.file,
+            first_line="x",
+            now=clock.now,
+        )
     log.emit("retry", delivery=rows["published"], reason="503")
-    log.emit("published", delivery=rows["published"], remote_id="r1", url="http://x/r1",
-             due=clock.now.isoformat())
+    log.emit(
+        "published",
+        delivery=rows["published"],
+        remote_id="r1",
+        url="http://x/r1",
+        due=clock.now.isoformat(),
+    )
     log.emit("retry", delivery=rows["published"], reason="a late line")  # settled already
     log.emit("skipped", delivery=rows["skipped"])
     log.emit("retry", delivery=rows["retry"], reason="timeout")
@@ -140,8 +166,9 @@ def test_rebuild_replays_each_deliverys_last_word(tmp_path: Path) -> None:
     log.emit("resumed", account="b", platform="generic")
     log.close()
     ledger = Ledger.open(state=tmp_path / "state")
-    report = rebuild(ledger, events=read_events(tmp_path / "events.jsonl"), now=clock.now,
-                     only_if_empty=True)
+    report = rebuild(
+        ledger, events=read_events(tmp_path / "events.jsonl"), now=clock.now, only_if_empty=True
+    )
     assert report is not None and report.total == 6 and report.paused == ["a"]
     got = {d.post_id.removeprefix("posts/").removesuffix(".yaml"): d for d in ledger.deliveries()}
     assert got["published"].state is State.PUBLISHED and got["published"].remote_id == "r1"
@@ -153,8 +180,9 @@ def test_rebuild_replays_each_deliverys_last_word(tmp_path: Path) -> None:
     assert ledger.trust_from() == clock.now
     # Only an empty ledger is rebuilt by itself; by hand, rows it has are kept.
     assert rebuild(ledger, events=[], now=clock.now, only_if_empty=True) is None
-    again = rebuild(ledger, events=read_events(tmp_path / "events.jsonl"), now=clock.now,
-                    only_if_empty=False)
+    again = rebuild(
+        ledger, events=read_events(tmp_path / "events.jsonl"), now=clock.now, only_if_empty=False
+    )
     assert again is not None and again.total == 0 and again.kept == 6
     ledger.close()
     scratch.close()

@@ -43,38 +43,59 @@ def add_planned(conn: Any, count: int, *, dialect: Dialect = PG) -> list[str]:
     sql = placeholders(
         "INSERT INTO deliveries (id, post_id, account, platform, due, content_hash, state,"
         " created_at, updated_at) VALUES (?, ?, 'shop', 'outbox', ?, 'h', 'planned', ?, ?)",
-        dialect=dialect)
-    conn.cursor().executemany(sql, [(i, f"post-{i}", utc_text(NOW), utc_text(NOW), utc_text(NOW))
-                                    for i in ids])
+        dialect=dialect,
+    )
+    conn.cursor().executemany(
+        sql, [(i, f"post-{i}", utc_text(NOW), utc_text(NOW), utc_text(NOW)) for i in ids]
+    )
     conn.commit()
     return ids
 
 
-def claim(conn: Any, delivery: str, *, token: str, dialect: Dialect = PG,
-          now: datetime = NOW) -> Delivery | None:
+def claim(
+    conn: Any, delivery: str, *, token: str, dialect: Dialect = PG, now: datetime = NOW
+) -> Delivery | None:
     """One claim in its own transaction, as ``Ledger.claim`` does it."""
-    row = conn.execute(claim_sql(dialect=dialect), {"id": delivery, "token": token,
-                                                    "owner": f"host:{token}", "now": utc_text(now)},
-                       ).fetchone()
+    row = conn.execute(
+        claim_sql(dialect=dialect),
+        {"id": delivery, "token": token, "owner": f"host:{token}", "now": utc_text(now)},
+    ).fetchone()
     conn.commit()
     return row_to_delivery(row) if row else None
 
 
-def claim_batch(conn: Any, *, token: str, limit: int, sql: str | None = None,
-                dialect: Dialect = PG) -> list[str]:
+def claim_batch(
+    conn: Any, *, token: str, limit: int, sql: str | None = None, dialect: Dialect = PG
+) -> list[str]:
     """The oldest ``limit`` claimable deliveries; the transaction is left open for the caller."""
-    rows = conn.execute(sql or claim_sql(dialect=dialect, batch=True),
-                        {"token": token, "owner": f"host:{token}", "now": utc_text(NOW),
-                         "limit": limit}).fetchall()
+    rows = conn.execute(
+        sql or claim_sql(dialect=dialect, batch=True),
+        {"token": token, "owner": f"host:{token}", "now": utc_text(NOW), "limit": limit},
+    ).fetchall()
     return sorted(row["id"] for row in rows)
 
 
-def transition(conn: Any, delivery: str, *, expect: list[State], token: str | None,
-               dialect: Dialect = PG, now: datetime = NOW, **columns: Any) -> Delivery | None:
+def transition(
+    conn: Any,
+    delivery: str,
+    *,
+    expect: list[State],
+    token: str | None,
+    dialect: Dialect = PG,
+    now: datetime = NOW,
+    **columns: Any,
+) -> Delivery | None:
     """``Ledger.update``'s statement, uncommitted (the caller decides when)."""
-    values = {name: (value.value if isinstance(value, State) else
-                     utc_text(value) if isinstance(value, datetime) else value)
-              for name, value in columns.items()}
+    values = {
+        name: (
+            value.value
+            if isinstance(value, State)
+            else utc_text(value)
+            if isinstance(value, datetime)
+            else value
+        )
+        for name, value in columns.items()
+    }
     params = {**values, "id": delivery, "now": utc_text(now)}
     if token is not None:
         params["token"] = token
@@ -101,8 +122,9 @@ def wait_until_blocked(conn: Any, *, pid: int, timeout: float = 5.0) -> None:
     """Until backend ``pid`` waits for a row lock (no guessing with sleeps)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        row = conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
-                           (pid,)).fetchone()
+        row = conn.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+        ).fetchone()
         if row and row["wait_event_type"] == "Lock":
             return
         time.sleep(0.01)
@@ -112,31 +134,45 @@ def wait_until_blocked(conn: Any, *, pid: int, timeout: float = 5.0) -> None:
 # --- (1) the schema ----------------------------------------------------------------------------
 
 
-def test_the_ledgers_ddl_runs_unchanged_and_gives_the_same_columns(pg: Schema,
-                                                                   tmp_path: Path) -> None:
+def test_the_ledgers_ddl_runs_unchanged_and_gives_the_same_columns(
+    pg: Schema, tmp_path: Path
+) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     EngagementStore(ledger)  # engagement makes its own tables
     ledger.close()
     sqlite = sqlite3.connect(tmp_path / "ledger.sqlite3")
     # Every table of a ledger in use, so a component left out of COMPONENTS fails here.
-    tables = {row[0] for row in sqlite.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {
+        row[0] for row in sqlite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
     assert {"deliveries", "parts", "readings", "inbox"} <= tables
     with pg.connect() as conn:
-        on_pg_tables = {row["table_name"] for row in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-            (pg.name,))}
+        on_pg_tables = {
+            row["table_name"]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (pg.name,),
+            )
+        }
         # the version tables are migrate()'s own bookkeeping, not any migration's
         assert on_pg_tables == tables - {"schema_version", "schema_versions"}
         for table in sorted(on_pg_tables):
-            on_pg = [row["column_name"] for row in conn.execute(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-                (pg.name, table))]
+            on_pg = [
+                row["column_name"]
+                for row in conn.execute(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+                    (pg.name, table),
+                )
+            ]
             on_sqlite = [row[1] for row in sqlite.execute(f"PRAGMA table_info({table})")]
             assert on_pg == on_sqlite, table
-        indexes = {row["indexname"] for row in conn.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (pg.name,))}
+        indexes = {
+            row["indexname"]
+            for row in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (pg.name,)
+            )
+        }
     sqlite.close()
     assert {"deliveries_key", "deliveries_state_due"} <= indexes
 
@@ -168,14 +204,18 @@ def test_racing_claimers_claim_every_delivery_exactly_once(pg: Schema) -> None:
     assert set(wins) == set(ids), "a delivery was lost"
     assert max(wins.values()) == 1, "a delivery was claimed twice"
     with pg.connect() as conn:
-        rows = {row["id"]: row for row in conn.execute("SELECT id, state, claim_token"
-                                                       " FROM deliveries")}
+        rows = {
+            row["id"]: row for row in conn.execute("SELECT id, state, claim_token FROM deliveries")
+        }
     for number, won in enumerate(results):
-        assert all(rows[d]["state"] == "claimed" and rows[d]["claim_token"] == f"w{number}"
-                   for d in won)
+        assert all(
+            rows[d]["state"] == "claimed" and rows[d]["claim_token"] == f"w{number}" for d in won
+        )
     assert sum(1 for won in results if won) > 1, "one worker took everything: no race happened"
-    print(f"\n{workers} claimers x {count} deliveries: {elapsed:.2f} s,"
-          f" wins per worker {sorted(len(w) for w in results)}")
+    print(
+        f"\n{workers} claimers x {count} deliveries: {elapsed:.2f} s,"
+        f" wins per worker {sorted(len(w) for w in results)}"
+    )
 
 
 def test_racing_batch_claimers_lose_nothing_and_share_nothing(pg: Schema) -> None:
@@ -206,8 +246,9 @@ def test_without_its_row_lock_the_claim_wins_twice_on_postgresql(pg: Schema) -> 
         unlocked = placeholders(claim_sql(dialect="sqlite"), dialect=PG)  # the SQL with no lock
         params = {"id": delivery, "owner": "host", "now": utc_text(NOW)}
         assert first.execute(unlocked, {**params, "token": "a"}).fetchone() is not None
-        thread, result = in_thread(lambda: second.execute(unlocked, {**params, "token": "b"})
-                                   .fetchone())
+        thread, result = in_thread(
+            lambda: second.execute(unlocked, {**params, "token": "b"}).fetchone()
+        )
         wait_until_blocked(watch, pid=second.info.backend_pid)
         first.commit()
         thread.join(5)
@@ -273,28 +314,51 @@ def test_a_claim_in_progress_is_skipped_and_a_rolled_back_one_is_free_again(pg: 
 
 def release(conn: Any, row: Delivery, *, dialect: Dialect = PG) -> Delivery | None:
     """What ``Ledger.release_dead_claims`` writes for a claim whose process died."""
-    return transition(conn, row.id, expect=[State.CLAIMED], token=row.claim_token,
-                      dialect=dialect, state=State.UNKNOWN, retry_at=NOW, claim_token=None,
-                      in_flight=0, reason="its process stopped")
+    return transition(
+        conn,
+        row.id,
+        expect=[State.CLAIMED],
+        token=row.claim_token,
+        dialect=dialect,
+        state=State.UNKNOWN,
+        retry_at=NOW,
+        claim_token=None,
+        in_flight=0,
+        reason="its process stopped",
+    )
 
 
 def publish(conn: Any, delivery: str, *, token: str, dialect: Dialect = PG) -> Delivery | None:
     """The publisher's last write: PUBLISHED, only while the claim is still its own."""
-    return transition(conn, delivery, expect=[State.CLAIMED], token=token, dialect=dialect,
-                      state=State.PUBLISHED, remote_id="r0", url="https://example.test/r0",
-                      published_at=NOW, in_flight=None, claim_token=None, retry_at=None)
+    return transition(
+        conn,
+        delivery,
+        expect=[State.CLAIMED],
+        token=token,
+        dialect=dialect,
+        state=State.PUBLISHED,
+        remote_id="r0",
+        url="https://example.test/r0",
+        published_at=NOW,
+        in_flight=None,
+        claim_token=None,
+        retry_at=None,
+    )
 
 
 @pytest.mark.parametrize("winner", ["release", "publish"])
-def test_a_stale_release_and_a_late_outcome_race_and_exactly_one_wins(pg: Schema,
-                                                                      winner: str) -> None:
+def test_a_stale_release_and_a_late_outcome_race_and_exactly_one_wins(
+    pg: Schema, winner: str
+) -> None:
     with pg.connect() as owner, pg.connect() as reaper, pg.connect(autocommit=True) as watch:
         (delivery,) = add_planned(owner, 1)
         row = claim(owner, delivery, token="t1")
         assert row is not None
         first, second = (reaper, owner) if winner == "release" else (owner, reaper)
-        moves = {reaper: lambda: release(reaper, row), owner: lambda: publish(owner, delivery,
-                                                                               token="t1")}
+        moves = {
+            reaper: lambda: release(reaper, row),
+            owner: lambda: publish(owner, delivery, token="t1"),
+        }
         assert moves[first]() is not None  # uncommitted: holds the row
         thread, result = in_thread(moves[second])
         wait_until_blocked(watch, pid=second.info.backend_pid)
@@ -329,11 +393,15 @@ def test_the_publishers_transitions_behave_alike_on_both(db: tuple[Any, Dialect]
     # A thread of two parts: each part recorded while the claim is held, then PUBLISHED.
     assert claim(conn, one, token="t1", dialect=dialect) is not None
     for part in (0, 1):
-        held = conn.execute(placeholders(RECORD_PART_HOLD, dialect=dialect),
-                            (utc_text(NOW), utc_text(NOW), one, "t1")).fetchone()
+        held = conn.execute(
+            placeholders(RECORD_PART_HOLD, dialect=dialect),
+            (utc_text(NOW), utc_text(NOW), one, "t1"),
+        ).fetchone()
         assert held is not None
-        conn.execute(placeholders(RECORD_PART_INSERT, dialect=dialect),
-                     (one, part, f"r{part}", None, utc_text(NOW), "{}"))
+        conn.execute(
+            placeholders(RECORD_PART_INSERT, dialect=dialect),
+            (one, part, f"r{part}", None, utc_text(NOW), "{}"),
+        )
         conn.commit()
     done = publish(conn, one, token="t1", dialect=dialect)
     conn.commit()
@@ -342,9 +410,18 @@ def test_the_publishers_transitions_behave_alike_on_both(db: tuple[Any, Dialect]
 
     # A transient failure: FAILED with a retry time; claimable again only from then on.
     assert claim(conn, two, token="t3", dialect=dialect) is not None
-    failed = transition(conn, two, expect=[State.CLAIMED], token="t3", dialect=dialect,
-                        state=State.FAILED, retry_at=later, attempts=1, claim_token=None,
-                        reason="HTTP 503")
+    failed = transition(
+        conn,
+        two,
+        expect=[State.CLAIMED],
+        token="t3",
+        dialect=dialect,
+        state=State.FAILED,
+        retry_at=later,
+        attempts=1,
+        claim_token=None,
+        reason="HTTP 503",
+    )
     conn.commit()
     assert failed is not None and failed.retry_at == later
     assert claim(conn, two, token="t4", dialect=dialect) is None
@@ -354,24 +431,48 @@ def test_the_publishers_transitions_behave_alike_on_both(db: tuple[Any, Dialect]
     stale = claim(conn, three, token="t5", dialect=dialect)
     assert stale is not None and release(conn, stale, dialect=dialect) is not None
     conn.commit()
-    assert conn.execute(placeholders(RECORD_PART_HOLD, dialect=dialect),
-                        (utc_text(NOW), utc_text(NOW), three, "t5")).fetchone() is None
+    assert (
+        conn.execute(
+            placeholders(RECORD_PART_HOLD, dialect=dialect),
+            (utc_text(NOW), utc_text(NOW), three, "t5"),
+        ).fetchone()
+        is None
+    )
     assert publish(conn, three, token="t5", dialect=dialect) is None
     conn.commit()
     assert claim(conn, three, token="t6", dialect=dialect) is not None
 
     # The account's credential expired: back to PLANNED, and nothing is claimable while paused.
-    back = transition(conn, three, expect=[State.CLAIMED], token="t6", dialect=dialect,
-                      state=State.PLANNED, claim_token=None)
-    conn.execute(placeholders("INSERT INTO accounts (name, paused_at, updated_at)"
-                              " VALUES (?, ?, ?)", dialect=dialect),
-                 ("shop", utc_text(NOW), utc_text(NOW)))
+    back = transition(
+        conn,
+        three,
+        expect=[State.CLAIMED],
+        token="t6",
+        dialect=dialect,
+        state=State.PLANNED,
+        claim_token=None,
+    )
+    conn.execute(
+        placeholders(
+            "INSERT INTO accounts (name, paused_at, updated_at) VALUES (?, ?, ?)", dialect=dialect
+        ),
+        ("shop", utc_text(NOW), utc_text(NOW)),
+    )
     conn.commit()
     assert back is not None and back.state is State.PLANNED
     assert claim(conn, three, token="t7", dialect=dialect) is None
     # A final failure is never claimed by itself.
-    final = transition(conn, two, expect=[State.CLAIMED], token=None, dialect=dialect,
-                       state=State.FAILED, retry_at=None, claim_token=None, reason="refused")
+    final = transition(
+        conn,
+        two,
+        expect=[State.CLAIMED],
+        token=None,
+        dialect=dialect,
+        state=State.FAILED,
+        retry_at=None,
+        claim_token=None,
+        reason="refused",
+    )
     conn.execute(placeholders("DELETE FROM accounts WHERE name = ?", dialect=dialect), ("shop",))
     conn.commit()
     assert final is not None and final.final
@@ -382,10 +483,14 @@ def test_the_publishers_transitions_behave_alike_on_both(db: tuple[Any, Dialect]
 def test_a_batch_claim_takes_the_oldest_claimable_only_on_both(db: tuple[Any, Dialect]) -> None:
     conn, dialect = db
     ids = add_planned(conn, 6, dialect=dialect)
-    conn.execute(placeholders("UPDATE deliveries SET due = ? WHERE id = ?", dialect=dialect),
-                 (utc_text(NOW + timedelta(hours=1)), ids[0]))  # not due yet
-    conn.execute(placeholders("UPDATE deliveries SET due = ? WHERE id = ?", dialect=dialect),
-                 (utc_text(NOW - timedelta(hours=1)), ids[5]))  # the oldest
+    conn.execute(
+        placeholders("UPDATE deliveries SET due = ? WHERE id = ?", dialect=dialect),
+        (utc_text(NOW + timedelta(hours=1)), ids[0]),
+    )  # not due yet
+    conn.execute(
+        placeholders("UPDATE deliveries SET due = ? WHERE id = ?", dialect=dialect),
+        (utc_text(NOW - timedelta(hours=1)), ids[5]),
+    )  # the oldest
     conn.commit()
     assert claim(conn, ids[1], token="t0", dialect=dialect) is not None  # taken already
     first = claim_batch(conn, token="t1", limit=3, dialect=dialect)

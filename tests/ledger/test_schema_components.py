@@ -52,7 +52,8 @@ def test_a_ledger_made_before_components_keeps_working(tmp_path: Path) -> None:
     store = EngagementStore(ledger)
     assert [(r.remote_id, r.likes) for r in store.readings()] == [("100", 4)]
     assert [(i.author, i.attention) for i in store.inbox_items(open_only=True)] == [
-        ("@ann@example.social", "question")]
+        ("@ann@example.social", "question")
+    ]
     assert store.mark("events") == "1234"
     ledger.close()
     # Nothing newer was applied: a klapper from before components still opens it.

@@ -31,8 +31,9 @@ def repo(tmp_path: Path) -> TempRepo:
 
 
 def publish(repo: TempRepo, state: Path) -> tuple[int, str]:
-    result = runner.invoke(app, ["publish", "--due", "--repo", str(repo.root), "--state",
-                                 str(state)])
+    result = runner.invoke(
+        app, ["publish", "--due", "--repo", str(repo.root), "--state", str(state)]
+    )
     return result.exit_code, result.output
 
 
@@ -49,8 +50,9 @@ def tiny_fs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs (needs root; skipped otherwise)."""
     mount = tmp_path / "fs"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip("mounting a tmpfs needs root")
     yield mount
@@ -83,8 +85,7 @@ def test_a_read_only_state_folder(repo: TempRepo, tiny_fs: Path) -> None:
     state.mkdir()
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
     code, output = publish(repo, state)
-    assert_refused(code, output, file=state / LEDGER_FILE, words="cannot be written",
-                   repo=repo)
+    assert_refused(code, output, file=state / LEDGER_FILE, words="cannot be written", repo=repo)
 
 
 def test_a_full_disk_under_the_state_folder(repo: TempRepo, tiny_fs: Path) -> None:
@@ -106,14 +107,14 @@ def test_an_event_log_on_a_full_device(repo: TempRepo, tmp_path: Path, tiny_fs: 
 
 
 def test_an_event_log_that_cannot_be_written_stops_the_command(
-        repo: TempRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: TempRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """ENOSPC on the write itself (a device that fills up meanwhile, or /dev/full)."""
     state = tmp_path / "state"
     (state).mkdir()
     (state / "events.jsonl").symlink_to("/dev/full")
     code, output = publish(repo, state)
-    assert_refused(code, output, file=state / "events.jsonl", words="not a regular file",
-                   repo=repo)
+    assert_refused(code, output, file=state / "events.jsonl", words="not a regular file", repo=repo)
     (state / "events.jsonl").unlink()
 
     def full(fd: int, data: bytes) -> int:

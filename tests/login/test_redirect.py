@@ -68,8 +68,10 @@ def test_code_arriving_while_waiting() -> None:
 def test_busy_port_is_a_clear_error() -> None:
     with RedirectListener() as first:
         port = int(first.redirect_uri.rsplit(":", 1)[1].split("/")[0])
-        with pytest.raises(RedirectError, match=f"cannot listen on 127.0.0.1:{port}"), \
-                RedirectListener(port=port):
+        with (
+            pytest.raises(RedirectError, match=f"cannot listen on 127.0.0.1:{port}"),
+            RedirectListener(port=port),
+        ):
             pass
 
 

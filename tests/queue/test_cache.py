@@ -49,8 +49,13 @@ def test_only_the_changed_file_is_parsed(tmp_path: Path, parsed: list[str]) -> N
     (root / "posts/new.yaml").write_text("text: new\n")
     again = load_repository(root, cache=cache)
     assert sorted(parsed) == ["posts/new.yaml", "posts/p3.yaml"]
-    assert [p.id for p in again.posts] == ["posts/new.yaml", "posts/p0.yaml", "posts/p2.yaml",
-                                           "posts/p3.yaml", "posts/p4.yaml"]
+    assert [p.id for p in again.posts] == [
+        "posts/new.yaml",
+        "posts/p0.yaml",
+        "posts/p2.yaml",
+        "posts/p3.yaml",
+        "posts/p4.yaml",
+    ]
     assert next(p for p in again.posts if p.id == "posts/p3.yaml").text == "changed"
 
 
@@ -75,8 +80,13 @@ def test_watched_cache_looks_only_at_noted_paths(tmp_path: Path, parsed: list[st
     cache.changed([root / "posts/p2.yaml", root / "posts/sub", root / "posts/p4.yaml"])
     repo = load_repository(root, cache=cache)
     assert sorted(parsed) == ["posts/p2.yaml", "posts/sub/x.yaml"]
-    assert [p.id for p in repo.posts] == ["posts/p0.yaml", "posts/p1.yaml", "posts/p2.yaml",
-                                          "posts/p3.yaml", "posts/sub/x.yaml"]
+    assert [p.id for p in repo.posts] == [
+        "posts/p0.yaml",
+        "posts/p1.yaml",
+        "posts/p2.yaml",
+        "posts/p3.yaml",
+        "posts/sub/x.yaml",
+    ]
     parsed.clear()
     assert load_repository(root, cache=cache).posts == repo.posts and parsed == []
     cache.rescan_all()

@@ -25,8 +25,8 @@ from typer.testing import CliRunner
 from klapper.cli import app
 from klapper.ledger import read_events
 from klapper.queue import LoadCache, load_repository
-from tests.scheduler.procs import wait_for
 from tests.queue.repo_helpers import png_bytes
+from tests.scheduler.procs import wait_for
 
 pytestmark = pytest.mark.timeout(60)  # a FIFO read would block for ever: fail instead
 
@@ -91,13 +91,22 @@ EXPECTED = [
     ("posts/\\x1b[31mred.yaml", "warning", "bytes that are not UTF-8 or control"),
     ("posts/later\\x1b]0;pwned\\x07.yaml", "warning", "bytes that are not UTF-8 or control"),
     ("posts/fifo.yaml", "warning", "this is a named pipe (FIFO), not a regular file"),
-    ("posts/huge.yaml", "error", ("file is 2,097,152 bytes; klapper reads files of at most "
-                                 "1,048,576 bytes")),
+    (
+        "posts/huge.yaml",
+        "error",
+        ("file is 2,097,152 bytes; klapper reads files of at most 1,048,576 bytes"),
+    ),
     ("posts/outside.yaml", "error", "symlink to a file outside the content repository"),
-    ("posts/fake-image.yaml", "error", ("../media/script.jpg is not an image: its content is not "
-                                       "PNG, JPEG, GIF or WebP")),
-    ("posts/pipe-image.yaml", "error", ("cannot read media file '../media/pipe.png': this is a "
-                                       "named pipe (FIFO)")),
+    (
+        "posts/fake-image.yaml",
+        "error",
+        ("../media/script.jpg is not an image: its content is not PNG, JPEG, GIF or WebP"),
+    ),
+    (
+        "posts/pipe-image.yaml",
+        "error",
+        ("cannot read media file '../media/pipe.png': this is a named pipe (FIFO)"),
+    ),
 ]
 
 
@@ -107,15 +116,17 @@ def repo(tmp_path: Path) -> Path:
 
 
 def klapper(repo: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [*args, "--repo", str(repo),
-                                      "--state", str(repo.parent / "state")])
+    result = CliRunner().invoke(
+        app, [*args, "--repo", str(repo), "--state", str(repo.parent / "state")]
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, result.output  # stdout and stderr
 
 
 def stdout(repo: Path, *args: str) -> str:
-    result = CliRunner().invoke(app, [*args, "--repo", str(repo),
-                                      "--state", str(repo.parent / "state")])
+    result = CliRunner().invoke(
+        app, [*args, "--repo", str(repo), "--state", str(repo.parent / "state")]
+    )
     return result.stdout
 
 
@@ -125,9 +136,11 @@ def assert_terminal_safe(output: str) -> None:
 
 
 def test_check_gives_each_hostile_thing_one_clear_line(repo: Path) -> None:
-    found = [(p["file"], p["severity"], p["message"])
-             for p in json.loads(stdout(repo, "check", "--format", "json"))
-             if "in the past" not in p["message"]]  # every due post is in the past: not hostile
+    found = [
+        (p["file"], p["severity"], p["message"])
+        for p in json.loads(stdout(repo, "check", "--format", "json"))
+        if "in the past" not in p["message"]
+    ]  # every due post is in the past: not hostile
     for file, severity, words in EXPECTED:
         lines = [f for f in found if f[0] == file]
         assert len(lines) == 1 and lines[0][1] == severity and words in lines[0][2], (file, lines)
@@ -149,7 +162,9 @@ def test_check_github_annotations_are_escaped_too(repo: Path) -> None:
 
 
 def test_plan_shows_escaped_names(repo: Path) -> None:
-    assert [row["post"] for row in json.loads(stdout(repo, "plan", "--format", "json"))] == ["posts/later\\x1b]0;pwned\\x07.yaml"]
+    assert [row["post"] for row in json.loads(stdout(repo, "plan", "--format", "json"))] == [
+        "posts/later\\x1b]0;pwned\\x07.yaml"
+    ]
     code, output = klapper(repo, "plan")
     assert code == 0
     assert_terminal_safe(output)
@@ -159,8 +174,11 @@ def test_plan_shows_escaped_names(repo: Path) -> None:
 
 
 def outbox_texts(repo: Path) -> set[str]:
-    return {json.loads(p.read_text())["text"] for p in (repo / "out-a").glob("*.json")
-            if not p.name.startswith(".")}  # the outbox's own temporary files
+    return {
+        json.loads(p.read_text())["text"]
+        for p in (repo / "out-a").glob("*.json")
+        if not p.name.startswith(".")
+    }  # the outbox's own temporary files
 
 
 def test_publish_due_sends_the_good_posts_and_holds_the_bad(repo: Path) -> None:
@@ -175,8 +193,12 @@ def test_publish_due_sends_the_good_posts_and_holds_the_bad(repo: Path) -> None:
     assert "2 held, 5 published" in output
     events = read_events(repo.parent / "state" / "events.jsonl")
     assert {e["post"] for e in events if e["event"] == "published"} == {
-        "posts/good.yaml", "posts/image.yaml", "posts/caf\\xe9.yaml",
-        "posts/evil\\nWATCHDOG=trigger.yaml", "posts/\\x1b[31mred.yaml"}
+        "posts/good.yaml",
+        "posts/image.yaml",
+        "posts/caf\\xe9.yaml",
+        "posts/evil\\nWATCHDOG=trigger.yaml",
+        "posts/\\x1b[31mred.yaml",
+    }
     # Ids are stable: a second run finds everything done and sends nothing again.
     code, output = klapper(repo, "publish", "--due")
     assert "published" not in output and outbox_texts(repo) == GOOD_TEXTS
@@ -198,7 +220,8 @@ def test_a_fifo_appearing_under_a_watched_rescan_does_not_block(repo: Path) -> N
     cache.changed([late])
     loaded = run_with_timeout(lambda: load_repository(repo, cache=cache))
     assert [p.message for p in loaded.problems if p.source.file == "posts/late.yaml"] == [
-        "this is a named pipe (FIFO), not a regular file; klapper reads only regular files"]
+        "this is a named pipe (FIFO), not a regular file; klapper reads only regular files"
+    ]
 
 
 def test_a_symlink_out_appearing_under_a_watched_rescan_is_not_read(repo: Path) -> None:
@@ -209,8 +232,9 @@ def test_a_symlink_out_appearing_under_a_watched_rescan_is_not_read(repo: Path) 
     cache.changed([late])
     loaded = load_repository(repo, cache=cache)
     assert "Secret from outside" not in {p.text for p in loaded.posts}
-    assert any(p.source.file == "posts/late-link.yaml" and "outside" in p.message
-               for p in loaded.problems)
+    assert any(
+        p.source.file == "posts/late-link.yaml" and "outside" in p.message for p in loaded.problems
+    )
 
 
 def run_with_timeout(call: Callable[[], object], timeout: float = 10.0) -> object:
@@ -226,15 +250,26 @@ def test_the_daemon_publishes_the_good_posts_and_stops_on_sigterm(repo: Path) ->
     state = repo.parent / "state"
     log = (repo.parent / "daemon.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from klapper.cli import main; main()", "run",
-         "--repo", str(repo), "--state", str(state)], stdout=log, stderr=log)
+        [
+            sys.executable,
+            "-c",
+            "from klapper.cli import main; main()",
+            "run",
+            "--repo",
+            str(repo),
+            "--state",
+            str(state),
+        ],
+        stdout=log,
+        stderr=log,
+    )
     try:
-        wait_for(lambda: (repo / "out-a").is_dir() and outbox_texts(repo) == GOOD_TEXTS,
-                 timeout=20)
+        wait_for(lambda: (repo / "out-a").is_dir() and outbox_texts(repo) == GOOD_TEXTS, timeout=20)
         # A FIFO appearing while it runs (file events, a watched rescan) does not wedge it:
         os.mkfifo(repo / "posts" / "late-fifo.yaml")
         (repo / "posts" / "after.yaml").write_bytes(
-            _post("After the FIFO", datetime.now(UTC) - timedelta(seconds=1)))
+            _post("After the FIFO", datetime.now(UTC) - timedelta(seconds=1))
+        )
         wait_for(lambda: "After the FIFO" in outbox_texts(repo), timeout=20)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
@@ -255,7 +290,8 @@ def test_a_media_name_with_a_newline_is_one_line_in_check_and_status(tmp_path: P
     due = datetime.now(UTC) - timedelta(minutes=5)
     (root / "posts" / "x\nFAKE\x1b[2J.jpg").write_text("#!/bin/sh\n")  # no image either
     (root / "posts" / "a.yaml").write_text(
-        f'text: hi\nat: {due:%Y-%m-%dT%H:%M:%SZ}\nmedia: [{{file: "x\\nFAKE\\e[2J.jpg", alt: a}}]\n')
+        f'text: hi\nat: {due:%Y-%m-%dT%H:%M:%SZ}\nmedia: [{{file: "x\\nFAKE\\e[2J.jpg", alt: a}}]\n'
+    )
     code, output = klapper(root, "check")
     assert code == 1
     assert_terminal_safe(output)

@@ -23,9 +23,33 @@ def test_read_file_takes_the_stamp_of_the_open_file(tmp_path: Path) -> None:
     assert read_file(str(path)) == (b"text: hello\n", stamp_of(path.stat()))
 
 
-SCALARS = ["yes", "No", "~", "null", "", "12", "0x1f", "0o17", "1_000", "3.5", ".inf", "-.NaN",
-           "2026-06-02", "2026-06-02 10:00:00", "2026-06-02T10:00:00+02:00", "2026-06-02 10:00",
-           "<<", "=", "on", "OFF", "plain words", "+1", "1e3", "0b101", "190:20:30"]
+SCALARS = [
+    "yes",
+    "No",
+    "~",
+    "null",
+    "",
+    "12",
+    "0x1f",
+    "0o17",
+    "1_000",
+    "3.5",
+    ".inf",
+    "-.NaN",
+    "2026-06-02",
+    "2026-06-02 10:00:00",
+    "2026-06-02T10:00:00+02:00",
+    "2026-06-02 10:00",
+    "<<",
+    "=",
+    "on",
+    "OFF",
+    "plain words",
+    "+1",
+    "1e3",
+    "0b101",
+    "190:20:30",
+]
 
 
 @pytest.mark.parametrize("style", ["{v}", "'{v}'", '"{v}"', "|\n  {v}", "!!str {v}"])
@@ -44,18 +68,24 @@ def test_scalars_resolve_as_pyyaml_does(style: str) -> None:
 
 
 def test_shared_images_are_checked_once_per_load_and_each_post_still_gets_its_error(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     outside = tmp_path / "outside.png"
     outside.write_bytes(png_bytes())
-    posts = {f"posts/{folder}/p{n}.yaml": f"text: hi\nmedia: {{file: ../../media/{image}, "
-             "alt: a}\n" for folder in ("a", "b") for n, image in enumerate(("ok.png", "out.png"))}
+    posts = {
+        f"posts/{folder}/p{n}.yaml": f"text: hi\nmedia: {{file: ../../media/{image}, alt: a}}\n"
+        for folder in ("a", "b")
+        for n, image in enumerate(("ok.png", "out.png"))
+    }
     root = make_repo(tmp_path / "repo", {"media/ok.png": png_bytes(), **posts})
     os.symlink(outside, root / "media" / "out.png")
     repo = load_repository(root)
     assert sorted(p.id for p in repo.posts) == ["posts/a/p0.yaml", "posts/b/p0.yaml"]
     assert {p.media[0].path for p in repo.posts} == {root.absolute() / "media" / "ok.png"}
     assert sorted((p.source.file, p.source.line) for p in repo.problems) == [
-        ("posts/a/p1.yaml", 2), ("posts/b/p1.yaml", 2)]
+        ("posts/a/p1.yaml", 2),
+        ("posts/b/p1.yaml", 2),
+    ]
     assert all("symlink pointing outside" in p.message for p in repo.problems)
     # A later load sees a change of the link: nothing is remembered between loads.
     (root / "media" / "out.png").unlink()
@@ -63,12 +93,25 @@ def test_shared_images_are_checked_once_per_load_and_each_post_still_gets_its_er
     assert len(load_repository(root).posts) == 4
 
 
-@pytest.mark.parametrize("value", [
-    "2026-06-02", "2026-06-02 10:00:00", "2026-06-02T10:00:00", "2026-06-02t10:00:00",
-    "2026-06-02T10:00:00Z", "2026-06-02T10:00:00+02:00", "2026-06-02T10:00:00-05:30",
-    "2026-06-02 10:00:00 +02:00", "2026-06-02T10:00:00.25+02:00", "2026-06-02 1:00:00",
-    "2026-06-02T10:00:00+2", "2026-06-02T24:00:00", "2026-02-30", "2026-06-02T10:00:00-00:00",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-06-02",
+        "2026-06-02 10:00:00",
+        "2026-06-02T10:00:00",
+        "2026-06-02t10:00:00",
+        "2026-06-02T10:00:00Z",
+        "2026-06-02T10:00:00+02:00",
+        "2026-06-02T10:00:00-05:30",
+        "2026-06-02 10:00:00 +02:00",
+        "2026-06-02T10:00:00.25+02:00",
+        "2026-06-02 1:00:00",
+        "2026-06-02T10:00:00+2",
+        "2026-06-02T24:00:00",
+        "2026-02-30",
+        "2026-06-02T10:00:00-00:00",
+    ],
+)
 def test_times_are_read_as_pyyaml_reads_them(value: str) -> None:
     text = f"at: {value}\nalso: &t {value}\nsame: *t\n"
     try:
@@ -80,8 +123,10 @@ def test_times_are_read_as_pyyaml_reads_them(value: str) -> None:
     data = read_documents(text.encode())[0].data
     assert data == expected
     assert type(data["at"]) is type(expected["at"])
-    assert getattr(data["at"], "utcoffset", lambda: None)() == getattr(
-        expected["at"], "utcoffset", lambda: None)()
+    assert (
+        getattr(data["at"], "utcoffset", lambda: None)()
+        == getattr(expected["at"], "utcoffset", lambda: None)()
+    )
 
 
 def _age(root: Path) -> None:
@@ -93,9 +138,11 @@ def _age(root: Path) -> None:
 
 
 def test_unchanged_folders_are_not_listed_again_and_changes_still_show(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = make_repo(tmp_path, {"posts/a/one.yaml": "text: one\n",
-                                "posts/b/two.yaml": "text: two\n"})
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repo(
+        tmp_path, {"posts/a/one.yaml": "text: one\n", "posts/b/two.yaml": "text: two\n"}
+    )
     _age(root)
     cache = LoadCache()
     assert [p.text for p in load_repository(root, cache=cache).posts] == ["one", "two"]
@@ -109,19 +156,25 @@ def test_unchanged_folders_are_not_listed_again_and_changes_still_show(
     stat = one.stat()
     os.utime(one, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert [p.text for p in load_repository(root, cache=cache).posts] == [
-        "one, edited in place", "two"]
+        "one, edited in place",
+        "two",
+    ]
     assert listed == []
 
     (root / "posts" / "a" / "three.yaml").write_text("text: three\n")
     (root / "posts" / "b" / "two.yaml").unlink()
     assert [p.text for p in load_repository(root, cache=cache).posts] == [
-        "one, edited in place", "three"]
+        "one, edited in place",
+        "three",
+    ]
     assert sorted(os.path.relpath(p, root) for p in listed) == ["posts/a", "posts/b"]
 
 
 def test_a_folder_holding_a_symlink_is_listed_every_time(tmp_path: Path) -> None:
-    root = make_repo(tmp_path / "repo", {"posts/real.yaml": "text: real\n",
-                                         "notes/linked.yaml": "text: linked\n"})
+    root = make_repo(
+        tmp_path / "repo",
+        {"posts/real.yaml": "text: real\n", "notes/linked.yaml": "text: linked\n"},
+    )
     os.symlink(root / "notes" / "linked.yaml", root / "posts" / "link.yaml")
     _age(root)
     cache = LoadCache()
@@ -129,7 +182,9 @@ def test_a_folder_holding_a_symlink_is_listed_every_time(tmp_path: Path) -> None
     assert cache.listings == {}
     (root / "notes" / "linked.yaml").write_text("text: changed behind the link\n")
     assert sorted(p.text for p in load_repository(root, cache=cache).posts) == [
-        "changed behind the link", "real"]
+        "changed behind the link",
+        "real",
+    ]
 
 
 def _summary(repo: Repository) -> tuple[list[tuple[str, str, Source]], list[Problem]]:
@@ -151,8 +206,10 @@ def test_cached_rescans_agree_with_a_fresh_load_through_random_edits(tmp_path: P
         if path.exists() and rng.random() < 0.3:
             path.unlink()
         else:
-            posts = [f"- {{id: p{rng.randint(1, 12)}, text: step {step} n{n}}}"
-                     for n in range(rng.randint(0, 3))]
+            posts = [
+                f"- {{id: p{rng.randint(1, 12)}, text: step {step} n{n}}}"
+                for n in range(rng.randint(0, 3))
+            ]
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(posts) + "\n" if posts else "text: [unclosed\n")
             os.utime(path, ns=(step * 10**9, step * 10**9))

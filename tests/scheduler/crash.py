@@ -18,10 +18,10 @@ from pathlib import Path
 
 from klapper.ledger import Ledger, State, idempotency_key, read_events
 from klapper.ledger.store import LEDGER_FILE
-from tests.scheduler.procs import start, wait_for
-from tests.scheduler.repo import TempRepo
 from tests.fakes.generic import FakeServer, token_for
 from tests.fakes.mastodon import FakeMastodon
+from tests.scheduler.procs import start, wait_for
+from tests.scheduler.repo import TempRepo
 
 
 @dataclass
@@ -44,8 +44,9 @@ class CrashReport:
         return not (self.duplicates or self.losses or self.strays or self.ledger_mismatches)
 
 
-def write_batch(repo: TempRepo, *, posts: int, spread: float, rng: random.Random,
-                to: list[str]) -> None:
+def write_batch(
+    repo: TempRepo, *, posts: int, spread: float, rng: random.Random, to: list[str]
+) -> None:
     """``posts`` posts to two accounts, a third of them threads, due over ``spread`` seconds.
 
     Each post's thread (if any) and due time are fixed by its number; ``rng`` shuffles the
@@ -57,14 +58,28 @@ def write_batch(repo: TempRepo, *, posts: int, spread: float, rng: random.Random
     for number in numbers:
         due = start_at + timedelta(seconds=spread * number / max(posts - 1, 1))
         thread = [{"text": f"Post {number}, part {k}"} for k in (2, 3)] if number % 3 == 0 else []
-        repo.write(f"p{number:04d}", text=f"Post {number}", at=due, to=to,
-                   **({"thread": thread} if thread else {}))
+        repo.write(
+            f"p{number:04d}",
+            text=f"Post {number}",
+            at=due,
+            to=to,
+            **({"thread": thread} if thread else {}),
+        )
 
 
-def drill(folder: Path, *, posts: int = 30, kills: int = 10, seed: int = 1,
-          spread: float = 1.0, kill_after: tuple[float, float] = (0.0, 0.2),
-          server_delay: float = 0.05, settle: float = 60.0, platform: str = "generic",
-          delete_ledger: bool = False) -> CrashReport:
+def drill(
+    folder: Path,
+    *,
+    posts: int = 30,
+    kills: int = 10,
+    seed: int = 1,
+    spread: float = 1.0,
+    kill_after: tuple[float, float] = (0.0, 0.2),
+    server_delay: float = 0.05,
+    settle: float = 60.0,
+    platform: str = "generic",
+    delete_ledger: bool = False,
+) -> CrashReport:
     """Run the drill in ``folder``; returns what it found (never raises on a bad outcome).
 
     ``platform``: "generic" (two accounts on tests/fakes/generic.py, which keeps no keys) or
@@ -82,8 +97,14 @@ def drill(folder: Path, *, posts: int = 30, kills: int = 10, seed: int = 1,
         write_batch(repo, posts=posts, spread=spread, rng=rng, to=list(accounts))
         for _ in range(kills):
             seen = server.requests()
-            proc = start("daemon", repo=repo.root, state=state, api=server.url, refresh=0.5,
-                         platform=platform)
+            proc = start(
+                "daemon",
+                repo=repo.root,
+                state=state,
+                api=server.url,
+                refresh=0.5,
+                platform=platform,
+            )
             # Kill it while it talks to the platform: that is where it hurts. With nothing left
             # to publish, kill it anyway.
             with contextlib.suppress(AssertionError):
@@ -96,13 +117,19 @@ def drill(folder: Path, *, posts: int = 30, kills: int = 10, seed: int = 1,
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{state / LEDGER_FILE}{suffix}").unlink(missing_ok=True)
                 report.ledgers_deleted += 1
-        proc = start("daemon", repo=repo.root, state=state, api=server.url, refresh=0.5,
-                     platform=platform)
+        proc = start(
+            "daemon", repo=repo.root, state=state, api=server.url, refresh=0.5, platform=platform
+        )
         ledger = Ledger.open(state=state)
         try:
-            wait_for(lambda: all(d.state is State.PUBLISHED for d in ledger.deliveries())
-                     and len(ledger.deliveries()) == posts * len(accounts), timeout=settle,
-                     every=0.1)
+            wait_for(
+                lambda: (
+                    all(d.state is State.PUBLISHED for d in ledger.deliveries())
+                    and len(ledger.deliveries()) == posts * len(accounts)
+                ),
+                timeout=settle,
+                every=0.1,
+            )
         except AssertionError:
             pass  # reported below as losses
         finally:
@@ -126,8 +153,9 @@ class _Server:
         self.generic: FakeServer | None = None
         self.mastodon: FakeMastodon | None = None
         if platform == "mastodon":
-            self.mastodon = FakeMastodon(flavor="gotosocial", remaining=10**9, media_polls=0,
-                                         post_delay=delay)
+            self.mastodon = FakeMastodon(
+                flavor="gotosocial", remaining=10**9, media_polls=0, post_delay=delay
+            )
             self.url = self.mastodon.url
         else:
             self.generic = FakeServer()
@@ -169,8 +197,9 @@ def _compare(ledger: Ledger, server: _Server, report: CrashReport) -> None:
     for delivery in ledger.deliveries():
         report.deliveries += 1
         number = int(delivery.post_id.removeprefix("posts/p").removesuffix(".yaml"))
-        texts = [f"Post {number}"] + ([f"Post {number}, part {k}" for k in (2, 3)]
-                                      if number % 3 == 0 else [])
+        texts = [f"Post {number}"] + (
+            [f"Post {number}, part {k}" for k in (2, 3)] if number % 3 == 0 else []
+        )
         recorded = {p.part: p.remote_id for p in ledger.parts(delivery.id)}
         for part, text in enumerate(texts):
             name = text if server.mastodon is not None else idempotency_key(delivery.id, part)

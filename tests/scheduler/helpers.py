@@ -29,19 +29,34 @@ class Clock:
         return self.now
 
 
-def make_post(post_id: str, *, to: tuple[str, ...] = ("a",), text: str | None = None,
-              thread: tuple[str, ...] = (), at: datetime | None = None, **kw: Any) -> Post:
-    return Post(id=post_id, source=Source(f"posts/{post_id}.yaml"),
-                text=text if text is not None else f"Post {post_id}", to=to,
-                thread=tuple(Part(text=t) for t in thread), at=at, **kw)
+def make_post(
+    post_id: str,
+    *,
+    to: tuple[str, ...] = ("a",),
+    text: str | None = None,
+    thread: tuple[str, ...] = (),
+    at: datetime | None = None,
+    **kw: Any,
+) -> Post:
+    return Post(
+        id=post_id,
+        source=Source(f"posts/{post_id}.yaml"),
+        text=text if text is not None else f"Post {post_id}",
+        to=to,
+        thread=tuple(Part(text=t) for t in thread),
+        at=at,
+        **kw,
+    )
 
 
 def make_config(accounts: tuple[str, ...] = ("a", "b"), **publishing: Any) -> Config:
     settings = {"backoff": "10s", "max_backoff": "5m", "timeout": "0.5s", **publishing}
-    return Config.model_validate({
-        "accounts": {name: {"platform": "outbox", "path": f"out-{name}"} for name in accounts},
-        "publishing": settings,
-    })
+    return Config.model_validate(
+        {
+            "accounts": {name: {"platform": "outbox", "path": f"out-{name}"} for name in accounts},
+            "publishing": settings,
+        }
+    )
 
 
 @dataclass
@@ -60,10 +75,17 @@ class Env:
         self.ledger = Ledger.open(state=self.state)
         self.events = EventLog(self.state / "events.jsonl")
         self.publisher = Publisher(
-            ledger=self.ledger, events=self.events, config=self.config, posts=self.posts,
-            adapters=generic_factory(api_base=self.server.url, repo=self.state,
-                                     timeout=self.config.publishing.timeout.total_seconds()),
-            clock=self.clock, rng=random.Random(7),
+            ledger=self.ledger,
+            events=self.events,
+            config=self.config,
+            posts=self.posts,
+            adapters=generic_factory(
+                api_base=self.server.url,
+                repo=self.state,
+                timeout=self.config.publishing.timeout.total_seconds(),
+            ),
+            clock=self.clock,
+            rng=random.Random(7),
         )
 
     def plan(self, post: Post, *, due: datetime | None = None) -> list[str]:
@@ -73,10 +95,17 @@ class Env:
         ids = []
         for account in post.to:
             row = self.ledger.insert_planned(
-                post_id=post.id, occurrence="", account=account, platform="outbox",
-                due=due or self.clock.now, content_hash=post.content_hash(account, "outbox"),
-                slotted=False, source=post.source.file, first_line=post.first_line,
-                now=self.clock.now)
+                post_id=post.id,
+                occurrence="",
+                account=account,
+                platform="outbox",
+                due=due or self.clock.now,
+                content_hash=post.content_hash(account, "outbox"),
+                slotted=False,
+                source=post.source.file,
+                first_line=post.first_line,
+                now=self.clock.now,
+            )
             ids.append(row.id)
         return ids
 

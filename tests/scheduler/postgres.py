@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg is not installed: pip install -e '.[test]'"
+)
 from psycopg.rows import dict_row  # noqa: E402 - only once psycopg is known to be there
 
 from klapper.engagement.schema import MIGRATIONS as ENGAGEMENT  # noqa: E402
@@ -30,11 +32,14 @@ from tests.fakes.postgres import Cluster, pg_bindir, server_user, start_cluster 
 def throwaway_cluster() -> Iterator[Cluster]:
     """A running cluster for the ``with`` block; skips the test when PostgreSQL is absent."""
     if pg_bindir() is None:
-        pytest.skip("PostgreSQL server binaries not found (Debian: apt-get install postgresql,"
-                    " or set KLAPPER_PG_BIN to the folder holding initdb)")
+        pytest.skip(
+            "PostgreSQL server binaries not found (Debian: apt-get install postgresql,"
+            " or set KLAPPER_PG_BIN to the folder holding initdb)"
+        )
     if server_user() is None:
-        pytest.skip("running as root with neither a 'postgres' nor a 'nobody' user to run"
-                    " the server as")
+        pytest.skip(
+            "running as root with neither a 'postgres' nor a 'nobody' user to run the server as"
+        )
     folder = Path(tempfile.mkdtemp(prefix="klapper-pg-"))
     cluster = start_cluster(folder)
     try:
@@ -52,8 +57,9 @@ class Schema:
     name: str
 
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[dict[str, Any]]:
-        return psycopg.connect(self.cluster.conninfo(schema=self.name), autocommit=autocommit,
-                               row_factory=dict_row)
+        return psycopg.connect(
+            self.cluster.conninfo(schema=self.name), autocommit=autocommit, row_factory=dict_row
+        )
 
 
 @contextlib.contextmanager

@@ -13,8 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float = 10.0,
-             every: float = 0.02) -> object:
+def wait_for(
+    predicate: Callable[[], object], *, timeout: float = 10.0, every: float = 0.02
+) -> object:
     """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -52,9 +53,17 @@ class NotifySocket:
         self.sock.close()
 
 
-def start(mode: str, *, repo: Path, state: Path, api: str, notify: NotifySocket | None = None,
-          extra_env: dict[str, str] | None = None, refresh: float = 30.0,
-          platform: str = "generic") -> subprocess.Popen:
+def start(
+    mode: str,
+    *,
+    repo: Path,
+    state: Path,
+    api: str,
+    notify: NotifySocket | None = None,
+    extra_env: dict[str, str] | None = None,
+    refresh: float = 30.0,
+    platform: str = "generic",
+) -> subprocess.Popen:
     """``python -m tests.scheduler.runner MODE`` with stderr (JSON logs) to <state>/<mode>.log."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
     env.pop("NOTIFY_SOCKET", None)
@@ -63,8 +72,24 @@ def start(mode: str, *, repo: Path, state: Path, api: str, notify: NotifySocket 
     state.mkdir(parents=True, exist_ok=True)
     log = open(state / f"{mode}.log", "ab")  # noqa: SIM115 - the child holds it
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.scheduler.runner", mode, "--repo", str(repo),
-         "--state", str(state), "--api", api, "--refresh", str(refresh),
-         "--platform", platform],
-        cwd=ROOT, env=env, stdout=log, stderr=log,
+        [
+            sys.executable,
+            "-m",
+            "tests.scheduler.runner",
+            mode,
+            "--repo",
+            str(repo),
+            "--state",
+            str(state),
+            "--api",
+            api,
+            "--refresh",
+            str(refresh),
+            "--platform",
+            platform,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
     )

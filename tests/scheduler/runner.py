@@ -27,10 +27,16 @@ from tests.fakes.mastodon import TOKEN
 
 def mastodon_factory(*, api_base: str, repo: Path, timeout: float) -> Callable[[str], Adapter]:
     """Every account is the fake Mastodon's one account, through klapper's Mastodon adapter."""
+
     def build(account: str) -> Adapter:
-        return MastodonAdapter(name=account, settings={"instance": api_base,
-                                                       "cache_dir": str(repo)},
-                               secrets={"access_token": TOKEN}, repo=repo, timeout=timeout)
+        return MastodonAdapter(
+            name=account,
+            settings={"instance": api_base, "cache_dir": str(repo)},
+            secrets={"access_token": TOKEN},
+            repo=repo,
+            timeout=timeout,
+        )
+
     return build
 
 
@@ -41,15 +47,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--api", required=True)
     parser.add_argument("--refresh", type=float, default=30.0)
-    parser.add_argument("--platform", choices=["generic", "mastodon"], default="generic",
-                        help="mastodon: the real adapter on tests/fakes/mastodon.py")
+    parser.add_argument(
+        "--platform",
+        choices=["generic", "mastodon"],
+        default="generic",
+        help="mastodon: the real adapter on tests/fakes/mastodon.py",
+    )
     args = parser.parse_args(argv)
     setup_logging(log_format="json")
     build = mastodon_factory if args.platform == "mastodon" else generic_factory
     engine = Engine(
-        repo=args.repo, state=args.state, watched=args.mode == "daemon",
+        repo=args.repo,
+        state=args.state,
+        watched=args.mode == "daemon",
         adapters_for=lambda config, repo: build(
-            api_base=args.api, repo=repo, timeout=config.publishing.timeout.total_seconds()),
+            api_base=args.api, repo=repo, timeout=config.publishing.timeout.total_seconds()
+        ),
     )
     wedge = os.environ.get("KLAPPER_TEST_WEDGE")
     if wedge:

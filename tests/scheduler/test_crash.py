@@ -16,11 +16,19 @@ def test_sigkill_at_random_moments_neither_duplicates_nor_loses(tmp_path: Path) 
 
 
 def test_sigkill_and_a_deleted_ledger_on_a_server_that_ignores_idempotency_keys(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Issue 9, proof: the ledger is deleted after every kill; the fake GoToSocial keeps no
     keys, so only the event log and `find` stand between a kill and a second post."""
-    report = drill(tmp_path, posts=12, kills=6, seed=5, platform="mastodon",
-                   delete_ledger=True, server_delay=0.1)
+    report = drill(
+        tmp_path,
+        posts=12,
+        kills=6,
+        seed=5,
+        platform="mastodon",
+        delete_ledger=True,
+        server_delay=0.1,
+    )
     assert report.kills == 6 and report.ledgers_deleted == 6
     assert report.deliveries == 12 and report.parts == 20
     assert report.duplicates == [] and report.losses == [] and report.strays == []

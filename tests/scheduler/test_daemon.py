@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from klapper.ledger import Ledger, State, read_events
+from tests.fakes.generic import FakeServer, token_for
 from tests.scheduler.procs import NotifySocket, start, wait_for
 from tests.scheduler.repo import TempRepo
-from tests.fakes.generic import FakeServer, token_for
 
 
 @pytest.fixture
@@ -41,8 +41,9 @@ def texts(server: FakeServer) -> list[str]:
 
 
 @contextmanager
-def daemon(repo: TempRepo, state: Path, server: FakeServer,
-           **options: object) -> Iterator[subprocess.Popen]:
+def daemon(
+    repo: TempRepo, state: Path, server: FakeServer, **options: object
+) -> Iterator[subprocess.Popen]:
     """The daemon in a child process, killed at the end whatever the test did to it."""
     proc = start("daemon", repo=repo.root, state=state, api=server.url, **options)
     try:
@@ -107,14 +108,22 @@ def test_catch_up_publishes_recent_and_marks_old_as_missed(setup) -> None:
     repo.write("old", text="Old", at=old)
     ledger = Ledger.open(state=state)
     for post, due in (("posts/recent.yaml", recent), ("posts/old.yaml", old)):
-        ledger.insert_planned(post_id=post, occurrence="", account="a", platform="outbox",
-                              due=due, content_hash="x", slotted=False, source=post,
-                              first_line="", now=old)  # planned before klapper went down
+        ledger.insert_planned(
+            post_id=post,
+            occurrence="",
+            account="a",
+            platform="outbox",
+            due=due,
+            content_hash="x",
+            slotted=False,
+            source=post,
+            first_line="",
+            now=old,
+        )  # planned before klapper went down
     try:
         with daemon(repo, state, server) as proc:
             wait_for(lambda: texts(server) == ["Recent"], timeout=15)
-            wait_for(lambda: [d.state for d in ledger.for_post("posts/old.yaml")]
-                     == [State.MISSED])
+            wait_for(lambda: [d.state for d in ledger.for_post("posts/old.yaml")] == [State.MISSED])
             stop(proc)
     finally:
         ledger.close()
@@ -155,8 +164,7 @@ def test_second_sigterm_exits_at_once_and_nothing_is_lost(setup) -> None:
     proc = start("daemon", repo=repo.root, state=state, api=server.url)
     ledger = Ledger.open(state=state)
     try:
-        wait_for(lambda: ledger.for_post("posts/slow.yaml")[0].state is State.PUBLISHED,
-                 timeout=15)
+        wait_for(lambda: ledger.for_post("posts/slow.yaml")[0].state is State.PUBLISHED, timeout=15)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
@@ -175,8 +183,10 @@ def test_a_hostile_file_name_adds_no_notify_field(setup, notify) -> None:
         wait_for(lambda: notify.saw("READY", "1"), timeout=15)
         stop(proc)
     notify.poll()
-    assert all(set(m) <= {"READY", "STATUS", "RELOADING", "MONOTONIC_USEC", "STOPPING"}
-               for m in notify.messages), notify.messages
+    assert all(
+        set(m) <= {"READY", "STATUS", "RELOADING", "MONOTONIC_USEC", "STOPPING"}
+        for m in notify.messages
+    ), notify.messages
     status = next(m["STATUS"] for m in notify.messages if "READY" in m)
     assert status.startswith("next: posts/x\\nWATCHDOG=trigger\\nMAINPID=1.yaml to a at ")
 
@@ -194,8 +204,13 @@ def test_a_burst_of_sighups_then_sigterm_stops_every_time(setup, tmp_path: Path)
             sock = NotifySocket(repo.root)
             repo.configure(accounts=("a",))
             repo.write("later", text="Later", at=datetime.now(UTC) + timedelta(hours=1))
-            proc = start("daemon", repo=repo.root, state=tmp_path / f"state{number}",
-                         api=server.url, notify=sock)
+            proc = start(
+                "daemon",
+                repo=repo.root,
+                state=tmp_path / f"state{number}",
+                api=server.url,
+                notify=sock,
+            )
             runs.append((proc, sock))
         for number, (proc, sock) in enumerate(runs):
             wait_for(lambda sock=sock: sock.saw("READY", "1"), timeout=30)

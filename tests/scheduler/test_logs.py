@@ -22,12 +22,14 @@ def restore_logging() -> Iterator[None]:
 
 
 def test_json_logs_carry_library_records_formatted_and_redacted(
-        capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
     redaction = setup_logging(log_format="json")
     redaction.add(["s3cret-token"])
     logging.getLogger("klapper.daemon").info("klapper running")
     logging.getLogger("apscheduler.scheduler").warning(
-        'Execution of job "x" skipped: maximum number of running instances reached (1)')
+        'Execution of job "x" skipped: maximum number of running instances reached (1)'
+    )
     logging.getLogger("urllib3.connectionpool").warning("retrying with s3cret-token")
     logging.getLogger("apscheduler.scheduler").info("Added job")  # libraries: warnings up
     setup_logging(log_format="json")  # a second call replaces its handler: no line twice
@@ -35,6 +37,9 @@ def test_json_logs_carry_library_records_formatted_and_redacted(
     lines = capsys.readouterr().err.splitlines()
     records = [json.loads(line) for line in lines]
     assert [(r["logger"], r["level"]) for r in records] == [
-        ("klapper.daemon", "info"), ("apscheduler.scheduler", "warning"),
-        ("urllib3.connectionpool", "warning"), ("watchdog.observers", "error")]
+        ("klapper.daemon", "info"),
+        ("apscheduler.scheduler", "warning"),
+        ("urllib3.connectionpool", "warning"),
+        ("watchdog.observers", "error"),
+    ]
     assert "s3cret-token" not in "".join(lines)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from klapper.adapters.base import Adapter, Outgoing
 from klapper.queue.model import Media
-from tests.scheduler.helpers import Env, make_post
 from tests.queue.repo_helpers import png_bytes
+from tests.scheduler.helpers import Env, make_post
 
 
 def test_a_png_named_jpg_goes_out_as_image_png(env: Env, tmp_path: Path) -> None:

@@ -15,8 +15,13 @@ from tests.scheduler.procs import NotifySocket, wait_for
 
 def test_notifier_speaks_the_sd_notify_protocol(tmp_path: Path) -> None:
     sock = NotifySocket(tmp_path)
-    notifier = Notifier(environ={"NOTIFY_SOCKET": str(sock.path), "WATCHDOG_USEC": "20000000",
-                                 "WATCHDOG_PID": str(os.getpid())})
+    notifier = Notifier(
+        environ={
+            "NOTIFY_SOCKET": str(sock.path),
+            "WATCHDOG_USEC": "20000000",
+            "WATCHDOG_PID": str(os.getpid()),
+        }
+    )
     assert notifier.watchdog_interval == 10.0
     notifier.ready("next: p at 09:00")
     notifier.watchdog()
@@ -38,8 +43,9 @@ def test_notifier_sends_no_field_smuggled_into_a_value(tmp_path: Path) -> None:
     notifier.send(STATUS="tab\there", ERRNO="5\n")
     wait_for(lambda: len(sock.poll()) == 2)
     first, second = sock.messages
-    assert first == {"STATUS": "next: posts/x\\nWATCHDOG=trigger\\nMAINPID=1\\r\\x1b[2J"
-                                "\\u2028READY=1.yaml"}
+    assert first == {
+        "STATUS": "next: posts/x\\nWATCHDOG=trigger\\nMAINPID=1\\r\\x1b[2J\\u2028READY=1.yaml"
+    }
     assert second == {"STATUS": "tab\\there", "ERRNO": "5\\n"}
     with pytest.raises(ValueError, match="field name"):
         notifier.send(**{"STATUS=x\nWATCHDOG": "trigger"})
@@ -48,25 +54,34 @@ def test_notifier_sends_no_field_smuggled_into_a_value(tmp_path: Path) -> None:
 
 def test_notifier_is_silent_without_systemd_and_never_blocks(tmp_path: Path) -> None:
     Notifier(environ={}).ready("x")  # no socket: nothing happens
-    assert Notifier(environ={"WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}).watchdog_interval \
-        is None  # the watchdog is meant for another process
+    assert (
+        Notifier(environ={"WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}).watchdog_interval is None
+    )  # the watchdog is meant for another process
     sock = NotifySocket(tmp_path)  # nobody reads it: the queue fills, sending must not block
     notifier = Notifier(environ={"NOTIFY_SOCKET": str(sock.path)})
     done = threading.Event()
-    threading.Thread(target=lambda: ([notifier.status("x" * 2000) for _ in range(2000)],
-                                     done.set()), daemon=True).start()
+    threading.Thread(
+        target=lambda: ([notifier.status("x" * 2000) for _ in range(2000)], done.set()), daemon=True
+    ).start()
     assert done.wait(timeout=10)
     sock.close()
 
 
 @pytest.mark.parametrize("polling", [False, True], ids=["events", "polling"])
-def test_watcher_reports_post_and_config_changes_once_settled(tmp_path: Path,
-                                                              polling: bool) -> None:
+def test_watcher_reports_post_and_config_changes_once_settled(
+    tmp_path: Path, polling: bool
+) -> None:
     (tmp_path / "posts").mkdir()
     (tmp_path / "klapper.yaml").write_text("timezone: UTC\n")
     batches: list[set[str]] = []
-    watcher = RepoWatcher(root=tmp_path, posts="posts", config_file="klapper.yaml",
-                          on_change=batches.append, debounce=0.2, polling=polling)
+    watcher = RepoWatcher(
+        root=tmp_path,
+        posts="posts",
+        config_file="klapper.yaml",
+        on_change=batches.append,
+        debounce=0.2,
+        polling=polling,
+    )
     watcher.start()
     try:
         for number in range(5):  # a burst, as from `git pull`

@@ -171,8 +171,7 @@ def test_claim_of_a_dead_process_becomes_unknown_then_found(env: Env) -> None:
     claimed = env.ledger.claim(delivery, token="t", owner="elsewhere:1:1", now=env.clock.now)
     assert claimed is not None
     # The dead process got the post out before it died.
-    env.server.platform.store(account="a", body={"text": "Post p"},
-                              key=f"klapper-{delivery}-0")
+    env.server.platform.store(account="a", body={"text": "Post p"}, key=f"klapper-{delivery}-0")
     assert env.publisher.publish(delivery) is None  # claimed: nobody else may touch it
     released = env.ledger.release_dead_claims(now=env.clock.now, alive=lambda d: False)
     assert [d.state for d in released] == [State.UNKNOWN] and released[0].in_flight == 0
@@ -184,8 +183,10 @@ def test_planned_beyond_catch_up_is_missed(env: Env) -> None:
     (old,) = env.plan(make_post("old"), due=env.clock.now - timedelta(hours=3))
     env.plan(make_post("recent"), due=env.clock.now - timedelta(hours=1))
     outcomes = env.publisher.publish_due()
-    assert {o.delivery.post_id: o.event for o in outcomes} == {"old": "missed",
-                                                             "recent": "published"}
+    assert {o.delivery.post_id: o.event for o in outcomes} == {
+        "old": "missed",
+        "recent": "published",
+    }
     assert env.ledger.get(old).state is State.MISSED
     assert [e["post"] for e in env.events_named("missed")] == ["old"]
 
@@ -208,6 +209,7 @@ def test_an_unexpected_error_fails_for_good_after_three_tries_in_one_line_each(
         def publish(outgoing):
             def deeper(depth: int) -> int:
                 return deeper(depth + 1)
+
             return deeper(0)  # what Mastodon.py's version detection did on Takahē
 
         adapter.publish = publish  # type: ignore[method-assign]
@@ -233,15 +235,18 @@ def test_an_unexpected_error_fails_for_good_after_three_tries_in_one_line_each(
     assert len(tracebacks) == 1 and tracebacks[0].levelno == logging.DEBUG
 
 
-def test_campaign_tags_go_out_in_every_part_and_stay_the_same_on_a_retry(
-        tmp_path, server) -> None:
+def test_campaign_tags_go_out_in_every_part_and_stay_the_same_on_a_retry(tmp_path, server) -> None:
     links = Links.model_validate({"utm": {"source": "{account}", "campaign": "{post}-{date}"}})
     config = make_config().model_copy(update={"links": links})
     env = Env(state=tmp_path / "utm", server=server, config=config)
     try:
         due = env.clock.now
-        (delivery,) = env.plan(make_post("p", text="Sale: https://shop.de/a?x=1#top.",
-                                         thread=("More: https://shop.de/b",)), due=due)
+        (delivery,) = env.plan(
+            make_post(
+                "p", text="Sale: https://shop.de/a?x=1#top.", thread=("More: https://shop.de/b",)
+            ),
+            due=due,
+        )
         env.server.platform.fail_next("500")  # the first try may be out: the retry finds it
         env.publisher.publish(delivery)
         env.clock.advance(minutes=5)

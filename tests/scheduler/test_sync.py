@@ -25,8 +25,9 @@ class World:
         self.now = NOW
 
     def sync(self) -> SyncReport:
-        return sync(ledger=self.ledger, events=self.events, repository=self.repo.load(),
-                    now=self.now)
+        return sync(
+            ledger=self.ledger, events=self.events, repository=self.repo.load(), now=self.now
+        )
 
     def rows(self, post: str) -> list:
         return self.ledger.for_post(f"posts/{post}.yaml")
@@ -39,10 +40,22 @@ class World:
         """Mark the delivery published, as the publisher would."""
         (row,) = self.rows(post)
         claimed = self.ledger.claim(row.id, token="t", owner="o", now=row.due)
-        self.ledger.record_part(PartRecord(delivery_id=row.id, part=0, remote_id="r1", url=None,
-                                           published_at=row.due, ref={}), token="t", now=row.due)
-        self.ledger.update(claimed.id, now=row.due, expect=[State.CLAIMED],
-                           state=State.PUBLISHED, token="t", remote_id="r1", published_at=row.due)
+        self.ledger.record_part(
+            PartRecord(
+                delivery_id=row.id, part=0, remote_id="r1", url=None, published_at=row.due, ref={}
+            ),
+            token="t",
+            now=row.due,
+        )
+        self.ledger.update(
+            claimed.id,
+            now=row.due,
+            expect=[State.CLAIMED],
+            state=State.PUBLISHED,
+            token="t",
+            remote_id="r1",
+            published_at=row.due,
+        )
 
     def events_named(self, name: str) -> list[dict]:
         return [e for e in read_events(self.events.path) if e["event"] == name]
@@ -178,15 +191,24 @@ def test_repeats_get_one_row_per_occurrence(world: World) -> None:
 def test_times_are_stored_in_utc_across_the_dst_change(world: World) -> None:
     from klapper.cli.engine import _local
 
-    world.repo.write("night", text="Night owl", every="30 2 * * *", count=4,
-                     start=datetime(2026, 3, 27, tzinfo=UTC))
+    world.repo.write(
+        "night",
+        text="Night owl",
+        every="30 2 * * *",
+        count=4,
+        start=datetime(2026, 3, 27, tzinfo=UTC),
+    )
     world.sync()
     rows = world.rows("night")
     raw = [r[0] for r in world.ledger._read("SELECT due FROM deliveries ORDER BY due")]
     assert all(text.endswith("+00:00") for text in raw)
     # 02:30 in Berlin: CET (UTC+1), then on 29 March the gap moves it to 03:30 CEST (UTC+2).
     assert [(r.due.day, r.due.hour, r.due.minute) for r in rows] == [
-        (27, 1, 30), (28, 1, 30), (29, 1, 30), (30, 0, 30)]
+        (27, 1, 30),
+        (28, 1, 30),
+        (29, 1, 30),
+        (30, 0, 30),
+    ]
     shown = [_local(r.due, world.repo.load().config.tz) for r in rows]
     assert shown[0].endswith("02:30 CET") and shown[2].endswith("03:30 CEST")
     assert shown[3].endswith("02:30 CEST")
@@ -203,7 +225,8 @@ class _Stale(Ledger):
 
 
 def test_a_sync_racing_another_process_plans_nothing_twice_and_does_not_crash(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     world = World(tmp_path)
     world.repo.write("a", text="A", at=NOW + timedelta(hours=3))
     world.repo.write("b", text="B", at=NOW + timedelta(hours=4))

@@ -16,8 +16,11 @@ from tests.scheduler.procs import wait_for
 
 @pytest.fixture
 def timers() -> Iterator[Timers]:
-    scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(4)},
-                                    job_defaults={"misfire_grace_time": None, "max_instances": 1})
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        executors={"default": ThreadPoolExecutor(4)},
+        job_defaults={"misfire_grace_time": None, "max_instances": 1},
+    )
     scheduler.start()
     yield Timers(scheduler)
     scheduler.shutdown(wait=False)

@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from klapper.ledger import Ledger, State
+from tests.fakes.generic import FakeServer, token_for
 from tests.scheduler.procs import ROOT, start, wait_for
 from tests.scheduler.repo import TempRepo
-from tests.fakes.generic import FakeServer, token_for
 
 
-def test_daemon_and_batch_runs_share_the_work_without_duplicates(tmp_path: Path,
-                                                                  server: FakeServer) -> None:
+def test_daemon_and_batch_runs_share_the_work_without_duplicates(
+    tmp_path: Path, server: FakeServer
+) -> None:
     repo = TempRepo(tmp_path / "repo")
     repo.configure(accounts=("a", "b", "c"))
     for account in ("a", "b", "c"):
@@ -34,8 +35,13 @@ def test_daemon_and_batch_runs_share_the_work_without_duplicates(tmp_path: Path,
         for batch in batches:
             batch.wait(timeout=60)
         ledger = Ledger.open(state=state)
-        wait_for(lambda: len(ledger.deliveries()) == 60
-                 and all(d.state is State.PUBLISHED for d in ledger.deliveries()), timeout=30)
+        wait_for(
+            lambda: (
+                len(ledger.deliveries()) == 60
+                and all(d.state is State.PUBLISHED for d in ledger.deliveries())
+            ),
+            timeout=30,
+        )
         ledger.close()
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -48,7 +54,8 @@ def test_daemon_and_batch_runs_share_the_work_without_duplicates(tmp_path: Path,
 
 
 def test_daemon_three_batches_and_status_loop_sync_without_integrity_errors(
-        tmp_path: Path, server: FakeServer) -> None:
+    tmp_path: Path, server: FakeServer
+) -> None:
     """Issue 9.3: every process syncs the same new posts at once; none may crash."""
     repo = TempRepo(tmp_path / "repo")
     repo.configure(accounts=("a", "b", "c"))
@@ -56,24 +63,40 @@ def test_daemon_three_batches_and_status_loop_sync_without_integrity_errors(
         server.platform.tokens[token_for(account)] = account
     now = datetime.now(UTC)
     for number in range(150):
-        repo.write(f"p{number:02d}", text=f"Post {number}", at=now + timedelta(seconds=number % 3),
-                   to=["a", "b", "c"])
+        repo.write(
+            f"p{number:02d}",
+            text=f"Post {number}",
+            at=now + timedelta(seconds=number % 3),
+            to=["a", "b", "c"],
+        )
     state = tmp_path / "state"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    status = [str(Path(sys.executable).with_name("klapper")), "status", "--repo", str(repo.root),
-              "--state", str(state)]
+    status = [
+        str(Path(sys.executable).with_name("klapper")),
+        "status",
+        "--repo",
+        str(repo.root),
+        "--state",
+        str(state),
+    ]
     daemon = start("daemon", repo=repo.root, state=state, api=server.url, refresh=0.5)
     batches = [start("due", repo=repo.root, state=state, api=server.url) for _ in range(3)]
     statuses = []
     try:
         deadline = time.monotonic() + 60
         while any(b.poll() is None for b in batches) or len(statuses) < 3:
-            statuses.append(subprocess.run(status, env=env, capture_output=True, text=True,
-                                           timeout=60))
+            statuses.append(
+                subprocess.run(status, env=env, capture_output=True, text=True, timeout=60)
+            )
             assert time.monotonic() < deadline
         ledger = Ledger.open(state=state)
-        wait_for(lambda: len(ledger.deliveries()) == 450
-                 and all(d.state is State.PUBLISHED for d in ledger.deliveries()), timeout=30)
+        wait_for(
+            lambda: (
+                len(ledger.deliveries()) == 450
+                and all(d.state is State.PUBLISHED for d in ledger.deliveries())
+            ),
+            timeout=30,
+        )
         ledger.close()
         assert daemon.poll() is None, "the daemon died"
     finally:

@@ -36,15 +36,34 @@ def repo(tmp_path: Path) -> Path:
 
 def adapter(fake: FakeWebhook, repo: Path, **settings: Any) -> WebhookAdapter:
     secrets = settings.pop("secrets", {})
-    return WebhookAdapter(name="site", settings={"url": fake.url, "format": fake.kind, **settings},
-                          secrets=secrets, repo=repo, timeout=5)
+    return WebhookAdapter(
+        name="site",
+        settings={"url": fake.url, "format": fake.kind, **settings},
+        secrets=secrets,
+        repo=repo,
+        timeout=5,
+    )
 
 
-def outgoing(text: str = "Advent sale", *, part: int = 0, media: tuple[MediaFile, ...] = (),
-             followups: tuple[Outgoing, ...] = (), reply_to: ThreadRef | None = None) -> Outgoing:
-    return Outgoing(text=text, idempotency_key=f"klapper-d1-{part}", media=media, part=part,
-                    post_id="posts/advent.yaml", delivery="d1", followups=followups,
-                    reply_to=reply_to, due=datetime.now(UTC))
+def outgoing(
+    text: str = "Advent sale",
+    *,
+    part: int = 0,
+    media: tuple[MediaFile, ...] = (),
+    followups: tuple[Outgoing, ...] = (),
+    reply_to: ThreadRef | None = None,
+) -> Outgoing:
+    return Outgoing(
+        text=text,
+        idempotency_key=f"klapper-d1-{part}",
+        media=media,
+        part=part,
+        post_id="posts/advent.yaml",
+        delivery="d1",
+        followups=followups,
+        reply_to=reply_to,
+        due=datetime.now(UTC),
+    )
 
 
 @pytest.fixture
@@ -53,21 +72,27 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[FakeWebhook]:
         yield fake
 
 
-def test_json_sends_one_request_per_delivery_with_its_thread(receiver: FakeWebhook,
-                                                             repo: Path) -> None:
+def test_json_sends_one_request_per_delivery_with_its_thread(
+    receiver: FakeWebhook, repo: Path
+) -> None:
     image = MediaFile(path=repo / "media" / "shop.png", alt="Our shop", mime="image/png")
     second = outgoing("Workshops this week", part=1)
-    hook = adapter(receiver, repo, headers=["Authorization"],
-                   secrets={"header_authorization": "Bearer s3cret"})
+    hook = adapter(
+        receiver, repo, headers=["Authorization"], secrets={"header_authorization": "Bearer s3cret"}
+    )
     first = hook.publish(outgoing(media=(image,), followups=(second,)))
-    follow = hook.publish(outgoing("Workshops this week", part=1,
-                                   reply_to=ThreadRef(root=first, parent=first)))
+    follow = hook.publish(
+        outgoing("Workshops this week", part=1, reply_to=ThreadRef(root=first, parent=first))
+    )
     assert len(receiver.received) == 1
     sent = receiver.received[0]
     assert sent.headers["Idempotency-Key"] == "klapper-d1-0"
     assert sent.headers["Authorization"] == "Bearer s3cret"
     assert sent.json() == {
-        "text": "Advent sale", "post": "posts/advent.yaml", "account": "site", "delivery": "d1",
+        "text": "Advent sale",
+        "post": "posts/advent.yaml",
+        "account": "site",
+        "delivery": "d1",
         "media": [{"file": "media/shop.png", "alt": "Our shop"}],
         "thread": [{"text": "Workshops this week", "media": []}],
     }
@@ -77,14 +102,17 @@ def test_json_sends_one_request_per_delivery_with_its_thread(receiver: FakeWebho
 def test_json_media_by_public_url_when_media_url_is_set(receiver: FakeWebhook, repo: Path) -> None:
     image = MediaFile(path=repo / "media" / "shop.png", alt="Our shop", mime="image/png")
     adapter(receiver, repo, media_url="https://example.com/assets/").publish(
-        outgoing(media=(image,)))
+        outgoing(media=(image,))
+    )
     assert receiver.received[0].json()["media"] == [
-        {"url": "https://example.com/assets/media/shop.png", "alt": "Our shop"}]
+        {"url": "https://example.com/assets/media/shop.png", "alt": "Our shop"}
+    ]
 
 
 @pytest.mark.parametrize("receiver", ["discord"], indirect=True)
-def test_discord_gets_content_and_attachments_with_alt_text(receiver: FakeWebhook,
-                                                            repo: Path) -> None:
+def test_discord_gets_content_and_attachments_with_alt_text(
+    receiver: FakeWebhook, repo: Path
+) -> None:
     image = MediaFile(path=repo / "media" / "shop.png", alt="Our shop", mime="image/png")
     published = adapter(receiver, repo).publish(outgoing(media=(image,)))
     sent = receiver.received[0]
@@ -109,8 +137,11 @@ def test_slack_images_need_a_public_url(receiver: FakeWebhook, repo: Path) -> No
         adapter(receiver, repo).publish(outgoing(media=(image,)))
     adapter(receiver, repo, media_url="https://example.com").publish(outgoing(media=(image,)))
     blocks = receiver.received[-1].json()["blocks"]
-    assert blocks[1] == {"type": "image", "image_url": "https://example.com/media/shop.png",
-                         "alt_text": "Our shop"}
+    assert blocks[1] == {
+        "type": "image",
+        "image_url": "https://example.com/media/shop.png",
+        "alt_text": "Our shop",
+    }
 
 
 def test_receiver_errors_become_klappers(receiver: FakeWebhook, repo: Path) -> None:
@@ -132,15 +163,17 @@ def test_receiver_errors_become_klappers(receiver: FakeWebhook, repo: Path) -> N
 
 
 def test_a_missing_header_secret_pauses_the_account_and_names_the_key(
-        receiver: FakeWebhook, repo: Path) -> None:
+    receiver: FakeWebhook, repo: Path
+) -> None:
     with pytest.raises(AuthExpiredError, match="KLAPPER_SITE_HEADER_X_API_KEY"):
         adapter(receiver, repo, headers=["X-Api-Key"]).publish(outgoing())
     assert receiver.received == []
 
 
 @pytest.mark.parametrize("receiver", ["json", "discord"], indirect=True)
-def test_find_resends_json_but_never_guesses_for_chat_webhooks(receiver: FakeWebhook,
-                                                               repo: Path) -> None:
+def test_find_resends_json_but_never_guesses_for_chat_webhooks(
+    receiver: FakeWebhook, repo: Path
+) -> None:
     hook = adapter(receiver, repo)
     if receiver.kind == "json":
         assert hook.find(outgoing()) is None  # the same Idempotency-Key goes out again

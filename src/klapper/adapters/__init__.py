@@ -21,13 +21,22 @@ def adapter_class(platform: str) -> type[Adapter]:
 
 
 def create_adapter(
-    *, name: str, platform: str, settings: Mapping[str, Any], secrets: Mapping[str, str],
-    repo: Path, timeout: float = 30.0,
+    *,
+    name: str,
+    platform: str,
+    settings: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    repo: Path,
+    timeout: float = 30.0,
     save_secrets: Callable[[Mapping[str, str]], None] | None = None,
 ) -> Adapter:
     """Build the adapter for one account."""
     cls = adapter_class(platform)
     return cls(
-        name=name, settings=settings, secrets=secrets, repo=repo, timeout=timeout,
+        name=name,
+        settings=settings,
+        secrets=secrets,
+        repo=repo,
+        timeout=timeout,
         save_secrets=save_secrets,
     )

@@ -74,9 +74,7 @@ def _trie(words: list[str]) -> str:
     groups: dict[str, list[str]] = {}
     for word in sorted(set(words), key=lambda w: (w[:1], -len(w))):
         groups.setdefault(word[:1], []).append(word[1:])
-    branches = [
-        re.escape(head) + _trie(tails) if head else "" for head, tails in groups.items()
-    ]
+    branches = [re.escape(head) + _trie(tails) if head else "" for head, tails in groups.items()]
     # Longer branches first, and the empty one last, so "com" is tried before "co".
     branches.sort(key=lambda b: b == "")
     return f"(?:{'|'.join(branches)})"
@@ -146,7 +144,9 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 _URL: dict[UrlFlavour, str] = {
     "x": _url_pattern(scheme=r"(?:https?://)?", path=_X_PATH, query=_X_QUERY),
     "mastodon": _url_pattern(
-        scheme=r"(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://", path=_M_PATH, query=_M_QUERY,
+        scheme=r"(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://",
+        path=_M_PATH,
+        query=_M_QUERY,
     ),
 }
 # A URL's domain ends in ".tld": without one in the text, X's search for URLs can stop at once.
@@ -232,7 +232,9 @@ _X_SCAN = regex.compile(rf"{_EMOJI_ELEMENT}(?:\u200d{_EMOJI_ELEMENT})*|{_HEAVY}"
 def _is_light(char: str) -> bool:
     code = ord(char)
     return (
-        code <= 0x10FF or 0x2000 <= code <= 0x200D or 0x2010 <= code <= 0x201F
+        code <= 0x10FF
+        or 0x2000 <= code <= 0x200D
+        or 0x2010 <= code <= 0x201F
         or 0x2032 <= code <= 0x2037
     )
 
@@ -255,7 +257,7 @@ def _x_weighted(text: str) -> int:
     text = unicodedata.normalize("NFC", text)
     total, pos = 0, 0
     for span in find_urls(text, flavour="x"):
-        total += _x_plain(text[pos:span.start]) + URL_LENGTH
+        total += _x_plain(text[pos : span.start]) + URL_LENGTH
         pos = span.end
     return total + _x_plain(text[pos:])
 

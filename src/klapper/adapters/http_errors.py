@@ -145,8 +145,7 @@ def no_answer(exc: Exception, *, platform: str, action: str, timeout: float) -> 
     """
     if _is_timeout(exc):
         return TransientError(f"{platform} did not answer within {timeout:g} s to {action}")
-    return TransientError(
-        f"the connection to {platform} failed to {action} ({type(exc).__name__})")
+    return TransientError(f"the connection to {platform} failed to {action} ({type(exc).__name__})")
 
 
 def _is_timeout(exc: BaseException) -> bool:

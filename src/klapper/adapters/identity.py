@@ -43,7 +43,9 @@ def same_name(left: str | None, right: str | None) -> bool:
     )
 
 
-def mismatch_error(*, account: str, platform: str, stored: str, named: str) -> IdentityMismatchError:
+def mismatch_error(
+    *, account: str, platform: str, stored: str, named: str
+) -> IdentityMismatchError:
     """The error that pauses ``account``: whose the credentials are, whom klapper.yaml names."""
     return IdentityMismatchError(
         f"the {platform} credentials stored for account {account!r} belong to {stored}, but"
@@ -53,8 +55,9 @@ def mismatch_error(*, account: str, platform: str, stored: str, named: str) -> I
     )
 
 
-def carried(secrets: Mapping[str, str], changed: Mapping[str, str], *,
-            credential: str) -> dict[str, str]:
+def carried(
+    secrets: Mapping[str, str], changed: Mapping[str, str], *, credential: str
+) -> dict[str, str]:
     """``changed`` (a refreshed token) still marked checked when the token it replaces was:
     a refresh continues the same grant, so it belongs to the same identity."""
     out = dict(changed)
@@ -66,14 +69,25 @@ def carried(secrets: Mapping[str, str], changed: Mapping[str, str], *,
 def describe(secrets: Mapping[str, str]) -> str:
     """Whose ``secrets`` are, for `klapper accounts` (public identifiers only)."""
     name = secrets.get("handle") or secrets.get("acct") or secrets.get("username")
-    number = (secrets.get("did") or (f"user id {secrets['user_id']}" if secrets.get("user_id")
-              else f"account {secrets['account_id']}" if secrets.get("account_id") else ""))
+    number = secrets.get("did") or (
+        f"user id {secrets['user_id']}"
+        if secrets.get("user_id")
+        else f"account {secrets['account_id']}"
+        if secrets.get("account_id")
+        else ""
+    )
     where = secrets.get("instance") or secrets.get("service")
-    parts = [f"@{name.lstrip('@')}" if name else "", f"({number})" if number else "",
-             f"on {where}" if where else ""]
+    parts = [
+        f"@{name.lstrip('@')}" if name else "",
+        f"({number})" if number else "",
+        f"on {where}" if where else "",
+    ]
     text = " ".join(part for part in parts if part)
-    if text and secrets.get("access_token") and secrets.get(CHECKED_KEY) and not is_checked(
-        secrets, credential="access_token"
+    if (
+        text
+        and secrets.get("access_token")
+        and secrets.get(CHECKED_KEY)
+        and not is_checked(secrets, credential="access_token")
     ):
         text += " (recorded for another token: checked again on next use)"
     return text or "not recorded yet (checked on first use)"

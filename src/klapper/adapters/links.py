@@ -38,9 +38,11 @@ def tag_url(url: str, *, tags: Mapping[str, str]) -> str:
     base, hash_mark, fragment = url.partition("#")
     path, _, query = base.partition("?")
     present = {unquote_plus(pair.partition("=")[0]).lower() for pair in query.split("&")}
-    added = [f"{PREFIX}{key}={quote(value, safe='').translate(_ALSO_ENCODED)}"
-             for key, value in tags.items()
-             if value and f"{PREFIX}{key}".lower() not in present]
+    added = [
+        f"{PREFIX}{key}={quote(value, safe='').translate(_ALSO_ENCODED)}"
+        for key, value in tags.items()
+        if value and f"{PREFIX}{key}".lower() not in present
+    ]
     if not added:
         return url
     joined = "&".join(added)
@@ -58,13 +60,13 @@ def tag_text(text: str, *, tags: Mapping[str, str], counting: Counting) -> str:
     pos = 0
     flavour = flavour_for(counting)
     for span in find_urls(text, flavour=flavour):
-        tagged = tag_url(text[span.start:span.end], tags=tags)
+        tagged = tag_url(text[span.start : span.end], tags=tags)
         # The platform must still see the tagged link, and only it: after "shop.de?a=1" or
         # "shop.de/(x" a query would run on into the text that follows.
-        found = find_urls(tagged + text[span.end:span.end + _LOOKAHEAD], flavour=flavour)
+        found = find_urls(tagged + text[span.end : span.end + _LOOKAHEAD], flavour=flavour)
         if not found or found[0][:2] != (0, len(tagged)):
             continue
-        pieces += (text[pos:span.start], tagged)
+        pieces += (text[pos : span.start], tagged)
         pos = span.end
     pieces.append(text[pos:])
     return "".join(pieces)

@@ -34,9 +34,12 @@ class OutboxSettings(AccountSettings):
 
 # The local outbox takes anything; generous limits so it never refuses what others accept.
 RULES = Rules(
-    counting="chars", text_limit=100_000, max_media=20,
+    counting="chars",
+    text_limit=100_000,
+    max_media=20,
     media_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),
-    max_media_bytes=100 * 1024 * 1024, alt_limit=10_000,
+    max_media_bytes=100 * 1024 * 1024,
+    alt_limit=10_000,
 )
 
 PLATFORM = Platform(
@@ -69,7 +72,8 @@ class OutboxAdapter(Adapter):
     def _published(self, path: Path) -> Published:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Published(
-            remote_id=path.name, url=path.resolve().as_uri(),
+            remote_id=path.name,
+            url=path.resolve().as_uri(),
             published_at=datetime.fromisoformat(data["published_at"]),
         )
 
@@ -118,8 +122,9 @@ class OutboxAdapter(Adapter):
                 "make it writable or set the account's `path`"
             ) from exc
         except OSError as exc:
-            raise TransientError(f"writing to the outbox folder {self.folder} failed: "
-                                 f"{exc.strerror or exc}") from exc
+            raise TransientError(
+                f"writing to the outbox folder {self.folder} failed: {exc.strerror or exc}"
+            ) from exc
         return Published(remote_id=target.name, url=target.resolve().as_uri(), published_at=now)
 
     def find(self, post: Outgoing) -> Published | None:

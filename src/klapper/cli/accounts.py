@@ -50,8 +50,9 @@ def _config(repo: Path) -> Config:
         return load_config(repo)
     except ConfigError as exc:
         for issue in exc.issues:
-            typer.echo(f"{repo / 'klapper.yaml'}:{issue.line}:{issue.column}: {issue.message}",
-                       err=True)
+            typer.echo(
+                f"{repo / 'klapper.yaml'}:{issue.line}:{issue.column}: {issue.message}", err=True
+            )
         raise typer.Exit(EXIT_FAILED) from None
 
 
@@ -60,12 +61,17 @@ def _needed_keys(platform: str) -> tuple[str, ...]:
     return describe(platform).secret_keys
 
 
-@app.command("login", epilog=examples(
-    'klapper login shop-mastodon',
-    'klapper login shop-bsky --repo ~/posts',
-))
+@app.command(
+    "login",
+    epilog=examples(
+        "klapper login shop-mastodon",
+        "klapper login shop-bsky --repo ~/posts",
+    ),
+)
 def login_command(
-    account: AccountArgument, repo: RepoOption = Path("."), state: StateOption = None,
+    account: AccountArgument,
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
 ) -> None:
     """Log in to one account's platform and store its credentials (outside the repository).
 
@@ -76,8 +82,11 @@ def login_command(
     config = _config(repo)
     settings = config.accounts.get(account)
     if settings is None:
-        raise _fail(f"klapper.yaml has no account {account!r}; accounts: "
-                    f"{', '.join(config.accounts) or 'none'}", EXIT_USAGE)
+        raise _fail(
+            f"klapper.yaml has no account {account!r}; accounts: "
+            f"{', '.join(config.accounts) or 'none'}",
+            EXIT_USAGE,
+        )
     try:
         existing = load_secrets(account)
         credentials = run_login(name=account, account=settings, existing=existing, ui=ConsoleUI())
@@ -87,12 +96,13 @@ def login_command(
     except (KeyboardInterrupt, typer.Abort):
         raise _fail("login cancelled; nothing was stored") from None
     typer.echo(f"Stored {', '.join(sorted(credentials))} for {account} in {path}")
-    if resume_after_login(state=state_dir(state), config=config, account=account,
-                          now=datetime.now(UTC)):
+    if resume_after_login(
+        state=state_dir(state), config=config, account=account, now=datetime.now(UTC)
+    ):
         typer.echo(f"{account} was paused; it is resumed and its deliveries go out again.")
 
 
-@app.command("accounts", epilog=examples('klapper accounts', 'klapper accounts --format json'))
+@app.command("accounts", epilog=examples("klapper accounts", "klapper accounts --format json"))
 def accounts_command(repo: RepoOption = Path("."), fmt: FormatOption = OutputFormat.text) -> None:
     """List the accounts in klapper.yaml, which credentials each has (never their values) and
     whose they are (the identity recorded at login or on first use).
@@ -122,10 +132,14 @@ def _describe(name: str, account: AccountSettings) -> dict[str, Any]:
     expected = list(_needed_keys(account.platform))
     found = not expected or any(key in origins for key in expected)
     return {
-        "account": name, "platform": account.platform, "paused": account.paused,
-        "credentials": dict(sorted(origins.items())), "identity": identity,
+        "account": name,
+        "platform": account.platform,
+        "paused": account.paused,
+        "credentials": dict(sorted(origins.items())),
+        "identity": identity,
         "expected": expected,
-        "ok": found and error is None, "error": error,
+        "ok": found and error is None,
+        "error": error,
     }
 
 

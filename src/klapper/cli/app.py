@@ -30,6 +30,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
 class SafeConsole(Console):
     """A console that never passes a control character through: every text it renders (lines,
     table cells, titles) has them escaped (display.shown; line breaks stay), so a file name
@@ -66,14 +67,20 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 RepoOption = Annotated[
     Path,
     typer.Option(
-        "--repo", envvar="KLAPPER_REPO", show_envvar=True, file_okay=False,
+        "--repo",
+        envvar="KLAPPER_REPO",
+        show_envvar=True,
+        file_okay=False,
         help="The content repository (klapper.yaml and posts/). Default: the current folder.",
     ),
 ]
 StateOption = Annotated[
     Path | None,
     typer.Option(
-        "--state", envvar="KLAPPER_STATE", show_envvar=True, file_okay=False,
+        "--state",
+        envvar="KLAPPER_STATE",
+        show_envvar=True,
+        file_okay=False,
         help="Folder for the ledger and event log. Default: the XDG state folder.",
     ),
 ]
@@ -96,22 +103,30 @@ def _print_version(wanted: bool) -> None:
         raise typer.Exit(EXIT_OK)
 
 
-@app.callback(epilog=examples(
-    "klapper check                # is every post valid, for every account?",
-    "klapper plan --days 14       # what goes out when (local time and UTC)",
-    "klapper run                  # the daemon: publish each post at its time",
-    "klapper publish --due        # from cron: everything due now, then exit",
-    "klapper status               # published, failed, upcoming, paused",
-    "klapper login shop-mastodon  # store an account's credentials",
-    "klapper refresh --now        # read reactions and replies now",
-    "klapper report --since 7d    # how people reacted",
-    "klapper import csv FILE --format hootsuite  # another tool's posts as post files",
-    "klapper COMMAND --help       # each command, with its own examples",
-))
+@app.callback(
+    epilog=examples(
+        "klapper check                # is every post valid, for every account?",
+        "klapper plan --days 14       # what goes out when (local time and UTC)",
+        "klapper run                  # the daemon: publish each post at its time",
+        "klapper publish --due        # from cron: everything due now, then exit",
+        "klapper status               # published, failed, upcoming, paused",
+        "klapper login shop-mastodon  # store an account's credentials",
+        "klapper refresh --now        # read reactions and replies now",
+        "klapper report --since 7d    # how people reacted",
+        "klapper import csv FILE --format hootsuite  # another tool's posts as post files",
+        "klapper COMMAND --help       # each command, with its own examples",
+    )
+)
 def _options(
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_print_version, is_eager=True,
-        help="Print klapper's version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print klapper's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     # The help text is the app's; this only adds the options that come before a command.
     pass

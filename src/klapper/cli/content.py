@@ -61,7 +61,9 @@ def _repository(repo: Path) -> Repository:
 
 
 @contextmanager
-def _ledger_view(state: Path | None) -> Iterator[tuple[Callable[[str], bool] | None, dict[str, Any]]]:
+def _ledger_view(
+    state: Path | None,
+) -> Iterator[tuple[Callable[[str], bool] | None, dict[str, Any]]]:
     """What the ledger knows, if there is one (never created here): published posts, slots."""
     from klapper.ledger import ON_PLATFORM, Ledger
     from klapper.ledger.store import LEDGER_FILE
@@ -72,6 +74,7 @@ def _ledger_view(state: Path | None) -> Iterator[tuple[Callable[[str], bool] | N
         return
     ledger = Ledger.open(state=folder)
     try:
+
         def published(post_id: str) -> bool:
             return any(d.state in ON_PLATFORM for d in ledger.for_post(post_id))
 
@@ -112,52 +115,72 @@ def _print_text(problems: list[Problem], posts: int) -> None:
     if not problems:
         console.print(f"[green]✓[/green] {posts} posts, no problems")
     else:
-        console.print(f"{errors} error{'s' * (errors != 1)}, {warnings} "
-                      f"warning{'s' * (warnings != 1)}; {posts} valid posts")
+        console.print(
+            f"{errors} error{'s' * (errors != 1)}, {warnings} "
+            f"warning{'s' * (warnings != 1)}; {posts} valid posts"
+        )
 
 
-@app.command(epilog=examples(
-    'klapper check --repo ~/posts',
-    'klapper check --format json | jq ".[] | select(.severity == \\"error\\")"',
-    'klapper check --format github        # annotations on a pull request',
-))
+@app.command(
+    epilog=examples(
+        "klapper check --repo ~/posts",
+        'klapper check --format json | jq ".[] | select(.severity == \\"error\\")"',
+        "klapper check --format github        # annotations on a pull request",
+    )
+)
 def check(
     repo: RepoOption = Path("."),
-    output: Annotated[CheckFormat, typer.Option(
-        "--format", "-f", help="text (grouped by file), json (a list), github (annotations).",
-    )] = CheckFormat.text,
+    output: Annotated[
+        CheckFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (grouped by file), json (a list), github (annotations).",
+        ),
+    ] = CheckFormat.text,
     state: StateOption = None,
 ) -> None:
     """Check every post for every account it goes to; exit 1 when anything is an error."""
     repository = _repository(repo)
     with _ledger_view(state) as (published, _slots):
-        found = check_posts(repository, now=datetime.now(UTC), published=published,
-                            rules=announced_rules(repository.config, cache_dir=state_dir(state)))
+        found = check_posts(
+            repository,
+            now=datetime.now(UTC),
+            published=published,
+            rules=announced_rules(repository.config, cache_dir=state_dir(state)),
+        )
     found += credential_problems(missing_credentials(repository.config), repo=repo)
-    problems = sorted([*repository.problems, *found],
-                      key=lambda p: (p.source, p.severity != "error"))
+    problems = sorted(
+        [*repository.problems, *found], key=lambda p: (p.source, p.severity != "error")
+    )
     if output is CheckFormat.json:
         typer.echo(json.dumps([p.to_json() for p in problems], indent=2, ensure_ascii=False))
     elif output is CheckFormat.github:
         for p in problems:
-            where = (f"file={_escape_github(_github_path(repo, p.source.file), prop=True)},"
-                     f"line={p.source.line},col={p.source.column}")
-            typer.echo(f"::{p.severity} {where},title=klapper check::"
-                       f"{_escape_github(p.message + _who(p))}")
+            where = (
+                f"file={_escape_github(_github_path(repo, p.source.file), prop=True)},"
+                f"line={p.source.line},col={p.source.column}"
+            )
+            typer.echo(
+                f"::{p.severity} {where},title=klapper check::{_escape_github(p.message + _who(p))}"
+            )
     else:
         _print_text(problems, len(repository.posts))
     failed = any(p.severity == "error" for p in problems)
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 
 
-@app.command(epilog=examples(
-    'klapper plan --days 14',
-    'klapper plan --format json | jq -r ".[].due"',
-))
+@app.command(
+    epilog=examples(
+        "klapper plan --days 14",
+        'klapper plan --format json | jq -r ".[].due"',
+    )
+)
 def plan(
     repo: RepoOption = Path("."),
-    days: Annotated[int, typer.Option("--days", "-d", min=1, max=3660,
-                                      help="How many days ahead.")] = 7,
+    days: Annotated[
+        int, typer.Option("--days", "-d", min=1, max=3660, help="How many days ahead.")
+    ] = 7,
     output: FormatOption = OutputFormat.text,
     state: StateOption = None,
 ) -> None:
@@ -166,8 +189,13 @@ def plan(
     config = repository.config
     now = datetime.now(UTC)
     with _ledger_view(state) as (_published, slots):
-        deliveries = plan_deliveries(config=config, posts=repository.posts, start=now,
-                                     end=now + timedelta(days=days), assigned_slots=slots)
+        deliveries = plan_deliveries(
+            config=config,
+            posts=repository.posts,
+            start=now,
+            end=now + timedelta(days=days),
+            assigned_slots=slots,
+        )
     posts = {post.id: post for post in repository.posts}
     missing = missing_credentials(config)
     rows: list[dict[str, Any]] = []
@@ -175,27 +203,51 @@ def plan(
         local = d.due.astimezone(config.tz)
         # What this account gets, as sent: its `per:` text, else the post's; links tagged.
         platform = config.accounts[d.account].platform
-        text = parts_as_sent(config=config, post=posts[d.post_id], account=d.account,
-                             platform=platform, rules=describe(platform).rules, due=d.due)[0].text
-        rows.append({
-            "post": d.post_id, "account": d.account, "due": local.isoformat(),
-            "due_utc": d.due.isoformat().replace("+00:00", "Z"), "occurrence": d.occurrence,
-            "slotted": d.slotted, "note": d.note, "first_line": first_line_of(text), "text": text,
-            "no_credentials": d.account in missing, "_local": local,
-        })
+        text = parts_as_sent(
+            config=config,
+            post=posts[d.post_id],
+            account=d.account,
+            platform=platform,
+            rules=describe(platform).rules,
+            due=d.due,
+        )[0].text
+        rows.append(
+            {
+                "post": d.post_id,
+                "account": d.account,
+                "due": local.isoformat(),
+                "due_utc": d.due.isoformat().replace("+00:00", "Z"),
+                "occurrence": d.occurrence,
+                "slotted": d.slotted,
+                "note": d.note,
+                "first_line": first_line_of(text),
+                "text": text,
+                "no_credentials": d.account in missing,
+                "_local": local,
+            }
+        )
     errors = sum(p.severity == "error" for p in repository.problems)
     if output is OutputFormat.json:
-        typer.echo(json.dumps([{k: v for k, v in row.items() if not k.startswith("_")}
-                               for row in rows], indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
         _print_plan(rows, config, days, missing)
     if errors:
-        typer.echo(f"{errors} error{'s' * (errors != 1)} in the repository: posts with errors "
-                   "are not planned; run `klapper check`", err=True)
+        typer.echo(
+            f"{errors} error{'s' * (errors != 1)} in the repository: posts with errors "
+            "are not planned; run `klapper check`",
+            err=True,
+        )
 
 
-def _print_plan(rows: list[dict[str, Any]], config: Config, days: int,
-                missing: dict[str, str]) -> None:
+def _print_plan(
+    rows: list[dict[str, Any]], config: Config, days: int, missing: dict[str, str]
+) -> None:
     console = stdout_console()
     for message in missing.values():
         console.print(f"[bold yellow]! {escape(message)}[/]")
@@ -207,19 +259,24 @@ def _print_plan(rows: list[dict[str, Any]], config: Config, days: int,
         table.add_column(name, no_wrap=name != "text", overflow="ellipsis")
     for row in rows:
         marker = " *" if row["note"] else (" (slot)" if row["slotted"] else "")
-        table.add_row(f"{row['_local']:%a %Y-%m-%d %H:%M}{marker}",
-                      f"{row['_local'].astimezone(UTC):%H:%M}", escape(row["post"]),
-                      escape(row["account"] + (" !" if row["no_credentials"] else "")),
-                      escape(row["first_line"][:60]))
+        table.add_row(
+            f"{row['_local']:%a %Y-%m-%d %H:%M}{marker}",
+            f"{row['_local'].astimezone(UTC):%H:%M}",
+            escape(row["post"]),
+            escape(row["account"] + (" !" if row["no_credentials"] else "")),
+            escape(row["first_line"][:60]),
+        )
     console.print(table)
     for note in dict.fromkeys(row["note"] for row in rows if row["note"]):
         console.print(f"* {escape(note)}")
 
 
-@app.command(epilog=examples(
-    'klapper schema post > .schema/post.json',
-    'klapper schema config > .schema/config.json',
-))
+@app.command(
+    epilog=examples(
+        "klapper schema post > .schema/post.json",
+        "klapper schema config > .schema/config.json",
+    )
+)
 def schema(
     kind: Annotated[SchemaKind, typer.Argument(help="post (post files) or config (klapper.yaml).")],
 ) -> None:

@@ -58,8 +58,11 @@ def _config(repo: Path, *, required: bool) -> Config | None:
 def _open_ledger(state: Path | None) -> Ledger:
     folder = state_dir(state)
     if not (folder / LEDGER_FILE).exists():
-        typer.echo(f"error: no ledger in {folder}: nothing was published from there yet "
-                   "(pass --state DIR, or set KLAPPER_STATE, as for `klapper run`)", err=True)
+        typer.echo(
+            f"error: no ledger in {folder}: nothing was published from there yet "
+            "(pass --state DIR, or set KLAPPER_STATE, as for `klapper run`)",
+            err=True,
+        )
         raise typer.Exit(EXIT_USAGE)
     return Ledger.open(state=folder)
 
@@ -68,12 +71,18 @@ def _local_zone(config: Config | None) -> tzinfo | None:
     return config.tz if config is not None else None  # None: the machine's local time
 
 
-@app.command(epilog=examples('klapper refresh', 'klapper refresh --now'))
+@app.command(epilog=examples("klapper refresh", "klapper refresh --now"))
 def refresh(
-    repo: RepoOption = Path("."), state: StateOption = None,
-    now: Annotated[bool, typer.Option(
-        "--now", help="Read every post still inside its polling window and the inbox now, "
-                      "not only what the schedule says is due (within the budget).")] = False,
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now",
+            help="Read every post still inside its polling window and the inbox now, "
+            "not only what the schedule says is due (within the budget).",
+        ),
+    ] = False,
 ) -> None:
     """Read the reactions and replies that are due now (one round), then exit.
 
@@ -98,29 +107,42 @@ def refresh(
         events.close()
         ledger.close()
     accounts = {r.account for r in report.readings}
-    typer.echo(f"{len(report.readings)} readings from {len(accounts)} account(s) in "
-               f"{report.requests} request(s); {len(report.new_items)} new in the inbox"
-               + (" (see `klapper inbox`)" if report.new_items else ""))
+    typer.echo(
+        f"{len(report.readings)} readings from {len(accounts)} account(s) in "
+        f"{report.requests} request(s); {len(report.new_items)} new in the inbox"
+        + (" (see `klapper inbox`)" if report.new_items else "")
+    )
     if report.left:
         typer.echo(f"{report.left} readings left for a later round")
     for account, why in sorted(report.why.items()):
         until = report.waiting.get(account)
-        local = f"; reading again after {until.astimezone(config.tz):%Y-%m-%d %H:%M %Z}" \
-            if until else ""
+        local = (
+            f"; reading again after {until.astimezone(config.tz):%Y-%m-%d %H:%M %Z}"
+            if until
+            else ""
+        )
         typer.echo(f"{account}: {why}{local}", err=True)
     raise typer.Exit(EXIT_FAILED if report.errors else EXIT_OK)
 
 
-inbox_app = typer.Typer(help="Replies and mentions that wait for an answer.",
-                        invoke_without_command=True, no_args_is_help=False,
-                        epilog=examples("klapper inbox", "klapper inbox --format json",
-                                        "klapper inbox done i3f9c01a2b4"))
+inbox_app = typer.Typer(
+    help="Replies and mentions that wait for an answer.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    epilog=examples(
+        "klapper inbox", "klapper inbox --format json", "klapper inbox done i3f9c01a2b4"
+    ),
+)
 app.add_typer(inbox_app, name="inbox")
 
 
 @inbox_app.callback(invoke_without_command=True)
-def inbox(ctx: typer.Context, repo: RepoOption = Path("."), state: StateOption = None,
-          format: FormatOption = OutputFormat.text) -> None:  # noqa: A002 - the option's name
+def inbox(
+    ctx: typer.Context,
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
+    format: FormatOption = OutputFormat.text,  # noqa: A002 - the option is --format
+) -> None:
     """List unanswered replies and mentions, newest first, with the link to answer each.
 
     Questions and complaints are marked. A reply the account answered on the platform leaves
@@ -158,20 +180,32 @@ def inbox_done(
     typer.echo(f"done: {done.id} ({done.kind} from {done.author})")
 
 
-@app.command(epilog=examples(
-    'klapper report --since 7d',
-    'klapper report --format csv > posts.csv',
-    'klapper report --html report.html',
-))
+@app.command(
+    epilog=examples(
+        "klapper report --since 7d",
+        "klapper report --format csv > posts.csv",
+        "klapper report --html report.html",
+    )
+)
 def report(
-    since: Annotated[str, typer.Option(
-        "--since", help="Posts published within this long before now: 7d, 30d, 12w ...")] = "30d",
-    format: Annotated[ReportFormat | None, typer.Option(  # noqa: A002 - the option's name
-        "--format", "-f", help="text (default), json, or csv (one row per post).")] = None,
-    html: Annotated[Path | None, typer.Option(
-        "--html", dir_okay=False, help="Also write a self-contained HTML report with charts.")]
-    = None,
-    repo: RepoOption = Path("."), state: StateOption = None,
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since", help="Posts published within this long before now: 7d, 30d, 12w ..."
+        ),
+    ] = "30d",
+    format: Annotated[  # noqa: A002 - the option is --format
+        ReportFormat | None,
+        typer.Option("--format", "-f", help="text (default), json, or csv (one row per post)."),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html", dir_okay=False, help="Also write a self-contained HTML report with charts."
+        ),
+    ] = None,
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
 ) -> None:
     """Reach and reactions per account and platform, top posts, best weekdays and hours."""
     try:
@@ -185,10 +219,12 @@ def report(
     now = datetime.now(UTC)
     ledger = _open_ledger(state)
     try:
-        platforms = ({name: a.platform for name, a in config.accounts.items()}
-                     if config is not None else {})
-        figures = build_report(ledger=ledger, since=now - span, until=now, tz=tz,
-                               platforms=platforms)
+        platforms = (
+            {name: a.platform for name, a in config.accounts.items()} if config is not None else {}
+        )
+        figures = build_report(
+            ledger=ledger, since=now - span, until=now, tz=tz, platforms=platforms
+        )
     finally:
         ledger.close()
     if html is not None:

@@ -58,14 +58,22 @@ AccountOption = Annotated[
 
 def _require_config(repo: Path) -> None:
     if not (repo / CONFIG_FILE).is_file():
-        typer.echo(f"error: no {CONFIG_FILE} in {repo.resolve()}; pass --repo DIR "
-                   "(or set KLAPPER_REPO)", err=True)
+        typer.echo(
+            f"error: no {CONFIG_FILE} in {repo.resolve()}; pass --repo DIR (or set KLAPPER_REPO)",
+            err=True,
+        )
         raise typer.Exit(EXIT_USAGE)
 
 
 @contextmanager
-def _engine(repo: Path, state: Path | None, log_format: LogFormat, *,
-            load: bool = True, publishes: bool = True) -> Iterator[Engine]:
+def _engine(
+    repo: Path,
+    state: Path | None,
+    log_format: LogFormat,
+    *,
+    load: bool = True,
+    publishes: bool = True,
+) -> Iterator[Engine]:
     """An engine on ``repo`` and the state folder, synced with the repository first.
 
     One-shot commands print their results on stdout, so text logs show only warnings and
@@ -78,8 +86,12 @@ def _engine(repo: Path, state: Path | None, log_format: LogFormat, *,
     if load:
         _require_config(repo)
     with _state_faults():
-        engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add,
-                        hold_repository=publishes and load)
+        engine = Engine(
+            repo=repo,
+            state=state_dir(state),
+            on_secrets=redaction.add,
+            hold_repository=publishes and load,
+        )
         try:
             if load:
                 try:
@@ -110,35 +122,41 @@ def _local(moment: datetime | None, tz: tzinfo | None) -> str:
     return moment.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") if moment else "-"
 
 
-@app.command(epilog=examples(
-    'klapper run --repo /srv/posts --state /var/lib/klapper',
-    'systemctl reload klapper           # SIGHUP: re-read the posts now',
-))
-def run(repo: RepoOption = Path("."), state: StateOption = None,
-        log_format: LogFormatOption = LogFormat.text) -> None:
+@app.command(
+    epilog=examples(
+        "klapper run --repo /srv/posts --state /var/lib/klapper",
+        "systemctl reload klapper           # SIGHUP: re-read the posts now",
+    )
+)
+def run(
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
+    log_format: LogFormatOption = LogFormat.text,
+) -> None:
     """Run the daemon: publish every post at its time, pick up changes, until stopped."""
     from klapper.scheduler.daemon import Daemon
 
     redaction = setup_logging(log_format=log_format.value)
     _require_config(repo)
     with _state_faults():
-        engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add,
-                        watched=True)
+        engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add, watched=True)
         code = Daemon(engine).run()
     raise typer.Exit(code)
 
 
-@app.command(epilog=examples(
-    'klapper publish --due                  # from cron or a systemd timer',
-    'klapper publish posts/launch.yaml --now --account shop-mastodon',
-))
+@app.command(
+    epilog=examples(
+        "klapper publish --due                  # from cron or a systemd timer",
+        "klapper publish posts/launch.yaml --now --account shop-mastodon",
+    )
+)
 def publish(
     post: Annotated[str | None, typer.Argument(help="A post id (see `klapper plan`).")] = None,
     due: Annotated[bool, typer.Option("--due", help="Everything due now, then exit.")] = False,
     account: AccountOption = None,
-    now: Annotated[bool, typer.Option("--now", help="POST: publish even before its time.")]
-    = False,
-    repo: RepoOption = Path("."), state: StateOption = None,
+    now: Annotated[bool, typer.Option("--now", help="POST: publish even before its time.")] = False,
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Publish what is due (--due, for cron and timers) or one post; exit 1 if any failed.
@@ -165,22 +183,30 @@ def publish(
 def _report_batch(console: Console, engine: Engine, outcomes: list[Outcome]) -> int:
     """Print each outcome and each due delivery left unsent with why; the exit code."""
     assert engine.repository is not None and engine.publisher is not None
-    left = unsent(ledger=engine.ledger, now=engine.clock(), config=engine.config,
-                  posts=engine.publisher.posts, problems=engine.repository.problems,
-                  handled=[o.delivery.id for o in outcomes], tz=engine.config.tz)
+    left = unsent(
+        ledger=engine.ledger,
+        now=engine.clock(),
+        config=engine.config,
+        posts=engine.publisher.posts,
+        problems=engine.repository.problems,
+        handled=[o.delivery.id for o in outcomes],
+        tz=engine.config.tz,
+    )
     held = _held(engine, [o.delivery for o in outcomes if o.event == "held"])
-    lines = [(o.event, o.delivery, held.get(o.delivery.id) or o.delivery.url
-              or o.delivery.reason) for o in outcomes]
+    lines = [
+        (o.event, o.delivery, held.get(o.delivery.id) or o.delivery.url or o.delivery.reason)
+        for o in outcomes
+    ]
     lines += [(u.event, u.delivery, u.reason) for u in left]
     for event, d, detail in lines:
-        console.print(f"{event:<9} {escape(d.post_id)} -> {escape(d.account)}"
-                      f"  {escape(detail or '')}")
+        console.print(
+            f"{event:<9} {escape(d.post_id)} -> {escape(d.account)}  {escape(detail or '')}"
+        )
     counts = summarize(outcomes)
     failed = bool(set(counts) - {"published"}) or any(u.fails for u in left)
     for u in left:
         counts[u.event] = counts.get(u.event, 0) + 1
-    console.print(", ".join(f"{n} {event}" for event, n in sorted(counts.items()))
-                  or "nothing due")
+    console.print(", ".join(f"{n} {event}" for event, n in sorted(counts.items())) or "nothing due")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -189,14 +215,18 @@ def _print_results(console: Console, results: list[Result], tz: tzinfo) -> None:
         d = result.delivery
         what = result.outcome.event if result.outcome else d.state.value
         detail = result.note or d.url or d.reason or ""
-        console.print(f"{what:<9} {d.id} {escape(d.post_id)} -> {escape(d.account)}"
-                      f"  {escape(detail)}")
+        console.print(
+            f"{what:<9} {d.id} {escape(d.post_id)} -> {escape(d.account)}  {escape(detail)}"
+        )
 
 
-@app.command(epilog=examples('klapper status', 'klapper status --format json | jq ".failed"'))
-def status(repo: RepoOption = Path("."), state: StateOption = None,
-           format: FormatOption = OutputFormat.text,  # noqa: A002 - the option's name
-           log_format: LogFormatOption = LogFormat.text) -> None:
+@app.command(epilog=examples("klapper status", 'klapper status --format json | jq ".failed"'))
+def status(
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
+    format: FormatOption = OutputFormat.text,  # noqa: A002 - the option's name
+    log_format: LogFormatOption = LogFormat.text,
+) -> None:
     """Upcoming, recent, failed, unknown and missed deliveries, and paused accounts."""
     load = (repo / CONFIG_FILE).is_file()  # without a repository: the ledger alone
     with _engine(repo, state, log_format, load=load, publishes=False) as engine:
@@ -204,21 +234,26 @@ def status(repo: RepoOption = Path("."), state: StateOption = None,
         paused = [name for name, a in engine.config.accounts.items() if a.paused] if load else []
         report = collect_status(ledger=engine.ledger, now=engine.clock(), config_paused=paused)
         if load:
-            report.expiring.extend(expiring_credentials(accounts=engine.config.accounts,
-                                                        now=engine.clock()))
+            report.expiring.extend(
+                expiring_credentials(accounts=engine.config.accounts, now=engine.clock())
+            )
             report.held.update(_held(engine, report.upcoming + report.unknown))
             report.no_credentials.update(missing_credentials(engine.config))
     if format is OutputFormat.json:
-        typer.echo(json.dumps({**report.to_json(), "attention": report.needs_attention},
-                              indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {**report.to_json(), "attention": report.needs_attention},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     _print_status(stdout_console(), report, tz)
 
 
 def _held(engine: Engine, upcoming: list[Delivery]) -> dict[str, str]:
     held = engine.publisher.held if engine.publisher else {}
-    found = {d.id: held.get((d.post_id, d.account)) or held.get((d.post_id, "*"))
-             for d in upcoming}
+    found = {d.id: held.get((d.post_id, d.account)) or held.get((d.post_id, "*")) for d in upcoming}
     return {id_: reason for id_, reason in found.items() if reason}
 
 
@@ -229,13 +264,17 @@ def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
         console.print(f"[bold yellow]{escape(message)}[/]")
     for account in report.accounts:
         if account.paused_at:
-            console.print(f"[bold red]account {account.name} is paused[/] since "
-                          f"{_local(account.paused_at, tz)}: {escape(account.pause_reason or '')}"
-                          f"\n  fix the credential (`klapper login {account.name}`), then "
-                          f"`klapper retry --account {account.name}`")
+            console.print(
+                f"[bold red]account {account.name} is paused[/] since "
+                f"{_local(account.paused_at, tz)}: {escape(account.pause_reason or '')}"
+                f"\n  fix the credential (`klapper login {account.name}`), then "
+                f"`klapper retry --account {account.name}`"
+            )
         elif account.wait_until:
-            console.print(f"[yellow]account {account.name} waits until "
-                          f"{_local(account.wait_until, tz)}[/]: rate limited")
+            console.print(
+                f"[yellow]account {account.name} waits until "
+                f"{_local(account.wait_until, tz)}[/]: rate limited"
+            )
     for name in report.config_paused:
         console.print(f"[yellow]account {name} is paused in klapper.yaml[/]")
     sections: list[tuple[str, list[Delivery], str]] = [
@@ -252,32 +291,43 @@ def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
         for column in ("delivery", "when", "post", "account", "state / where"):
             table.add_column(column, overflow="fold")
         for d in rows:
-            moment = {"due": d.due, "published": d.published_at,
-                      "retry": d.retry_at or d.updated_at}[when]
+            moment = {
+                "due": d.due,
+                "published": d.published_at,
+                "retry": d.retry_at or d.updated_at,
+            }[when]
             detail = d.url if when == "published" else (d.reason or d.first_line)
             if d.final:
                 detail = f"final: {d.reason}"
             if d.id in report.held:
                 detail = f"held, fix the post: {report.held[d.id]}"
-            table.add_row(d.id, _local(moment, tz), escape(d.post_id), escape(d.account),
-                          escape(detail or ""))
+            table.add_row(
+                d.id, _local(moment, tz), escape(d.post_id), escape(d.account), escape(detail or "")
+            )
         console.print(table)
     if not any(rows for _, rows, _ in sections):
         console.print("nothing planned, nothing published yet")
 
 
-@app.command(name="retry", epilog=examples(
-    'klapper retry d6a321c0a5a',
-    'klapper retry d6a321c0a5a --now       # a skipped future delivery: publish it now',
-    'klapper retry --account shop-x        # resume a paused account',
-))
+@app.command(
+    name="retry",
+    epilog=examples(
+        "klapper retry d6a321c0a5a",
+        "klapper retry d6a321c0a5a --now       # a skipped future delivery: publish it now",
+        "klapper retry --account shop-x        # resume a paused account",
+    ),
+)
 def retry_command(
-    delivery: Annotated[str | None, typer.Argument(
-        help="A delivery id from `klapper status`, or a post id (with --account).")] = None,
+    delivery: Annotated[
+        str | None,
+        typer.Argument(help="A delivery id from `klapper status`, or a post id (with --account)."),
+    ] = None,
     account: AccountOption = None,
-    now: Annotated[bool, typer.Option(
-        "--now", help="A skipped delivery whose time is ahead: publish it now.")] = False,
-    repo: RepoOption = Path("."), state: StateOption = None,
+    now: Annotated[
+        bool, typer.Option("--now", help="A skipped delivery whose time is ahead: publish it now.")
+    ] = False,
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Try a failed, unknown, missed or skipped delivery again; un-pauses its account.
@@ -290,15 +340,21 @@ def retry_command(
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
-@app.command(name="skip", epilog=examples(
-    'klapper skip d6a321c0a5a',
-    'klapper skip posts/launch.yaml --account shop-x',
-))
+@app.command(
+    name="skip",
+    epilog=examples(
+        "klapper skip d6a321c0a5a",
+        "klapper skip posts/launch.yaml --account shop-x",
+    ),
+)
 def skip_command(
-    delivery: Annotated[str, typer.Argument(
-        help="A delivery id from `klapper status`, or a post id (with --account).")],
+    delivery: Annotated[
+        str,
+        typer.Argument(help="A delivery id from `klapper status`, or a post id (with --account)."),
+    ],
     account: AccountOption = None,
-    repo: RepoOption = Path("."), state: StateOption = None,
+    repo: RepoOption = Path("."),
+    state: StateOption = None,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Do not publish this delivery (`klapper retry` undoes it)."""

@@ -34,8 +34,10 @@ from klapper.queue import announced_rules
 import_app = typer.Typer(
     help="Turn content kept elsewhere into post files: another tool's CSV, a blog's feed.",
     no_args_is_help=True,
-    epilog=examples("klapper import csv export.csv --format hootsuite --to shop-mastodon",
-                    "klapper import feed https://example.com/blog/feed.xml"),
+    epilog=examples(
+        "klapper import csv export.csv --format hootsuite --to shop-mastodon",
+        "klapper import feed https://example.com/blog/feed.xml",
+    ),
 )
 app.add_typer(import_app, name="import")
 
@@ -47,23 +49,40 @@ class CsvFormat(StrEnum):
     buffer = "buffer"
 
 
-@import_app.command(name="csv", epilog=examples(
-    "klapper import csv hootsuite.csv --format hootsuite --date-format 'dd/mm/yyyy hh:mm'",
-    "klapper import csv publer.csv --format publer --to shop-mastodon,shop-bluesky",
-    "klapper import csv buffer.csv --format buffer --output json | jq '.refused'",
-))
+@import_app.command(
+    name="csv",
+    epilog=examples(
+        "klapper import csv hootsuite.csv --format hootsuite --date-format 'dd/mm/yyyy hh:mm'",
+        "klapper import csv publer.csv --format publer --to shop-mastodon,shop-bluesky",
+        "klapper import csv buffer.csv --format buffer --output json | jq '.refused'",
+    ),
+)
 def import_csv_command(
     file: Annotated[Path, typer.Argument(help="The CSV file, as the other tool takes it.")],
-    fmt: Annotated[CsvFormat, typer.Option(
-        "--format", help="Which tool's file this is (its documented columns).")],
-    to: Annotated[str | None, typer.Option(
-        "--to", help="Accounts, comma-separated, instead of defaults › to.")] = None,
-    date_format: Annotated[str | None, typer.Option(
-        "--date-format", help="How the dates are written: a strftime format ('%d/%m/%Y %H:%M') "
-        "or Hootsuite's 'dd/mm/yyyy hh:mm'. Hootsuite's default: 'mm/dd/yyyy hh:mm'.")] = None,
-    output: Annotated[OutputFormat, typer.Option(
-        "--output", "-o", help="text for people, json for scripts (--format names the tool).",
-    )] = OutputFormat.text,
+    fmt: Annotated[
+        CsvFormat,
+        typer.Option("--format", help="Which tool's file this is (its documented columns)."),
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Accounts, comma-separated, instead of defaults › to."),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format",
+            help="How the dates are written: a strftime format ('%d/%m/%Y %H:%M') "
+            "or Hootsuite's 'dd/mm/yyyy hh:mm'. Hootsuite's default: 'mm/dd/yyyy hh:mm'.",
+        ),
+    ] = None,
+    output: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--output",
+            "-o",
+            help="text for people, json for scripts (--format names the tool).",
+        ),
+    ] = OutputFormat.text,
     repo: RepoOption = Path("."),
     state: StateOption = None,
 ) -> None:
@@ -73,25 +92,48 @@ def import_csv_command(
     reason, and the good rows are written. Importing the same file again writes nothing twice.
     """
     accounts = _accounts(to)
-    _report(lambda rules: import_csv(
-        repo=repo, csv_file=file, fmt=fmt.value, to=accounts, date_format_option=date_format,
-        now=datetime.now(UTC), rules=rules), repo=repo, state=state, output=output,
-        name=shown(str(file)))
+    _report(
+        lambda rules: import_csv(
+            repo=repo,
+            csv_file=file,
+            fmt=fmt.value,
+            to=accounts,
+            date_format_option=date_format,
+            now=datetime.now(UTC),
+            rules=rules,
+        ),
+        repo=repo,
+        state=state,
+        output=output,
+        name=shown(str(file)),
+    )
 
 
-@import_app.command(name="feed", epilog=examples(
-    "klapper import feed https://example.com/blog/feed.xml",
-    "klapper import feed https://example.com/atom.xml --to shop-mastodon --template feed.yaml",
-))
+@import_app.command(
+    name="feed",
+    epilog=examples(
+        "klapper import feed https://example.com/blog/feed.xml",
+        "klapper import feed https://example.com/atom.xml --to shop-mastodon --template feed.yaml",
+    ),
+)
 def import_feed_command(
     url: Annotated[str, typer.Argument(help="The RSS or Atom feed's URL.")],
-    to: Annotated[str | None, typer.Option(
-        "--to", help="Accounts, comma-separated, instead of defaults › to.")] = None,
-    template: Annotated[Path | None, typer.Option(
-        "--template", dir_okay=False, help="A post file with {title}, {link}, {summary}, "
-        "{hashtags}; `draft: true` in it makes drafts. Default: title, link, hashtags.")] = None,
-    output: Annotated[OutputFormat, typer.Option(
-        "--output", "-o", help="text for people, json for scripts.")] = OutputFormat.text,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Accounts, comma-separated, instead of defaults › to."),
+    ] = None,
+    template: Annotated[
+        Path | None,
+        typer.Option(
+            "--template",
+            dir_okay=False,
+            help="A post file with {title}, {link}, {summary}, "
+            "{hashtags}; `draft: true` in it makes drafts. Default: title, link, hashtags.",
+        ),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="text for people, json for scripts.")
+    ] = OutputFormat.text,
     repo: RepoOption = Path("."),
     state: StateOption = None,
 ) -> None:
@@ -101,21 +143,40 @@ def import_feed_command(
     Exit 1 if an entry was refused (it is tried again next time).
     """
     accounts = _accounts(to)
-    _report(lambda rules: import_feed(
-        repo=repo, url=url, state=state_dir(state), now=datetime.now(UTC), to=accounts,
-        template=template, rules=rules), repo=repo, state=state, output=output, name=url)
+    _report(
+        lambda rules: import_feed(
+            repo=repo,
+            url=url,
+            state=state_dir(state),
+            now=datetime.now(UTC),
+            to=accounts,
+            template=template,
+            rules=rules,
+        ),
+        repo=repo,
+        state=state,
+        output=output,
+        name=url,
+    )
 
 
 def _accounts(to: str | None) -> tuple[str, ...] | None:
     return tuple(a.strip() for a in to.split(",") if a.strip()) if to else None
 
 
-def _report(run: Callable[[dict[str, Rules] | None], ImportResult], *, repo: Path,
-            state: Path | None, output: OutputFormat, name: str) -> None:
+def _report(
+    run: Callable[[dict[str, Rules] | None], ImportResult],
+    *,
+    repo: Path,
+    state: Path | None,
+    output: OutputFormat,
+    name: str,
+) -> None:
     """Run an import with the limits `klapper check` uses, print what became of each item."""
     try:
-        rules: dict[str, Rules] | None = announced_rules(load_config(repo),
-                                                         cache_dir=state_dir(state))
+        rules: dict[str, Rules] | None = announced_rules(
+            load_config(repo), cache_dir=state_dir(state)
+        )
     except ConfigError:  # the import says what is wrong with it
         rules = None
     try:
@@ -141,5 +202,7 @@ def _print(result: ImportResult, name: str) -> None:
     for o in result.refused:
         where = f"{name}:{o.line}" if o.line is not None else f"{name} entry {o.entry}"
         console.print(f"{escape(where)}: [red]refused[/red] {escape(o.reason or '')}")
-    console.print(f"{len(result.written)} written, {len(result.skipped)} imported before, "
-                  f"{len(result.refused)} refused")
+    console.print(
+        f"{len(result.written)} written, {len(result.skipped)} imported before, "
+        f"{len(result.refused)} refused"
+    )

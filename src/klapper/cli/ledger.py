@@ -13,16 +13,21 @@ from klapper.ledger import Ledger, event_log_path, read_events, state_dir
 from klapper.ledger.faults import StateError
 from klapper.ledger.rebuild import rebuild
 
-ledger_app = typer.Typer(help="The ledger in the state folder: rebuild it from the event log.",
-                         no_args_is_help=True,
-                         epilog=examples("klapper ledger rebuild --state /var/lib/klapper"))
+ledger_app = typer.Typer(
+    help="The ledger in the state folder: rebuild it from the event log.",
+    no_args_is_help=True,
+    epilog=examples("klapper ledger rebuild --state /var/lib/klapper"),
+)
 app.add_typer(ledger_app, name="ledger")
 
 
-@ledger_app.command(name="rebuild", epilog=examples(
-    "klapper ledger rebuild",
-    "mv ~/.local/state/klapper/ledger.sqlite3 ~/ledger.damaged && klapper ledger rebuild",
-))
+@ledger_app.command(
+    name="rebuild",
+    epilog=examples(
+        "klapper ledger rebuild",
+        "mv ~/.local/state/klapper/ledger.sqlite3 ~/ledger.damaged && klapper ledger rebuild",
+    ),
+)
 def rebuild_command(repo: RepoOption = Path("."), state: StateOption = None) -> None:
     """Put back every delivery the event log lists and the ledger lacks; exit 1 on a fault.
 
@@ -41,8 +46,11 @@ def rebuild_command(repo: RepoOption = Path("."), state: StateOption = None) -> 
     log_path = event_log_path(state=folder, configured=configured)
     events = read_events(log_path)
     if not events:
-        typer.echo(f"error: {log_path}: no events to rebuild from (pass --state DIR, or --repo"
-                   " DIR when klapper.yaml sets paths.log)", err=True)
+        typer.echo(
+            f"error: {log_path}: no events to rebuild from (pass --state DIR, or --repo"
+            " DIR when klapper.yaml sets paths.log)",
+            err=True,
+        )
         raise typer.Exit(EXIT_FAILED)
     try:
         ledger = Ledger.open(state=folder)
@@ -55,9 +63,12 @@ def rebuild_command(repo: RepoOption = Path("."), state: StateOption = None) -> 
         raise typer.Exit(EXIT_FAILED) from exc
     assert report is not None
     restored = ", ".join(f"{n} {name}" for name, n in sorted(report.restored.items()))
-    typer.echo(f"rebuilt {report.total} deliveries from {log_path}: {restored or 'none'};"
-               f" {report.kept} were in the ledger already")
+    typer.echo(
+        f"rebuilt {report.total} deliveries from {log_path}: {restored or 'none'};"
+        f" {report.kept} were in the ledger already"
+    )
     if report.paused:
-        typer.echo(f"paused accounts: {', '.join(report.paused)} (`klapper retry --account`"
-                   " resumes one)")
+        typer.echo(
+            f"paused accounts: {', '.join(report.paused)} (`klapper retry --account` resumes one)"
+        )
     typer.echo("unknown ones are looked for on the platform before anything is posted")

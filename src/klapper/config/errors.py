@@ -58,8 +58,9 @@ def _tagged(candidates: list[Any], step: str | int) -> Any | None:
         return None
     for tp in models:
         for field in tp.model_fields.values():
-            if typing.get_origin(field.annotation) is typing.Literal \
-                    and typing.get_args(field.annotation) == (step,):
+            if typing.get_origin(field.annotation) is typing.Literal and typing.get_args(
+                field.annotation
+            ) == (step,):
                 return tp
     return None
 
@@ -127,11 +128,18 @@ def describe(value: Any) -> str:
 
 
 _EXPECTED = {
-    "string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
-    "int_from_float": "a whole number", "bool_type": "true or false",
-    "bool_parsing": "true or false", "list_type": "a list", "tuple_type": "a list",
-    "dict_type": "a mapping (key: value)", "model_type": "a mapping (key: value)",
-    "model_attributes_type": "a mapping (key: value)", "float_type": "a number",
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)",
+    "float_type": "a number",
     "float_parsing": "a number",
 }
 
@@ -150,8 +158,9 @@ def _message(error: Any, model: type[BaseModel]) -> tuple[str, bool]:
         choices = allowed_keys(model, loc[:-1])
         close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
         if " " in key:  # "Note: text" in a list reads as a mapping; the user meant text
-            return (f"unknown key '{key}': a text containing ': ' must be quoted, "
-                    f"e.g. \"{key}: ...\""), True
+            return (
+                f"unknown key '{key}': a text containing ': ' must be quoted, e.g. \"{key}: ...\""
+            ), True
         if close:
             return f"unknown key '{key}'; did you mean '{close[0]}'?", True
         return f"unknown key '{key}'; allowed here: {', '.join(choices) or 'none'}", True

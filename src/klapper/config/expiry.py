@@ -41,8 +41,13 @@ class ExpiringCredential:
         else:
             left = self.expires_at - now
             hours = left.seconds // 3600
-            span = (f"{left.days} days" if left.days >= 1
-                    else f"{hours} hours" if hours else "less than an hour")
+            span = (
+                f"{left.days} days"
+                if left.days >= 1
+                else f"{hours} hours"
+                if hours
+                else "less than an hour"
+            )
             state = f"expires on {local} (in {span})"
         return (
             f"{self.platform} account {self.account!r}: the {what} {state};"

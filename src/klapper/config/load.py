@@ -48,14 +48,24 @@ def load_config(repo: Path) -> Config:
     path = repo / CONFIG_FILE
     try:
         if path.is_symlink() and not _inside(os.path.realpath(path), repo):
-            raise ConfigError([ConfigIssue(f"{CONFIG_FILE} is a symlink to a file outside the "
-                                           "content repository; klapper does not read it")])
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        f"{CONFIG_FILE} is a symlink to a file outside the "
+                        "content repository; klapper does not read it"
+                    )
+                ]
+            )
         raw, _ = read_regular(path, limit=MAX_BYTES)
     except FileNotFoundError:
-        raise ConfigError([ConfigIssue(
-            f"{shown(str(repo))} has no {CONFIG_FILE}; is --repo right? "
-            "Start from examples/klapper.yaml"
-        )]) from None
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    f"{shown(str(repo))} has no {CONFIG_FILE}; is --repo right? "
+                    "Start from examples/klapper.yaml"
+                )
+            ]
+        ) from None
     except FileTooLarge as exc:
         raise ConfigError([ConfigIssue(f"{CONFIG_FILE}: {exc}")]) from None
     except OSError as exc:  # NotRegularFile (a FIFO never blocks the reader) among them
@@ -82,10 +92,12 @@ def load_config(repo: Path) -> Config:
         raise ConfigError(issues) from None
     crossed = _cross_checks(config, repo=repo)
     if crossed:
-        raise ConfigError([
-            ConfigIssue(message, *locate(document.node, loc, key=at_key))
-            for loc, message, at_key in crossed
-        ])
+        raise ConfigError(
+            [
+                ConfigIssue(message, *locate(document.node, loc, key=at_key))
+                for loc, message, at_key in crossed
+            ]
+        )
     return config
 
 
@@ -99,11 +111,15 @@ def _log_problem(log: str, *, repo: Path) -> str | None:
     as ~/.bashrc or /etc/cron.d/x is code. A relative path is inside the state folder; an
     absolute one must be inside the repository (symlinks resolved)."""
     if log.startswith("~") or (not os.path.isabs(log) and not _relative_inside(log)):
-        return "paths › log must stay inside the state folder (a relative path such as " \
-               "events.jsonl, without ..) or the repository"
+        return (
+            "paths › log must stay inside the state folder (a relative path such as "
+            "events.jsonl, without ..) or the repository"
+        )
     if os.path.isabs(log) and not _inside(os.path.realpath(log), repo):
-        return f"paths › log {shown(log)!r} is outside the state folder and the repository; " \
-               "write it relative (to the state folder), e.g. events.jsonl"
+        return (
+            f"paths › log {shown(log)!r} is outside the state folder and the repository; "
+            "write it relative (to the state folder), e.g. events.jsonl"
+        )
     return None
 
 
@@ -112,16 +128,27 @@ def _cross_checks(config: Config, *, repo: Path) -> list[tuple[tuple[str | int, 
     found: list[tuple[tuple[str | int, ...], str, bool]] = []
     for name in config.accounts:
         if not ACCOUNT_NAME.match(name):
-            found.append((("accounts", name),
-                          f"account name {name!r}: use letters, digits, - and _ only", True))
+            found.append(
+                (
+                    ("accounts", name),
+                    f"account name {name!r}: use letters, digits, - and _ only",
+                    True,
+                )
+            )
     for index, name in enumerate(config.defaults.to):
         if name not in config.accounts:
             known = ", ".join(config.accounts) or "none"
-            found.append((("defaults", "to", index),
-                          f"defaults › to: no account named {name!r} (accounts: {known})", False))
+            found.append(
+                (
+                    ("defaults", "to", index),
+                    f"defaults › to: no account named {name!r} (accounts: {known})",
+                    False,
+                )
+            )
     if not _relative_inside(config.paths.posts):
-        found.append((("paths", "posts"),
-                      "paths › posts must be a folder inside the repository", False))
+        found.append(
+            (("paths", "posts"), "paths › posts must be a folder inside the repository", False)
+        )
     log_problem = _log_problem(config.paths.log, repo=repo) if config.paths.log else None
     if log_problem:
         found.append((("paths", "log"), log_problem, False))
@@ -129,6 +156,11 @@ def _cross_checks(config: Config, *, repo: Path) -> list[tuple[tuple[str | int, 
         for key in account.repository_paths:
             value = getattr(account, key)
             if value is not None and not _relative_inside(value):
-                found.append((("accounts", name, key),
-                              f"accounts › {name} › {key} must be a folder inside the repository", False))
+                found.append(
+                    (
+                        ("accounts", name, key),
+                        f"accounts › {name} › {key} must be a folder inside the repository",
+                        False,
+                    )
+                )
     return found

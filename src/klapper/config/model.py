@@ -68,7 +68,7 @@ def _parse_clock(value: Any) -> time:
             return time(hours, minutes)
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError(f"{value!r} is not a time of day; write HH:MM, e.g. \"09:30\"")
+        raise ValueError(f'{value!r} is not a time of day; write HH:MM, e.g. "09:30"')
     return time(int(match[1]), int(match[2]))
 
 
@@ -111,8 +111,9 @@ class Defaults(Strict):
 class Paths(Strict):
     posts: str = Field("posts", description="Folder of post files, relative to the repository.")
     log: str | None = Field(
-        None, description="Event log (JSONL); default <state>/events.jsonl. A relative path is "
-        "in the state folder; an absolute one must be inside the repository."
+        None,
+        description="Event log (JSONL); default <state>/events.jsonl. A relative path is "
+        "in the state folder; an absolute one must be inside the repository.",
     )
 
 
@@ -125,20 +126,29 @@ class Publishing(Strict):
 
 class Engagement(Strict):
     schedule: tuple[Duration, ...] = Field(
-        (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=3),
-         timedelta(days=7), timedelta(days=30)),
+        (
+            timedelta(hours=1),
+            timedelta(hours=6),
+            timedelta(days=1),
+            timedelta(days=3),
+            timedelta(days=7),
+            timedelta(days=30),
+        ),
         description="Read reactions this long after publishing; then stop.",
     )
     budget: int = Field(
-        10, ge=1, description="Reaction requests per account per polling round, at most.",
+        10,
+        ge=1,
+        description="Reaction requests per account per polling round, at most.",
     )
     min_gap: Duration = Field(
         timedelta(minutes=5),
         description="Polling rounds are at least this far apart (readings due close together "
-                    "share requests; a round cut short by the budget continues after it).",
+        "share requests; a round cut short by the budget continues after it).",
     )
     inbox_every: Duration = Field(
-        timedelta(minutes=15), description="How often replies and mentions are read.",
+        timedelta(minutes=15),
+        description="How often replies and mentions are read.",
     )
 
 
@@ -151,9 +161,11 @@ def _placeholders_known(value: str | None) -> str | None:
     if value is None:
         return value
     try:
-        fields = [(name, spec, conversion)
-                  for _, name, spec, conversion in string.Formatter().parse(value)
-                  if name is not None]
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(value)
+            if name is not None
+        ]
     except ValueError as exc:
         raise ValueError(f"{value!r}: {exc}; write {{{{ and }}}} for a literal brace") from None
     for name, spec, conversion in fields:
@@ -185,7 +197,8 @@ class Utm(Strict):
 
 class Links(Strict):
     utm: Utm | None = Field(
-        None, description="Campaign tags for every link klapper publishes (a post's `utm:` "
+        None,
+        description="Campaign tags for every link klapper publishes (a post's `utm:` "
         "overrides them, `utm: false` turns them off). Default: none.",
     )
 

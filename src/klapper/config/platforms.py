@@ -149,18 +149,31 @@ def registry() -> dict[str, Platform]:
     for point in entry_points(group=ENTRY_POINT_GROUP):
         if point.name in found:
             if point.value != BUILT_IN.get(point.name):
-                log.warning("plugin %s (%s) ignored: %r is a built-in platform",
-                            point.value, point.dist.name if point.dist else "?", point.name)
+                log.warning(
+                    "plugin %s (%s) ignored: %r is a built-in platform",
+                    point.value,
+                    point.dist.name if point.dist else "?",
+                    point.name,
+                )
             continue
         try:
             described = point.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop klapper
-            log.warning("platform plugin %r (%s) cannot be loaded: %s: %s; it is left out",
-                        point.name, point.value, type(exc).__name__, exc)
+            log.warning(
+                "platform plugin %r (%s) cannot be loaded: %s: %s; it is left out",
+                point.name,
+                point.value,
+                type(exc).__name__,
+                exc,
+            )
             continue
         if not isinstance(described, Platform) or described.name != point.name:
-            log.warning("platform plugin %r (%s) is not a klapper Platform named %r; left out",
-                        point.name, point.value, point.name)
+            log.warning(
+                "platform plugin %r (%s) is not a klapper Platform named %r; left out",
+                point.name,
+                point.value,
+                point.name,
+            )
             continue
         found[point.name] = described
     return found
@@ -171,6 +184,4 @@ def platform(name: str) -> Platform:
     try:
         return registry()[name]
     except KeyError:
-        raise PlatformError(
-            f"unknown platform {name!r}; known: {', '.join(registry())}"
-        ) from None
+        raise PlatformError(f"unknown platform {name!r}; known: {', '.join(registry())}") from None

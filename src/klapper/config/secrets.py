@@ -39,10 +39,21 @@ CREDENTIALS_FILE = "klapper-secrets"
 #: the reserved key in a file entry that records which outside values a saved one replaced
 REPLACES_KEY = "_replaces"
 #: keys whose values identify an account publicly; they are stored here but never redacted
-PUBLIC_KEYS = frozenset({
-    "handle", "did", "service", "username", "user_id", "account_id", "acct", "author",
-    "client_id", "instance", "identity_checked",
-})
+PUBLIC_KEYS = frozenset(
+    {
+        "handle",
+        "did",
+        "service",
+        "username",
+        "user_id",
+        "account_id",
+        "acct",
+        "author",
+        "client_id",
+        "instance",
+        "identity_checked",
+    }
+)
 #: values shorter than this are not redacted: they would match everywhere and hide nothing
 MIN_REDACT_LENGTH = 4
 REDACTED = "[redacted]"
@@ -83,7 +94,10 @@ def secret_origins(
 
 
 def save_secrets(
-    account: str, values: Mapping[str, str], *, path: Path | None = None,
+    account: str,
+    values: Mapping[str, str],
+    *,
+    path: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Path:
     """Store ``account``'s credentials in the secrets file (atomically, 0600); returns its path.
@@ -203,8 +217,7 @@ def _merge(
     for origin, layer in _outside_sources(account, environ):
         for key, value in layer.items():
             current = merged.get(key)
-            if (current and current[1] == SOURCE_FILE
-                    and replaces.get(key) == fingerprint(value)):
+            if current and current[1] == SOURCE_FILE and replaces.get(key) == fingerprint(value):
                 continue  # the outside value is the one klapper refreshed away from
             merged[key] = (value, origin)
     return merged
@@ -222,8 +235,11 @@ def _outside_sources(
 ) -> list[tuple[str, dict[str, str]]]:
     env = os.environ if environ is None else environ
     prefix = f"KLAPPER_{_env_part(account)}_"
-    from_env = {name[len(prefix):].lower(): value for name, value in env.items()
-                if name.startswith(prefix) and value}
+    from_env = {
+        name[len(prefix) :].lower(): value
+        for name, value in env.items()
+        if name.startswith(prefix) and value
+    }
     return [(SOURCE_ENV, from_env), (SOURCE_SYSTEMD, _systemd(account, env))]
 
 
@@ -239,7 +255,7 @@ def _systemd(account: str, env: Mapping[str, str]) -> dict[str, str]:
         entry = _parse(whole.read_text(encoding="utf-8"), whole).get(account, {})
         found.update({k: v for k, v in entry.items() if k != REPLACES_KEY})
     for item in sorted(base.glob(f"{_glob_escape(account)}.*")):
-        key = item.name[len(account) + 1:]
+        key = item.name[len(account) + 1 :]
         if key and item.is_file():
             found[key] = item.read_text(encoding="utf-8").rstrip("\r\n")
     return found

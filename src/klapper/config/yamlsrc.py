@@ -70,11 +70,14 @@ def _text(raw: bytes) -> str:
 def _reader_error(exc: yaml.reader.ReaderError, raw: bytes) -> YamlError:
     line = raw[: exc.position].count(b"\n") + 1
     character = exc.character
-    if isinstance(character, bytes) or not isinstance(character, int) or character < 0 \
-            or "UTF" in str(exc.reason):
+    if (
+        isinstance(character, bytes)
+        or not isinstance(character, int)
+        or character < 0
+        or "UTF" in str(exc.reason)
+    ):
         return YamlError("file is not UTF-8 text; save it as UTF-8", line=line)
-    return YamlError(f"YAML does not allow the control character #x{character:04x} here",
-                     line=line)
+    return YamlError(f"YAML does not allow the control character #x{character:04x} here", line=line)
 
 
 def _hint(problem: str, text: str, line: int) -> str:
@@ -107,8 +110,11 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> i
         return sizes[key]
     if key in open_:
         mark = node.start_mark
-        raise YamlError("an alias refers to itself (recursive anchor)",
-                        line=mark.line + 1, column=mark.column + 1)
+        raise YamlError(
+            "an alias refers to itself (recursive anchor)",
+            line=mark.line + 1,
+            column=mark.column + 1,
+        )
     open_.add(key)
     if isinstance(node, yaml.MappingNode):
         children = [n for pair in node.value for n in pair]
@@ -120,8 +126,10 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> i
     open_.discard(key)
     sizes[key] = size
     if size > MAX_NODES:
-        raise YamlError("aliases expand this document beyond reason (more than "
-                        f"{MAX_NODES:,} values); write it out")
+        raise YamlError(
+            "aliases expand this document beyond reason (more than "
+            f"{MAX_NODES:,} values); write it out"
+        )
     return size
 
 
@@ -168,22 +176,33 @@ def _fast_construct(node: yaml.Node, loader: Any, memo: dict[int, Any]) -> Any:
     key = id(node)
     if key in memo:  # an alias: the same object, as PyYAML gives
         return memo[key]
-    if tag == _MAP and isinstance(node, yaml.MappingNode) and not any(
-        k.tag == _MERGE for k, _ in node.value
+    if (
+        tag == _MAP
+        and isinstance(node, yaml.MappingNode)
+        and not any(k.tag == _MERGE for k, _ in node.value)
     ):
         mapping: dict[Any, Any] = {}
         memo[key] = mapping
         for key_node, value_node in node.value:  # most keys and values are strings: no call
-            mapping[key_node.value if key_node.tag == _STR and type(key_node) is _Scalar
-                    else _fast_construct(key_node, loader, memo)] = (
-                value_node.value if value_node.tag == _STR and type(value_node) is _Scalar
-                else _fast_construct(value_node, loader, memo))
+            mapping[
+                key_node.value
+                if key_node.tag == _STR and type(key_node) is _Scalar
+                else _fast_construct(key_node, loader, memo)
+            ] = (
+                value_node.value
+                if value_node.tag == _STR and type(value_node) is _Scalar
+                else _fast_construct(value_node, loader, memo)
+            )
         return mapping
     if tag == _SEQ and isinstance(node, yaml.SequenceNode):
         sequence: list[Any] = []
         memo[key] = sequence
-        sequence.extend(item.value if item.tag == _STR and type(item) is _Scalar
-                        else _fast_construct(item, loader, memo) for item in node.value)
+        sequence.extend(
+            item.value
+            if item.tag == _STR and type(item) is _Scalar
+            else _fast_construct(item, loader, memo)
+            for item in node.value
+        )
         return sequence
     memo[key] = value = loader.construct_object(node, deep=True)
     return value
@@ -220,8 +239,9 @@ def read_documents(raw: bytes) -> list[Document]:
                 raise _syntax_error(exc, raw) from None
             except (ValueError, TypeError, OverflowError, RecursionError) as exc:
                 bad = _bad_scalar(node, loader).start_mark
-                raise YamlError(f"cannot read value: {exc}", line=bad.line + 1,
-                                column=bad.column + 1) from None
+                raise YamlError(
+                    f"cannot read value: {exc}", line=bad.line + 1, column=bad.column + 1
+                ) from None
             if data is not None:
                 documents.append(Document(data, node))
     except yaml.YAMLError as exc:

@@ -40,18 +40,30 @@ DETAIL_LIMIT = 3
 FIRST_LOOK_BACK = timedelta(days=1)
 #: what the command's environment keeps: enough to run a program, speak the user's language
 #: and reach the desktop session (notify-send needs its bus); nothing of klapper's own
-KEPT_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE",
-            "LC_MESSAGES", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS",
-            "DISPLAY", "WAYLAND_DISPLAY")
+KEPT_ENV = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TZ",
+    "TMPDIR",
+    "XDG_RUNTIME_DIR",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+)
 #: klapper's settings in the environment that are not secrets
-_NOT_SECRET_ENV = frozenset({"KLAPPER_REPO", "KLAPPER_STATE", "KLAPPER_SECRETS",
-                             "KLAPPER_MESSAGE"})
+_NOT_SECRET_ENV = frozenset({"KLAPPER_REPO", "KLAPPER_STATE", "KLAPPER_SECRETS", "KLAPPER_MESSAGE"})
 
 Runner = Callable[..., bool]
 
 
-def notify_environment(*, message: str,
-                       environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def notify_environment(*, message: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The notify command's environment: ``KEPT_ENV`` from ``environ`` and $KLAPPER_MESSAGE."""
     env = os.environ if environ is None else environ
     return {**{name: env[name] for name in KEPT_ENV if name in env}, "KLAPPER_MESSAGE": message}
@@ -60,8 +72,11 @@ def notify_environment(*, message: str,
 def known_secrets(config: Config, *, environ: Mapping[str, str] | None = None) -> list[str]:
     """Every secret klapper could know of: each account's credentials, and KLAPPER_* values."""
     env = os.environ if environ is None else environ
-    found = [value for name, value in env.items()
-             if name.startswith("KLAPPER_") and name not in _NOT_SECRET_ENV]
+    found = [
+        value
+        for name, value in env.items()
+        if name.startswith("KLAPPER_") and name not in _NOT_SECRET_ENV
+    ]
     for account in config.accounts:
         try:
             found += secret_values(load_secrets(account, environ=environ))
@@ -70,8 +85,9 @@ def known_secrets(config: Config, *, environ: Mapping[str, str] | None = None) -
     return found
 
 
-def run_notify(*, command: str, message: str, timeout: float = TIMEOUT,
-               secrets: Iterable[str] = ()) -> bool:
+def run_notify(
+    *, command: str, message: str, timeout: float = TIMEOUT, secrets: Iterable[str] = ()
+) -> bool:
     """Run ``command`` with ``message``; True when it exited 0. Never raises.
 
     What the command says on stderr is logged with ``secrets`` redacted.
@@ -85,20 +101,29 @@ def run_notify(*, command: str, message: str, timeout: float = TIMEOUT,
         return False
     try:
         done = subprocess.run(
-            [*argv, message], env=notify_environment(message=message),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            timeout=timeout, check=False)
+            [*argv, message],
+            env=notify_environment(message=message),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         log.warning("notify: %s did not finish within %.0f s; stopped it", argv[0], timeout)
         return False
     except OSError as exc:
-        log.warning("notify: cannot run %s: %s; check `notify:` in klapper.yaml", argv[0],
-                    exc.strerror or exc)
+        log.warning(
+            "notify: cannot run %s: %s; check `notify:` in klapper.yaml",
+            argv[0],
+            exc.strerror or exc,
+        )
         return False
     if done.returncode != 0:
         said = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        log.warning("notify: %s exited with %d %s", argv[0], done.returncode,
-                    redact(said[0], secrets)[:300])
+        log.warning(
+            "notify: %s exited with %d %s", argv[0], done.returncode, redact(said[0], secrets)[:300]
+        )
         return False
     return True
 
@@ -115,12 +140,16 @@ def _when(event: Mapping[str, Any]) -> datetime:
 def _event_message(event: Mapping[str, Any]) -> str | None:
     kind, account = event.get("event"), event.get("account", "?")
     if kind == "failed":
-        return (f"klapper: {event.get('post')} to {account} failed for good: "
-                f"{event.get('reason') or 'no reason given'}. "
-                f"`klapper retry {event.get('delivery')}` tries again.")
+        return (
+            f"klapper: {event.get('post')} to {account} failed for good: "
+            f"{event.get('reason') or 'no reason given'}. "
+            f"`klapper retry {event.get('delivery')}` tries again."
+        )
     if kind == "paused":
-        return (f"klapper: account {account} is paused: {event.get('reason') or ''}. "
-                f"Run `klapper login {account}`, then `klapper retry --account {account}`.")
+        return (
+            f"klapper: account {account} is paused: {event.get('reason') or ''}. "
+            f"Run `klapper login {account}`, then `klapper retry --account {account}`."
+        )
     return None
 
 
@@ -129,20 +158,30 @@ def inbox_message(items: Sequence[InboxItem]) -> str | None:
     waiting = [item for item in items if item.open]
     if not waiting:
         return None
-    counts = {mark: sum(item.attention == mark for item in waiting)
-              for mark in ("complaint", "question")}
+    counts = {
+        mark: sum(item.attention == mark for item in waiting) for mark in ("complaint", "question")
+    }
     marked = ", ".join(f"{n} {mark}{'s' if n > 1 else ''}" for mark, n in counts.items() if n)
     noun = "reply or mention waits" if len(waiting) == 1 else "replies and mentions wait"
-    return (f"klapper: {len(waiting)} new {noun} in the inbox"
-            f"{f' ({marked})' if marked else ''}: see `klapper inbox`.")
+    return (
+        f"klapper: {len(waiting)} new {noun} in the inbox"
+        f"{f' ({marked})' if marked else ''}: see `klapper inbox`."
+    )
 
 
 class Notifier:
     """Finds what to tell the user since the last check and runs the notify command."""
 
-    def __init__(self, *, store: EngagementStore, config: Config, events_path: Path,
-                 run: Runner = run_notify, expiring: Callable[..., list[Any]] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        *,
+        store: EngagementStore,
+        config: Config,
+        events_path: Path,
+        run: Runner = run_notify,
+        expiring: Callable[..., list[Any]] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.store = store
         self.config = config
         self.events_path = events_path
@@ -159,8 +198,10 @@ class Notifier:
         if len(messages) > DETAIL_LIMIT:
             failed = sum(e.get("event") == "failed" for e in events)
             paused = sum(e.get("event") == "paused" for e in events)
-            messages = [f"klapper: {failed} deliveries failed for good and {paused} account"
-                        f" pauses since the last check; see `klapper status`."]
+            messages = [
+                f"klapper: {failed} deliveries failed for good and {paused} account"
+                f" pauses since the last check; see `klapper status`."
+            ]
         inbox = inbox_message(new_items)
         if inbox:
             messages.append(inbox)

@@ -19,28 +19,110 @@ from typing import Literal
 
 Attention = Literal["complaint", "question"]
 
-QUESTION_WORDS = frozenset({
-    # English
-    "who", "what", "why", "how", "when", "where", "which", "can", "could", "would", "will",
-    "is", "are", "do", "does", "did", "should", "any", "anyone",
-    # German
-    "wer", "was", "warum", "wieso", "weshalb", "wie", "wann", "wo", "woher", "wohin",
-    "welche", "welcher", "welches", "kann", "können", "könnt", "ist", "sind", "gibt", "habt",
-    "hast", "hat", "seid", "muss", "darf", "geht",
-})
+QUESTION_WORDS = frozenset(
+    {
+        # English
+        "who",
+        "what",
+        "why",
+        "how",
+        "when",
+        "where",
+        "which",
+        "can",
+        "could",
+        "would",
+        "will",
+        "is",
+        "are",
+        "do",
+        "does",
+        "did",
+        "should",
+        "any",
+        "anyone",
+        # German
+        "wer",
+        "was",
+        "warum",
+        "wieso",
+        "weshalb",
+        "wie",
+        "wann",
+        "wo",
+        "woher",
+        "wohin",
+        "welche",
+        "welcher",
+        "welches",
+        "kann",
+        "können",
+        "könnt",
+        "ist",
+        "sind",
+        "gibt",
+        "habt",
+        "hast",
+        "hat",
+        "seid",
+        "muss",
+        "darf",
+        "geht",
+    }
+)
 
 COMPLAINT_TERMS: tuple[str, ...] = (
     # English
-    "not working", "doesn't work", "does not work", "didn't work", "stopped working", "broken",
-    "refund*", "disappoint*", "terrible", "awful", "worst", "scam", "scams", "scammed",
-    "scammer*", "never again", "angry",
-    "unacceptable", "complain*", "rip-off", "ripoff", "useless", "still waiting",
-    "no response", "no answer", "waste of money", "fraud",
+    "not working",
+    "doesn't work",
+    "does not work",
+    "didn't work",
+    "stopped working",
+    "broken",
+    "refund*",
+    "disappoint*",
+    "terrible",
+    "awful",
+    "worst",
+    "scam",
+    "scams",
+    "scammed",
+    "scammer*",
+    "never again",
+    "angry",
+    "unacceptable",
+    "complain*",
+    "rip-off",
+    "ripoff",
+    "useless",
+    "still waiting",
+    "no response",
+    "no answer",
+    "waste of money",
+    "fraud",
     # German
-    "kaputt*", "funktioniert nicht", "funktioniert immer noch nicht", "geht nicht",
-    "enttäusch*", "schlecht*", "schlimm*", "betrug*", "betrüger*", "nie wieder", "frechheit",
-    "beschwerde*", "rückerstattung", "geld zurück", "unverschämt*", "ärgerlich", "katastroph*",
-    "mangelhaft", "reklamation", "warte immer noch", "keine antwort", "abzocke",
+    "kaputt*",
+    "funktioniert nicht",
+    "funktioniert immer noch nicht",
+    "geht nicht",
+    "enttäusch*",
+    "schlecht*",
+    "schlimm*",
+    "betrug*",
+    "betrüger*",
+    "nie wieder",
+    "frechheit",
+    "beschwerde*",
+    "rückerstattung",
+    "geld zurück",
+    "unverschämt*",
+    "ärgerlich",
+    "katastroph*",
+    "mangelhaft",
+    "reklamation",
+    "warte immer noch",
+    "keine antwort",
+    "abzocke",
 )
 
 
@@ -50,8 +132,9 @@ def _pattern(term: str) -> str:
     return body + (r"\w*" if term.endswith("*") else r"\b")
 
 
-_COMPLAINT = re.compile(r"(?<!\w)(?:" + "|".join(_pattern(t) for t in COMPLAINT_TERMS) + ")",
-                        re.IGNORECASE)
+_COMPLAINT = re.compile(
+    r"(?<!\w)(?:" + "|".join(_pattern(t) for t in COMPLAINT_TERMS) + ")", re.IGNORECASE
+)
 _LEADING = re.compile(r"^(?:\s*[@.][\w.@-]+[:,]?)*[\s\W]*")  # @mentions, punctuation
 _FIRST_WORD = re.compile(r"\w+")
 

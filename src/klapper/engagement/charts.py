@@ -42,34 +42,48 @@ def _number(value: float) -> str:
 
 
 def _frame(width: int, height: int, label: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-            f'role="img" aria-label="{escape(label)}" class="chart">')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(label)}" class="chart">'
+    )
 
 
-def _grid(*, left: int, right: int, top: int, bottom: int, value: float) -> tuple[list[str],
-                                                                                  float]:
+def _grid(*, left: int, right: int, top: int, bottom: int, value: float) -> tuple[list[str], float]:
     """Horizontal grid lines with their labels; returns them and the axis maximum."""
     step, count = ticks(value)
     parts = []
     for n in range(count + 1):
         y = bottom - (bottom - top) * n / count
-        parts.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
-                     f'class="{"axis" if n == 0 else "grid"}"/>')
-        parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" class="tick" '
-                     f'text-anchor="end">{_number(step * n)}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'class="{"axis" if n == 0 else "grid"}"/>'
+        )
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 4:.1f}" class="tick" '
+            f'text-anchor="end">{_number(step * n)}</text>'
+        )
     return parts, step * count
 
 
-def line_chart(series: Mapping[str, Sequence[tuple[date, int]]], *, width: int = 760,
-               height: int = 280, label: str = "Reactions over time") -> str:
+def line_chart(
+    series: Mapping[str, Sequence[tuple[date, int]]],
+    *,
+    width: int = 760,
+    height: int = 280,
+    label: str = "Reactions over time",
+) -> str:
     """One line per series over shared days; the legend names each series."""
     days = sorted({day for points in series.values() for day, _ in points})
     if not days:
         return '<p class="empty">No reactions read yet in this period.</p>'
     left, right, top, bottom = 52, width - 24, 16, height - 48
-    grid, top_value = _grid(left=left, right=right, top=top, bottom=bottom,
-                            value=max((v for points in series.values() for _, v in points),
-                                      default=0))
+    grid, top_value = _grid(
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        value=max((v for points in series.values() for _, v in points), default=0),
+    )
     span = max(len(days) - 1, 1)
 
     def x(day: date) -> float:
@@ -84,28 +98,44 @@ def line_chart(series: Mapping[str, Sequence[tuple[date, int]]], *, width: int =
         # The last day is always labelled; a regular label too close before it is left out.
         last = index == len(days) - 1
         if last or (index % every == 0 and len(days) - 1 - index > every / 2):
-            parts.append(f'<text x="{x(day):.1f}" y="{bottom + 18}" class="tick" '
-                         f'text-anchor="middle">{day.strftime("%d %b")}</text>')
+            parts.append(
+                f'<text x="{x(day):.1f}" y="{bottom + 18}" class="tick" '
+                f'text-anchor="middle">{day.strftime("%d %b")}</text>'
+            )
     for index, (name, points) in enumerate(sorted(series.items())):
         stroke = colour(name, index)
-        path = " ".join(f"{'M' if n == 0 else 'L'}{x(d):.1f},{y(v):.1f}"
-                        for n, (d, v) in enumerate(points))
-        parts.append(f'<path d="{path}" fill="none" stroke="{stroke}" stroke-width="2.5" '
-                     f'stroke-linejoin="round" stroke-linecap="round"/>')
+        path = " ".join(
+            f"{'M' if n == 0 else 'L'}{x(d):.1f},{y(v):.1f}" for n, (d, v) in enumerate(points)
+        )
+        parts.append(
+            f'<path d="{path}" fill="none" stroke="{stroke}" stroke-width="2.5" '
+            f'stroke-linejoin="round" stroke-linecap="round"/>'
+        )
         last_day, last_value = points[-1]
-        parts.append(f'<circle cx="{x(last_day):.1f}" cy="{y(last_value):.1f}" r="4" '
-                     f'fill="{stroke}"><title>{escape(name)}: {last_value} on '
-                     f'{last_day.isoformat()}</title></circle>')
+        parts.append(
+            f'<circle cx="{x(last_day):.1f}" cy="{y(last_value):.1f}" r="4" '
+            f'fill="{stroke}"><title>{escape(name)}: {last_value} on '
+            f"{last_day.isoformat()}</title></circle>"
+        )
         legend_x = left + 130 * index
-        parts.append(f'<rect x="{legend_x}" y="{height - 16}" width="12" height="12" rx="3" '
-                     f'fill="{stroke}"/><text x="{legend_x + 18}" y="{height - 6}" '
-                     f'class="legend">{escape(name)}</text>')
+        parts.append(
+            f'<rect x="{legend_x}" y="{height - 16}" width="12" height="12" rx="3" '
+            f'fill="{stroke}"/><text x="{legend_x + 18}" y="{height - 6}" '
+            f'class="legend">{escape(name)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def bar_chart(bars: Sequence[tuple[str, float, int]], *, width: int = 760, height: int = 240,
-              label: str = "Mean score", highlight: int = 3, label_every: int = 1) -> str:
+def bar_chart(
+    bars: Sequence[tuple[str, float, int]],
+    *,
+    width: int = 760,
+    height: int = 240,
+    label: str = "Mean score",
+    highlight: int = 3,
+    label_every: int = 1,
+) -> str:
     """Bars of (label, value, posts); the ``highlight`` best bars are drawn in the accent.
 
     Every ``label_every``-th bar is labelled below (all of them carry a hover title).
@@ -113,8 +143,9 @@ def bar_chart(bars: Sequence[tuple[str, float, int]], *, width: int = 760, heigh
     if not any(posts for _, _, posts in bars):
         return '<p class="empty">Nothing published in this period.</p>'
     left, right, top, bottom = 44, width - 8, 14, height - 30
-    grid, top_value = _grid(left=left, right=right, top=top, bottom=bottom,
-                            value=max(value for _, value, _ in bars))
+    grid, top_value = _grid(
+        left=left, right=right, top=top, bottom=bottom, value=max(value for _, value, _ in bars)
+    )
     best = sorted(range(len(bars)), key=lambda n: -bars[n][1])[:highlight]
     slot = (right - left) / len(bars)
     gap = min(6.0, slot * 0.25)
@@ -126,10 +157,13 @@ def bar_chart(bars: Sequence[tuple[str, float, int]], *, width: int = 760, heigh
         parts.append(
             f'<rect x="{x:.1f}" y="{bottom - bar_height:.1f}" width="{slot - gap:.1f}" '
             f'height="{max(bar_height, 0):.1f}" rx="3" class="{kind}">'
-            f'<title>{escape(name)}: mean score {value:g} over {posts} '
-            f'post{"s" if posts != 1 else ""}</title></rect>')
+            f"<title>{escape(name)}: mean score {value:g} over {posts} "
+            f"post{'s' if posts != 1 else ''}</title></rect>"
+        )
         if index % label_every == 0:
-            parts.append(f'<text x="{x + (slot - gap) / 2:.1f}" y="{bottom + 16}" '
-                         f'class="tick" text-anchor="middle">{escape(name)}</text>')
+            parts.append(
+                f'<text x="{x + (slot - gap) / 2:.1f}" y="{bottom + 16}" '
+                f'class="tick" text-anchor="middle">{escape(name)}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)

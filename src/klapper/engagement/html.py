@@ -82,16 +82,24 @@ def _cards(report: Report) -> str:
         ("Likes", totals["likes"], ""),
         ("Reposts", totals["reposts"], ""),
         ("Views", totals["views"], "where counted"),
-        ("Replies and mentions", sum(a.inbox_replies + a.inbox_mentions
-                                     for a in report.accounts),
-         f'<span class="open">{waiting} waiting for an answer</span>' if waiting else
-         "all answered"),
+        (
+            "Replies and mentions",
+            sum(a.inbox_replies + a.inbox_mentions for a in report.accounts),
+            f'<span class="open">{waiting} waiting for an answer</span>'
+            if waiting
+            else "all answered",
+        ),
     ]
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><div class="value">{_n(value)}</div>'
-        f'<div class="label">{escape(label)}</div>'
-        f'{f"<div class=note>{note}</div>" if note else ""}</div>'
-        for label, value, note in cards) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="value">{_n(value)}</div>'
+            f'<div class="label">{escape(label)}</div>'
+            f"{f'<div class=note>{note}</div>' if note else ''}</div>"
+            for label, value, note in cards
+        )
+        + "</div>"
+    )
 
 
 def _row(cells: Iterable[tuple[str, str]]) -> str:
@@ -99,60 +107,98 @@ def _row(cells: Iterable[tuple[str, str]]) -> str:
 
 
 def _account(name: str, platform: str, index: int = 0) -> str:
-    return (f'<span class="dot" style="background:{colour(platform, index)}"></span>'
-            f'{escape(name)}<span class="platform">{escape(platform)}</span>')
+    return (
+        f'<span class="dot" style="background:{colour(platform, index)}"></span>'
+        f'{escape(name)}<span class="platform">{escape(platform)}</span>'
+    )
 
 
 def _accounts(report: Report) -> str:
-    head = ("<tr><th>Account</th><th class=n>Posts</th><th class=n>Likes</th>"
-            "<th class=n>Reposts</th><th class=n>Replies</th><th class=n>Quotes</th>"
-            "<th class=n>Bookmarks</th><th class=n>Views</th><th class=n>Score</th>"
-            "<th class=n>Mentions</th><th class=n>Unanswered</th></tr>")
+    head = (
+        "<tr><th>Account</th><th class=n>Posts</th><th class=n>Likes</th>"
+        "<th class=n>Reposts</th><th class=n>Replies</th><th class=n>Quotes</th>"
+        "<th class=n>Bookmarks</th><th class=n>Views</th><th class=n>Score</th>"
+        "<th class=n>Mentions</th><th class=n>Unanswered</th></tr>"
+    )
     rows = []
     for index, a in enumerate(report.accounts):
         name = _account(a.account, a.platform, index)
         open_items = f'<span class="open">{a.open_items}</span>' if a.open_items else "0"
-        rows.append(_row([("name", name), ("n", _n(a.posts)),
-                          *(("n", _n(a.figures[k])) for k in
-                            ("likes", "reposts", "replies", "quotes", "bookmarks", "views")),
-                          ("n score", _n(a.score)), ("n", _n(a.inbox_mentions)),
-                          ("n", open_items)]))
-    return (f"<section><h2>Per account</h2><table>{head}{''.join(rows)}</table>"
-            '<p class="hint">– : the platform does not give this figure. Score = likes +'
-            " reposts + replies + quotes + bookmarks, from each post's latest reading.</p>"
-            "</section>")
+        rows.append(
+            _row(
+                [
+                    ("name", name),
+                    ("n", _n(a.posts)),
+                    *(
+                        ("n", _n(a.figures[k]))
+                        for k in ("likes", "reposts", "replies", "quotes", "bookmarks", "views")
+                    ),
+                    ("n score", _n(a.score)),
+                    ("n", _n(a.inbox_mentions)),
+                    ("n", open_items),
+                ]
+            )
+        )
+    return (
+        f"<section><h2>Per account</h2><table>{head}{''.join(rows)}</table>"
+        '<p class="hint">– : the platform does not give this figure. Score = likes +'
+        " reposts + replies + quotes + bookmarks, from each post's latest reading.</p>"
+        "</section>"
+    )
 
 
 def _top(report: Report) -> str:
     top = report.top
     if not top:
-        return ('<section><h2>Top posts</h2><p class="empty">No reactions read yet in this'
-                " period.</p></section>")
-    head = ("<tr><th></th><th>Post</th><th>Account</th><th>Published</th><th class=n>Likes</th>"
-            "<th class=n>Reposts</th><th class=n>Replies</th><th class=n>Views</th>"
-            "<th class=n>Score</th></tr>")
+        return (
+            '<section><h2>Top posts</h2><p class="empty">No reactions read yet in this'
+            " period.</p></section>"
+        )
+    head = (
+        "<tr><th></th><th>Post</th><th>Account</th><th>Published</th><th class=n>Likes</th>"
+        "<th class=n>Reposts</th><th class=n>Replies</th><th class=n>Views</th>"
+        "<th class=n>Score</th></tr>"
+    )
     rows = []
     for rank, post in enumerate(top, start=1):
         text = escape(post.first_line or post.post)
         link = f'<a href="{escape(post.url)}">{text}</a>' if post.url else text
         when = post.published_at.astimezone(report.tz).strftime("%a %d %b, %H:%M")
-        rows.append(_row([("rank", str(rank)), ("post", link),
-                          ("name", _account(post.account, post.platform)), ("when", when),
-                          *(("n", _n(post.figures[k]))
-                            for k in ("likes", "reposts", "replies", "views")),
-                          ("n score", _n(post.score))]))
+        rows.append(
+            _row(
+                [
+                    ("rank", str(rank)),
+                    ("post", link),
+                    ("name", _account(post.account, post.platform)),
+                    ("when", when),
+                    *(("n", _n(post.figures[k])) for k in ("likes", "reposts", "replies", "views")),
+                    ("n score", _n(post.score)),
+                ]
+            )
+        )
     return f"<section><h2>Top posts</h2><table>{head}{''.join(rows)}</table></section>"
 
 
 def render_html(report: Report, *, generated: datetime) -> str:
     """The whole report as one HTML document."""
     tz = report.tz
-    period = (f"{report.since.astimezone(tz):%d %b %Y} – {report.until.astimezone(tz):%d %b %Y}"
-              f" · {escape(str(tz))}")
-    hours = bar_chart([(s.label, s.mean_score, s.posts) for s in report.hours], width=480,
-                      height=250, label_every=3, label="Mean score by hour of publishing")
-    days = bar_chart([(s.label, s.mean_score, s.posts) for s in report.weekdays], width=320,
-                     height=250, label="Mean score by weekday of publishing")
+    period = (
+        f"{report.since.astimezone(tz):%d %b %Y} – {report.until.astimezone(tz):%d %b %Y}"
+        f" · {escape(str(tz))}"
+    )
+    hours = bar_chart(
+        [(s.label, s.mean_score, s.posts) for s in report.hours],
+        width=480,
+        height=250,
+        label_every=3,
+        label="Mean score by hour of publishing",
+    )
+    days = bar_chart(
+        [(s.label, s.mean_score, s.posts) for s in report.weekdays],
+        width=320,
+        height=250,
+        label="Mean score by weekday of publishing",
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -107,9 +107,16 @@ class Block:
 class Poller:
     """Runs polling rounds over the ledger's published deliveries."""
 
-    def __init__(self, *, ledger: Ledger, events: EventLog, config: Config,
-                 adapters: Callable[[str], Adapter], clock: Clock = utc_now,
-                 account_lock: AccountLock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        events: EventLog,
+        config: Config,
+        adapters: Callable[[str], Adapter],
+        clock: Clock = utc_now,
+        account_lock: AccountLock | None = None,
+    ) -> None:
         self.ledger = ledger
         self.store = EngagementStore(ledger)
         self.events = events
@@ -131,12 +138,18 @@ class Poller:
                 blocked[name] = Block(None, "paused in klapper.yaml")
         for name, state in self.ledger.accounts().items():
             if state.paused_at is not None:
-                blocked[name] = Block(None, f"paused: {state.pause_reason or 'by the publisher'}"
-                                      f" (after `klapper login {name}`, run"
-                                      f" `klapper retry --account {name}`)")
+                blocked[name] = Block(
+                    None,
+                    f"paused: {state.pause_reason or 'by the publisher'}"
+                    f" (after `klapper login {name}`, run"
+                    f" `klapper retry --account {name}`)",
+                )
             elif state.wait_until is not None and state.wait_until > now:
-                blocked[name] = Block(state.wait_until, "rate limited while publishing"
-                                      + (f": {state.wait_reason}" if state.wait_reason else ""))
+                blocked[name] = Block(
+                    state.wait_until,
+                    "rate limited while publishing"
+                    + (f": {state.wait_reason}" if state.wait_reason else ""),
+                )
         for name, row in self.store.account_marks().items():
             until = row["wait_until"]
             if until and name not in blocked:
@@ -146,13 +159,17 @@ class Poller:
         return blocked
 
     def _accounts(self, method: str) -> list[str]:
-        return [name for name, account in self.config.accounts.items()
-                if supports(account.platform, method)]
+        return [
+            name
+            for name, account in self.config.accounts.items()
+            if supports(account.platform, method)
+        ]
 
     # --- one round -----------------------------------------------------------------------
 
-    def run_round(self, *, progress: Progress | None = None, inbox: bool = True,
-                  look_now: bool = False) -> RoundReport:
+    def run_round(
+        self, *, progress: Progress | None = None, inbox: bool = True, look_now: bool = False
+    ) -> RoundReport:
         """Take the readings that are due and read new replies; never raises for one account.
 
         ``look_now``: read every post still inside its polling window and the inbox now, not
@@ -163,8 +180,12 @@ class Poller:
         blocked = self._blocked(now)
         published = self.ledger.published_deliveries()
         pick = readings_now if look_now else due_readings
-        due = pick(published=published, taken=self.store.stages_taken(),
-                   schedule=self.config.engagement.schedule, now=now)
+        due = pick(
+            published=published,
+            taken=self.store.stages_taken(),
+            schedule=self.config.engagement.schedule,
+            now=now,
+        )
         polled = set(self._accounts("metrics"))
         by_account: dict[str, list[DueReading]] = {}
         for item in due:
@@ -186,7 +207,8 @@ class Poller:
                 report.why[account] = (
                     f"{len(items) - taken} readings wait for the next round: the budget of "
                     f"{self.config.engagement.budget} requests per round (engagement.budget)"
-                    " is spent")
+                    " is spent"
+                )
             if progress is not None:
                 progress(done, total)
         if inbox:
@@ -236,7 +258,7 @@ class Poller:
                 self._failed(account, exc, report)
                 break
             spent += meter.spent(calls=1)
-            items = items[len(batch):]
+            items = items[len(batch) :]
             stored += len(self._store(batch, found, report))
         report.requests += spent
         return stored
@@ -247,29 +269,49 @@ class Poller:
         except Exception:  # noqa: BLE001 - the error in hand is the one to report
             return False
 
-    def _store(self, batch: Sequence[DueReading], found: Sequence[Metrics],
-               report: RoundReport) -> list[Reading]:
+    def _store(
+        self, batch: Sequence[DueReading], found: Sequence[Metrics], report: RoundReport
+    ) -> list[Reading]:
         now = self.clock()
         by_id = {m.remote_id: m for m in found}
         readings = []
         for item in batch:
             metrics = by_id.get(item.remote_id)
-            figures = {} if metrics is None else {
-                name: getattr(metrics, name)
-                for name in ("likes", "reposts", "replies", "quotes", "bookmarks", "views")}
-            readings.append(Reading(
-                delivery_id=item.delivery.id, part=item.part, remote_id=item.remote_id,
-                account=item.delivery.account, platform=item.delivery.platform,
-                stage=item.stage, taken_at=now, found=metrics is not None, **figures))
+            figures = (
+                {}
+                if metrics is None
+                else {
+                    name: getattr(metrics, name)
+                    for name in ("likes", "reposts", "replies", "quotes", "bookmarks", "views")
+                }
+            )
+            readings.append(
+                Reading(
+                    delivery_id=item.delivery.id,
+                    part=item.part,
+                    remote_id=item.remote_id,
+                    account=item.delivery.account,
+                    platform=item.delivery.platform,
+                    stage=item.stage,
+                    taken_at=now,
+                    found=metrics is not None,
+                    **figures,
+                )
+            )
         added = self.store.add_readings(readings)
         deliveries = {item.delivery.id: item.delivery for item in batch}
         for reading in added:
             # Figures the platform does not give stay out of the event (absent, never 0).
             self.events.emit(
-                "engagement", delivery=deliveries[reading.delivery_id], now=now,
-                part=reading.part, remote_id=reading.remote_id,
+                "engagement",
+                delivery=deliveries[reading.delivery_id],
+                now=now,
+                part=reading.part,
+                remote_id=reading.remote_id,
                 stage=format_duration(timedelta(seconds=reading.stage)),
-                found=None if reading.found else False, **reading.figures())
+                found=None if reading.found else False,
+                **reading.figures(),
+            )
         report.readings += added
         return added
 
@@ -303,20 +345,28 @@ class Poller:
     def _inbox_due(self, account: str, now: datetime) -> bool:
         row = self.store.account_marks().get(account)
         checked = row["inbox_checked_at"] if row else None
-        return checked is None or datetime.fromisoformat(checked) \
-            + self.config.engagement.inbox_every <= now
+        return (
+            checked is None
+            or datetime.fromisoformat(checked) + self.config.engagement.inbox_every <= now
+        )
 
-    def _read_inbox(self, account: str, published: Sequence[PublishedDelivery],
-                    report: RoundReport) -> None:
+    def _read_inbox(
+        self, account: str, published: Sequence[PublishedDelivery], report: RoundReport
+    ) -> None:
         now = self.clock()
         row = self.store.account_marks().get(account)
         checked = row["inbox_checked_at"] if row else None
         since = datetime.fromisoformat(checked) - OVERLAP if checked else now - FIRST_LOOK
         # Replies are looked for under posts as old as the last reading (older ones are quiet).
         window = now - max(self.config.engagement.schedule, default=timedelta(days=30))
-        owners = {part_id: entry.delivery.id for entry in published
-                  if entry.delivery.account == account and entry.delivery.published_at
-                  and entry.delivery.published_at >= window for part_id in entry.remote_ids}
+        owners = {
+            part_id: entry.delivery.id
+            for entry in published
+            if entry.delivery.account == account
+            and entry.delivery.published_at
+            and entry.delivery.published_at >= window
+            for part_id in entry.remote_ids
+        }
         try:
             adapter = self.adapters(account)
             with self.account_lock(account):
@@ -324,11 +374,19 @@ class Poller:
         except Exception as exc:  # noqa: BLE001 - one account's trouble stops only it
             self._failed(account, exc, report)
             return
-        marks = {item.remote_id: attention(item.text, rating=item.rating)
-                 for item in found if not item.by_self}
+        marks = {
+            item.remote_id: attention(item.text, rating=item.rating)
+            for item in found
+            if not item.by_self
+        }
         new = self.store.add_interactions(
-            account=account, platform=self.config.accounts[account].platform, found=found,
-            owners=owners, attention=marks, now=now)
+            account=account,
+            platform=self.config.accounts[account].platform,
+            found=found,
+            owners=owners,
+            attention=marks,
+            now=now,
+        )
         self.store.set_account(account, now=now, inbox_checked_at=now)
         report.new_items += new
 
@@ -342,9 +400,11 @@ class Poller:
         """
         now = self.clock()
         blocked = self._blocked(now)
-        soonest = next_due(published=self.ledger.published_deliveries(),
-                           taken=self.store.stages_taken(),
-                           schedule=self.config.engagement.schedule)
+        soonest = next_due(
+            published=self.ledger.published_deliveries(),
+            taken=self.store.stages_taken(),
+            schedule=self.config.engagement.schedule,
+        )
         marks = self.store.account_marks()
         polled, inboxed = set(self._accounts("metrics")), set(self._accounts("interactions"))
         times = []
@@ -354,8 +414,11 @@ class Poller:
             own = [soonest[account]] if account in polled and account in soonest else []
             if account in inboxed:
                 checked = marks[account]["inbox_checked_at"] if account in marks else None
-                own.append(datetime.fromisoformat(checked) + self.config.engagement.inbox_every
-                           if checked else now)
+                own.append(
+                    datetime.fromisoformat(checked) + self.config.engagement.inbox_every
+                    if checked
+                    else now
+                )
             if own:
                 wait = blocked[account].until if account in blocked else None
                 times.append(max(min(own), wait) if wait else min(own))

@@ -15,8 +15,18 @@ from klapper.engagement.report import Report
 from klapper.engagement.store import FIGURES, InboxItem
 
 CSV_COLUMNS: tuple[str, ...] = (
-    "account", "platform", "post", "delivery", "published_local", "weekday", "hour",
-    *FIGURES, "score", "inbox_replies", "url", "first_line",
+    "account",
+    "platform",
+    "post",
+    "delivery",
+    "published_local",
+    "weekday",
+    "hour",
+    *FIGURES,
+    "score",
+    "inbox_replies",
+    "url",
+    "first_line",
 )
 _MARKS = {"complaint": "[bold red]complaint[/]", "question": "[yellow]question[/]"}
 
@@ -32,45 +42,84 @@ def report_csv(report: Report) -> str:
     writer.writerow(CSV_COLUMNS)
     for post in sorted(report.posts, key=lambda p: (p.published_at, p.account)):
         local = post.published_at.astimezone(report.tz)
-        writer.writerow([
-            post.account, post.platform, post.post, post.delivery,
-            local.isoformat(timespec="minutes"), local.strftime("%a"), local.hour,
-            *("" if post.figures[k] is None else post.figures[k] for k in FIGURES),
-            post.score, post.inbox_replies, post.url or "", post.first_line])
+        writer.writerow(
+            [
+                post.account,
+                post.platform,
+                post.post,
+                post.delivery,
+                local.isoformat(timespec="minutes"),
+                local.strftime("%a"),
+                local.hour,
+                *("" if post.figures[k] is None else post.figures[k] for k in FIGURES),
+                post.score,
+                post.inbox_replies,
+                post.url or "",
+                post.first_line,
+            ]
+        )
     return out.getvalue()
 
 
 def print_report(console: Console, report: Report) -> None:
     """The report as tables for a terminal."""
     tz = report.tz
-    console.print(f"[bold]Engagement[/] {report.since.astimezone(tz):%Y-%m-%d} to "
-                  f"{report.until.astimezone(tz):%Y-%m-%d} ({tz})")
+    console.print(
+        f"[bold]Engagement[/] {report.since.astimezone(tz):%Y-%m-%d} to "
+        f"{report.until.astimezone(tz):%Y-%m-%d} ({tz})"
+    )
     accounts = Table(title="Per account", title_justify="left", show_edge=False)
-    for column in ("account", "platform", "posts", *FIGURES, "score", "replies", "mentions",
-                   "unanswered"):
-        accounts.add_column(column, justify="left" if column in ("account", "platform")
-                            else "right")
+    for column in (
+        "account",
+        "platform",
+        "posts",
+        *FIGURES,
+        "score",
+        "replies",
+        "mentions",
+        "unanswered",
+    ):
+        accounts.add_column(
+            column, justify="left" if column in ("account", "platform") else "right"
+        )
     for a in report.accounts:
-        accounts.add_row(escape(a.account), a.platform, str(a.posts),
-                         *(_n(a.figures[k]) for k in FIGURES), str(a.score),
-                         str(a.inbox_replies), str(a.inbox_mentions), str(a.open_items))
+        accounts.add_row(
+            escape(a.account),
+            a.platform,
+            str(a.posts),
+            *(_n(a.figures[k]) for k in FIGURES),
+            str(a.score),
+            str(a.inbox_replies),
+            str(a.inbox_mentions),
+            str(a.open_items),
+        )
     console.print(accounts)
     top = Table(title="Top posts", title_justify="left", show_edge=False)
     for column in ("#", "published", "account", "post", "likes", "reposts", "replies", "score"):
         top.add_column(column, overflow="fold")
     for rank, p in enumerate(report.top, start=1):
-        top.add_row(str(rank), p.published_at.astimezone(tz).strftime("%a %d %b %H:%M"),
-                    escape(p.account), escape(p.first_line[:60] or p.post),
-                    _n(p.figures["likes"]), _n(p.figures["reposts"]), _n(p.figures["replies"]),
-                    str(p.score))
+        top.add_row(
+            str(rank),
+            p.published_at.astimezone(tz).strftime("%a %d %b %H:%M"),
+            escape(p.account),
+            escape(p.first_line[:60] or p.post),
+            _n(p.figures["likes"]),
+            _n(p.figures["reposts"]),
+            _n(p.figures["replies"]),
+            str(p.score),
+        )
     console.print(top if report.top else "No reactions read yet in this period.")
     best = sorted((s for s in report.hours if s.posts), key=lambda s: -s.mean_score)[:3]
     days = sorted((s for s in report.weekdays if s.posts), key=lambda s: -s.mean_score)[:3]
     if best:
-        console.print("Best hours: " + ", ".join(
-            f"{s.label}:00 (mean {s.mean_score:g}, {s.posts} posts)" for s in best))
-        console.print("Best weekdays: " + ", ".join(
-            f"{s.label} (mean {s.mean_score:g}, {s.posts} posts)" for s in days))
+        console.print(
+            "Best hours: "
+            + ", ".join(f"{s.label}:00 (mean {s.mean_score:g}, {s.posts} posts)" for s in best)
+        )
+        console.print(
+            "Best weekdays: "
+            + ", ".join(f"{s.label} (mean {s.mean_score:g}, {s.posts} posts)" for s in days)
+        )
 
 
 def print_inbox(console: Console, items: Sequence[InboxItem], tz: tzinfo | None) -> None:
@@ -81,8 +130,10 @@ def print_inbox(console: Console, items: Sequence[InboxItem], tz: tzinfo | None)
     for item in items:
         when = item.created_at.astimezone(tz).strftime("%a %d %b %H:%M")
         mark = f" {_MARKS[item.attention]}" if item.attention else ""
-        console.print(f"[bold]{item.id}[/] {when} {item.kind} from [cyan]{escape(item.author)}"
-                      f"[/] on {escape(item.account)}{mark}")
+        console.print(
+            f"[bold]{item.id}[/] {when} {item.kind} from [cyan]{escape(item.author)}"
+            f"[/] on {escape(item.account)}{mark}"
+        )
         console.print(f"  {escape(' '.join(item.text.split()))}", overflow="fold")
         if item.url:
             console.print(f"  answer: {escape(item.url)}", overflow="fold")

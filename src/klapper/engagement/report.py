@@ -53,11 +53,19 @@ class PostStats:
 
     def to_json(self, tz: tzinfo) -> dict[str, Any]:
         local = self.published_at.astimezone(tz)
-        return {"delivery": self.delivery, "post": self.post, "account": self.account,
-                "platform": self.platform, "published_at": utc_text(self.published_at),
-                "published_local": local.isoformat(), "first_line": self.first_line,
-                "url": self.url, **self.figures, "score": self.score,
-                "inbox_replies": self.inbox_replies}
+        return {
+            "delivery": self.delivery,
+            "post": self.post,
+            "account": self.account,
+            "platform": self.platform,
+            "published_at": utc_text(self.published_at),
+            "published_local": local.isoformat(),
+            "first_line": self.first_line,
+            "url": self.url,
+            **self.figures,
+            "score": self.score,
+            "inbox_replies": self.inbox_replies,
+        }
 
 
 @dataclass(frozen=True)
@@ -77,10 +85,16 @@ class AccountStats:
         return score(self.figures)
 
     def to_json(self) -> dict[str, Any]:
-        return {"account": self.account, "platform": self.platform, "posts": self.posts,
-                "reactions": self.figures, "score": self.score,
-                "replies": self.inbox_replies, "mentions": self.inbox_mentions,
-                "unanswered": self.open_items}
+        return {
+            "account": self.account,
+            "platform": self.platform,
+            "posts": self.posts,
+            "reactions": self.figures,
+            "score": self.score,
+            "replies": self.inbox_replies,
+            "mentions": self.inbox_mentions,
+            "unanswered": self.open_items,
+        }
 
 
 @dataclass(frozen=True)
@@ -112,14 +126,17 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "since": utc_text(self.since), "until": utc_text(self.until),
+            "since": utc_text(self.since),
+            "until": utc_text(self.until),
             "timezone": str(self.tz),
             "accounts": [a.to_json() for a in self.accounts],
             "top_posts": [p.to_json(self.tz) for p in self.top],
             "weekdays": [vars(s) for s in self.weekdays],
             "hours": [vars(s) for s in self.hours],
-            "timeline": {platform: [{"date": d.isoformat(), "score": v} for d, v in series]
-                         for platform, series in self.timeline.items()},
+            "timeline": {
+                platform: [{"date": d.isoformat(), "score": v} for d, v in series]
+                for platform, series in self.timeline.items()
+            },
         }
 
 
@@ -152,13 +169,21 @@ def _slots(posts: Sequence[PostStats], labels: Sequence[str], key: Any) -> list[
     buckets: dict[int, list[int]] = {n: [] for n in range(len(labels))}
     for post in posts:
         buckets[key(post)].append(post.score)
-    return [Slot(labels[n], len(scores), round(sum(scores) / len(scores), 2) if scores else 0.0)
-            for n, scores in buckets.items()]
+    return [
+        Slot(labels[n], len(scores), round(sum(scores) / len(scores), 2) if scores else 0.0)
+        for n, scores in buckets.items()
+    ]
 
 
-def _timeline(posts: Sequence[PostStats], readings: Sequence[Reading], *, since: datetime,
-              until: datetime, tz: tzinfo,
-              own: Mapping[str, int]) -> dict[str, list[tuple[date, int]]]:
+def _timeline(
+    posts: Sequence[PostStats],
+    readings: Sequence[Reading],
+    *,
+    since: datetime,
+    until: datetime,
+    tz: tzinfo,
+    own: Mapping[str, int],
+) -> dict[str, list[tuple[date, int]]]:
     """Per platform and local day: the reactions known by that day's end (all posts)."""
     platform_of = {p.delivery: p.platform for p in posts}
     days: list[date] = []
@@ -182,12 +207,21 @@ def _timeline(posts: Sequence[PostStats], readings: Sequence[Reading], *, since:
     return {platform: list(zip(days, values, strict=True)) for platform, values in series.items()}
 
 
-def build_report(*, ledger: Ledger, since: datetime, until: datetime, tz: tzinfo,
-                 platforms: Mapping[str, str] | None = None) -> Report:
+def build_report(
+    *,
+    ledger: Ledger,
+    since: datetime,
+    until: datetime,
+    tz: tzinfo,
+    platforms: Mapping[str, str] | None = None,
+) -> Report:
     """The report over deliveries published from ``since`` to ``until``."""
     store = EngagementStore(ledger)
-    published = [p for p in ledger.published_deliveries(since=since)
-                 if p.delivery.published_at and p.delivery.published_at <= until]
+    published = [
+        p
+        for p in ledger.published_deliveries(since=since)
+        if p.delivery.published_at and p.delivery.published_at <= until
+    ]
     readings = store.readings(since=since)
     latest = _latest(readings)
     items = store.inbox_items(since=since)
@@ -203,21 +237,32 @@ def build_report(*, ledger: Ledger, since: datetime, until: datetime, tz: tzinfo
     for entry in published:
         d = entry.delivery
         figures = post_figures(parts.get(d.id, ()), own=own.get(d.id, 0))
-        posts.append(PostStats(
-            delivery=d.id, post=d.post_id, account=d.account, platform=d.platform,
-            published_at=d.published_at, first_line=d.first_line,  # type: ignore[arg-type]
-            url=d.url, figures=figures, inbox_replies=replies_to.get(d.id, 0)))
+        posts.append(
+            PostStats(
+                delivery=d.id,
+                post=d.post_id,
+                account=d.account,
+                platform=d.platform,
+                published_at=d.published_at,  # type: ignore[arg-type]
+                first_line=d.first_line,
+                url=d.url,
+                figures=figures,
+                inbox_replies=replies_to.get(d.id, 0),
+            )
+        )
     report = Report(since=since, until=until, tz=tz, posts=posts)
     report.accounts = _accounts(posts, items, platforms or {})
     report.weekdays = _slots(posts, WEEKDAYS, lambda p: p.published_at.astimezone(tz).weekday())
-    report.hours = _slots(posts, [f"{h:02d}" for h in range(24)],
-                          lambda p: p.published_at.astimezone(tz).hour)
+    report.hours = _slots(
+        posts, [f"{h:02d}" for h in range(24)], lambda p: p.published_at.astimezone(tz).hour
+    )
     report.timeline = _timeline(posts, readings, since=since, until=until, tz=tz, own=own)
     return report
 
 
-def _accounts(posts: Sequence[PostStats], items: Sequence[InboxItem],
-              platforms: Mapping[str, str]) -> list[AccountStats]:
+def _accounts(
+    posts: Sequence[PostStats], items: Sequence[InboxItem], platforms: Mapping[str, str]
+) -> list[AccountStats]:
     names = sorted({p.account for p in posts} | {i.account for i in items} | set(platforms))
     found = []
     for name in names:
@@ -226,11 +271,18 @@ def _accounts(posts: Sequence[PostStats], items: Sequence[InboxItem],
         figures: dict[str, int | None] = dict.fromkeys(FIGURES)
         for post in own:
             figures = {k: add(figures[k], v) for k, v in post.figures.items()}
-        platform = (own[0].platform if own else inbox[0].platform if inbox
-                    else platforms.get(name, "?"))
-        found.append(AccountStats(
-            account=name, platform=platform, posts=len(own), figures=figures,
-            inbox_replies=sum(i.kind == "reply" for i in inbox),
-            inbox_mentions=sum(i.kind == "mention" for i in inbox),
-            open_items=sum(i.open for i in inbox)))
+        platform = (
+            own[0].platform if own else inbox[0].platform if inbox else platforms.get(name, "?")
+        )
+        found.append(
+            AccountStats(
+                account=name,
+                platform=platform,
+                posts=len(own),
+                figures=figures,
+                inbox_replies=sum(i.kind == "reply" for i in inbox),
+                inbox_mentions=sum(i.kind == "mention" for i in inbox),
+                open_items=sum(i.open for i in inbox),
+            )
+        )
     return found

@@ -33,8 +33,7 @@ def stages(schedule: Iterable[timedelta]) -> tuple[int, ...]:
     return tuple(sorted({int(age.total_seconds()) for age in schedule}))
 
 
-def _parts(published: Sequence[PublishedDelivery]) -> Iterable[tuple[Delivery, int, str,
-                                                                          datetime]]:
+def _parts(published: Sequence[PublishedDelivery]) -> Iterable[tuple[Delivery, int, str, datetime]]:
     for entry in published:
         delivery = entry.delivery
         if entry.parts:
@@ -44,8 +43,13 @@ def _parts(published: Sequence[PublishedDelivery]) -> Iterable[tuple[Delivery, i
             yield delivery, 0, delivery.remote_id, delivery.published_at
 
 
-def due_readings(*, published: Sequence[PublishedDelivery], taken: Mapping[tuple[str, int], int],
-                 schedule: Sequence[timedelta], now: datetime) -> list[DueReading]:
+def due_readings(
+    *,
+    published: Sequence[PublishedDelivery],
+    taken: Mapping[tuple[str, int], int],
+    schedule: Sequence[timedelta],
+    now: datetime,
+) -> list[DueReading]:
     """Every part with a stage come due and not yet read, the longest overdue first."""
     ages = stages(schedule)
     due = []
@@ -53,33 +57,54 @@ def due_readings(*, published: Sequence[PublishedDelivery], taken: Mapping[tuple
         last = taken.get((delivery.id, part), -1)
         passed = [age for age in ages if age > last and base + timedelta(seconds=age) <= now]
         if passed:
-            due.append(DueReading(delivery, part, remote_id, stage=passed[-1],
-                                  due_at=base + timedelta(seconds=passed[0])))
+            due.append(
+                DueReading(
+                    delivery,
+                    part,
+                    remote_id,
+                    stage=passed[-1],
+                    due_at=base + timedelta(seconds=passed[0]),
+                )
+            )
     return sorted(due, key=lambda d: (d.due_at, d.delivery.id, d.part))
 
 
-def readings_now(*, published: Sequence[PublishedDelivery],
-                 taken: Mapping[tuple[str, int], int], schedule: Sequence[timedelta],
-                 now: datetime) -> list[DueReading]:
+def readings_now(
+    *,
+    published: Sequence[PublishedDelivery],
+    taken: Mapping[tuple[str, int], int],
+    schedule: Sequence[timedelta],
+    now: datetime,
+) -> list[DueReading]:
     """One reading now of every part whose last stage is still ahead (or due, not taken).
 
     A part with a stage come due is read as that stage, as a round would; any other is read
     as its age in seconds, which lies below its next stage: that stage still comes due.
     """
     ages = stages(schedule)
-    due = {(d.delivery.id, d.part): d for d in due_readings(
-        published=published, taken=taken, schedule=schedule, now=now)}
+    due = {
+        (d.delivery.id, d.part): d
+        for d in due_readings(published=published, taken=taken, schedule=schedule, now=now)
+    }
     found = list(due.values())
     for delivery, part, remote_id, base in _parts(published):
         age = int((now - base).total_seconds())
-        if (delivery.id, part) not in due and ages and 0 <= age < ages[-1] \
-                and taken.get((delivery.id, part), -1) < age:
+        if (
+            (delivery.id, part) not in due
+            and ages
+            and 0 <= age < ages[-1]
+            and taken.get((delivery.id, part), -1) < age
+        ):
             found.append(DueReading(delivery, part, remote_id, stage=age, due_at=now))
     return sorted(found, key=lambda d: (d.due_at, d.delivery.id, d.part))
 
 
-def next_due(*, published: Sequence[PublishedDelivery], taken: Mapping[tuple[str, int], int],
-             schedule: Sequence[timedelta]) -> dict[str, datetime]:
+def next_due(
+    *,
+    published: Sequence[PublishedDelivery],
+    taken: Mapping[tuple[str, int], int],
+    schedule: Sequence[timedelta],
+) -> dict[str, datetime]:
     """Per account, when its next reading comes due (it may lie in the past: due now)."""
     ages = stages(schedule)
     soonest: dict[str, datetime] = {}

@@ -23,14 +23,34 @@ log = logging.getLogger("klapper.engagement")
 class Engagement:
     """A poller and a notifier over one ledger, event log and configuration."""
 
-    def __init__(self, *, ledger: Ledger, events: EventLog, config: Config,
-                 adapters: Callable[[str], Adapter], clock: Clock = lambda: datetime.now(UTC),
-                 account_lock: AccountLock | None = None, run: Runner = run_notify,
-                 expiring: Callable[..., list[Any]] | None = None) -> None:
-        self.poller = Poller(ledger=ledger, events=events, config=config, adapters=adapters,
-                             clock=clock, account_lock=account_lock)
-        self.notifier = Notifier(store=self.poller.store, config=config, events_path=events.path,
-                                 run=run, expiring=expiring, clock=clock)
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        events: EventLog,
+        config: Config,
+        adapters: Callable[[str], Adapter],
+        clock: Clock = lambda: datetime.now(UTC),
+        account_lock: AccountLock | None = None,
+        run: Runner = run_notify,
+        expiring: Callable[..., list[Any]] | None = None,
+    ) -> None:
+        self.poller = Poller(
+            ledger=ledger,
+            events=events,
+            config=config,
+            adapters=adapters,
+            clock=clock,
+            account_lock=account_lock,
+        )
+        self.notifier = Notifier(
+            store=self.poller.store,
+            config=config,
+            events_path=events.path,
+            run=run,
+            expiring=expiring,
+            clock=clock,
+        )
         self.clock = clock
         self.last_round: datetime | None = None
         self._lock = threading.Lock()  # one round at a time (a timer and a notice check)
@@ -49,9 +69,13 @@ class Engagement:
             self.last_round = self.clock()
             report = self.poller.run_round(progress=progress, look_now=look_now)
             self.notifier.check(new_items=report.new_items)
-        log.info("engagement: %d readings, %d new in the inbox, %d requests%s",
-                 len(report.readings), len(report.new_items), report.requests,
-                 f", {report.left} left for later" if report.left else "")
+        log.info(
+            "engagement: %d readings, %d new in the inbox, %d requests%s",
+            len(report.readings),
+            len(report.new_items),
+            report.requests,
+            f", {report.left} left for later" if report.left else "",
+        )
         return report
 
     def notices(self) -> list[str]:

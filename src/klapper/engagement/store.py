@@ -77,10 +77,17 @@ class InboxItem:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "account": self.account, "platform": self.platform,
-            "kind": self.kind, "author": self.author, "text": self.text, "url": self.url,
-            "created_at": utc_text(self.created_at), "in_reply_to": self.in_reply_to,
-            "delivery": self.delivery_id, "attention": self.attention,
+            "id": self.id,
+            "account": self.account,
+            "platform": self.platform,
+            "kind": self.kind,
+            "author": self.author,
+            "text": self.text,
+            "url": self.url,
+            "created_at": utc_text(self.created_at),
+            "in_reply_to": self.in_reply_to,
+            "delivery": self.delivery_id,
+            "attention": self.attention,
             "answered_at": utc_text(self.answered_at) if self.answered_at else None,
             "done_at": utc_text(self.done_at) if self.done_at else None,
         }
@@ -93,22 +100,36 @@ def inbox_id(account: str, remote_id: str) -> str:
 
 def _reading(row: sqlite3.Row) -> Reading:
     return Reading(
-        delivery_id=row["delivery_id"], part=row["part"], remote_id=row["remote_id"],
-        account=row["account"], platform=row["platform"], stage=row["stage"],
-        taken_at=from_utc_text(row["taken_at"]), found=bool(row["found"]),  # type: ignore[arg-type]
+        delivery_id=row["delivery_id"],
+        part=row["part"],
+        remote_id=row["remote_id"],
+        account=row["account"],
+        platform=row["platform"],
+        stage=row["stage"],
+        taken_at=datetime.fromisoformat(row["taken_at"]),
+        found=bool(row["found"]),
         **{name: row[name] for name in FIGURES},
     )
 
 
 def _item(row: sqlite3.Row) -> InboxItem:
     return InboxItem(
-        id=row["id"], account=row["account"], platform=row["platform"],
-        remote_id=row["remote_id"], kind=row["kind"], author=row["author"], text=row["text"],
-        url=row["url"], created_at=from_utc_text(row["created_at"]),  # type: ignore[arg-type]
-        in_reply_to=row["in_reply_to"], delivery_id=row["delivery_id"],
-        by_self=bool(row["by_self"]), attention=row["attention"],
+        id=row["id"],
+        account=row["account"],
+        platform=row["platform"],
+        remote_id=row["remote_id"],
+        kind=row["kind"],
+        author=row["author"],
+        text=row["text"],
+        url=row["url"],
+        created_at=from_utc_text(row["created_at"]),  # type: ignore[arg-type]
+        in_reply_to=row["in_reply_to"],
+        delivery_id=row["delivery_id"],
+        by_self=bool(row["by_self"]),
+        attention=row["attention"],
         seen_at=from_utc_text(row["seen_at"]),  # type: ignore[arg-type]
-        answered_at=from_utc_text(row["answered_at"]), answered_by=row["answered_by"],
+        answered_at=from_utc_text(row["answered_at"]),
+        answered_by=row["answered_by"],
         done_at=from_utc_text(row["done_at"]),
     )
 
@@ -127,8 +148,9 @@ class EngagementStore:
 
     def stages_taken(self) -> dict[tuple[str, int], int]:
         """(delivery, part) -> the latest stage read so far."""
-        rows = self._rows("SELECT delivery_id, part, MAX(stage) AS stage FROM readings"
-                          " GROUP BY delivery_id, part")
+        rows = self._rows(
+            "SELECT delivery_id, part, MAX(stage) AS stage FROM readings GROUP BY delivery_id, part"
+        )
         return {(row["delivery_id"], row["part"]): row["stage"] for row in rows}
 
     def add_readings(self, readings: Sequence[Reading]) -> list[Reading]:
@@ -142,8 +164,17 @@ class EngagementStore:
                     "INSERT INTO readings (delivery_id, part, remote_id, account, platform, stage,"
                     f" taken_at, found, {columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {marks})"
                     " ON CONFLICT DO NOTHING RETURNING delivery_id",
-                    (r.delivery_id, r.part, r.remote_id, r.account, r.platform, r.stage,
-                     utc_text(r.taken_at), int(r.found), *r.figures().values()),
+                    (
+                        r.delivery_id,
+                        r.part,
+                        r.remote_id,
+                        r.account,
+                        r.platform,
+                        r.stage,
+                        utc_text(r.taken_at),
+                        int(r.found),
+                        *r.figures().values(),
+                    ),
                 ).fetchone()
                 if row is not None:
                     added.append(r)
@@ -180,13 +211,22 @@ class EngagementStore:
             conn.execute(
                 f"INSERT INTO engagement_accounts (account, {names}, updated_at)"
                 f" VALUES (:account, {marks}, :now)"
-                f" ON CONFLICT (account) DO UPDATE SET {updates}, updated_at = :now", params)
+                f" ON CONFLICT (account) DO UPDATE SET {updates}, updated_at = :now",
+                params,
+            )
 
     # --- the inbox -------------------------------------------------------------------------
 
-    def add_interactions(self, *, account: str, platform: str, found: Sequence[Interaction],
-                         owners: Mapping[str, str], attention: Mapping[str, str | None],
-                         now: datetime) -> list[InboxItem]:
+    def add_interactions(
+        self,
+        *,
+        account: str,
+        platform: str,
+        found: Sequence[Interaction],
+        owners: Mapping[str, str],
+        attention: Mapping[str, str | None],
+        now: datetime,
+    ) -> list[InboxItem]:
         """Keep new replies and mentions; mark what our own answers answer. Returns new ones.
 
         ``owners`` maps our posts' remote ids to their delivery; a reply further down a
@@ -203,7 +243,8 @@ class EngagementStore:
                 if delivery is None and item.in_reply_to:
                     parent = conn.execute(
                         "SELECT delivery_id FROM inbox WHERE account = ? AND remote_id = ?",
-                        (account, item.in_reply_to)).fetchone()
+                        (account, item.in_reply_to),
+                    ).fetchone()
                     delivery = parent[0] if parent else None
                 key = inbox_id(account, item.remote_id)
                 row = conn.execute(
@@ -211,10 +252,22 @@ class EngagementStore:
                     " created_at, in_reply_to, delivery_id, by_self, attention, seen_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT DO NOTHING RETURNING id",
-                    (key, account, platform, item.remote_id, item.kind, item.author, item.text,
-                     item.url, utc_text(item.created_at), item.in_reply_to, delivery,
-                     int(item.by_self), None if item.by_self else attention.get(item.remote_id),
-                     utc_text(now)),
+                    (
+                        key,
+                        account,
+                        platform,
+                        item.remote_id,
+                        item.kind,
+                        item.author,
+                        item.text,
+                        item.url,
+                        utc_text(item.created_at),
+                        item.in_reply_to,
+                        delivery,
+                        int(item.by_self),
+                        None if item.by_self else attention.get(item.remote_id),
+                        utc_text(now),
+                    ),
                 ).fetchone()
                 if row is not None and not item.by_self:
                     new_ids.append(key)
@@ -228,11 +281,18 @@ class EngagementStore:
                 "     AND a.in_reply_to = inbox.remote_id)"
                 " WHERE account = ? AND answered_at IS NULL AND by_self = 0 AND EXISTS ("
                 "   SELECT 1 FROM inbox a WHERE a.account = inbox.account AND a.by_self = 1"
-                "     AND a.in_reply_to = inbox.remote_id)", (account,))
+                "     AND a.in_reply_to = inbox.remote_id)",
+                (account,),
+            )
         return self.inbox_items(ids=new_ids) if new_ids else []
 
-    def inbox_items(self, *, ids: Sequence[str] | None = None, open_only: bool = False,
-                    since: datetime | None = None) -> list[InboxItem]:
+    def inbox_items(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        open_only: bool = False,
+        since: datetime | None = None,
+    ) -> list[InboxItem]:
         """Inbox items, newest first (``open_only``: not ours, not answered, not done)."""
         where, params = ["1 = 1"], list[Any]()
         if ids is not None:
@@ -243,8 +303,9 @@ class EngagementStore:
         if since is not None:
             where.append("created_at >= ?")
             params.append(utc_text(since))
-        rows = self._rows(f"SELECT * FROM inbox WHERE {' AND '.join(where)}"
-                          " ORDER BY created_at DESC, id", params)
+        rows = self._rows(
+            f"SELECT * FROM inbox WHERE {' AND '.join(where)} ORDER BY created_at DESC, id", params
+        )
         # Our own thread parts (kept by an older klapper) are not replies: leave them out.
         ours = self.ledger.remote_ids()
         return [_item(row) for row in rows if (row["account"], row["remote_id"]) not in ours]
@@ -252,8 +313,10 @@ class EngagementStore:
     def mark_done(self, item_id: str, *, now: datetime) -> InboxItem | None:
         """`klapper inbox done ID`; None when there is no such item."""
         with self.ledger.transaction() as conn:
-            conn.execute("UPDATE inbox SET done_at = ? WHERE id = ? AND done_at IS NULL",
-                         (utc_text(now), item_id))
+            conn.execute(
+                "UPDATE inbox SET done_at = ? WHERE id = ? AND done_at IS NULL",
+                (utc_text(now), item_id),
+            )
         found = self.inbox_items(ids=[item_id])
         return found[0] if found else None
 
@@ -268,4 +331,6 @@ class EngagementStore:
             conn.execute(
                 "INSERT INTO engagement_marks (name, value, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
-                " updated_at = excluded.updated_at", (name, value, utc_text(now)))
+                " updated_at = excluded.updated_at",
+                (name, value, utc_text(now)),
+            )

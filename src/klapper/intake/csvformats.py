@@ -22,8 +22,10 @@ FORMATS = ("hootsuite", "publer", "socialbee", "buffer")
 HOOTSUITE_DEFAULT = "%m/%d/%Y %H:%M"
 #: the spellings Hootsuite's upload form shows, for users who copy them
 _NAMED = {
-    "mm/dd/yyyy hh:mm": "%m/%d/%Y %H:%M", "dd/mm/yyyy hh:mm": "%d/%m/%Y %H:%M",
-    "mm/dd/yyyy": "%m/%d/%Y %H:%M", "dd/mm/yyyy": "%d/%m/%Y %H:%M",
+    "mm/dd/yyyy hh:mm": "%m/%d/%Y %H:%M",
+    "dd/mm/yyyy hh:mm": "%d/%m/%Y %H:%M",
+    "mm/dd/yyyy": "%m/%d/%Y %H:%M",
+    "dd/mm/yyyy": "%d/%m/%Y %H:%M",
 }
 #: what the header formats document (YYYY-MM-DD HH:MM, Publer's YYYY/MM/DD, SocialBee's seconds)
 _HEADER_DATES = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S")
@@ -42,16 +44,26 @@ class Columns:
 
 
 _COLUMNS = {
-    "publer": Columns(text=frozenset({"text", "message"}), date=frozenset({"date"}),
-                      link=frozenset({"link", "links"}),
-                      images=frozenset({"mediaurl", "mediaurls"}),
-                      alts=frozenset({"alttext", "alttexts"})),
-    "socialbee": Columns(text=frozenset({"text", "content"}),
-                         date=frozenset({"postatspecifictime"}), link=frozenset({"link"}),
-                         images=frozenset({"imageurls", "gifurls", "gifurl"}),
-                         videos=frozenset({"videourls"})),
-    "buffer": Columns(text=frozenset({"text"}), date=frozenset({"postingtime", "scheduledat"}),
-                      link=frozenset({"link"}), images=frozenset({"imageurl", "imageurls"})),
+    "publer": Columns(
+        text=frozenset({"text", "message"}),
+        date=frozenset({"date"}),
+        link=frozenset({"link", "links"}),
+        images=frozenset({"mediaurl", "mediaurls"}),
+        alts=frozenset({"alttext", "alttexts"}),
+    ),
+    "socialbee": Columns(
+        text=frozenset({"text", "content"}),
+        date=frozenset({"postatspecifictime"}),
+        link=frozenset({"link"}),
+        images=frozenset({"imageurls", "gifurls", "gifurl"}),
+        videos=frozenset({"videourls"}),
+    ),
+    "buffer": Columns(
+        text=frozenset({"text"}),
+        date=frozenset({"postingtime", "scheduledat"}),
+        link=frozenset({"link"}),
+        images=frozenset({"imageurl", "imageurls"}),
+    ),
 }
 
 
@@ -89,8 +101,10 @@ def date_format(written: str | None, *, fmt: str) -> str | None:
         return written
     named = _NAMED.get(written.strip().lower())
     if named is None:
-        raise ValueError(f"--date-format {written!r}: write a strftime format such as "
-                         f"'%d/%m/%Y %H:%M', or one of {', '.join(sorted(_NAMED))}")
+        raise ValueError(
+            f"--date-format {written!r}: write a strftime format such as "
+            f"'%d/%m/%Y %H:%M', or one of {', '.join(sorted(_NAMED))}"
+        )
     return named
 
 
@@ -117,8 +131,9 @@ def _parse_date(value: str, strptime: str | None) -> datetime:
         try:
             return datetime.strptime(text, strptime)
         except ValueError:
-            raise ValueError(f"date {text!r} does not match the date format "
-                             f"{strptime!r} (--date-format)") from None
+            raise ValueError(
+                f"date {text!r} does not match the date format {strptime!r} (--date-format)"
+            ) from None
     for candidate in _HEADER_DATES:
         try:
             return datetime.strptime(text, candidate)
@@ -127,8 +142,9 @@ def _parse_date(value: str, strptime: str | None) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"date {text!r} is not a date and time such as 2026-12-01 09:00 "
-                         "(or give --date-format)") from None
+        raise ValueError(
+            f"date {text!r} is not a date and time such as 2026-12-01 09:00 (or give --date-format)"
+        ) from None
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -154,8 +170,11 @@ def _clean(text: str) -> str:
 def _hootsuite(text: str, strptime: str | None) -> Iterator[Row | Refused]:
     for line, cells in _records(text):
         if len(cells) not in (2, 3):
-            yield Refused(line, f"a Hootsuite row has 2 or 3 columns (date and time, message, "
-                                f"link); this one has {len(cells)}")
+            yield Refused(
+                line,
+                f"a Hootsuite row has 2 or 3 columns (date and time, message, "
+                f"link); this one has {len(cells)}",
+            )
             continue
         try:
             at = _parse_date(cells[0], strptime)
@@ -180,8 +199,9 @@ def _with_header(text: str, fmt: str, strptime: str | None) -> Iterator[Row | Re
     texts = _find(header, columns.text)
     if not texts:
         found = ", ".join(repr(h) for h in header[:8])
-        raise CsvFormatError(first[0], f"no text column for {fmt} (found {found}); "
-                             "is --format right?", whole=True)
+        raise CsvFormatError(
+            first[0], f"no text column for {fmt} (found {found}); is --format right?", whole=True
+        )
     dates, links = _find(header, columns.date), _find(header, columns.link)
     images, alts = _find(header, columns.images), _find(header, columns.alts)
     videos = _find(header, columns.videos)
@@ -200,8 +220,14 @@ def _with_header(text: str, fmt: str, strptime: str | None) -> Iterator[Row | Re
             yield Refused(line, str(exc))
             continue
         urls = _urls(cell(cells, images))
-        yield Row(line, at, _clean(cell(cells, texts)), cell(cells, links).strip(), urls,
-                  _alts(cell(cells, alts), len(urls)))
+        yield Row(
+            line,
+            at,
+            _clean(cell(cells, texts)),
+            cell(cells, links).strip(),
+            urls,
+            _alts(cell(cells, alts), len(urls)),
+        )
 
 
 def read_rows(*, text: str, fmt: str, strptime: str | None) -> Iterator[Row | Refused]:

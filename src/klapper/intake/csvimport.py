@@ -54,8 +54,10 @@ def load_config_for_import(repo: Path, *, to: tuple[str, ...] | None) -> Config:
         raise IntakeError(f"{CONFIG_FILE}: {exc}; fix it first (klapper check)") from None
     unknown = [name for name in to or () if name not in config.accounts]
     if unknown:
-        raise IntakeUsageError(f"--to {unknown[0]}: no such account in {CONFIG_FILE} "
-                               f"(accounts: {', '.join(sorted(config.accounts))})")
+        raise IntakeUsageError(
+            f"--to {unknown[0]}: no such account in {CONFIG_FILE} "
+            f"(accounts: {', '.join(sorted(config.accounts))})"
+        )
     return config
 
 
@@ -69,13 +71,20 @@ def _read(csv_file: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise IntakeError(f"{shown(str(csv_file))}: byte {exc.start} is not UTF-8; save the "
-                           "file as \"CSV UTF-8\"") from None
+        raise IntakeError(
+            f'{shown(str(csv_file))}: byte {exc.start} is not UTF-8; save the file as "CSV UTF-8"'
+        ) from None
 
 
 class _Importer:
-    def __init__(self, *, writer: PostWriter, to: tuple[str, ...] | None, source: str,
-                 session: requests.Session) -> None:
+    def __init__(
+        self,
+        *,
+        writer: PostWriter,
+        to: tuple[str, ...] | None,
+        source: str,
+        session: requests.Session,
+    ) -> None:
         self.writer, self.to, self.source, self.session = writer, to, source, session
         config, rules = writer.config, writer.rules
         self.media = writer.repo / MEDIA
@@ -86,16 +95,19 @@ class _Importer:
 
     def row(self, row: Row) -> None:
         local = _local(row.at, self.writer.config.tz) if row.at is not None else None
-        at = None if local is None else \
-            f"{local:%Y-%m-%d %H:%M}" + (f":{local:%S}" if local.second else "")
+        at = (
+            None
+            if local is None
+            else f"{local:%Y-%m-%d %H:%M}" + (f":{local:%S}" if local.second else "")
+        )
         text = row.text
         if row.link and row.link not in text:  # the link goes at the end, as the tools post it
             text = f"{text}\n\n{row.link}" if text else row.link
-        pid = post_id(at=at, text=text, link=row.link, images=row.images, alts=row.alts,
-                      to=self.to)
+        pid = post_id(at=at, text=text, link=row.link, images=row.images, alts=row.alts, to=self.to)
         if pid in self.writer.known:
-            self.result.skipped.append(Outcome(row.line, file=self.writer.known[pid], post=pid,
-                                               reason="imported before"))
+            self.result.skipped.append(
+                Outcome(row.line, file=self.writer.known[pid], post=pid, reason="imported before")
+            )
             return
         fields: dict[str, Any] = {"id": pid, "text": text}
         if at is not None:
@@ -103,21 +115,30 @@ class _Importer:
         if self.to:
             fields["to"] = list(self.to)
         try:
-            media = [self.image(url, row.alts[i] if i < len(row.alts) else None)
-                     for i, url in enumerate(row.images)]
+            media = [
+                self.image(url, row.alts[i] if i < len(row.alts) else None)
+                for i, url in enumerate(row.images)
+            ]
             if media:
                 fields["media"] = media
             written = self.writer.write(
-                fields=fields, stem=file_stem(local=local, text=row.text or text),
-                source=f"imported by `klapper import csv` from {self.source} line {row.line}")
+                fields=fields,
+                stem=file_stem(local=local, text=row.text or text),
+                source=f"imported by `klapper import csv` from {self.source} line {row.line}",
+            )
         except (FetchError, RefusedError) as exc:
             self.result.refused.append(Outcome(row.line, reason=str(exc)))
             return
         self.result.written.append(replace(written, line=row.line))
 
     def image(self, url: str, alt: str | None) -> dict[str, str]:
-        path = fetch_image(url=url, folder=self.media, max_bytes=self.max_bytes,
-                           types=self.types, session=self.session)
+        path = fetch_image(
+            url=url,
+            folder=self.media,
+            max_bytes=self.max_bytes,
+            types=self.types,
+            session=self.session,
+        )
         entry = {"file": os.path.relpath(path, self.writer.folder).replace(os.sep, "/")}
         if alt:
             entry["alt"] = alt
@@ -147,11 +168,15 @@ def import_csv(
     except ValueError as exc:
         raise IntakeUsageError(str(exc)) from None
     text = _read(csv_file)
-    rules = dict(rules) if rules is not None else {
-        name: account_rules(config, name) for name in config.accounts}
+    rules = (
+        dict(rules)
+        if rules is not None
+        else {name: account_rules(config, name) for name in config.accounts}
+    )
     writer = PostWriter(repo=repo, config=config, rules=rules, now=now)
-    importer = _Importer(writer=writer, to=to, source=shown(csv_file.name),
-                         session=session or requests.Session())
+    importer = _Importer(
+        writer=writer, to=to, source=shown(csv_file.name), session=session or requests.Session()
+    )
     try:
         for item in read_rows(text=text, fmt=fmt, strptime=strptime):
             if isinstance(item, Refused):

@@ -57,17 +57,22 @@ def load_template(path: Path | None) -> dict[str, Any]:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise IntakeError(f"{name}:{line}: not YAML: {exc.problem}") from None
     if not isinstance(fields, dict) or not isinstance(fields.get("text"), str):
-        raise IntakeError(f"{name}: a template is a post file with a `text:` (e.g. "
-                          "text: \"{title} {link}\")")
+        raise IntakeError(
+            f'{name}: a template is a post file with a `text:` (e.g. text: "{{title}} {{link}}")'
+        )
     for match in _PLACEHOLDER.finditer(raw):
         if match[1] not in PLACEHOLDERS:
             line = raw.count("\n", 0, match.start()) + 1
-            raise IntakeError(f"{name}:{line}: unknown placeholder {{{match[1]}}}; use "
-                              + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS))
+            raise IntakeError(
+                f"{name}:{line}: unknown placeholder {{{match[1]}}}; use "
+                + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+            )
     for key in ("id", "at", "every"):
         if key in fields:
-            raise IntakeError(f"{name}: remove `{key}:`; each entry gets its own id and goes "
-                              "into the next free slot (or is a draft with `draft: true`)")
+            raise IntakeError(
+                f"{name}: remove `{key}:`; each entry gets its own id and goes "
+                "into the next free slot (or is a draft with `draft: true`)"
+            )
     return fields
 
 
@@ -90,9 +95,12 @@ def _hashtag(term: str) -> str:
 
 def _values(entry: Mapping[str, Any]) -> dict[str, str]:
     tags = dict.fromkeys(_hashtag(str(t.get("term", ""))) for t in entry.get("tags", []))
-    return {"title": _plain(str(entry.get("title", ""))), "link": str(entry.get("link", "")),
-            "summary": _shorten(_plain(str(entry.get("summary", ""))), SUMMARY_CHARS),
-            "hashtags": " ".join(t for t in tags if t)}
+    return {
+        "title": _plain(str(entry.get("title", ""))),
+        "link": str(entry.get("link", "")),
+        "summary": _shorten(_plain(str(entry.get("summary", ""))), SUMMARY_CHARS),
+        "hashtags": " ".join(t for t in tags if t),
+    }
 
 
 def _fill(value: Any, values: Mapping[str, str]) -> Any:
@@ -112,8 +120,7 @@ def _fetch(url: str, session: requests.Session) -> bytes:
     try:
         with session.get(url, stream=True, timeout=TIMEOUT) as response:
             if response.status_code != 200:
-                raise IntakeError(f"{shown(url)}: the server answered HTTP "
-                                  f"{response.status_code}")
+                raise IntakeError(f"{shown(url)}: the server answered HTTP {response.status_code}")
             body = bytearray()
             for chunk in response.iter_content(64 * 1024):
                 body += chunk
@@ -135,9 +142,10 @@ class _Seen:
         except FileNotFoundError:
             self.guids = set()
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IntakeError(f"{shown(str(self.path))}: cannot read it ({exc}); remove it to "
-                              "start over (posts already imported are still found by id)") \
-                from None
+            raise IntakeError(
+                f"{shown(str(self.path))}: cannot read it ({exc}); remove it to "
+                "start over (posts already imported are still found by id)"
+            ) from None
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,27 +170,34 @@ def import_feed(
     config = load_config_for_import(repo, to=to)
     fields = load_template(template)
     seen = _Seen(state, url)
-    parsed = feedparser.parse(_fetch(url, session or requests.Session()),
-                              response_headers={"content-location": url})
+    parsed = feedparser.parse(
+        _fetch(url, session or requests.Session()), response_headers={"content-location": url}
+    )
     if not parsed.entries and parsed.bozo:
-        raise IntakeError(f"{shown(url)}: not an RSS or Atom feed "
-                          f"({parsed.bozo_exception})")
-    rules = dict(rules) if rules is not None else {
-        name: account_rules(config, name) for name in config.accounts}
+        raise IntakeError(f"{shown(url)}: not an RSS or Atom feed ({parsed.bozo_exception})")
+    rules = (
+        dict(rules)
+        if rules is not None
+        else {name: account_rules(config, name) for name in config.accounts}
+    )
     writer = PostWriter(repo=repo, config=config, rules=rules, now=now)
     result = ImportResult()
     entries = list(parsed.entries)
     # Oldest first, so that the next posting slots follow the order they were published in.
-    entries.sort(key=lambda e: calendar.timegm(e.get("published_parsed")
-                                               or e.get("updated_parsed") or (0,) * 9))
+    entries.sort(
+        key=lambda e: calendar.timegm(
+            e.get("published_parsed") or e.get("updated_parsed") or (0,) * 9
+        )
+    )
     for entry in entries:
         guid = str(entry.get("id") or entry.get("link") or entry.get("title", ""))
         if guid in seen.guids:
             continue
         pid = "feed-" + hashlib.sha256(f"{url}\n{guid}".encode()).hexdigest()[:12]
         if pid in writer.known:
-            result.skipped.append(Outcome(entry=guid, file=writer.known[pid], post=pid,
-                                          reason="imported before"))
+            result.skipped.append(
+                Outcome(entry=guid, file=writer.known[pid], post=pid, reason="imported before")
+            )
             seen.guids.add(guid)
             continue
         values = _values(entry)
@@ -192,13 +207,17 @@ def import_feed(
         when = entry.get("published_parsed") or entry.get("updated_parsed")
         day = f"{datetime.fromtimestamp(calendar.timegm(when), UTC):%Y-%m-%d}-" if when else ""
         try:
-            written = writer.write(fields=post, stem=day + slug(values["title"]),
-                                   source=f"imported by `klapper import feed` from {url}")
+            written = writer.write(
+                fields=post,
+                stem=day + slug(values["title"]),
+                source=f"imported by `klapper import feed` from {url}",
+            )
         except RefusedError as exc:
             result.refused.append(Outcome(entry=guid, reason=str(exc)))
             continue
-        result.written.append(Outcome(entry=guid, file=written.file, post=pid,
-                                      warnings=written.warnings))
+        result.written.append(
+            Outcome(entry=guid, file=written.file, post=pid, warnings=written.warnings)
+        )
         seen.guids.add(guid)
     seen.save()
     return result

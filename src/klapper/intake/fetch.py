@@ -17,8 +17,12 @@ import requests
 from klapper.intake.postfile import write_atomically
 from klapper.queue.media import KNOWN, sniff_type
 
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif",
-               "image/webp": ".webp"}
+_EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+}
 _CHUNK = 64 * 1024
 TIMEOUT = 15.0  # seconds to connect and between bytes: a stalled server fails the row only
 
@@ -33,8 +37,15 @@ def _shown_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
 
 
-def fetch_image(*, url: str, folder: Path, max_bytes: int, types: frozenset[str],
-                session: requests.Session, timeout: float = TIMEOUT) -> Path:
+def fetch_image(
+    *,
+    url: str,
+    folder: Path,
+    max_bytes: int,
+    types: frozenset[str],
+    session: requests.Session,
+    timeout: float = TIMEOUT,
+) -> Path:
     """The path below ``folder`` of the image at ``url``, downloaded if not there yet."""
     shown = _shown_url(url)
     if urlsplit(url).scheme not in ("http", "https"):
@@ -45,26 +56,27 @@ def fetch_image(*, url: str, folder: Path, max_bytes: int, types: frozenset[str]
                 raise FetchError(f"image {shown} answered HTTP {response.status_code}")
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(f"image {shown} is {int(declared):,} bytes; the accounts "
-                                 f"take at most {max_bytes:,}")
+                raise FetchError(
+                    f"image {shown} is {int(declared):,} bytes; the accounts "
+                    f"take at most {max_bytes:,}"
+                )
             body = bytearray()
             for chunk in response.iter_content(_CHUNK):
                 body += chunk
                 if len(body) > max_bytes:
-                    raise FetchError(f"image {shown} is larger than {max_bytes:,} bytes, "
-                                     "the most the accounts take")
+                    raise FetchError(
+                        f"image {shown} is larger than {max_bytes:,} bytes, "
+                        "the most the accounts take"
+                    )
     except requests.RequestException as exc:
-        raise FetchError(f"image {shown} could not be downloaded ({type(exc).__name__})") \
-            from None
+        raise FetchError(f"image {shown} could not be downloaded ({type(exc).__name__})") from None
     mime = sniff_type(bytes(body[:12]))
     if mime is None:
         raise FetchError(f"image {shown} is not an image: its content is not {KNOWN}")
     if mime not in types:
-        raise FetchError(f"image {shown} is {mime}; the accounts take "
-                         f"{', '.join(sorted(types))}")
+        raise FetchError(f"image {shown} is {mime}; the accounts take {', '.join(sorted(types))}")
     path = folder / (hashlib.sha256(body).hexdigest()[:16] + _EXTENSIONS[mime])
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         write_atomically(path, bytes(body))
     return path
-

@@ -36,8 +36,15 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _text)
 
 
-def post_id(*, at: str | None, text: str, link: str, images: tuple[str, ...],
-            alts: tuple[str, ...], to: tuple[str, ...] | None) -> str:
+def post_id(
+    *,
+    at: str | None,
+    text: str,
+    link: str,
+    images: tuple[str, ...],
+    alts: tuple[str, ...],
+    to: tuple[str, ...] | None,
+) -> str:
     """``import-`` and 12 hex digits of the post's content: the same row, the same id."""
     key = json.dumps([at, text, link, images, alts, to], ensure_ascii=False)
     return "import-" + hashlib.sha256(key.encode()).hexdigest()[:12]

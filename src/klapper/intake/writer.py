@@ -50,8 +50,10 @@ class ImportResult:
     refused: list[Outcome] = field(default_factory=list)
 
     def to_json(self) -> dict[str, list[dict[str, Any]]]:
-        return {name: [o.to_json() for o in getattr(self, name)]
-                for name in ("written", "skipped", "refused")}
+        return {
+            name: [o.to_json() for o in getattr(self, name)]
+            for name in ("written", "skipped", "refused")
+        }
 
 
 class RefusedError(Exception):
@@ -61,8 +63,9 @@ class RefusedError(Exception):
 class PostWriter:
     """Writes posts under ``<posts>/imported/`` of one repository."""
 
-    def __init__(self, *, repo: Path, config: Config, rules: Mapping[str, Rules],
-                 now: datetime) -> None:
+    def __init__(
+        self, *, repo: Path, config: Config, rules: Mapping[str, Rules], now: datetime
+    ) -> None:
         self.repo, self.config, self.rules, self.now = repo, config, rules, now
         self.ctx = RepoContext.create(config=config, root=repo)
         posts = PurePosixPath(config.paths.posts) / IMPORTED
@@ -94,5 +97,6 @@ class PostWriter:
             if os.path.exists(staged):
                 os.unlink(staged)
         self.known[pid] = file
-        return Outcome(file=file, post=pid,
-                       warnings=tuple(dict.fromkeys(p.message for p in problems)))
+        return Outcome(
+            file=file, post=pid, warnings=tuple(dict.fromkeys(p.message for p in problems))
+        )

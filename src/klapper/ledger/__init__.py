@@ -33,7 +33,18 @@ def state_dir(option: Path | None = None) -> Path:
 
 
 __all__ = [
-    "ACTIVE", "ON_PLATFORM", "AccountState", "Delivery", "EventLog", "Ledger", "PartRecord",
-    "PublishedDelivery", "State", "delivery_id", "event_log_path", "idempotency_key",
-    "read_events", "state_dir",
+    "ACTIVE",
+    "ON_PLATFORM",
+    "AccountState",
+    "Delivery",
+    "EventLog",
+    "Ledger",
+    "PartRecord",
+    "PublishedDelivery",
+    "State",
+    "delivery_id",
+    "event_log_path",
+    "idempotency_key",
+    "read_events",
+    "state_dir",
 ]

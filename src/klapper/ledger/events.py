@@ -55,15 +55,20 @@ class EventLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Non-blocking: a FIFO put in its place must not hang the open.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
-                         | os.O_CLOEXEC, 0o640)
+            fd = os.open(
+                self.path,
+                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC,
+                0o640,
+            )
         except OSError as exc:
             raise os_error(exc, path=self.path) from exc
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
-            raise StateError(f"{self.path}: the event log is not a regular file; remove it (or"
-                             " point paths.log in klapper.yaml at a file)")
+            raise StateError(
+                f"{self.path}: the event log is not a regular file; remove it (or"
+                " point paths.log in klapper.yaml at a file)"
+            )
         self._fd = fd
         return info.st_dev, info.st_ino
 
@@ -84,14 +89,26 @@ class EventLog:
             self._follow()
             check_room(self._fd, path=self.path)
 
-    def emit(self, event: str, *, delivery: Delivery | None = None, now: datetime | None = None,
-             **fields: Any) -> dict[str, Any]:
+    def emit(
+        self,
+        event: str,
+        *,
+        delivery: Delivery | None = None,
+        now: datetime | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """Write one event; ``delivery`` fills in delivery, post, account and platform."""
-        record: dict[str, Any] = {"ts": (now or datetime.now(UTC)).astimezone(UTC).isoformat(),
-                                  "event": event}
+        record: dict[str, Any] = {
+            "ts": (now or datetime.now(UTC)).astimezone(UTC).isoformat(),
+            "event": event,
+        }
         if delivery is not None:
-            record.update(delivery=delivery.id, post=delivery.post_id,
-                          account=delivery.account, platform=delivery.platform)
+            record.update(
+                delivery=delivery.id,
+                post=delivery.post_id,
+                account=delivery.account,
+                platform=delivery.platform,
+            )
             if delivery.occurrence:
                 record["occurrence"] = delivery.occurrence
         record.update({k: v for k, v in fields.items() if v is not None})

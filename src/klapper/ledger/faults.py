@@ -27,33 +27,46 @@ class LedgerDamaged(StateError):
 
 
 def _full(path: Path) -> str:
-    return (f"{path}: no space left on its device: free some space there (or move the state"
-            " folder); klapper publishes nothing until the ledger and the event log can be"
-            " written")
+    return (
+        f"{path}: no space left on its device: free some space there (or move the state"
+        " folder); klapper publishes nothing until the ledger and the event log can be"
+        " written"
+    )
 
 
 def _readonly(path: Path, detail: str) -> str:
-    return (f"{path}: cannot be written ({detail}): make {path.parent} writable for this user"
-            " (and its files), or pass --state DIR")
+    return (
+        f"{path}: cannot be written ({detail}): make {path.parent} writable for this user"
+        " (and its files), or pass --state DIR"
+    )
 
 
 def ledger_error(exc: sqlite3.Error, *, path: Path) -> StateError | None:
     """``exc`` as a ``StateError`` when it is a fault of the ledger's file; None otherwise."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
-    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "malformed" in text or \
-            "not a database" in text:
+    if (
+        name in ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+        or "malformed" in text
+        or "not a database" in text
+    ):
         return LedgerDamaged(
             f"{path}: the ledger is damaged ({text}); klapper leaves it as it is. Keep a copy,"
-            " move it away and run `klapper ledger rebuild` to rebuild it from the event log")
+            " move it away and run `klapper ledger rebuild` to rebuild it from the event log"
+        )
     if name == "SQLITE_FULL" or "disk is full" in text:
         return StateError(_full(path))
-    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")) \
-            or "readonly" in text or "unable to open" in text:
+    if (
+        name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH"))
+        or "readonly" in text
+        or "unable to open" in text
+    ):
         return StateError(_readonly(path, text))
     if name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
-        return StateError(f"{path}: the disk failed to read or write the ledger ({text}): check"
-                          " the device (dmesg) and its free space, then run again")
+        return StateError(
+            f"{path}: the disk failed to read or write the ledger ({text}): check"
+            " the device (dmesg) and its free space, then run again"
+        )
     return None
 
 
@@ -63,8 +76,9 @@ def os_error(exc: OSError, *, path: Path) -> StateError:
         return StateError(_full(path))
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return StateError(_readonly(path, exc.strerror or str(exc)))
-    return StateError(f"{path}: {exc.strerror or exc}: check the file and its folder, then run"
-                      " again")
+    return StateError(
+        f"{path}: {exc.strerror or exc}: check the file and its folder, then run again"
+    )
 
 
 def check_room(fd: int, *, path: Path) -> None:

@@ -27,8 +27,9 @@ def current_owner() -> str:
     return f"{socket.gethostname()}:{pid}:{_stat(pid)[1]}"
 
 
-def owner_alive(owner: str | None, *, claimed_at: datetime | None, now: datetime,
-                stale_after: timedelta) -> bool:
+def owner_alive(
+    owner: str | None, *, claimed_at: datetime | None, now: datetime, stale_after: timedelta
+) -> bool:
     """Whether the process that wrote ``owner`` may still be publishing.
 
     On this host the process table decides; a claim from another host (a shared ledger)

@@ -25,22 +25,40 @@ from klapper.ledger.states import (
 
 def row_to_delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(
-        id=row["id"], post_id=row["post_id"], occurrence=row["occurrence"],
-        account=row["account"], platform=row["platform"], due=datetime.fromisoformat(row["due"]),
-        state=State(row["state"]), content_hash=row["content_hash"], slotted=bool(row["slotted"]),
-        source=row["source"], first_line=row["first_line"], attempts=row["attempts"],
-        retry_at=from_utc_text(row["retry_at"]), in_flight=row["in_flight"],
-        claim_token=row["claim_token"], claim_owner=row["claim_owner"],
-        claimed_at=from_utc_text(row["claimed_at"]), remote_id=row["remote_id"], url=row["url"],
-        published_at=from_utc_text(row["published_at"]), reason=row["reason"],
+        id=row["id"],
+        post_id=row["post_id"],
+        occurrence=row["occurrence"],
+        account=row["account"],
+        platform=row["platform"],
+        due=datetime.fromisoformat(row["due"]),
+        state=State(row["state"]),
+        content_hash=row["content_hash"],
+        slotted=bool(row["slotted"]),
+        source=row["source"],
+        first_line=row["first_line"],
+        attempts=row["attempts"],
+        retry_at=from_utc_text(row["retry_at"]),
+        in_flight=row["in_flight"],
+        claim_token=row["claim_token"],
+        claim_owner=row["claim_owner"],
+        claimed_at=from_utc_text(row["claimed_at"]),
+        remote_id=row["remote_id"],
+        url=row["url"],
+        published_at=from_utc_text(row["published_at"]),
+        reason=row["reason"],
         updated_at=from_utc_text(row["updated_at"]),
     )
 
 
 def row_to_part(row: sqlite3.Row) -> PartRecord:
-    return PartRecord(delivery_id=row["delivery_id"], part=row["part"], remote_id=row["remote_id"],
-                      url=row["url"], published_at=from_utc_text(row["published_at"]),  # type: ignore[arg-type]
-                      ref=json.loads(row["ref"]))
+    return PartRecord(
+        delivery_id=row["delivery_id"],
+        part=row["part"],
+        remote_id=row["remote_id"],
+        url=row["url"],
+        published_at=from_utc_text(row["published_at"]),  # type: ignore[arg-type]
+        ref=json.loads(row["ref"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -63,10 +81,13 @@ DUE = """
 
 #: Who may be claimed: due, and only for an account that is neither paused nor waiting out a
 #: rate limit.
-CLAIMABLE = DUE + """
+CLAIMABLE = (
+    DUE
+    + """
     AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.name = deliveries.account
                     AND (a.paused_at IS NOT NULL OR a.wait_until > :now))
 """
+)
 
 #: will be tried by itself later: planned, or a failure/unknown with a retry time
 _WAITING = "(state = 'planned' OR state IN ('failed', 'unknown') AND retry_at IS NOT NULL)"
@@ -82,8 +103,14 @@ class LedgerQueries:
     def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
         raise NotImplementedError
 
-    def _select(self, where: str = "1 = 1", params: Mapping[str, Any] | Iterable[Any] = (),
-                *, order: str = "due, id", limit: int | None = None) -> list[Delivery]:
+    def _select(
+        self,
+        where: str = "1 = 1",
+        params: Mapping[str, Any] | Iterable[Any] = (),
+        *,
+        order: str = "due, id",
+        limit: int | None = None,
+    ) -> list[Delivery]:
         sql = f"SELECT * FROM deliveries WHERE {where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -98,8 +125,9 @@ class LedgerQueries:
         return found[0] if found else None
 
     def by_key(self, *, post_id: str, occurrence: str, account: str) -> Delivery | None:
-        found = self._select("post_id = ? AND occurrence = ? AND account = ?",
-                             (post_id, occurrence, account))
+        found = self._select(
+            "post_id = ? AND occurrence = ? AND account = ?", (post_id, occurrence, account)
+        )
         return found[0] if found else None
 
     def for_post(self, post_id: str, *, account: str | None = None) -> list[Delivery]:
@@ -115,7 +143,8 @@ class LedgerQueries:
         """What planning compares against: all from ``start`` on, all open, all one-off posts."""
         return self._select(
             "due >= ? OR state IN ('planned', 'claimed', 'failed', 'unknown') OR occurrence = ''",
-            (utc_text(start),))
+            (utc_text(start),),
+        )
 
     def unclaimed(self) -> list[Delivery]:
         """Every delivery no process is publishing right now (those a rename may move)."""
@@ -131,8 +160,12 @@ class LedgerQueries:
 
     def recently_published(self, *, since: datetime, limit: int) -> list[Delivery]:
         """On the platform (published or edited) since ``since``, newest first."""
-        return self._select("state IN ('published', 'edited') AND published_at >= ?",
-                            (utc_text(since),), order="published_at DESC, id", limit=limit)
+        return self._select(
+            "state IN ('published', 'edited') AND published_at >= ?",
+            (utc_text(since),),
+            order="published_at DESC, id",
+            limit=limit,
+        )
 
     def failed(self, *, limit: int) -> list[Delivery]:
         """Failed ones, retry pending or final, the latest change first."""
@@ -140,8 +173,9 @@ class LedgerQueries:
 
     def final_failure_count(self) -> int:
         """How many failed for good (no retry will come by itself)."""
-        rows = self._read("SELECT COUNT(*) FROM deliveries WHERE state = 'failed'"
-                          " AND retry_at IS NULL")
+        rows = self._read(
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'failed' AND retry_at IS NULL"
+        )
         return int(rows[0][0])
 
     def unknown(self, *, limit: int) -> list[Delivery]:
@@ -150,8 +184,9 @@ class LedgerQueries:
 
     def missed(self, *, since: datetime, limit: int) -> list[Delivery]:
         """Missed (came due beyond the catch-up window) and due since ``since``, latest first."""
-        return self._select("state = 'missed' AND due >= ?", (utc_text(since),),
-                            order="due DESC, id", limit=limit)
+        return self._select(
+            "state = 'missed' AND due >= ?", (utc_text(since),), order="due DESC, id", limit=limit
+        )
 
     def due(self, *, now: datetime) -> list[Delivery]:
         """Due at ``now`` whatever their account's state (paused, waiting), oldest first."""
@@ -169,15 +204,22 @@ class LedgerQueries:
         return {(row[0], row[1]) for row in self._read(sql + " WHERE d.account = ?", (account,))}
 
     def accounts(self) -> dict[str, AccountState]:
-        return {row["name"]: AccountState(
-            name=row["name"], paused_at=from_utc_text(row["paused_at"]),
-            pause_reason=row["pause_reason"], wait_until=from_utc_text(row["wait_until"]),
-            wait_reason=row["wait_reason"],
-        ) for row in self._read("SELECT * FROM accounts ORDER BY name")}
+        return {
+            row["name"]: AccountState(
+                name=row["name"],
+                paused_at=from_utc_text(row["paused_at"]),
+                pause_reason=row["pause_reason"],
+                wait_until=from_utc_text(row["wait_until"]),
+                wait_reason=row["wait_reason"],
+            )
+            for row in self._read("SELECT * FROM accounts ORDER BY name")
+        }
 
     def slots(self) -> dict[str, datetime]:
-        return {row["post_id"]: from_utc_text(row["due"])  # type: ignore[misc]
-                for row in self._read("SELECT post_id, due FROM slots")}
+        return {
+            row["post_id"]: from_utc_text(row["due"])  # type: ignore[misc]
+            for row in self._read("SELECT post_id, due FROM slots")
+        }
 
     def claimable(self, *, now: datetime) -> list[Delivery]:
         """Everything that could be claimed right now, oldest first."""
@@ -199,8 +241,9 @@ class LedgerQueries:
                 when = account.wait_until
         return when
 
-    def waiting(self, *, account: str | None = None,
-                changed_since: datetime | None = None) -> list[Delivery]:
+    def waiting(
+        self, *, account: str | None = None, changed_since: datetime | None = None
+    ) -> list[Delivery]:
         """Deliveries that will be tried by themselves later (of ``account``, changed lately)."""
         where, params = [_WAITING], list[Any]()
         if account is not None:
@@ -215,8 +258,9 @@ class LedgerQueries:
         """Deliveries changed at or after ``since`` (by any process)."""
         return self._select("updated_at >= ?", (utc_text(since),))
 
-    def published_deliveries(self, *, since: datetime | None = None,
-                             account: str | None = None) -> list[PublishedDelivery]:
+    def published_deliveries(
+        self, *, since: datetime | None = None, account: str | None = None
+    ) -> list[PublishedDelivery]:
         """Deliveries on the platform (published or edited since), with their parts' ids."""
         where = "d.state IN ('published', 'edited')"
         params: list[Any] = []
@@ -226,11 +270,16 @@ class LedgerQueries:
         if account is not None:
             where += " AND d.account = ?"
             params.append(account)
-        rows = self._read(f"SELECT * FROM deliveries d WHERE {where} ORDER BY d.published_at, d.id",
-                          params)
+        rows = self._read(
+            f"SELECT * FROM deliveries d WHERE {where} ORDER BY d.published_at, d.id", params
+        )
         parts: dict[str, list[PartRecord]] = {}
-        for row in self._read(f"SELECT p.* FROM parts p JOIN deliveries d ON d.id = p.delivery_id"
-                              f" WHERE {where} ORDER BY p.part", params):
+        for row in self._read(
+            f"SELECT p.* FROM parts p JOIN deliveries d ON d.id = p.delivery_id"
+            f" WHERE {where} ORDER BY p.part",
+            params,
+        ):
             parts.setdefault(row["delivery_id"], []).append(row_to_part(row))
-        return [PublishedDelivery(row_to_delivery(row), tuple(parts.get(row["id"], [])))
-                for row in rows]
+        return [
+            PublishedDelivery(row_to_delivery(row), tuple(parts.get(row["id"], []))) for row in rows
+        ]

@@ -30,9 +30,15 @@ from klapper.ledger.store import Ledger
 
 #: event -> the state it leaves a delivery in (None: the state it had)
 _STATES: dict[str, State | None] = {
-    "published": State.PUBLISHED, "edited": State.EDITED, "missed": State.MISSED,
-    "cancelled": State.CANCELLED, "skipped": State.SKIPPED, "failed": State.FAILED,
-    "retry": State.UNKNOWN, "unknown": State.UNKNOWN, "reconciled": State.UNKNOWN,
+    "published": State.PUBLISHED,
+    "edited": State.EDITED,
+    "missed": State.MISSED,
+    "cancelled": State.CANCELLED,
+    "skipped": State.SKIPPED,
+    "failed": State.FAILED,
+    "retry": State.UNKNOWN,
+    "unknown": State.UNKNOWN,
+    "reconciled": State.UNKNOWN,
     "renamed": None,
 }
 
@@ -50,8 +56,9 @@ class RebuildReport:
         return sum(self.restored.values())
 
 
-def rebuild(ledger: Ledger, *, events: Iterable[Mapping[str, Any]], now: datetime,
-            only_if_empty: bool) -> RebuildReport | None:
+def rebuild(
+    ledger: Ledger, *, events: Iterable[Mapping[str, Any]], now: datetime, only_if_empty: bool
+) -> RebuildReport | None:
     """Replay ``events`` into ``ledger`` (one transaction); None if ``only_if_empty`` and the
     ledger holds deliveries. Rows the ledger has (by id or key) are kept as they are."""
     with ledger.transaction() as conn:
@@ -59,7 +66,9 @@ def rebuild(ledger: Ledger, *, events: Iterable[Mapping[str, Any]], now: datetim
             return None
         conn.execute(
             "INSERT INTO ledger_meta (name, value) VALUES ('trust_from', ?)"
-            " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (utc_text(now),))
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (utc_text(now),),
+        )
         rows, paused = _replay(events)
         report = RebuildReport()
         for row in sorted(rows.values(), key=lambda r: r["state"] not in ON_PLATFORM):
@@ -72,14 +81,16 @@ def rebuild(ledger: Ledger, *, events: Iterable[Mapping[str, Any]], now: datetim
             done = conn.execute(
                 "INSERT INTO accounts (name, paused_at, pause_reason, updated_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING name",
-                (account, since, reason, utc_text(now))).fetchone()
+                (account, since, reason, utc_text(now)),
+            ).fetchone()
             if done:
                 report.paused.append(account)
     return report
 
 
-def _replay(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[str, Any]],
-                                                          dict[str, tuple[str, str]]]:
+def _replay(
+    events: Iterable[Mapping[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, str]]]:
     """The last word of the log on each delivery, and the accounts paused at its end."""
     rows: dict[str, dict[str, Any]] = {}
     paused: dict[str, tuple[str, str]] = {}
@@ -95,11 +106,18 @@ def _replay(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[str, An
             continue
         if name not in _STATES or not all(event.get(k) for k in ("delivery", "post", "account")):
             continue
-        row = rows.setdefault(event["delivery"], {
-            "id": event["delivery"], "occurrence": event.get("occurrence") or "",
-            "platform": event.get("platform") or "", "due": None, "parts": [],
-            "state": State.UNKNOWN, "seen": ts,
-        })
+        row = rows.setdefault(
+            event["delivery"],
+            {
+                "id": event["delivery"],
+                "occurrence": event.get("occurrence") or "",
+                "platform": event.get("platform") or "",
+                "due": None,
+                "parts": [],
+                "state": State.UNKNOWN,
+                "seen": ts,
+            },
+        )
         row.update(post_id=event["post"], account=event["account"])
         row["due"] = _utc(event.get("due")) or row["due"]
         state = _STATES[name]
@@ -110,9 +128,15 @@ def _replay(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[str, An
             if not event.get("remote_id"):
                 continue
             ids = event.get("remote_ids") or [event["remote_id"]]
-            row.update(remote_id=event["remote_id"], url=event.get("url"), published_at=ts,
-                       parts=[(part, str(rid), event.get("url") if part == 0 else None)
-                              for part, rid in enumerate(ids)])
+            row.update(
+                remote_id=event["remote_id"],
+                url=event.get("url"),
+                published_at=ts,
+                parts=[
+                    (part, str(rid), event.get("url") if part == 0 else None)
+                    for part, rid in enumerate(ids)
+                ],
+            )
     return rows, paused
 
 
@@ -124,28 +148,48 @@ def _insert(conn: Any, row: dict[str, Any], *, now: datetime) -> bool:
     if state is State.FAILED and not row.get("final"):
         state = State.UNKNOWN
     retry_at = None if settled or state is State.FAILED else utc_text(now)
-    reason = row.get("reason") or ("rebuilt from the event log: klapper looks on the platform"
-                                   " before posting it" if state is State.UNKNOWN else None)
+    reason = row.get("reason") or (
+        "rebuilt from the event log: klapper looks on the platform before posting it"
+        if state is State.UNKNOWN
+        else None
+    )
     inserted = conn.execute(
         "INSERT INTO deliveries (id, post_id, occurrence, account, platform, due, content_hash,"
         " state, retry_at, in_flight, remote_id, url, published_at, reason, created_at,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING RETURNING id",
-        (row["id"], row["post_id"], row["occurrence"], row["account"], row["platform"], due,
-         state.value, retry_at, None if state in ON_PLATFORM else EVERY_PART,
-         row.get("remote_id"), row.get("url"), row.get("published_at"),
-         reason if state not in ON_PLATFORM else None, utc_text(now), utc_text(now)),
+        (
+            row["id"],
+            row["post_id"],
+            row["occurrence"],
+            row["account"],
+            row["platform"],
+            due,
+            state.value,
+            retry_at,
+            None if state in ON_PLATFORM else EVERY_PART,
+            row.get("remote_id"),
+            row.get("url"),
+            row.get("published_at"),
+            reason if state not in ON_PLATFORM else None,
+            utc_text(now),
+            utc_text(now),
+        ),
     ).fetchone()
     if inserted is None:
         return False
     for part, remote_id, url in row["parts"]:
-        conn.execute("INSERT INTO parts (delivery_id, part, remote_id, url, published_at)"
-                     " VALUES (?, ?, ?, ?, ?)", (row["id"], part, remote_id, url,
-                                                 row["published_at"]))
+        conn.execute(
+            "INSERT INTO parts (delivery_id, part, remote_id, url, published_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (row["id"], part, remote_id, url, row["published_at"]),
+        )
     if state in ON_PLATFORM and not row["occurrence"]:
         # A post with no time of its own keeps the slot it went out in.
-        conn.execute("INSERT INTO slots (post_id, due) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                     (row["post_id"], due))
+        conn.execute(
+            "INSERT INTO slots (post_id, due) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (row["post_id"], due),
+        )
     return True
 
 

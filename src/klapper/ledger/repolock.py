@@ -35,8 +35,7 @@ class RepositoryHeld(StateError):
 def runtime_dir() -> Path:
     """Where klapper keeps its repository locks (created when missing)."""
     uid = os.getuid()
-    candidates = [Path(os.environ["XDG_RUNTIME_DIR"])] if os.environ.get("XDG_RUNTIME_DIR") \
-        else []
+    candidates = [Path(os.environ["XDG_RUNTIME_DIR"])] if os.environ.get("XDG_RUNTIME_DIR") else []
     candidates.append(Path(f"/run/user/{uid}"))
     for base in candidates:
         if base.is_dir() and os.access(base, os.W_OK | os.X_OK):
@@ -47,8 +46,10 @@ def runtime_dir() -> Path:
     folder.mkdir(mode=0o700, exist_ok=True)
     info = folder.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
-        raise StateError(f"{folder}: not a private folder of this user; remove it, or set"
-                         " XDG_RUNTIME_DIR to a folder only you can write")
+        raise StateError(
+            f"{folder}: not a private folder of this user; remove it, or set"
+            " XDG_RUNTIME_DIR to a folder only you can write"
+        )
     return folder
 
 
@@ -92,7 +93,8 @@ class RepositoryHold:
                     f"{self.repo} is in use by another klapper with the state folder"
                     f" {owner or '(unknown)'}: two ledgers on one repository would publish every"
                     f" post twice. Use --state {owner} (or KLAPPER_STATE), or stop that"
-                    " one first") from None
+                    " one first"
+                ) from None
             fcntl.flock(self._fd, fcntl.LOCK_SH)
             return
         # Nobody holds it: this state folder does now.

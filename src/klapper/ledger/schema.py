@@ -106,8 +106,12 @@ MIGRATIONS: list[Migration] = [
 _LEGACY: tuple[tuple[str, int], ...] = (("ledger", 1), ("engagement", 1), ("ledger", 2))
 
 
-def migrate(conn: sqlite3.Connection, *, component: str = COMPONENT,
-            migrations: Sequence[Migration] = MIGRATIONS) -> int:
+def migrate(
+    conn: sqlite3.Connection,
+    *,
+    component: str = COMPONENT,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> int:
     """Bring ``component``'s tables up to date; returns its version.
 
     Refuses a ledger whose ``component`` is newer than this klapper knows.
@@ -128,9 +132,11 @@ def migrate(conn: sqlite3.Connection, *, component: str = COMPONENT,
                 for statement in step:
                     conn.execute(statement)
         if version < len(migrations):
-            conn.execute("INSERT INTO schema_versions (component, version) VALUES (?, ?)"
-                         " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-                         (component, len(migrations)))
+            conn.execute(
+                "INSERT INTO schema_versions (component, version) VALUES (?, ?)"
+                " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                (component, len(migrations)),
+            )
             versions[component] = len(migrations)
             _mark_legacy(conn, versions)
         conn.execute("COMMIT")
@@ -142,20 +148,29 @@ def migrate(conn: sqlite3.Connection, *, component: str = COMPONENT,
 
 def _versions(conn: sqlite3.Connection) -> dict[str, int]:
     """Each component's version; a ledger from before components is converted first."""
-    fresh = not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_versions'"
-                             ).fetchone()
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_versions"
-                 " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
-    if fresh and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'"
-                              ).fetchone():
+    fresh = not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'schema_versions'"
+    ).fetchone()
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_versions"
+        " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+    )
+    if (
+        fresh
+        and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'").fetchone()
+    ):
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         count = row[0] if row else 0
         if count > len(_LEGACY):
-            raise RuntimeError(f"the ledger has schema version {count}, this klapper knows"
-                               f" {len(_LEGACY)}: upgrade klapper, or point --state at"
-                               " another folder")
-        conn.executemany("INSERT INTO schema_versions (component, version) VALUES (?, ?)",
-                         list(_legacy_versions(count).items()))
+            raise RuntimeError(
+                f"the ledger has schema version {count}, this klapper knows"
+                f" {len(_LEGACY)}: upgrade klapper, or point --state at"
+                " another folder"
+            )
+        conn.executemany(
+            "INSERT INTO schema_versions (component, version) VALUES (?, ?)",
+            list(_legacy_versions(count).items()),
+        )
     rows = conn.execute("SELECT component, version FROM schema_versions")
     return {row[0]: row[1] for row in rows}
 

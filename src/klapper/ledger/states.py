@@ -107,13 +107,21 @@ class Delivery:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "delivery": self.id, "post": self.post_id, "occurrence": self.occurrence or None,
-            "account": self.account, "platform": self.platform, "due": utc_text(self.due),
-            "state": self.state.value, "attempts": self.attempts,
+            "delivery": self.id,
+            "post": self.post_id,
+            "occurrence": self.occurrence or None,
+            "account": self.account,
+            "platform": self.platform,
+            "due": utc_text(self.due),
+            "state": self.state.value,
+            "attempts": self.attempts,
             "retry_at": utc_text(self.retry_at) if self.retry_at else None,
-            "remote_id": self.remote_id, "url": self.url,
+            "remote_id": self.remote_id,
+            "url": self.url,
             "published_at": utc_text(self.published_at) if self.published_at else None,
-            "reason": self.reason, "first_line": self.first_line, "source": self.source,
+            "reason": self.reason,
+            "first_line": self.first_line,
+            "source": self.source,
         }
 
 

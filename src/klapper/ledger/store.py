@@ -41,8 +41,10 @@ from klapper.ledger.states import (
 LEDGER_FILE = "ledger.sqlite3"
 
 #: why a delivery that came due before the ledger could have seen it is UNKNOWN
-UNSEEN_REASON = ("came due before this ledger was created or rebuilt: klapper looks on the"
-                 " platform before posting it")
+UNSEEN_REASON = (
+    "came due before this ledger was created or rebuilt: klapper looks on the"
+    " platform before posting it"
+)
 
 _CLAIM = """
 UPDATE deliveries
@@ -73,11 +75,27 @@ INSERT INTO parts (delivery_id, part, remote_id, url, published_at, ref) VALUES 
 """
 
 #: columns a transition may set besides ``state``
-_COLUMNS = frozenset({
-    "attempts", "retry_at", "in_flight", "claim_token", "claim_owner", "claimed_at",
-    "remote_id", "url", "published_at", "reason", "due", "content_hash", "slotted",
-    "source", "first_line", "post_id", "occurrence",
-})
+_COLUMNS = frozenset(
+    {
+        "attempts",
+        "retry_at",
+        "in_flight",
+        "claim_token",
+        "claim_owner",
+        "claimed_at",
+        "remote_id",
+        "url",
+        "published_at",
+        "reason",
+        "due",
+        "content_hash",
+        "slotted",
+        "source",
+        "first_line",
+        "post_id",
+        "occurrence",
+    }
+)
 
 
 def claim_sql(*, dialect: Dialect = "sqlite", batch: bool = False) -> str:
@@ -86,16 +104,19 @@ def claim_sql(*, dialect: Dialect = "sqlite", batch: bool = False) -> str:
     return placeholders(template.format(lock=LOCKS[dialect]), dialect=dialect)
 
 
-def transition_sql(*, columns: Iterable[str], expect: Iterable[State], token: bool,
-                   dialect: Dialect = "sqlite") -> str:
+def transition_sql(
+    *, columns: Iterable[str], expect: Iterable[State], token: bool, dialect: Dialect = "sqlite"
+) -> str:
     """The conditional UPDATE of ``Ledger.update``: only from ``expect`` (and the claim token).
 
     Parameters are ``:id``, ``:now``, one per column and ``:token`` when ``token``.
     """
     assignments = ", ".join(f"{name} = :{name}" for name in columns)
     states = ", ".join(f"'{State(old).value}'" for old in expect)
-    sql = (f"UPDATE deliveries SET {assignments}, updated_at = :now"
-           f" WHERE id = :id AND state IN ({states})")
+    sql = (
+        f"UPDATE deliveries SET {assignments}, updated_at = :now"
+        f" WHERE id = :id AND state IN ({states})"
+    )
     if token:
         sql += " AND claim_token = :token"
     return placeholders(sql + " RETURNING *", dialect=dialect)
@@ -123,8 +144,7 @@ class Ledger(LedgerQueries):
         self._lock = threading.RLock()
         conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                   timeout=30)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode = WAL")
             # FULL: a claim or an outcome that was committed survives a power cut as well.
@@ -187,8 +207,9 @@ class Ledger(LedgerQueries):
         with self._lock:
             if component not in self._components:
                 try:
-                    self._components[component] = migrate(self._conn, component=component,
-                                                          migrations=migrations)
+                    self._components[component] = migrate(
+                        self._conn, component=component, migrations=migrations
+                    )
                 except sqlite3.Error as exc:
                     self._raise_fault(exc)
             return self._components[component]
@@ -211,20 +232,51 @@ class Ledger(LedgerQueries):
 
     # --- planning --------------------------------------------------------------------------
 
-    def insert_planned(self, *, post_id: str, occurrence: str, account: str, platform: str,
-                       due: datetime, content_hash: str, slotted: bool, source: str,
-                       first_line: str, now: datetime) -> Delivery:
+    def insert_planned(
+        self,
+        *,
+        post_id: str,
+        occurrence: str,
+        account: str,
+        platform: str,
+        due: datetime,
+        content_hash: str,
+        slotted: bool,
+        source: str,
+        first_line: str,
+        now: datetime,
+    ) -> Delivery:
         """``add_planned``, or the row another process planned for the same key meanwhile."""
-        row = self.add_planned(post_id=post_id, occurrence=occurrence, account=account,
-                               platform=platform, due=due, content_hash=content_hash,
-                               slotted=slotted, source=source, first_line=first_line, now=now)
+        row = self.add_planned(
+            post_id=post_id,
+            occurrence=occurrence,
+            account=account,
+            platform=platform,
+            due=due,
+            content_hash=content_hash,
+            slotted=slotted,
+            source=source,
+            first_line=first_line,
+            now=now,
+        )
         found = row or self.by_key(post_id=post_id, occurrence=occurrence, account=account)
         assert found is not None, "a delivery key once planned is never deleted"
         return found
 
-    def add_planned(self, *, post_id: str, occurrence: str, account: str, platform: str,
-                    due: datetime, content_hash: str, slotted: bool, source: str,
-                    first_line: str, now: datetime) -> Delivery | None:
+    def add_planned(
+        self,
+        *,
+        post_id: str,
+        occurrence: str,
+        account: str,
+        platform: str,
+        due: datetime,
+        content_hash: str,
+        slotted: bool,
+        source: str,
+        first_line: str,
+        now: datetime,
+    ) -> Delivery | None:
         """A new delivery; None when another process planned its key first (syncs race).
 
         It is PLANNED, or UNKNOWN when it came due before ``trust_from``: a ledger that was
@@ -234,26 +286,43 @@ class Ledger(LedgerQueries):
         """
         key = f"{post_id}|{occurrence}|{account}"
         with self.transaction() as conn:
-            if conn.execute("SELECT 1 FROM deliveries WHERE post_id = ? AND occurrence = ?"
-                            " AND account = ?", (post_id, occurrence, account)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM deliveries WHERE post_id = ? AND occurrence = ? AND account = ?",
+                (post_id, occurrence, account),
+            ).fetchone():
                 return None
             salt = 0
-            while conn.execute("SELECT 1 FROM deliveries WHERE id = ?",
-                               (delivery_id(key, salt=salt),)).fetchone():
+            while conn.execute(
+                "SELECT 1 FROM deliveries WHERE id = ?", (delivery_id(key, salt=salt),)
+            ).fetchone():
                 salt += 1  # the id's first owner was renamed away; keep ids unique
             trust = conn.execute(
-                "SELECT value FROM ledger_meta WHERE name = 'trust_from'").fetchone()
+                "SELECT value FROM ledger_meta WHERE name = 'trust_from'"
+            ).fetchone()
             unseen = trust is not None and utc_text(due) < trust[0]
             row = conn.execute(
                 "INSERT INTO deliveries (id, post_id, occurrence, account, platform, due, slotted,"
                 " content_hash, source, first_line, state, retry_at, in_flight, reason,"
                 " created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                (delivery_id(key, salt=salt), post_id, occurrence, account, platform,
-                 utc_text(due), int(slotted), content_hash, source, first_line[:200],
-                 "unknown" if unseen else "planned", utc_text(due) if unseen else None,
-                 EVERY_PART if unseen else None, UNSEEN_REASON if unseen else None,
-                 utc_text(now), utc_text(now)),
+                (
+                    delivery_id(key, salt=salt),
+                    post_id,
+                    occurrence,
+                    account,
+                    platform,
+                    utc_text(due),
+                    int(slotted),
+                    content_hash,
+                    source,
+                    first_line[:200],
+                    "unknown" if unseen else "planned",
+                    utc_text(due) if unseen else None,
+                    EVERY_PART if unseen else None,
+                    UNSEEN_REASON if unseen else None,
+                    utc_text(now),
+                    utc_text(now),
+                ),
             ).fetchone()
         return row_to_delivery(row)
 
@@ -265,9 +334,16 @@ class Ledger(LedgerQueries):
         rows = self._read("SELECT value FROM ledger_meta WHERE name = 'trust_from'")
         return from_utc_text(rows[0][0]) if rows else None
 
-    def update(self, delivery: str, *, now: datetime, expect: Iterable[State],
-               state: State | None = None, token: str | None = None,
-               **columns: Any) -> Delivery | None:
+    def update(
+        self,
+        delivery: str,
+        *,
+        now: datetime,
+        expect: Iterable[State],
+        state: State | None = None,
+        token: str | None = None,
+        **columns: Any,
+    ) -> Delivery | None:
         """Change a delivery if it is still in one of ``expect`` (and holds ``token``).
 
         Returns the new row, or None when another process got there first. A move that
@@ -302,16 +378,21 @@ class Ledger(LedgerQueries):
             rows = conn.execute(
                 "UPDATE deliveries SET state = 'missed', reason = :reason, updated_at = :now"
                 " WHERE state = 'planned' AND due < :before RETURNING *",
-                {"before": utc_text(before), "now": utc_text(now),
-                 "reason": "came due while klapper was not running, beyond the catch-up window"},
+                {
+                    "before": utc_text(before),
+                    "now": utc_text(now),
+                    "reason": "came due while klapper was not running, beyond the catch-up window",
+                },
             ).fetchall()
         return [row_to_delivery(row) for row in rows]
 
     def assign_slots(self, slots: Mapping[str, datetime]) -> None:
         """Remember the slot each post was given (first assignment wins)."""
         with self.transaction() as conn:
-            conn.executemany("INSERT INTO slots (post_id, due) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                             [(post, utc_text(due)) for post, due in slots.items()])
+            conn.executemany(
+                "INSERT INTO slots (post_id, due) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(post, utc_text(due)) for post, due in slots.items()],
+            )
 
     def move_slot(self, *, old: str, new: str) -> None:
         with self.transaction() as conn:
@@ -327,9 +408,9 @@ class Ledger(LedgerQueries):
     def claim(self, delivery: str, *, token: str, owner: str, now: datetime) -> Delivery | None:
         """Claim a due delivery for this process; None if it is not claimable (or taken)."""
         with self.transaction() as conn:
-            row = conn.execute(claim_sql(),
-                               {"id": delivery, "token": token, "owner": owner,
-                                "now": utc_text(now)}).fetchone()
+            row = conn.execute(
+                claim_sql(), {"id": delivery, "token": token, "owner": owner, "now": utc_text(now)}
+            ).fetchone()
         return row_to_delivery(row) if row else None
 
     def record_part(self, record: PartRecord, *, token: str, now: datetime) -> None:
@@ -340,14 +421,21 @@ class Ledger(LedgerQueries):
         """
         delivery = record.delivery_id
         with self.transaction() as conn:
-            held = conn.execute(RECORD_PART_HOLD,
-                                (utc_text(now), utc_text(now), delivery, token)).fetchone()
+            held = conn.execute(
+                RECORD_PART_HOLD, (utc_text(now), utc_text(now), delivery, token)
+            ).fetchone()
             if held is None:
                 raise RuntimeError(f"delivery {delivery} is no longer claimed by this process")
             conn.execute(
                 RECORD_PART_INSERT,
-                (delivery, record.part, record.remote_id, record.url,
-                 utc_text(record.published_at), json.dumps(dict(record.ref))),
+                (
+                    delivery,
+                    record.part,
+                    record.remote_id,
+                    record.url,
+                    utc_text(record.published_at),
+                    json.dumps(dict(record.ref)),
+                ),
             )
 
     def release_dead_claims(self, *, now: datetime, alive: Any) -> list[Delivery]:
@@ -364,11 +452,16 @@ class Ledger(LedgerQueries):
             # The next part not recorded may or may not have reached the platform.
             part = len(self.parts(delivery.id))
             row = self.update(
-                delivery.id, now=now, expect=[State.CLAIMED], state=State.UNKNOWN,
-                token=delivery.claim_token, retry_at=now, claim_token=None,
+                delivery.id,
+                now=now,
+                expect=[State.CLAIMED],
+                state=State.UNKNOWN,
+                token=delivery.claim_token,
+                retry_at=now,
+                claim_token=None,
                 in_flight=EVERY_PART if delivery.in_flight == EVERY_PART else part,
                 reason=f"the process publishing it ({delivery.claim_owner}) stopped during"
-                       f" part {part + 1}; klapper looks on the platform before trying again",
+                f" part {part + 1}; klapper looks on the platform before trying again",
             )
             if row is not None:
                 released.append(row)
@@ -389,4 +482,6 @@ class Ledger(LedgerQueries):
         with self.transaction() as conn:
             conn.execute(
                 f"INSERT INTO accounts (name, {names}, updated_at) VALUES (:name, {marks}, :now)"
-                f" ON CONFLICT (name) DO UPDATE SET {updates}, updated_at = :now", params)
+                f" ON CONFLICT (name) DO UPDATE SET {updates}, updated_at = :now",
+                params,
+            )

@@ -94,8 +94,10 @@ class RedirectListener:
             ) from exc
         self._thread = threading.Thread(
             # A short poll interval makes close() prompt.
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="klapper-oauth-redirect", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="klapper-oauth-redirect",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -146,7 +148,8 @@ class RedirectListener:
                 return answer.code
         note = (
             f"; {mismatched} redirect(s) with a wrong state were ignored (an old browser tab?)"
-            if mismatched else ""
+            if mismatched
+            else ""
         )
         raise RedirectError(
             f"no authorization arrived at {self.redirect_uri} within {timeout:.0f} s{note};"
@@ -166,8 +169,10 @@ class RedirectListener:
                     return
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 answer = _Answer(
-                    code=query.get("code"), state=query.get("state"),
-                    error=query.get("error"), error_description=query.get("error_description"),
+                    code=query.get("code"),
+                    state=query.get("state"),
+                    error=query.get("error"),
+                    error_description=query.get("error_description"),
                 )
                 if not (answer.code or answer.error):
                     self._page(400, "Nothing received", "The redirect carried no code.")

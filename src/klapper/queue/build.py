@@ -81,11 +81,15 @@ def _checked_path(written: str, *, folder: str, ctx: RepoContext) -> str:
         raise ValueError(f"media path {written!r} is absolute; write it relative to this file")
     joined = os.path.normpath(os.path.join(ctx.root, folder, written))
     if not within(joined, ctx.root):
-        raise ValueError(f"media path {written!r} leaves the content repository; keep images "
-                         "inside it (e.g. media/)")
+        raise ValueError(
+            f"media path {written!r} leaves the content repository; keep images "
+            "inside it (e.g. media/)"
+        )
     if not within(ctx.realpath(joined), ctx.real_root):
-        raise ValueError(f"media path {written!r} is a symlink pointing outside the content "
-                         "repository; klapper does not read it")
+        raise ValueError(
+            f"media path {written!r} is a symlink pointing outside the content "
+            "repository; klapper does not read it"
+        )
     return joined
 
 
@@ -107,8 +111,12 @@ class _Builder:
         if value is None:
             return None, None
         try:
-            return parse_time(value, self.ctx.tz, zone_name=self.ctx.config.timezone,
-                              whole_day=_WHOLE_DAY.get(key))
+            return parse_time(
+                value,
+                self.ctx.tz,
+                zone_name=self.ctx.config.timezone,
+                whole_day=_WHOLE_DAY.get(key),
+            )
         except TimeError as exc:
             self.error((key,), f"{key}: {exc}")
             return None, None
@@ -125,8 +133,7 @@ class _Builder:
                 continue
             line, column = locate(self.node, (*loc, index))
             alt = entry.alt.strip() if entry.alt is not None else None
-            result.append(Media(entry.file, path, alt or None,
-                                Source(self.file, line, column)))
+            result.append(Media(entry.file, path, alt or None, Source(self.file, line, column)))
         return tuple(result)
 
     def thread(self, entries: list[ThreadEntry], loc: Loc) -> tuple[Part, ...]:
@@ -160,14 +167,16 @@ class _Builder:
         for key, entry in self.raw.per.items():
             if key not in self.ctx.config.accounts and key not in registry():
                 known = [*self.ctx.config.accounts, *registry()]
-                self.error(("per", key), "per: " + _unknown("account or platform", key, known),
-                           at_key=True)
+                self.error(
+                    ("per", key), "per: " + _unknown("account or platform", key, known), at_key=True
+                )
             loc: Loc = ("per", key)
             result[key] = Override(
                 text=entry.text.strip() if entry.text is not None else None,
                 media=self.media(entry.media, (*loc, "media")) if entry.media is not None else None,
                 thread=self.thread(entry.thread, (*loc, "thread"))
-                if entry.thread is not None else None,
+                if entry.thread is not None
+                else None,
                 options=_options(entry),
             )
         return result
@@ -182,30 +191,41 @@ class _Builder:
         if raw.every is None:
             for key in ("start", "until", "count"):
                 if getattr(raw, key) is not None:
-                    self.error((key,), f"`{key}` only works with `every` (a repeating post)",
-                               at_key=True)
+                    self.error(
+                        (key,), f"`{key}` only works with `every` (a repeating post)", at_key=True
+                    )
         elif raw.every is not None:
             try:
                 parse_cron(raw.every)
             except TimeError as exc:
                 self.error(("every",), f"every: {exc}")
             if raw.count is not None and raw.start is None:
-                self.error(("count",), "count needs `start` to count from, e.g. "
-                           "start: 2026-06-01", at_key=True)
+                self.error(
+                    ("count",),
+                    "count needs `start` to count from, e.g. start: 2026-06-01",
+                    at_key=True,
+                )
         at, note = self.time("at")
         start, _ = self.time("start")
         until, _ = self.time("until")
         if start and until and until < start:
             self.error(("until",), "until: is before start")
-        return {"at": at, "at_note": note, "every": raw.every, "start": start,
-                "until": until, "count": raw.count}
+        return {
+            "at": at,
+            "at_note": note,
+            "every": raw.every,
+            "start": start,
+            "until": until,
+            "count": raw.count,
+        }
 
     def post_id(self, default: str) -> str:
         if self.raw.id is None:
             return default
         if not _ID.match(self.raw.id) or not is_shown_as_is(self.raw.id):
-            self.error(("id",), f"id {self.raw.id!r}: no spaces, no '|' and no control "
-                       "characters please")
+            self.error(
+                ("id",), f"id {self.raw.id!r}: no spaces, no '|' and no control characters please"
+            )
         return self.raw.id
 
     def locations(self) -> dict[str, tuple[int, int]]:
@@ -253,8 +273,13 @@ def _plain(value: Any) -> Any:
 
 
 def _options(raw: Options, *, lang: str | None = None) -> dict[str, Any]:
-    options = {} if _OPTION_SET.isdisjoint(raw.model_fields_set) else {
-        key: _plain(getattr(raw, key)) for key in OPTION_KEYS if getattr(raw, key) is not None}
+    options = (
+        {}
+        if _OPTION_SET.isdisjoint(raw.model_fields_set)
+        else {
+            key: _plain(getattr(raw, key)) for key in OPTION_KEYS if getattr(raw, key) is not None
+        }
+    )
     if lang and "lang" not in options:
         options["lang"] = lang
     return options

@@ -21,8 +21,9 @@ from klapper.queue.model import Part, Post
 __all__ = ["campaign_tags", "parts_as_sent", "tag_parts"]
 
 
-def campaign_tags(*, config: Config, post: Post, account: str, platform: str,
-                  due: datetime) -> dict[str, str]:
+def campaign_tags(
+    *, config: Config, post: Post, account: str, platform: str, due: datetime
+) -> dict[str, str]:
     """The tags (key -> value, without ``utm_``) for this delivery; empty when there are none."""
     if post.utm is False:
         return {}
@@ -30,8 +31,12 @@ def campaign_tags(*, config: Config, post: Post, account: str, platform: str,
     template = {**(configured.tags() if configured else {}), **(post.utm or {})}
     if not template:
         return {}
-    values = {"platform": platform, "account": account, "post": post.id,
-              "date": due.astimezone(config.tz).date().isoformat()}
+    values = {
+        "platform": platform,
+        "account": account,
+        "post": post.id,
+        "date": due.astimezone(config.tz).date().isoformat(),
+    }
     return {key: value.format_map(values) for key, value in template.items()}
 
 
@@ -39,12 +44,15 @@ def tag_parts(parts: tuple[Part, ...], *, tags: dict[str, str], rules: Rules) ->
     """``parts`` with their links tagged, when this platform writes links into the text."""
     if not tags or rules.link_tags != "text":
         return parts
-    return tuple(replace(part, text=tag_text(part.text, tags=tags, counting=rules.counting))
-                 for part in parts)
+    return tuple(
+        replace(part, text=tag_text(part.text, tags=tags, counting=rules.counting))
+        for part in parts
+    )
 
 
-def parts_as_sent(*, config: Config, post: Post, account: str, platform: str, rules: Rules,
-                  due: datetime) -> tuple[Part, ...]:
+def parts_as_sent(
+    *, config: Config, post: Post, account: str, platform: str, rules: Rules, due: datetime
+) -> tuple[Part, ...]:
     """What this account receives for ``post`` due at ``due``, links tagged (module doc)."""
     tags = campaign_tags(config=config, post=post, account=account, platform=platform, due=due)
     return tag_parts(post.parts_for(account, platform), tags=tags, rules=rules)

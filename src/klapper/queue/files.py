@@ -74,22 +74,32 @@ def repo_file(path: str, *, start: int) -> str:
 
 
 def _name_problems(path: str, *, file: str, ctx: RepoContext) -> tuple[Problem, ...]:
-    if "\\" not in file or is_shown_as_is(path[len(ctx.root) + 1:]):
+    if "\\" not in file or is_shown_as_is(path[len(ctx.root) + 1 :]):
         return ()
-    return (Problem(Source(file), "warning",
-                    "this file's name holds bytes that are not UTF-8 or control characters; "
-                    f"klapper shows it (and its post ids) as {file}; rename it"),)
+    return (
+        Problem(
+            Source(file),
+            "warning",
+            "this file's name holds bytes that are not UTF-8 or control characters; "
+            f"klapper shows it (and its post ids) as {file}; rename it",
+        ),
+    )
 
 
 def _several(documents: list[Document]) -> bool:
     return len(documents) > 1 or isinstance(documents[0].data, list)
 
 
-def _problems(errors: list[FieldError], *, file: str, node: yaml.Node,
-              post: str | None) -> list[Problem]:
+def _problems(
+    errors: list[FieldError], *, file: str, node: yaml.Node, post: str | None
+) -> list[Problem]:
     return [
-        Problem(Source(file, *locate(node, error.loc, key=error.at_key)), "error",
-                error.message, post=post)
+        Problem(
+            Source(file, *locate(node, error.loc, key=error.at_key)),
+            "error",
+            error.message,
+            post=post,
+        )
         for error in errors
     ]
 
@@ -123,23 +133,33 @@ def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp | None) ->
         default_id = f"{file}#{number}" if several else file
         if not isinstance(data, dict):
             mark = node.start_mark
-            problems.append(Problem(
-                Source(file, mark.line + 1, mark.column + 1), "error",
-                "a post is a mapping of keys (text:, at:, to: ...); found "
-                + ("a list" if isinstance(data, list) else repr(data)[:40]),
-                post=default_id,
-            ))
+            problems.append(
+                Problem(
+                    Source(file, mark.line + 1, mark.column + 1),
+                    "error",
+                    "a post is a mapping of keys (text:, at:, to: ...); found "
+                    + ("a list" if isinstance(data, list) else repr(data)[:40]),
+                    post=default_id,
+                )
+            )
             continue
         try:
             raw_post = PostFile.model_validate(data)
         except ValidationError as exc:
             post_id = data.get("id") if isinstance(data.get("id"), str) else default_id
-            problems += _problems(field_errors(exc, model=PostFile), file=file, node=node,
-                                  post=post_id)
+            problems += _problems(
+                field_errors(exc, model=PostFile), file=file, node=node, post=post_id
+            )
             continue
         except RecursionError:
-            problems.append(Problem(Source(file, node.start_mark.line + 1), "error",
-                                    "this post nests too deeply to read", post=default_id))
+            problems.append(
+                Problem(
+                    Source(file, node.start_mark.line + 1),
+                    "error",
+                    "this post nests too deeply to read",
+                    post=default_id,
+                )
+            )
             continue
         post, errors = build_post(raw_post, ctx=ctx, file=file, default_id=default_id, node=node)
         if errors:
@@ -151,8 +171,9 @@ def load_file(path: str, *, file: str, ctx: RepoContext, stamp: Stamp | None) ->
 
 def outside_problem(file: str) -> Problem:
     """The walk's finding for a post file that is a symlink out of the repository."""
-    return Problem(Source(file), "error",
-                   "symlink to a file outside the content repository; not read")
+    return Problem(
+        Source(file), "error", "symlink to a file outside the content repository; not read"
+    )
 
 
 class Found(NamedTuple):
@@ -171,8 +192,9 @@ Listing = tuple[Stamp, tuple[tuple[str, str | None], ...]]
 RACY_NS = 3_000_000_000
 
 
-def walk(folder: str, *, ctx: RepoContext, listings: dict[str, Listing] | None = None,
-         stat: bool = True) -> Iterator[Found]:
+def walk(
+    folder: str, *, ctx: RepoContext, listings: dict[str, Listing] | None = None, stat: bool = True
+) -> Iterator[Found]:
     """Every *.yaml / *.yml below ``folder`` in sorted order; hidden entries are skipped.
 
     Symlinks to files inside the repository are followed; to files outside, never (reported);
@@ -210,9 +232,15 @@ def walk(folder: str, *, ctx: RepoContext, listings: dict[str, Listing] | None =
                 listed = None
                 real = os.path.realpath(entry.path)
                 if entry.is_dir():
-                    yield Found(file, entry.path, problem=Problem(
-                        Source(file), "warning",
-                        "a symlinked folder: klapper does not look inside it"))
+                    yield Found(
+                        file,
+                        entry.path,
+                        problem=Problem(
+                            Source(file),
+                            "warning",
+                            "a symlinked folder: klapper does not look inside it",
+                        ),
+                    )
                     continue
                 if not name.endswith(SUFFIXES):
                     continue
@@ -230,7 +258,9 @@ def walk(folder: str, *, ctx: RepoContext, listings: dict[str, Listing] | None =
             elif name.endswith(SUFFIXES):  # a FIFO, socket or device: never opened
                 listed = None  # listed again each time, so that the warning stays
                 refused = NotRegularFile(kind_of(entry.stat().st_mode))
-                yield Found(file, entry.path, problem=Problem(Source(file), "warning", str(refused)))
+                yield Found(
+                    file, entry.path, problem=Problem(Source(file), "warning", str(refused))
+                )
         except OSError:
             listed = None
             continue  # vanished while we looked: the next scan will not see it either
@@ -238,8 +268,13 @@ def walk(folder: str, *, ctx: RepoContext, listings: dict[str, Listing] | None =
         listings[folder] = (stamp, tuple(listed))
 
 
-def _walk_listed(listed: tuple[tuple[str, str | None], ...], *, ctx: RepoContext,
-                 listings: dict[str, Listing], stat: bool) -> Iterator[Found]:
+def _walk_listed(
+    listed: tuple[tuple[str, str | None], ...],
+    *,
+    ctx: RepoContext,
+    listings: dict[str, Listing],
+    stat: bool,
+) -> Iterator[Found]:
     for path, file in listed:
         if file is None:
             yield from walk(path, ctx=ctx, listings=listings, stat=stat)

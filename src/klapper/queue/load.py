@@ -114,7 +114,7 @@ class LoadCache:
             self._posts += posts  # the walk goes in file order: a first load only appends
             return
         start = bisect.bisect_left(self._posts, file, key=_FILE)
-        self._posts[start:start + (len(old.posts) if old is not None else 0)] = posts
+        self._posts[start : start + (len(old.posts) if old is not None else 0)] = posts
 
     def _count(self, result: FileResult, step: int) -> None:
         for post in result.posts:
@@ -127,8 +127,15 @@ class LoadCache:
                     del self._ids[post.id]
 
     def _reset(self) -> None:
-        for collection in (self.files, self.paths, self._by_path, self._ids, self._clashing,
-                           self.listings, self._problem_files):
+        for collection in (
+            self.files,
+            self.paths,
+            self._by_path,
+            self._ids,
+            self._clashing,
+            self.listings,
+            self._problem_files,
+        ):
             collection.clear()
         self._posts.clear()
         self.walk_problems = []
@@ -136,10 +143,13 @@ class LoadCache:
 
 
 def _config_problems(error: ConfigError) -> list[Problem]:
-    problems = [Problem(Source(CONFIG_FILE, issue.line, issue.column), "error", issue.message)
-                for issue in error.issues]
-    problems.append(Problem(Source(CONFIG_FILE), "error",
-                            "posts are not loaded while klapper.yaml has errors"))
+    problems = [
+        Problem(Source(CONFIG_FILE, issue.line, issue.column), "error", issue.message)
+        for issue in error.issues
+    ]
+    problems.append(
+        Problem(Source(CONFIG_FILE), "error", "posts are not loaded while klapper.yaml has errors")
+    )
     return problems
 
 
@@ -162,8 +172,11 @@ def _config(repo: Path, cache: LoadCache) -> Config | list[Problem]:
 def _walk_all(folder: str, ctx: RepoContext, cache: LoadCache) -> None:
     cache.walk_problems = []
     # A first load has no stamps to compare: files are stat'ed as they are opened.
-    seen = {found.file for found in walk(folder, ctx=ctx, listings=cache.listings,
-                                         stat=bool(cache.files)) if _take(found, ctx, cache)}
+    seen = {
+        found.file
+        for found in walk(folder, ctx=ctx, listings=cache.listings, stat=bool(cache.files))
+        if _take(found, ctx, cache)
+    }
     for gone in set(cache.files) - seen:
         cache._drop(gone)
 
@@ -176,8 +189,11 @@ def _take(found: Found, ctx: RepoContext, cache: LoadCache) -> bool:
         return False
     old = cache.files.get(found.file)
     if old is None or found.stamp is None or old.stamp != found.stamp:
-        cache._store(found.file, found.path,
-                     load_file(found.path, file=found.file, ctx=ctx, stamp=found.stamp))
+        cache._store(
+            found.file,
+            found.path,
+            load_file(found.path, file=found.file, ctx=ctx, stamp=found.stamp),
+        )
     return True
 
 
@@ -188,8 +204,11 @@ def _walk_changed(folder: str, ctx: RepoContext, cache: LoadCache, pending: set[
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             prefix = path + os.sep
-            seen = {found.file for found in walk(path, ctx=ctx, listings=cache.listings)
-                    if _take(found, ctx, cache)}
+            seen = {
+                found.file
+                for found in walk(path, ctx=ctx, listings=cache.listings)
+                if _take(found, ctx, cache)
+            }
             for file in [f for p, f in cache._by_path.items() if p.startswith(prefix)]:
                 if file not in seen:
                     cache._drop(file)
@@ -219,9 +238,15 @@ def _duplicate_problems(posts: list[Post], clashing: set[str]) -> list[Problem]:
         places = [str(p.source) for p in group]
         for post, place in zip(group, places, strict=True):
             others = ", ".join(p for p in places if p != place)
-            problems.append(Problem(post.source, "error",
-                                    f"id {post_id!r} is used more than once: here and at "
-                                    f"{others}; give each post its own id", post=post_id))
+            problems.append(
+                Problem(
+                    post.source,
+                    "error",
+                    f"id {post_id!r} is used more than once: here and at "
+                    f"{others}; give each post its own id",
+                    post=post_id,
+                )
+            )
     return problems
 
 
@@ -252,9 +277,11 @@ def _load(repo: Path, cache: LoadCache) -> Repository:
     folder = os.path.join(ctx.root, config.paths.posts)
     real = os.path.realpath(folder)
     if not within(real, ctx.real_root):
-        problem = Problem(Source(CONFIG_FILE), "error",
-                          f"the posts folder {config.paths.posts!r} is a symlink out of the "
-                          "repository; not read")
+        problem = Problem(
+            Source(CONFIG_FILE),
+            "error",
+            f"the posts folder {config.paths.posts!r} is a symlink out of the repository; not read",
+        )
         return Repository(config, [], [problem], repo)
     pending, cache._pending = cache._pending, (set() if cache.watched else None)
     if pending is None:
@@ -263,11 +290,17 @@ def _load(repo: Path, cache: LoadCache) -> Repository:
         _walk_changed(folder, ctx, cache, pending)
     problems = list(cache.walk_problems)
     if not os.path.isdir(folder):
-        problems.append(Problem(Source(CONFIG_FILE), "warning",
-                                f"no posts folder {config.paths.posts!r} yet; create it"))
+        problems.append(
+            Problem(
+                Source(CONFIG_FILE),
+                "warning",
+                f"no posts folder {config.paths.posts!r} yet; create it",
+            )
+        )
     posts = list(cache._posts)  # a copy: the only work here that grows with the files
-    problems += [problem for file in sorted(cache._problem_files)
-                 for problem in cache.files[file].problems]
+    problems += [
+        problem for file in sorted(cache._problem_files) for problem in cache.files[file].problems
+    ]
     if cache._clashing:  # every post sharing an id is left out, so none can publish twice
         problems += _duplicate_problems(posts, cache._clashing)
         posts = [post for post in posts if post.id not in cache._clashing]

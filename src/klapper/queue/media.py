@@ -14,8 +14,10 @@ from klapper.config.safeopen import open_regular
 
 #: leading bytes -> MIME type; WebP is RIFF....WEBP (see sniff_type)
 _MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
 )
 KNOWN = "PNG, JPEG, GIF or WebP"
 

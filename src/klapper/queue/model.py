@@ -103,7 +103,8 @@ class Post:
     utm: Mapping[str, str] | Literal[False] | None = None
     # (line, column) where parts of the post were written: "text", "at", "thread.2.text" ...
     locations: Mapping[str, tuple[int, int]] = field(
-        default_factory=dict, compare=False, repr=False)
+        default_factory=dict, compare=False, repr=False
+    )
 
     def source_of(self, name: str) -> Source:
         """Where ``name`` (a key of ``locations``) was written; the post's start if unknown."""
@@ -136,8 +137,11 @@ class Post:
     def content_hash(self, account: str, platform: str) -> str:
         """A fingerprint of what this account would receive: detects edits and renames."""
         parts = [
-            {"text": p.text, "media": [[m.file.rsplit("/", 1)[-1], m.alt] for m in p.media],
-             "options": {k: p.options[k] for k in sorted(p.options)}}
+            {
+                "text": p.text,
+                "media": [[m.file.rsplit("/", 1)[-1], m.alt] for m in p.media],
+                "options": {k: p.options[k] for k in sorted(p.options)},
+            }
             for p in self.parts_for(account, platform)
         ]
         blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)

@@ -48,8 +48,10 @@ def _list_of(shorthand_key: str | None) -> Any:
 
 def _not_bool_text(value: Any) -> Any:
     if isinstance(value, bool):  # `lang: no` is Norwegian, but YAML reads it as false
-        raise ValueError(f"got {str(value).lower()}: YAML reads yes/no/on/off as true/false; "
-                         "put the value in quotes")
+        raise ValueError(
+            f"got {str(value).lower()}: YAML reads yes/no/on/off as true/false; "
+            "put the value in quotes"
+        )
     return value
 
 
@@ -70,7 +72,9 @@ class MediaEntry(_Model):
     """An image attached to a post."""
 
     file: str = Field(description="Image path, relative to this post file, inside the repository.")
-    alt: Text | None = Field(None, description="Alt text: what the image shows, for screen readers.")
+    alt: Text | None = Field(
+        None, description="Alt text: what the image shows, for screen readers."
+    )
 
 
 MediaList = Annotated[list[MediaEntry], _list_of("file")]
@@ -104,8 +108,11 @@ class EventOption(_Model):
     """Google Business: an event (or an offer's title and validity), in the business's time."""
 
     title: Text = Field(description="The event's or offer's title.")
-    start: Civil = Field(pattern=_CIVIL, description="First day (2026-12-24) or moment "
-                        "(2026-12-24 10:00), in the business's local time.")
+    start: Civil = Field(
+        pattern=_CIVIL,
+        description="First day (2026-12-24) or moment "
+        "(2026-12-24 10:00), in the business's local time.",
+    )
     end: Civil = Field(pattern=_CIVIL, description="Last day or moment, local time.")
 
     @model_validator(mode="after")
@@ -140,8 +147,9 @@ class Options(_Model):
         None, description="Mastodon: public/unlisted/private/direct; LinkedIn: public/connections."
     )
     sensitive: bool | None = Field(None, description="Mastodon: hide the images behind a warning.")
-    reply_settings: Literal["everyone", "following", "mentionedUsers", "subscribers",
-                            "verified"] | None = Field(None, description="X: who may reply.")
+    reply_settings: (
+        Literal["everyone", "following", "mentionedUsers", "subscribers", "verified"] | None
+    ) = Field(None, description="X: who may reply.")
     first_comment: Text | None = Field(
         None, description="Instagram: a comment posted right after the post (hashtags go here)."
     )
@@ -149,12 +157,14 @@ class Options(_Model):
         None, description="Google Business: makes the post an EVENT (title, start, end)."
     )
     offer: OfferOption | None = Field(
-        None, description="Google Business: makes the post an OFFER (with `event:` for its "
-        "title and dates)."
+        None,
+        description="Google Business: makes the post an OFFER (with `event:` for its "
+        "title and dates).",
     )
     action: Annotated[Action, BeforeValidator(_upper)] | None = Field(
-        None, description="Google Business: the button, BOOK, ORDER, SHOP, LEARN_MORE, "
-        "SIGN_UP or CALL (which calls the profile's phone number)."
+        None,
+        description="Google Business: the button, BOOK, ORDER, SHOP, LEARN_MORE, "
+        "SIGN_UP or CALL (which calls the profile's phone number).",
     )
     action_url: Text | None = Field(
         None, pattern=r"^https?://", description="Google Business: where the button leads."
@@ -176,19 +186,26 @@ class PostFile(Options):
     """One post as written in a post file."""
 
     id: Text | None = Field(
-        None, description="Stable id; default: the file's path (plus #N in a list). Keep it "
-        "when renaming the file."
+        None,
+        description="Stable id; default: the file's path (plus #N in a list). Keep it "
+        "when renaming the file.",
     )
     text: Text = Field("", description="The post's text.")
     at: TimeValue | None = Field(None, description="When to publish (once).")
     every: Text | None = Field(
         None, description='Repeat on a cron schedule in local time, e.g. "0 9 * * MON".'
     )
-    start: TimeValue | None = Field(None, description="every: the first occurrence is at or "
-                                    "after this time, or from the start of this date "
-                                    "(needed with count).")
-    until: TimeValue | None = Field(None, description="every: the last occurrence is at or "
-                                    "before this time, or through the end of this date.")
+    start: TimeValue | None = Field(
+        None,
+        description="every: the first occurrence is at or "
+        "after this time, or from the start of this date "
+        "(needed with count).",
+    )
+    until: TimeValue | None = Field(
+        None,
+        description="every: the last occurrence is at or "
+        "before this time, or through the end of this date.",
+    )
     count: int | None = Field(None, ge=1, description="every: publish this many occurrences.")
     draft: bool = Field(False, description="Keep this post out of publishing for now.")
     to: Annotated[list[Text], _list_of(None)] | None = Field(
@@ -200,7 +217,8 @@ class PostFile(Options):
         default_factory=dict, description="Overrides per account name or per platform."
     )
     utm: Annotated[Utm | Literal[False] | None, WrapValidator(_utm_or_off)] = Field(
-        None, description="Campaign tags for this post's links, over klapper.yaml's "
+        None,
+        description="Campaign tags for this post's links, over klapper.yaml's "
         "links › utm (each key given replaces that key); false: no tags.",
     )
 

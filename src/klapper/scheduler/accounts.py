@@ -28,8 +28,14 @@ class AccountAdapters:
     is where adapters cache what they learn (a Mastodon instance's limits, read by `check`).
     """
 
-    def __init__(self, *, config: Config, repo: Path, state: Path | None = None,
-                 on_secrets: Callable[[Iterable[str]], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        repo: Path,
+        state: Path | None = None,
+        on_secrets: Callable[[Iterable[str]], None] | None = None,
+    ) -> None:
         self.config = config
         self.repo = repo
         self.state = state
@@ -59,8 +65,12 @@ class AccountAdapters:
         if self.state is not None:
             settings["cache_dir"] = str(self.state)
         return create_adapter(
-            name=name, platform=account.platform, settings=settings, secrets=secrets,
-            repo=self.repo, timeout=self.config.publishing.timeout.total_seconds(),
+            name=name,
+            platform=account.platform,
+            settings=settings,
+            secrets=secrets,
+            repo=self.repo,
+            timeout=self.config.publishing.timeout.total_seconds(),
             save_secrets=lambda values: _keep(save_secrets(name, values)),
         )
 
@@ -84,8 +94,9 @@ def resume_after_login(*, state: Path, config: Config, account: str, now: dateti
         ledger.close()
 
 
-def resume_account(*, ledger: Ledger, events: EventLog, account: str, now: datetime,
-                   by: str = "user") -> bool:
+def resume_account(
+    *, ledger: Ledger, events: EventLog, account: str, now: datetime, by: str = "user"
+) -> bool:
     """Un-pause an account (after `klapper login` or `klapper retry`); True if it was paused."""
     state = ledger.accounts().get(account)
     if state is None or state.paused_at is None:

@@ -26,12 +26,15 @@ def needs_credentials(platform: str) -> bool:
 
 def no_credentials_message(account: str) -> str:
     """What to tell a user about ``account`` having no credentials at all."""
-    return (f"account {account} has no credentials (no session, token or password is stored); "
-            f"run `klapper login {account}`")
+    return (
+        f"account {account} has no credentials (no session, token or password is stored); "
+        f"run `klapper login {account}`"
+    )
 
 
-def missing_credentials(config: Config, *,
-                        environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def missing_credentials(
+    config: Config, *, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Account name -> why it cannot publish: no credentials, or the store cannot be read.
 
     Accounts paused in klapper.yaml are left out: nothing goes to them until they are resumed.
@@ -58,9 +61,15 @@ def credential_problems(missing: Mapping[str, str], *, repo: Path) -> list[Probl
         documents = []
     problems = []
     for name, message in missing.items():
-        line, column = locate(documents[0].node, ("accounts", name), key=True) if documents \
-            else (1, 1)
-        problems.append(Problem(Source(CONFIG_FILE, line, column), "warning",
-                                f"{message}; its posts cannot go out until then",
-                                account=name))
+        line, column = (
+            locate(documents[0].node, ("accounts", name), key=True) if documents else (1, 1)
+        )
+        problems.append(
+            Problem(
+                Source(CONFIG_FILE, line, column),
+                "warning",
+                f"{message}; its posts cannot go out until then",
+                account=name,
+            )
+        )
     return problems

@@ -41,16 +41,24 @@ log = logging.getLogger("klapper.daemon")
 class Daemon:
     """Runs ``engine`` until stopped; ``run()`` returns the process exit code."""
 
-    def __init__(self, engine: Engine, *, refresh_every: float = 30.0,
-                 replan_every: timedelta = timedelta(hours=6), workers: int = 4,
-                 notifier: Notifier | None = None, polling: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        refresh_every: float = 30.0,
+        replan_every: timedelta = timedelta(hours=6),
+        workers: int = 4,
+        notifier: Notifier | None = None,
+        polling: bool = False,
+    ) -> None:
         self.engine = engine
         self.refresh_every = refresh_every
         self.replan_every = replan_every
         self.notifier = notifier or Notifier()
         self.polling = polling
         self.scheduler = BackgroundScheduler(
-            timezone=UTC, executors={"default": ThreadPoolExecutor(workers)},
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(workers)},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         #: one timer per delivery that will be tried by itself, keyed by the delivery's id
@@ -82,9 +90,13 @@ class Daemon:
         self.scheduler.start()
         self.arm_all()
         self.engagement.arm()
-        watcher = RepoWatcher(root=self.engine.repo, posts=self.engine.config.paths.posts,
-                              config_file=CONFIG_FILE, on_change=self._changed,
-                              polling=self.polling)
+        watcher = RepoWatcher(
+            root=self.engine.repo,
+            posts=self.engine.config.paths.posts,
+            config_file=CONFIG_FILE,
+            on_change=self._changed,
+            polling=self.polling,
+        )
         watcher.start()
         self.notifier.ready(self.status_line())
         log.info("klapper running: %s", self.status_line())

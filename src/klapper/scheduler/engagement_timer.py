@@ -43,13 +43,16 @@ class EngagementTimer:
             return  # the repository never loaded: nothing is published by this daemon yet
         if self.service is None:
             self.service = Engagement(
-                ledger=self.engine.ledger, events=events, config=self.engine.config,
-                adapters=publisher.adapters, clock=self.engine.clock,
+                ledger=self.engine.ledger,
+                events=events,
+                config=self.engine.config,
+                adapters=publisher.adapters,
+                clock=self.engine.clock,
                 # Share the publisher's per-account lock: adapters are not shared between calls.
-                account_lock=publisher._lock_for)  # noqa: SLF001 - same process, same adapters
+                account_lock=publisher._lock_for,  # noqa: SLF001 - same process, same adapters
+            )
         else:
-            self.service.use(config=self.engine.config, events=events,
-                             adapters=publisher.adapters)
+            self.service.use(config=self.engine.config, events=events, adapters=publisher.adapters)
         if self._listening is not events:
             events.listeners.append(self._on_event)
             self._listening = events

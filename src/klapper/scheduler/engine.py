@@ -33,18 +33,28 @@ class Engine:
     ``recover()`` turns claims of dead processes into ``unknown``; ``publisher`` publishes.
     """
 
-    def __init__(self, *, repo: Path, state: Path, adapters_for: AdaptersFor | None = None,
-                 clock: Clock = utc_now, watched: bool = False,
-                 on_secrets: Callable[[Iterable[str]], None] | None = None,
-                 horizon: timedelta = HORIZON, hold_repository: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        repo: Path,
+        state: Path,
+        adapters_for: AdaptersFor | None = None,
+        clock: Clock = utc_now,
+        watched: bool = False,
+        on_secrets: Callable[[Iterable[str]], None] | None = None,
+        horizon: timedelta = HORIZON,
+        hold_repository: bool = True,
+    ) -> None:
         self.repo = repo
         self.state = state
         self.clock = clock
         self.horizon = horizon
         self.cache = LoadCache(watched=watched)
         self._adapters_for = adapters_for or (
-            lambda config, root: AccountAdapters(config=config, repo=root, state=state,
-                                                 on_secrets=on_secrets))
+            lambda config, root: AccountAdapters(
+                config=config, repo=root, state=state, on_secrets=on_secrets
+            )
+        )
         # One ledger per repository: a second state folder is refused (ledger/repolock.py).
         # A ledger meant to be shared by several daemons (PostgreSQL) passes False.
         self.hold = RepositoryHold(repo=repo, state=state) if hold_repository else None
@@ -71,8 +81,13 @@ class Engine:
         assert self.events is not None
         self.check_room()
         self._rebuild_if_lost()
-        report = sync(ledger=self.ledger, events=self.events, repository=repository,
-                      now=self.clock(), horizon=self.horizon)
+        report = sync(
+            ledger=self.ledger,
+            events=self.events,
+            repository=repository,
+            now=self.clock(),
+            horizon=self.horizon,
+        )
         self.repository = repository
         if config_changed or self._adapters is None:
             if isinstance(self._adapters, AccountAdapters):
@@ -80,15 +95,23 @@ class Engine:
             self._adapters = self._adapters_for(repository.config, self.repo)
         posts = {post.id: post for post in repository.posts}
         if self.publisher is None:
-            self.publisher = Publisher(ledger=self.ledger, events=self.events,
-                                       config=repository.config, posts=posts,
-                                       adapters=self._adapters, clock=self.clock)
+            self.publisher = Publisher(
+                ledger=self.ledger,
+                events=self.events,
+                config=repository.config,
+                posts=posts,
+                adapters=self._adapters,
+                clock=self.clock,
+            )
         self.publisher.use(config=repository.config, posts=posts, held=self._held(repository))
         self.publisher.adapters = self._adapters
         for problem in repository.problems:
             if problem.severity == "error":
-                log.error("%s: %s (that post is left as it is until fixed)", problem.source,
-                          problem.message)
+                log.error(
+                    "%s: %s (that post is left as it is until fixed)",
+                    problem.source,
+                    problem.message,
+                )
         return report
 
     def _rebuild_if_lost(self) -> None:
@@ -96,13 +119,18 @@ class Engine:
         if not self.ledger.is_empty():
             return
         assert self.events is not None
-        report = rebuild(self.ledger, events=read_events(self.events.path), now=self.clock(),
-                         only_if_empty=True)
+        report = rebuild(
+            self.ledger, events=read_events(self.events.path), now=self.clock(), only_if_empty=True
+        )
         if report is not None and report.total:
-            log.warning("the ledger %s was empty: rebuilt %d deliveries from the event log %s (%s);"
-                        " those that may have gone out are looked for on the platform first",
-                        self.ledger.path, report.total, self.events.path,
-                        ", ".join(f"{n} {state}" for state, n in sorted(report.restored.items())))
+            log.warning(
+                "the ledger %s was empty: rebuilt %d deliveries from the event log %s (%s);"
+                " those that may have gone out are looked for on the platform first",
+                self.ledger.path,
+                report.total,
+                self.events.path,
+                ", ".join(f"{n} {state}" for state, n in sorted(report.restored.items())),
+            )
 
     def check_room(self) -> None:
         """Raise ``StateError`` unless the ledger and the event log can be written (disk)."""
@@ -118,8 +146,9 @@ class Engine:
         """Deliveries `klapper check` finds errors in (too long, bad media ...), with why."""
         held: dict[tuple[str, str], str] = {}
         rules = announced_rules(repository.config, cache_dir=self.state)
-        for problem in check_posts(repository, now=self.clock(), published=lambda _: True,
-                                   rules=rules):
+        for problem in check_posts(
+            repository, now=self.clock(), published=lambda _: True, rules=rules
+        ):
             if problem.severity == "error" and problem.post is not None:
                 held.setdefault((problem.post, problem.account or "*"), problem.message)
         return held
@@ -139,8 +168,12 @@ class Engine:
         now = self.clock()
         # A claim from another machine (a shared ledger) is presumed dead after this long.
         stale_after = max(self.config.publishing.timeout * 10, timedelta(minutes=10))
-        released = self.ledger.release_dead_claims(now=now, alive=lambda d: owner_alive(
-            d.claim_owner, claimed_at=d.claimed_at, now=now, stale_after=stale_after))
+        released = self.ledger.release_dead_claims(
+            now=now,
+            alive=lambda d: owner_alive(
+                d.claim_owner, claimed_at=d.claimed_at, now=now, stale_after=stale_after
+            ),
+        )
         if released:
             self._open_events(self.config)
             assert self.events is not None

@@ -40,8 +40,9 @@ def _one_line(record: logging.LogRecord) -> bool:
     return True
 
 
-def setup_logging(*, log_format: str = "text", verbose: bool = False,
-                  level: int = logging.INFO) -> RedactingFilter:
+def setup_logging(
+    *, log_format: str = "text", verbose: bool = False, level: int = logging.INFO
+) -> RedactingFilter:
     """Send klapper's logs, and the libraries' warnings, to stderr in one format.
 
     The handler sits on the root logger, so that a library's record (APScheduler's, watchdog's,
@@ -55,8 +56,9 @@ def setup_logging(*, log_format: str = "text", verbose: bool = False,
         handler.setFormatter(JsonFormatter())
     else:
         # Local time: these lines are for the person at the terminal (or journalctl).
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s",
-                                               "%Y-%m-%d %H:%M:%S%z"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S%z")
+        )
     redaction = RedactingFilter()
     handler.addFilter(redaction)
     handler.addFilter(_one_line)

@@ -33,16 +33,19 @@ class Result:
         return self.done or self.delivery.state in (State.PUBLISHED, State.EDITED, State.SKIPPED)
 
 
-def resolve(engine: Engine, target: str, *, account: str | None = None,
-            open_only: bool = False) -> list[Delivery]:
+def resolve(
+    engine: Engine, target: str, *, account: str | None = None, open_only: bool = False
+) -> list[Delivery]:
     """DELIVERY as `klapper status` shows it, or a post id (plus ``account`` to pick one)."""
     row = engine.ledger.get(target)
     if row is not None:
         return [row]
     rows = engine.ledger.for_post(target, account=account)
     if not rows:
-        raise Refused(f"no delivery or post {target!r} in the ledger; `klapper status` lists "
-                      "delivery ids, `klapper plan` lists post ids")
+        raise Refused(
+            f"no delivery or post {target!r} in the ledger; `klapper status` lists "
+            "delivery ids, `klapper plan` lists post ids"
+        )
     if open_only:
         # A repeating post: the earliest occurrence still open, per account.
         earliest: dict[str, Delivery] = {}
@@ -75,8 +78,12 @@ def publish_post(engine: Engine, post_id: str, *, account: str | None, now: bool
         waiting_until = row.due if row.state is State.PLANNED else row.retry_at
         if waiting_until is not None and waiting_until > moment and not now:
             local = waiting_until.astimezone(engine.config.tz)
-            results.append(Result(row, note=f"not due until {local:%Y-%m-%d %H:%M %Z}; "
-                                            "add --now to publish it now"))
+            results.append(
+                Result(
+                    row,
+                    note=f"not due until {local:%Y-%m-%d %H:%M %Z}; add --now to publish it now",
+                )
+            )
             continue
         if row.state is State.MISSED and not now:
             results.append(Result(row, note="missed; add --now (or `klapper retry`) to send it"))
@@ -85,14 +92,16 @@ def publish_post(engine: Engine, post_id: str, *, account: str | None, now: bool
             engine.ledger.update(row.id, now=moment, expect=[State.PLANNED], due=moment)
         elif row.state in (State.FAILED, State.UNKNOWN, State.MISSED):
             target = State.UNKNOWN if row.state is State.UNKNOWN else State.FAILED
-            engine.ledger.update(row.id, now=moment, expect=[row.state], state=target,
-                                 retry_at=moment)
+            engine.ledger.update(
+                row.id, now=moment, expect=[row.state], state=target, retry_at=moment
+            )
         results.append(_attempt(engine, publisher, row))
     return results
 
 
-def retry(engine: Engine, target: str | None, *, account: str | None,
-          now: bool = False) -> list[Result]:
+def retry(
+    engine: Engine, target: str | None, *, account: str | None, now: bool = False
+) -> list[Result]:
     """`klapper retry`: un-pause the account, reset the delivery's retries, publish it now.
 
     A skipped delivery whose time is still ahead goes back to its planned time (``now``
@@ -104,19 +113,21 @@ def retry(engine: Engine, target: str | None, *, account: str | None,
         if account is None:
             raise Refused("say which delivery (as `klapper status` shows it) or --account")
         assert engine.events is not None
-        if not resume_account(ledger=engine.ledger, events=engine.events, account=account,
-                              now=moment):
+        if not resume_account(
+            ledger=engine.ledger, events=engine.events, account=account, now=moment
+        ):
             raise Refused(f"account {account} is not paused")
         due = [d for d in engine.ledger.claimable(now=moment) if d.account == account]
         return [_attempt(engine, publisher, d) for d in due]
     results = []
     for row in resolve(engine, target, account=account, open_only=True):
         assert engine.events is not None
-        resume_account(ledger=engine.ledger, events=engine.events, account=row.account,
-                       now=moment)
+        resume_account(ledger=engine.ledger, events=engine.events, account=row.account, now=moment)
         if row.state in (State.PUBLISHED, State.EDITED):
-            raise Refused(f"{row.id} was published ({row.url or row.remote_id}); "
-                          "klapper never posts a delivery twice")
+            raise Refused(
+                f"{row.id} was published ({row.url or row.remote_id}); "
+                "klapper never posts a delivery twice"
+            )
         if row.state in (State.CANCELLED, State.CLAIMED):
             raise Refused(f"{row.id} is {row.state.value}: {row.reason or 'being published'}")
         ahead = row.state in (State.PLANNED, State.SKIPPED) and row.due > moment
@@ -128,8 +139,9 @@ def retry(engine: Engine, target: str | None, *, account: str | None,
                 engine.ledger.update(row.id, now=moment, expect=[State.PLANNED], due=moment)
         else:
             state = State.UNKNOWN if row.state is State.UNKNOWN else State.FAILED
-            engine.ledger.update(row.id, now=moment, expect=[row.state], state=state,
-                                 retry_at=moment, attempts=0)
+            engine.ledger.update(
+                row.id, now=moment, expect=[row.state], state=state, retry_at=moment, attempts=0
+            )
             engine.events.emit("retry", delivery=row, now=moment, by="user")
         results.append(_attempt(engine, publisher, row))
     return results
@@ -138,17 +150,26 @@ def retry(engine: Engine, target: str | None, *, account: str | None,
 def _attempt(engine: Engine, publisher: Publisher, row: Delivery) -> Result:
     """Publish ``row`` now; the result shows the delivery as it is after, not as it was."""
     outcome = publisher.publish(row.id)
-    return Result(engine.ledger.get(row.id) or row, outcome=outcome,
-                  note=None if outcome else _why_not(engine, row))
+    return Result(
+        engine.ledger.get(row.id) or row,
+        outcome=outcome,
+        note=None if outcome else _why_not(engine, row),
+    )
 
 
 def _replan(engine: Engine, row: Delivery, moment: datetime) -> Result:
     """A delivery whose time is ahead waits for it: a skipped one is planned again."""
     skipped = row.state is State.SKIPPED
     if skipped:
-        planned = engine.ledger.update(row.id, now=moment, expect=[State.SKIPPED],
-                                       state=State.PLANNED, reason=None, retry_at=None,
-                                       attempts=0)
+        planned = engine.ledger.update(
+            row.id,
+            now=moment,
+            expect=[State.SKIPPED],
+            state=State.PLANNED,
+            reason=None,
+            retry_at=None,
+            attempts=0,
+        )
         if planned is None:
             raise Refused(f"{row.id} changed meanwhile; look again")
         assert engine.events is not None
@@ -161,8 +182,11 @@ def _replan(engine: Engine, row: Delivery, moment: datetime) -> Result:
     if row.state is not State.PLANNED:  # the sync found its post gone or moved
         return Result(row, note=f"{row.state.value}: {row.reason or 'not planned'}")
     local = row.due.astimezone(engine.config.tz)
-    return Result(row, done=skipped, note=f"planned for {local:%Y-%m-%d %H:%M %Z}; "
-                                       "add --now to publish it now")
+    return Result(
+        row,
+        done=skipped,
+        note=f"planned for {local:%Y-%m-%d %H:%M %Z}; add --now to publish it now",
+    )
 
 
 def skip(engine: Engine, target: str, *, account: str | None) -> list[Delivery]:
@@ -171,10 +195,18 @@ def skip(engine: Engine, target: str, *, account: str | None) -> list[Delivery]:
     moment = engine.clock()
     for row in resolve(engine, target, account=account, open_only=True):
         if row.state not in (State.PLANNED, State.FAILED, State.UNKNOWN, State.MISSED):
-            raise Refused(f"{row.id} is {row.state.value}; only planned, failed, unknown or "
-                          "missed deliveries can be skipped")
-        done = engine.ledger.update(row.id, now=moment, expect=[row.state], state=State.SKIPPED,
-                                    retry_at=None, reason="skipped by the user")
+            raise Refused(
+                f"{row.id} is {row.state.value}; only planned, failed, unknown or "
+                "missed deliveries can be skipped"
+            )
+        done = engine.ledger.update(
+            row.id,
+            now=moment,
+            expect=[row.state],
+            state=State.SKIPPED,
+            retry_at=None,
+            reason="skipped by the user",
+        )
         if done is None:
             raise Refused(f"{row.id} changed meanwhile (being published?); look again")
         assert engine.events is not None

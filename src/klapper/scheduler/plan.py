@@ -119,18 +119,33 @@ def plan_deliveries(
         else:
             waiting.append(post)
     if waiting:
-        free = (t for t in slot_times(config, start=max(start, fill_from), end=end)
-                if _minute(t) not in occupied)
+        free = (
+            t
+            for t in slot_times(config, start=max(start, fill_from), end=end)
+            if _minute(t) not in occupied
+        )
         for post, due in zip(waiting, free, strict=False):
             planned += _deliveries(post, due, slotted=True)
     planned.sort()
     return planned
 
 
-def _deliveries(post: Post, due: datetime, *, occurrence: str = "", slotted: bool = False,
-                note: str | None = None) -> list[PlannedDelivery]:
+def _deliveries(
+    post: Post,
+    due: datetime,
+    *,
+    occurrence: str = "",
+    slotted: bool = False,
+    note: str | None = None,
+) -> list[PlannedDelivery]:
     return [
-        PlannedDelivery(due=due, post_id=post.id, account=account, occurrence=occurrence,
-                        slotted=slotted, note=note)
+        PlannedDelivery(
+            due=due,
+            post_id=post.id,
+            account=account,
+            occurrence=occurrence,
+            slotted=slotted,
+            note=note,
+        )
         for account in post.to
     ]

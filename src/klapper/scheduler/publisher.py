@@ -81,9 +81,17 @@ class _Failure(Exception):
 class Publisher:
     """Publishes deliveries from the ledger with the posts and adapters it is given."""
 
-    def __init__(self, *, ledger: Ledger, events: EventLog, config: Config,
-                 posts: Mapping[str, Post], adapters: AdapterFactory, clock: Clock = utc_now,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        events: EventLog,
+        config: Config,
+        posts: Mapping[str, Post],
+        adapters: AdapterFactory,
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
         self.ledger = ledger
         self.events = events
         self.config = config
@@ -97,8 +105,13 @@ class Publisher:
         self._account_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    def use(self, *, config: Config, posts: Mapping[str, Post],
-            held: Mapping[tuple[str, str], str] | None = None) -> None:
+    def use(
+        self,
+        *,
+        config: Config,
+        posts: Mapping[str, Post],
+        held: Mapping[tuple[str, str], str] | None = None,
+    ) -> None:
         """Publish from a reloaded repository from now on."""
         self.config, self.posts = config, dict(posts)
         if held is not None:
@@ -111,10 +124,20 @@ class Publisher:
         now = self.clock()
         missed = self.ledger.mark_missed(before=now - self.config.defaults.catch_up, now=now)
         for delivery in missed:
-            self.events.emit("missed", delivery=delivery, now=now, due=delivery.due.isoformat(),
-                             reason=delivery.reason)
-            log.warning("missed %s to %s (was due %s): %s", delivery.post_id, delivery.account,
-                        delivery.due.isoformat(), delivery.reason)
+            self.events.emit(
+                "missed",
+                delivery=delivery,
+                now=now,
+                due=delivery.due.isoformat(),
+                reason=delivery.reason,
+            )
+            log.warning(
+                "missed %s to %s (was due %s): %s",
+                delivery.post_id,
+                delivery.account,
+                delivery.due.isoformat(),
+                delivery.reason,
+            )
         return missed
 
     def publish_due(self, *, progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
@@ -150,8 +173,12 @@ class Publisher:
             reason = self.held.get((row.post_id, row.account)) or self.held.get((row.post_id, "*"))
             if reason is not None:
                 # The platform would refuse it; it stays planned and goes out once fixed in time.
-                log.error("holding %s to %s: %s (fix the post; `klapper check` shows it)",
-                          row.post_id, row.account, reason)
+                log.error(
+                    "holding %s to %s: %s (fix the post; `klapper check` shows it)",
+                    row.post_id,
+                    row.account,
+                    reason,
+                )
                 return Outcome(row, "held")
             token = uuid.uuid4().hex
             claimed = self.ledger.claim(delivery_id, token=token, owner=self.owner, now=now)
@@ -170,8 +197,9 @@ class Publisher:
             try:
                 adapter = self.adapters(delivery.account)
             except Exception as exc:
-                raise _Failure(AuthExpiredError(
-                    f"account {delivery.account!r} cannot be set up: {exc}"), delivery.in_flight
+                raise _Failure(
+                    AuthExpiredError(f"account {delivery.account!r} cannot be set up: {exc}"),
+                    delivery.in_flight,
                 ) from exc
             return self._publish_parts(delivery, post, token, adapter)
         except _Failure as failure:
@@ -185,13 +213,21 @@ class Publisher:
         """Where the adapter says the part landed, as the ledger's own record."""
         now = self.clock()
         self.ledger.record_part(
-            PartRecord(delivery_id=delivery.id, part=part, remote_id=published.remote_id,
-                       url=published.url, published_at=published.published_at or now,
-                       ref=dict(published.ref)),
-            token=token, now=now)
+            PartRecord(
+                delivery_id=delivery.id,
+                part=part,
+                remote_id=published.remote_id,
+                url=published.url,
+                published_at=published.published_at or now,
+                ref=dict(published.ref),
+            ),
+            token=token,
+            now=now,
+        )
 
-    def _publish_parts(self, delivery: Delivery, post: Post, token: str,
-                       adapter: Adapter) -> Outcome:
+    def _publish_parts(
+        self, delivery: Delivery, post: Post, token: str, adapter: Adapter
+    ) -> Outcome:
         parts = post.parts_for(delivery.account, delivery.platform)
         done = [_published(record) for record in self.ledger.parts(delivery.id)]
         # A part in doubt is looked for first; a delivery the ledger never saw (EVERY_PART)
@@ -200,11 +236,21 @@ class Publisher:
         while in_doubt and len(done) < len(parts):
             outgoing = self._outgoing(delivery, post, len(done), done)
             found = self._call(adapter.find, outgoing, part=len(done), finding=True)
-            self.events.emit("reconciled", delivery=delivery, now=self.clock(),
-                             part=len(done), found=found is not None,
-                             remote_id=found.remote_id if found else None)
-            log.info("%s to %s: part %d %s on the platform", delivery.post_id, delivery.account,
-                     len(done) + 1, "found" if found else "proven absent")
+            self.events.emit(
+                "reconciled",
+                delivery=delivery,
+                now=self.clock(),
+                part=len(done),
+                found=found is not None,
+                remote_id=found.remote_id if found else None,
+            )
+            log.info(
+                "%s to %s: part %d %s on the platform",
+                delivery.post_id,
+                delivery.account,
+                len(done) + 1,
+                "found" if found else "proven absent",
+            )
             in_doubt = found is not None and delivery.in_flight == EVERY_PART
             if found is not None:
                 self._record(delivery, token, part=len(done), published=found)
@@ -218,23 +264,45 @@ class Publisher:
         first = done[0]
         now = self.clock()
         final = self.ledger.update(
-            delivery.id, now=now, expect=[State.CLAIMED], state=State.PUBLISHED, token=token,
-            remote_id=first.remote_id, url=first.url, published_at=first.published_at or now,
-            in_flight=None, claim_token=None, retry_at=None, reason=None,
+            delivery.id,
+            now=now,
+            expect=[State.CLAIMED],
+            state=State.PUBLISHED,
+            token=token,
+            remote_id=first.remote_id,
+            url=first.url,
+            published_at=first.published_at or now,
+            in_flight=None,
+            claim_token=None,
+            retry_at=None,
+            reason=None,
         )
         assert final is not None, "a claim held by this process cannot be taken away"
         late = (final.published_at or now) - final.due
-        self.events.emit("published", delivery=final, now=now, remote_id=first.remote_id,
-                         url=first.url, parts=len(done), due=final.due.isoformat(),
-                         remote_ids=[p.remote_id for p in done] if len(done) > 1 else None,
-                         late_seconds=round(late.total_seconds(), 3))
-        log.info("published %s to %s: %s", final.post_id, final.account,
-                 first.url or first.remote_id)
+        self.events.emit(
+            "published",
+            delivery=final,
+            now=now,
+            remote_id=first.remote_id,
+            url=first.url,
+            parts=len(done),
+            due=final.due.isoformat(),
+            remote_ids=[p.remote_id for p in done] if len(done) > 1 else None,
+            late_seconds=round(late.total_seconds(), 3),
+        )
+        log.info(
+            "published %s to %s: %s", final.post_id, final.account, first.url or first.remote_id
+        )
         return Outcome(final, "published")
 
     @staticmethod
-    def _call(method: Callable[[Outgoing], Published | None], outgoing: Outgoing, *,
-              part: int, finding: bool) -> Published | None:
+    def _call(
+        method: Callable[[Outgoing], Published | None],
+        outgoing: Outgoing,
+        *,
+        part: int,
+        finding: bool,
+    ) -> Published | None:
         """Call the adapter; errors become ``_Failure`` with the part left in doubt (if any)."""
         try:
             return method(outgoing)
@@ -244,11 +312,17 @@ class Publisher:
         except Exception as exc:
             raise _Failure(exc, part, finding=finding) from exc
 
-    def _outgoing(self, delivery: Delivery, post: Post, index: int,
-                  done: list[Published]) -> Outgoing:
+    def _outgoing(
+        self, delivery: Delivery, post: Post, index: int, done: list[Published]
+    ) -> Outgoing:
         # Campaign tags are filled from the delivery, so every attempt sends the same text.
-        tags = campaign_tags(config=self.config, post=post, account=delivery.account,
-                             platform=delivery.platform, due=delivery.due)
+        tags = campaign_tags(
+            config=self.config,
+            post=post,
+            account=delivery.account,
+            platform=delivery.platform,
+            due=delivery.due,
+        )
         parts = post.parts_for(delivery.account, delivery.platform)
         link_tags: dict[str, str] = {}
         if tags:
@@ -259,14 +333,20 @@ class Publisher:
         def outgoing(at: int, followups: tuple[Outgoing, ...] = ()) -> Outgoing:
             part = parts[at]
             return Outgoing(
-                text=part.text, idempotency_key=idempotency_key(delivery.id, at),
-                media=tuple(MediaFile(path=m.path, alt=m.alt,
-                                      mime=_content_type(m.path))
-                            for m in part.media),
+                text=part.text,
+                idempotency_key=idempotency_key(delivery.id, at),
+                media=tuple(
+                    MediaFile(path=m.path, alt=m.alt, mime=_content_type(m.path))
+                    for m in part.media
+                ),
                 options=part.options,
                 reply_to=ThreadRef(root=done[0], parent=done[at - 1]) if at and done else None,
-                post_id=delivery.post_id, part=at, due=delivery.due, delivery=delivery.id,
-                followups=followups, link_tags=link_tags,
+                post_id=delivery.post_id,
+                part=at,
+                due=delivery.due,
+                delivery=delivery.id,
+                followups=followups,
+                link_tags=link_tags,
             )
 
         # The first part carries the rest too, for platforms that take a thread in one call.
@@ -281,8 +361,14 @@ class Publisher:
         in_flight = failure.uncertain
         if failure.finding and delivery.in_flight == EVERY_PART:
             in_flight = EVERY_PART  # still no part proven absent: every later one is in doubt
-        common: dict[str, Any] = {"token": token, "expect": [State.CLAIMED], "now": now,
-                                  "claim_token": None, "in_flight": in_flight, "reason": reason}
+        common: dict[str, Any] = {
+            "token": token,
+            "expect": [State.CLAIMED],
+            "now": now,
+            "claim_token": None,
+            "in_flight": in_flight,
+            "reason": reason,
+        }
         if isinstance(error, RateLimitedError):
             until = error.until
             self.ledger.set_account(delivery.account, now=now, wait_until=until, wait_reason=reason)
@@ -290,10 +376,20 @@ class Publisher:
             return self._log(row, "retry", reason, retry_at=until, rate_limited=True)
         if isinstance(error, AuthExpiredError):
             self.ledger.set_account(delivery.account, now=now, paused_at=now, pause_reason=reason)
-            self.events.emit("paused", now=now, account=delivery.account,
-                             platform=delivery.platform, reason=reason)
-            log.error("account %s paused: %s (after `klapper login %s`, run `klapper retry %s`)",
-                      delivery.account, reason, delivery.account, delivery.id)
+            self.events.emit(
+                "paused",
+                now=now,
+                account=delivery.account,
+                platform=delivery.platform,
+                reason=reason,
+            )
+            log.error(
+                "account %s paused: %s (after `klapper login %s`, run `klapper retry %s`)",
+                delivery.account,
+                reason,
+                delivery.account,
+                delivery.id,
+            )
             if failure.uncertain is None and not self.ledger.parts(delivery.id):
                 row = self.ledger.update(delivery.id, state=State.PLANNED, **common)
             else:
@@ -304,27 +400,49 @@ class Publisher:
         if unexpected and reason != delivery.reason:
             # One line per try (below); the traceback, maybe thousands of lines, once.
             log.debug("%s publishing %s:", type(error).__name__, delivery.id, exc_info=error)
-        if (isinstance(error, PermanentError) or attempts > publishing.retries
-                or (unexpected and attempts >= UNEXPECTED_TRIES)):
-            row = self.ledger.update(delivery.id, state=State.FAILED, retry_at=None,
-                                     attempts=attempts, **common)
+        if (
+            isinstance(error, PermanentError)
+            or attempts > publishing.retries
+            or (unexpected and attempts >= UNEXPECTED_TRIES)
+        ):
+            row = self.ledger.update(
+                delivery.id, state=State.FAILED, retry_at=None, attempts=attempts, **common
+            )
             return self._log(row, "failed", reason, attempts=attempts)
         hint = error.retry_after if isinstance(error, TransientError) else None
-        retry_at = now + backoff(attempt=attempts, base=publishing.backoff,
-                                 cap=publishing.max_backoff, rng=self.rng, hint=hint)
+        retry_at = now + backoff(
+            attempt=attempts,
+            base=publishing.backoff,
+            cap=publishing.max_backoff,
+            rng=self.rng,
+            hint=hint,
+        )
         state = State.UNKNOWN if is_timeout(error) else State.FAILED
-        row = self.ledger.update(delivery.id, state=state, retry_at=retry_at, attempts=attempts,
-                                 **common)
-        return self._log(row, "unknown" if state is State.UNKNOWN else "retry", reason,
-                         retry_at=retry_at, attempts=attempts)
+        row = self.ledger.update(
+            delivery.id, state=state, retry_at=retry_at, attempts=attempts, **common
+        )
+        return self._log(
+            row,
+            "unknown" if state is State.UNKNOWN else "retry",
+            reason,
+            retry_at=retry_at,
+            attempts=attempts,
+        )
 
     def _log(self, row: Delivery | None, event: str, reason: str, **fields: object) -> Outcome:
         assert row is not None, "a claim held by this process cannot be taken away"
         shown = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
         self.events.emit(event, delivery=row, now=self.clock(), reason=reason, **shown)
         level = logging.ERROR if event == "failed" else logging.WARNING
-        log.log(level, "%s %s to %s: %s%s", event, row.post_id, row.account, reason,
-                f" (next try {row.retry_at.isoformat()})" if row.retry_at else "")
+        log.log(
+            level,
+            "%s %s to %s: %s%s",
+            event,
+            row.post_id,
+            row.account,
+            reason,
+            f" (next try {row.retry_at.isoformat()})" if row.retry_at else "",
+        )
         return Outcome(row, event)
 
 
@@ -346,5 +464,6 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, int]:
 
 def _published(record: PartRecord) -> Published:
     """A part the ledger recorded, as the adapters take it (a thread's root and parent)."""
-    return Published(remote_id=record.remote_id, url=record.url,
-                     published_at=record.published_at, ref=record.ref)
+    return Published(
+        remote_id=record.remote_id, url=record.url, published_at=record.published_at, ref=record.ref
+    )

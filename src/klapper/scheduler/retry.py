@@ -6,8 +6,9 @@ import random
 from datetime import timedelta
 
 
-def backoff(*, attempt: int, base: timedelta, cap: timedelta, rng: random.Random,
-            hint: float | None = None) -> timedelta:
+def backoff(
+    *, attempt: int, base: timedelta, cap: timedelta, rng: random.Random, hint: float | None = None
+) -> timedelta:
     """Exponential backoff with jitter: ``base * 2**(attempt-1)``, capped, then 50-100% of it.
 
     The jitter keeps many deliveries that failed together from retrying together. A platform's

@@ -26,9 +26,15 @@ class Status:
 
     @property
     def needs_attention(self) -> bool:
-        return bool(self.unknown or self.missed or any(d.final for d in self.failed)
-                    or any(a.paused_at for a in self.accounts) or self.expiring or self.held
-                    or self.no_credentials)
+        return bool(
+            self.unknown
+            or self.missed
+            or any(d.final for d in self.failed)
+            or any(a.paused_at for a in self.accounts)
+            or self.expiring
+            or self.held
+            or self.no_credentials
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,20 +45,37 @@ class Status:
             "missed": [d.to_json() for d in self.missed],
             "accounts": [a.to_json() for a in self.accounts]
             + [{"account": name, "paused_in_config": True} for name in self.config_paused],
-            "expiring": [{"account": c.account, "platform": c.platform, "key": c.key,
-                          "expires_at": utc_text(c.expires_at)} for c in self.expiring],
+            "expiring": [
+                {
+                    "account": c.account,
+                    "platform": c.platform,
+                    "key": c.key,
+                    "expires_at": utc_text(c.expires_at),
+                }
+                for c in self.expiring
+            ],
             "held": [{"delivery": id_, "reason": reason} for id_, reason in self.held.items()],
-            "no_credentials": [{"account": name, "reason": reason}
-                               for name, reason in self.no_credentials.items()],
+            "no_credentials": [
+                {"account": name, "reason": reason} for name, reason in self.no_credentials.items()
+            ],
         }
 
 
-def collect_status(*, ledger: Ledger, now: datetime, config_paused: list[str] | None = None,
-                   limit: int = 20, recent_days: int = 7) -> Status:
+def collect_status(
+    *,
+    ledger: Ledger,
+    now: datetime,
+    config_paused: list[str] | None = None,
+    limit: int = 20,
+    recent_days: int = 7,
+) -> Status:
     """Read the ledger for `klapper status` (``limit`` rows per list)."""
     since = now - timedelta(days=recent_days)
-    accounts = [a for a in ledger.accounts().values()
-                if a.paused_at is not None or (a.wait_until is not None and a.wait_until > now)]
+    accounts = [
+        a
+        for a in ledger.accounts().values()
+        if a.paused_at is not None or (a.wait_until is not None and a.wait_until > now)
+    ]
     return Status(
         upcoming=ledger.upcoming(limit=limit),
         recent=ledger.recently_published(since=since, limit=limit),

@@ -55,23 +55,39 @@ class SyncReport:
     held_files: set[str] = field(default_factory=set)
 
 
-def sync(*, ledger: Ledger, events: EventLog, repository: Repository, now: datetime,
-         horizon: timedelta = HORIZON) -> SyncReport:
+def sync(
+    *,
+    ledger: Ledger,
+    events: EventLog,
+    repository: Repository,
+    now: datetime,
+    horizon: timedelta = HORIZON,
+) -> SyncReport:
     """Plan ``repository`` into ``ledger`` (see the module docstring); logs every change."""
     errors = [p for p in repository.problems if p.severity == "error"]
     if any(p.source.file == CONFIG_FILE for p in errors):
-        raise RepositoryBroken("klapper.yaml has errors (run `klapper check`); nothing changes "
-                               "in the ledger until they are fixed")
+        raise RepositoryBroken(
+            "klapper.yaml has errors (run `klapper check`); nothing changes "
+            "in the ledger until they are fixed"
+        )
     report = SyncReport(held_files={p.source.file for p in errors})
     _Sync(ledger, events, repository, now, report).run(
-        start=now - repository.config.defaults.catch_up, end=now + horizon,
-        held_posts={p.post for p in errors if p.post})
+        start=now - repository.config.defaults.catch_up,
+        end=now + horizon,
+        held_posts={p.post for p in errors if p.post},
+    )
     return report
 
 
 class _Sync:
-    def __init__(self, ledger: Ledger, events: EventLog, repository: Repository,
-                 now: datetime, report: SyncReport) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        events: EventLog,
+        repository: Repository,
+        now: datetime,
+        report: SyncReport,
+    ) -> None:
         self.ledger, self.events, self.now, self.report = ledger, events, now, report
         self.config = repository.config
         self.posts = {p.id: p for p in repository.posts}
@@ -86,12 +102,22 @@ class _Sync:
     def run(self, *, start: datetime, end: datetime, held_posts: set[str]) -> None:
         self.follow_renames(held_posts)
         assigned, taken = self.slots(held_posts)
-        planned = [d for d in plan_deliveries(
-            config=self.config, posts=self.ordered, start=start, end=end,
-            assigned_slots=assigned, taken=taken, slots_from=self.now,
-        ) if d.account in self.config.accounts]
-        self.ledger.assign_slots({d.post_id: d.due for d in planned
-                                  if d.slotted and d.post_id not in assigned})
+        planned = [
+            d
+            for d in plan_deliveries(
+                config=self.config,
+                posts=self.ordered,
+                start=start,
+                end=end,
+                assigned_slots=assigned,
+                taken=taken,
+                slots_from=self.now,
+            )
+            if d.account in self.config.accounts
+        ]
+        self.ledger.assign_slots(
+            {d.post_id: d.due for d in planned if d.slotted and d.post_id not in assigned}
+        )
         rows = {row.key: row for row in self.ledger.for_sync(start=start)}
         seen: set[str] = set()
         for delivery in planned:
@@ -126,17 +152,22 @@ class _Sync:
                     self.rename(row, post)
 
     def rename(self, row: Delivery, post: Post) -> None:
-        moved = self.ledger.update(row.id, now=self.now, expect=[row.state], post_id=post.id,
-                                   source=post.source.file)
+        moved = self.ledger.update(
+            row.id, now=self.now, expect=[row.state], post_id=post.id, source=post.source.file
+        )
         if moved is None:
             return
         if row.slotted:
             self.ledger.move_slot(old=row.post_id, new=post.id)
         self.report.renamed.append(moved)
-        self.events.emit("renamed", delivery=moved, now=self.now, old_post=row.post_id,
-                         source=post.source.file)
-        log.info("%s is %s renamed (same content, account and time): not published again",
-                 post.id, row.post_id)
+        self.events.emit(
+            "renamed", delivery=moved, now=self.now, old_post=row.post_id, source=post.source.file
+        )
+        log.info(
+            "%s is %s renamed (same content, account and time): not published again",
+            post.id,
+            row.post_id,
+        )
 
     # --- slots -----------------------------------------------------------------------------
 
@@ -163,30 +194,54 @@ class _Sync:
     def apply(self, planned: PlannedDelivery, row: Delivery | None) -> None:
         post = self.posts[planned.post_id]
         platform = self.platform(planned.account)
-        fields: dict[str, Any] = {"due": planned.due, "slotted": planned.slotted, "source": post.source.file,
-                  "content_hash": post.content_hash(planned.account, platform),
-                  "first_line": first_line_of(post.text_for(planned.account, platform))[:200]}
+        fields: dict[str, Any] = {
+            "due": planned.due,
+            "slotted": planned.slotted,
+            "source": post.source.file,
+            "content_hash": post.content_hash(planned.account, platform),
+            "first_line": first_line_of(post.text_for(planned.account, platform))[:200],
+        }
         if row is None:
             # None: another process (a daemon, `publish --due`, `status`) planned it first.
-            if self.ledger.add_planned(post_id=planned.post_id, occurrence=planned.occurrence,
-                                       account=planned.account, platform=platform,
-                                       now=self.now, **fields):
+            if self.ledger.add_planned(
+                post_id=planned.post_id,
+                occurrence=planned.occurrence,
+                account=planned.account,
+                platform=platform,
+                now=self.now,
+                **fields,
+            ):
                 self.report.added += 1
         elif row.state in ON_PLATFORM:
             self.check_edit(row)
         elif row.state is State.CANCELLED or (
-            row.state is State.MISSED and planned.due != row.due
+            row.state is State.MISSED
+            and planned.due != row.due
             and planned.due >= self.now - self.config.defaults.catch_up
         ):
-            restored = self.ledger.update(row.id, now=self.now, expect=[row.state],
-                                          state=State.PLANNED, reason=None, attempts=0,
-                                          retry_at=None, **fields)
+            restored = self.ledger.update(
+                row.id,
+                now=self.now,
+                expect=[row.state],
+                state=State.PLANNED,
+                reason=None,
+                attempts=0,
+                retry_at=None,
+                **fields,
+            )
             if restored is not None:
                 self.report.restored.append(restored)
-                log.info("%s to %s is planned again (%s)", row.post_id, row.account,
-                         planned.due.isoformat())
-        elif row.state in (State.PLANNED, State.FAILED, State.UNKNOWN) and _differs(row, fields) \
-                and self.ledger.update(row.id, now=self.now, expect=[row.state], **fields):
+                log.info(
+                    "%s to %s is planned again (%s)",
+                    row.post_id,
+                    row.account,
+                    planned.due.isoformat(),
+                )
+        elif (
+            row.state in (State.PLANNED, State.FAILED, State.UNKNOWN)
+            and _differs(row, fields)
+            and self.ledger.update(row.id, now=self.now, expect=[row.state], **fields)
+        ):
             self.report.updated += 1
 
     def check_edit(self, row: Delivery) -> None:
@@ -199,18 +254,40 @@ class _Sync:
             return
         line = first_line_of(post.text_for(row.account, platform))[:200]
         if not row.content_hash:  # rebuilt from the event log, which holds no content
-            self.ledger.update(row.id, now=self.now, expect=[row.state], content_hash=digest,
-                               first_line=line, source=post.source.file)
+            self.ledger.update(
+                row.id,
+                now=self.now,
+                expect=[row.state],
+                content_hash=digest,
+                first_line=line,
+                source=post.source.file,
+            )
             return
-        edited = self.ledger.update(row.id, now=self.now, expect=[row.state], state=State.EDITED,
-                                    content_hash=digest, first_line=line)
+        edited = self.ledger.update(
+            row.id,
+            now=self.now,
+            expect=[row.state],
+            state=State.EDITED,
+            content_hash=digest,
+            first_line=line,
+        )
         if edited is None:
             return
         self.report.edited.append(edited)
-        self.events.emit("edited", delivery=edited, now=self.now, remote_id=edited.remote_id,
-                         url=edited.url, source=post.source.file)
-        log.warning("%s was edited after it went to %s: the change is recorded, not published"
-                    " (post it by hand, or as a new post with a new id)", row.post_id, row.account)
+        self.events.emit(
+            "edited",
+            delivery=edited,
+            now=self.now,
+            remote_id=edited.remote_id,
+            url=edited.url,
+            source=post.source.file,
+        )
+        log.warning(
+            "%s was edited after it went to %s: the change is recorded, not published"
+            " (post it by hand, or as a new post with a new id)",
+            row.post_id,
+            row.account,
+        )
 
     def maybe_cancel(self, row: Delivery, *, start: datetime, end: datetime) -> None:
         post = self.posts.get(row.post_id)
@@ -224,8 +301,14 @@ class _Sync:
             reason = "its post's time changed"
         else:
             return  # before the window (catch-up decides) or beyond it: still its post's
-        cancelled = self.ledger.update(row.id, now=self.now, expect=[row.state],
-                                       state=State.CANCELLED, reason=reason, retry_at=None)
+        cancelled = self.ledger.update(
+            row.id,
+            now=self.now,
+            expect=[row.state],
+            state=State.CANCELLED,
+            reason=reason,
+            retry_at=None,
+        )
         if cancelled is None:
             return
         self.report.cancelled.append(cancelled)

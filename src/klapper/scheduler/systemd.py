@@ -67,8 +67,9 @@ class Notifier:
 
     def reloading(self) -> None:
         # systemd 253+ wants the monotonic time with RELOADING=1 (Type=notify-reload).
-        self.send(RELOADING="1", MONOTONIC_USEC=str(time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-                                                    // 1000))
+        self.send(
+            RELOADING="1", MONOTONIC_USEC=str(time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)
+        )
 
     def stopping(self) -> None:
         self.send(STOPPING="1")

@@ -47,8 +47,15 @@ class Timers:
                 return False
             token = next(self._tokens)
             self._armed[key] = (token, when)
-            self.scheduler.add_job(self._fire, "date", run_date=when, args=[key, token, run],
-                                   id=key, replace_existing=True, max_instances=sys.maxsize)
+            self.scheduler.add_job(
+                self._fire,
+                "date",
+                run_date=when,
+                args=[key, token, run],
+                id=key,
+                replace_existing=True,
+                max_instances=sys.maxsize,
+            )
         return True
 
     def cancel(self, key: str) -> None:

@@ -26,8 +26,16 @@ class Unsent:
     fails: bool = True  # False for what the user chose (`paused: true` in klapper.yaml)
 
 
-def unsent(*, ledger: Ledger, now: datetime, config: Config, posts: Mapping[str, Post],
-           problems: Sequence[Problem], handled: Iterable[str], tz: tzinfo) -> list[Unsent]:
+def unsent(
+    *,
+    ledger: Ledger,
+    now: datetime,
+    config: Config,
+    posts: Mapping[str, Post],
+    problems: Sequence[Problem],
+    handled: Iterable[str],
+    tz: tzinfo,
+) -> list[Unsent]:
     """Deliveries due at ``now`` that are not among ``handled`` (ids with an outcome), with why.
 
     A delivery none of the causes explains (another process claimed it first) is left out.
@@ -38,31 +46,62 @@ def unsent(*, ledger: Ledger, now: datetime, config: Config, posts: Mapping[str,
     for row in ledger.due(now=now):
         if row.id in done:
             continue
-        why = _why(row, now=now, config=config, posts=posts, problems=problems,
-                   account=accounts.get(row.account), tz=tz)
+        why = _why(
+            row,
+            now=now,
+            config=config,
+            posts=posts,
+            problems=problems,
+            account=accounts.get(row.account),
+            tz=tz,
+        )
         if why is not None:
             found.append(why)
     return found
 
 
-def _why(row: Delivery, *, now: datetime, config: Config, posts: Mapping[str, Post],
-         problems: Sequence[Problem], account: AccountState | None, tz: tzinfo) -> Unsent | None:
+def _why(
+    row: Delivery,
+    *,
+    now: datetime,
+    config: Config,
+    posts: Mapping[str, Post],
+    problems: Sequence[Problem],
+    account: AccountState | None,
+    tz: tzinfo,
+) -> Unsent | None:
     if account is not None and account.paused_at is not None:
-        return Unsent(row, "paused", f"account {row.account} is paused: {account.pause_reason}; "
-                      f"after `klapper login {row.account}`, run "
-                      f"`klapper retry --account {row.account}`")
+        return Unsent(
+            row,
+            "paused",
+            f"account {row.account} is paused: {account.pause_reason}; "
+            f"after `klapper login {row.account}`, run "
+            f"`klapper retry --account {row.account}`",
+        )
     if account is not None and account.wait_until is not None and account.wait_until > now:
         until = account.wait_until.astimezone(tz)
-        return Unsent(row, "waiting", f"account {row.account} is rate limited until "
-                      f"{until:%Y-%m-%d %H:%M %Z}")
+        return Unsent(
+            row, "waiting", f"account {row.account} is rate limited until {until:%Y-%m-%d %H:%M %Z}"
+        )
     settings = config.accounts.get(row.account)
     if settings is not None and settings.paused:
-        return Unsent(row, "paused", f"account {row.account} is paused in klapper.yaml",
-                      fails=False)
+        return Unsent(
+            row, "paused", f"account {row.account} is paused in klapper.yaml", fails=False
+        )
     if row.post_id not in posts:
-        error = next((p for p in problems if p.severity == "error"
-                      and (p.post == row.post_id or p.source.file == row.source)), None)
+        error = next(
+            (
+                p
+                for p in problems
+                if p.severity == "error" and (p.post == row.post_id or p.source.file == row.source)
+            ),
+            None,
+        )
         where = f"{error.source}: {error.message}" if error else f"{row.source} has errors"
-        return Unsent(row, "broken", f"{where}; fix the file (`klapper check`), it goes out "
-                      "if fixed within the catch-up window")
+        return Unsent(
+            row,
+            "broken",
+            f"{where}; fix the file (`klapper check`), it goes out "
+            "if fixed within the catch-up window",
+        )
     return None

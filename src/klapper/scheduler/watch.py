@@ -37,9 +37,16 @@ class _Handler(FileSystemEventHandler):
 class RepoWatcher:
     """Calls ``on_change(paths)`` from its own thread once changes to the queue settle."""
 
-    def __init__(self, *, root: Path, posts: str, config_file: str,
-                 on_change: Callable[[set[str]], None], debounce: float = 0.25,
-                 polling: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        root: Path,
+        posts: str,
+        config_file: str,
+        on_change: Callable[[set[str]], None],
+        debounce: float = 0.25,
+        polling: bool = False,
+    ) -> None:
         self.root = root.resolve()
         self.posts = (self.root / posts).resolve()
         self.config_file = str(self.root / config_file)
@@ -53,8 +60,11 @@ class RepoWatcher:
         self._posts_watched = False
 
     def relevant(self, path: str) -> bool:
-        return path == self.config_file or path == str(self.posts) or path.startswith(
-            str(self.posts) + os.sep)
+        return (
+            path == self.config_file
+            or path == str(self.posts)
+            or path.startswith(str(self.posts) + os.sep)
+        )
 
     def note(self, paths: list[str]) -> None:
         if not self._posts_watched and any(p == str(self.posts) for p in paths):

@@ -28,18 +28,36 @@ _IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 MB = 1024 * 1024
 
 #: limits of a plain JSON receiver: whatever it takes, within reason
-JSON_RULES = Rules(counting="chars", text_limit=100_000, max_media=20, media_types=_IMAGES,
-                   max_media_bytes=100 * MB, alt_limit=10_000)
+JSON_RULES = Rules(
+    counting="chars",
+    text_limit=100_000,
+    max_media=20,
+    media_types=_IMAGES,
+    max_media_bytes=100 * MB,
+    alt_limit=10_000,
+)
 FORMAT_RULES = {
     "json": JSON_RULES,
     # discord.com/developers/docs/resources/webhook: content up to 2,000 characters, up to 10
     # attachments of 10 MiB (without boost); attachment descriptions (alt text) up to 1,024.
-    "discord": Rules(counting="chars", text_limit=2000, max_media=10, media_types=_IMAGES,
-                     max_media_bytes=10 * MB, alt_limit=1024),
+    "discord": Rules(
+        counting="chars",
+        text_limit=2000,
+        max_media=10,
+        media_types=_IMAGES,
+        max_media_bytes=10 * MB,
+        alt_limit=1024,
+    ),
     # api.slack.com/messaging/webhooks: text up to 40,000 characters; images only as image
     # blocks with a public URL (hence media_url), alt_text up to 2,000 characters.
-    "slack": Rules(counting="chars", text_limit=40_000, max_media=10, media_types=_IMAGES,
-                   max_media_bytes=100 * MB, alt_limit=2000),
+    "slack": Rules(
+        counting="chars",
+        text_limit=40_000,
+        max_media=10,
+        media_types=_IMAGES,
+        max_media_bytes=100 * MB,
+        alt_limit=2000,
+    ),
 }
 
 
@@ -48,20 +66,23 @@ class WebhookSettings(AccountSettings):
 
     platform: Literal["webhook"] = Field(description="Posts to a webhook URL.")
     url: str | None = Field(
-        None, pattern=r"^https?://",
+        None,
+        pattern=r"^https?://",
         description="The webhook URL (or the secret `url`, for URLs that carry a token).",
     )
     format: Literal["json", "discord", "slack"] = Field(
         "json", description="json: one request per delivery; discord/slack: their webhooks."
     )
     headers: tuple[str, ...] = Field(
-        (), description="Header names sent with each request; values are the secrets "
-                        "header_<name> (e.g. KLAPPER_SITE_HEADER_AUTHORIZATION).",
+        (),
+        description="Header names sent with each request; values are the secrets "
+        "header_<name> (e.g. KLAPPER_SITE_HEADER_AUTHORIZATION).",
     )
     media_url: str | None = Field(
-        None, pattern=r"^https?://",
+        None,
+        pattern=r"^https?://",
         description="Where the repository's media files are served publicly (Slack needs it "
-                    "for images; json sends it as each image's url).",
+        "for images; json sends it as each image's url).",
     )
 
 

@@ -59,13 +59,19 @@ class WebhookAdapter(Adapter):
             "account": self.name,
             "delivery": post.delivery,
             "media": [self._media(m) for m in post.media],
-            "thread": [{"text": part.text, "media": [self._media(m) for m in part.media]}
-                       for part in post.followups],
+            "thread": [
+                {"text": part.text, "media": [self._media(m) for m in part.media]}
+                for part in post.followups
+            ],
         }
-        response = self._post(json_body=body, action="deliver a post",
-                              headers={"Idempotency-Key": post.idempotency_key})
-        return Published(remote_id=_answer_id(response) or post.idempotency_key,
-                         url=_answer_url(response))
+        response = self._post(
+            json_body=body,
+            action="deliver a post",
+            headers={"Idempotency-Key": post.idempotency_key},
+        )
+        return Published(
+            remote_id=_answer_id(response) or post.idempotency_key, url=_answer_url(response)
+        )
 
     def _publish_discord(self, post: Outgoing) -> Published:
         payload: dict[str, Any] = {"content": post.text, "allowed_mentions": {"parse": []}}
@@ -76,12 +82,19 @@ class WebhookAdapter(Adapter):
                 for index, media in enumerate(post.media)
             ]
             for index, media in enumerate(post.media):
-                files[f"files[{index}]"] = (media.path.name, _read(media),
-                                            media.mime or "application/octet-stream")
+                files[f"files[{index}]"] = (
+                    media.path.name,
+                    _read(media),
+                    media.mime or "application/octet-stream",
+                )
         # wait=true makes Discord answer with the message it created (its id), not 204.
         if files:
-            response = self._post(files=files, data={"payload_json": json.dumps(payload)},
-                                  action="post to Discord", query="wait=true")
+            response = self._post(
+                files=files,
+                data={"payload_json": json.dumps(payload)},
+                action="post to Discord",
+                query="wait=true",
+            )
         else:
             response = self._post(json_body=payload, action="post to Discord", query="wait=true")
         message_id = _answer_id(response)
@@ -93,13 +106,15 @@ class WebhookAdapter(Adapter):
         payload: dict[str, Any] = {"text": post.text}
         if post.media:
             blocks: list[dict[str, Any]] = [
-                {"type": "section", "text": {"type": "mrkdwn", "text": post.text}}]
+                {"type": "section", "text": {"type": "mrkdwn", "text": post.text}}
+            ]
             for media in post.media:
                 url = self._media_url(media)
                 if url is None:
                     raise PermanentError(
                         f"Slack webhooks take images only by public URL: set media_url in the"
-                        f" account {self.name!r} to where the repository's media are served")
+                        f" account {self.name!r} to where the repository's media are served"
+                    )
                 blocks.append({"type": "image", "image_url": url, "alt_text": media.alt or ""})
             payload["blocks"] = blocks
         self._post(json_body=payload, action="post to Slack")
@@ -119,7 +134,8 @@ class WebhookAdapter(Adapter):
         raise PermanentError(
             f"{self.format.title()} may have received part {post.part + 1} of {post.post_id}"
             " before the answer was lost, and a webhook cannot be asked: look in the channel;"
-            " if it is not there, `klapper retry --now` sends it")
+            " if it is not there, `klapper retry --now` sends it"
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -132,7 +148,8 @@ class WebhookAdapter(Adapter):
         if not url:
             raise AuthExpiredError(
                 f"the webhook account {self.name!r} has no url: set it in klapper.yaml or as the"
-                f" secret KLAPPER_{self.name.upper()}_URL")
+                f" secret KLAPPER_{self.name.upper()}_URL"
+            )
         return str(url)
 
     def _headers(self) -> dict[str, str]:
@@ -143,29 +160,45 @@ class WebhookAdapter(Adapter):
                 raise AuthExpiredError(
                     f"the header {name} of webhook account {self.name!r} has no value: set the"
                     f" secret {header_secret(name)} (KLAPPER_{self.name.upper()}_"
-                    f"{header_secret(name).upper()})")
+                    f"{header_secret(name).upper()})"
+                )
             headers[name] = value
         return headers
 
-    def _post(self, *, action: str, json_body: Any = None, files: Any = None,
-              data: Any = None, headers: dict[str, str] | None = None,
-              query: str = "") -> requests.Response:
+    def _post(
+        self,
+        *,
+        action: str,
+        json_body: Any = None,
+        files: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+    ) -> requests.Response:
         url = self.url
         if query:
             url += ("&" if "?" in url else "?") + query
         try:
             response = self.session.post(
-                url, json=json_body, files=files, data=data, timeout=self.timeout,
+                url,
+                json=json_body,
+                files=files,
+                data=data,
+                timeout=self.timeout,
                 headers={**self._headers(), **(headers or {})},
             )
         except requests.RequestException as exc:
-            raise no_answer(exc, platform="the webhook", action=action,
-                            timeout=self.timeout) from exc
+            raise no_answer(
+                exc, platform="the webhook", action=action, timeout=self.timeout
+            ) from exc
         if response.status_code >= 400:
             raise error_for(
-                platform="the webhook", status=response.status_code, action=action,
+                platform="the webhook",
+                status=response.status_code,
+                action=action,
                 relogin=f"check the account {self.name!r}'s url and header secrets",
-                headers=response.headers, body=response.content,
+                headers=response.headers,
+                body=response.content,
             )
         return response
 

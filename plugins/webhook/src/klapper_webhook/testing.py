@@ -76,11 +76,17 @@ class FakeWebhook:
             return 500, {"Retry-After": "2", "Content-Type": "text/plain"}, b"upstream failed"
         if fault == "429":
             later = email.utils.formatdate(time.time() + 120, usegmt=True)
-            return 429, {"Retry-After": later, "Content-Type": "application/json"}, \
-                b'{"message": "You are being rate limited."}'
+            return (
+                429,
+                {"Retry-After": later, "Content-Type": "application/json"},
+                b'{"message": "You are being rate limited."}',
+            )
         if fault == "413":
-            return 413, {"Content-Type": "text/html"}, \
-                b"<html><head><title>413 Request Entity Too Large</title></head></html>"
+            return (
+                413,
+                {"Content-Type": "text/html"},
+                b"<html><head><title>413 Request Entity Too Large</title></head></html>",
+            )
         if fault == "401":
             return 401, {"Content-Type": "application/json"}, b'{"error": "invalid_token"}'
         with self._lock:
@@ -91,8 +97,11 @@ class FakeWebhook:
             return 200, {"Content-Type": "text/plain"}, b"ok"
         if self.kind == "discord" and "wait=true" not in request.query:
             return 204, {}, b""
-        return 200, {"Content-Type": "application/json"}, json.dumps(
-            {"id": next_id, "url": f"{self.url}/messages/{next_id}"}).encode()
+        return (
+            200,
+            {"Content-Type": "application/json"},
+            json.dumps({"id": next_id, "url": f"{self.url}/messages/{next_id}"}).encode(),
+        )
 
 
 @contextmanager
@@ -103,8 +112,9 @@ def serve(kind: str = "json") -> Iterator[FakeWebhook]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             parsed = urlparse(self.path)
-            request = Received(parsed.path, parsed.query, dict(self.headers.items()),
-                               self.rfile.read(length))
+            request = Received(
+                parsed.path, parsed.query, dict(self.headers.items()), self.rfile.read(length)
+            )
             answered = fake.answer(request)
             if answered is None:
                 self.close_connection = True
@@ -125,8 +135,9 @@ def serve(kind: str = "json") -> Iterator[FakeWebhook]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield fake
@@ -144,18 +155,22 @@ class Case:
 
     adapter: WebhookAdapter
     receiver: FakeWebhook
-    lacks: dict[str, str] = field(default_factory=lambda: {
-        "find": "a webhook cannot be asked what it received; json sends again with the same"
-                " Idempotency-Key for the receiver to drop (see README.md)",
-        "replies": "a webhook message answers none: the thread goes with the first request",
-        "metrics": "a webhook reports no reactions",
-        "interactions": "a webhook receives nothing back",
-    })
+    lacks: dict[str, str] = field(
+        default_factory=lambda: {
+            "find": "a webhook cannot be asked what it received; json sends again with the same"
+            " Idempotency-Key for the receiver to drop (see README.md)",
+            "replies": "a webhook message answers none: the thread goes with the first request",
+            "metrics": "a webhook reports no reactions",
+            "interactions": "a webhook receives nothing back",
+        }
+    )
 
     def posts(self) -> list[dict[str, Any]]:
         accepted = self.receiver.accepted_so_far()
-        return [{"id": given, "text": request.json()["text"], "reply_to": None}
-                for given, request in accepted]
+        return [
+            {"id": given, "text": request.json()["text"], "reply_to": None}
+            for given, request in accepted
+        ]
 
     def fail_next(self, kind: str) -> None:
         if kind not in testing.FAULTS:
@@ -170,8 +185,13 @@ class Case:
 def adapter_case(tmp_path: Path) -> Iterator[Case]:
     """A WebhookAdapter (format json, timeout 1 s) posting to a fresh fake receiver."""
     with serve("json") as receiver:
-        adapter = WebhookAdapter(name="site", settings={"url": receiver.url, "format": "json"},
-                                 secrets={}, repo=tmp_path, timeout=CASE_TIMEOUT)
+        adapter = WebhookAdapter(
+            name="site",
+            settings={"url": receiver.url, "format": "json"},
+            secrets={},
+            repo=tmp_path,
+            timeout=CASE_TIMEOUT,
+        )
         try:
             yield Case(adapter=adapter, receiver=receiver)
         finally:

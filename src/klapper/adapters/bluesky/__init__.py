@@ -19,18 +19,20 @@ class BlueskySettings(AccountSettings):
 
     platform: Literal["bluesky"] = Field(description="Bluesky or another AT Protocol PDS.")
     handle: str | None = Field(None, description="Who logs in, e.g. shop.bsky.social.")
-    service: str | None = Field(
-        None, description="The PDS URL (default https://bsky.social)."
-    )
+    service: str | None = Field(None, description="The PDS URL (default https://bsky.social).")
 
 
 # app.bsky.feed.post lexicon: 300 graphemes and 3000 bytes of text, 4 images;
 # app.bsky.embed.images: 1,000,000 bytes per image; alt text has no lexicon limit,
 # Bluesky's app caps it at 2000.
 RULES = Rules(
-    counting="graphemes", text_limit=300, max_media=4,
+    counting="graphemes",
+    text_limit=300,
+    max_media=4,
     media_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}),
-    max_media_bytes=1_000_000, alt_limit=2000, max_text_bytes=3000,
+    max_media_bytes=1_000_000,
+    alt_limit=2000,
+    max_text_bytes=3000,
     link_tags="facets",  # the link facet carries the tagged URL; the text keeps it short
 )
 

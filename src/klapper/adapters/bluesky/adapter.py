@@ -58,7 +58,9 @@ class BlueskyAdapter(Adapter):
         self.session = Session(
             service=self.settings.get("service") or DEFAULT_SERVICE,
             identifier=self.settings.get("handle") or self.secrets.get("handle"),
-            secrets=self.secrets, timeout=self.timeout, account=self.name,
+            secrets=self.secrets,
+            timeout=self.timeout,
+            account=self.name,
             on_save=lambda changed: self.update_secrets(**changed),
         )
         self._appview_missing_logged = False
@@ -130,11 +132,15 @@ class BlueskyAdapter(Adapter):
         thumb = None
         if card.image:
             image = fetch_bytes(
-                card.image, timeout=CARD_TIMEOUT, limit=self.rules.max_media_bytes + 1,
+                card.image,
+                timeout=CARD_TIMEOUT,
+                limit=self.rules.max_media_bytes + 1,
                 want="image/",
             )
-            if image and len(image[0]) <= self.rules.max_media_bytes and (
-                image[1] in self.rules.media_types
+            if (
+                image
+                and len(image[0]) <= self.rules.max_media_bytes
+                and (image[1] in self.rules.media_types)
             ):
                 try:
                     thumb = self._upload_bytes(image[0], image[1], action="upload the card image")
@@ -209,7 +215,7 @@ class BlueskyAdapter(Adapter):
         """Counts from app.bsky.feed.getPosts, 25 per request; None for what is not known."""
         counts: dict[str, Metrics] = {}
         for start in range(0, len(remote_ids), GET_POSTS_BATCH):
-            batch = list(remote_ids[start:start + GET_POSTS_BATCH])
+            batch = list(remote_ids[start : start + GET_POSTS_BATCH])
             try:
                 views: list[Any] = self.session.call(
                     functools.partial(_get_posts, uris=batch),
@@ -221,8 +227,11 @@ class BlueskyAdapter(Adapter):
                 raise
             for view in views:
                 counts[view.uri] = Metrics(
-                    remote_id=view.uri, likes=view.like_count, reposts=view.repost_count,
-                    replies=view.reply_count, quotes=view.quote_count,
+                    remote_id=view.uri,
+                    likes=view.like_count,
+                    reposts=view.repost_count,
+                    replies=view.reply_count,
+                    quotes=view.quote_count,
                     bookmarks=view.bookmark_count,
                 )
         # A post the AppView does not return (deleted, not indexed, no AppView): unknown, not 0.
@@ -266,9 +275,11 @@ class BlueskyAdapter(Adapter):
         root = rec.field(rec.field(reply, "root"), "uri") if reply else None
         if note.reason == "reply" and not ({parent, root} & own):
             return None
-        created = rec.parse_time(rec.field(note.record, "created_at")) or rec.parse_time(
-            note.indexed_at
-        ) or datetime.now(UTC)  # a record without a readable time: as new
+        created = (
+            rec.parse_time(rec.field(note.record, "created_at"))
+            or rec.parse_time(note.indexed_at)
+            or datetime.now(UTC)
+        )  # a record without a readable time: as new
         return Interaction(
             remote_id=note.uri,
             kind=note.reason,

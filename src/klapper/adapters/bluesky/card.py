@@ -72,10 +72,15 @@ def fetch_bytes(url: str, *, timeout: float, limit: int, want: str) -> tuple[byt
     """
     deadline = time.monotonic() + timeout
     try:
-        with httpx.Client(
-            timeout=timeout, follow_redirects=True, max_redirects=3,
-            headers={"User-Agent": USER_AGENT},
-        ) as client, client.stream("GET", url) as response:
+        with (
+            httpx.Client(
+                timeout=timeout,
+                follow_redirects=True,
+                max_redirects=3,
+                headers={"User-Agent": USER_AGENT},
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
             kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if response.status_code != 200 or not kind.startswith(want):
                 log.info("no link card from %s: HTTP %s, %s", url, response.status_code, kind)
@@ -99,14 +104,16 @@ def fetch_card(url: str, *, timeout: float) -> Card | None:
     parser = _HeadParser()
     text = page[0].decode("utf-8", errors="replace")
     for start in range(0, len(text), 8192):  # feed in pieces so parsing stops at </head>
-        parser.feed(text[start:start + 8192])
+        parser.feed(text[start : start + 8192])
         if parser.done:
             break
     meta = parser.meta
     title = meta.get("og:title") or meta.get("twitter:title") or " ".join(parser.title.split())
     description = (
-        meta.get("og:description") or meta.get("twitter:description")
-        or meta.get("description") or ""
+        meta.get("og:description")
+        or meta.get("twitter:description")
+        or meta.get("description")
+        or ""
     )
     image = meta.get("og:image") or meta.get("twitter:image")
     return Card(

@@ -46,8 +46,10 @@ def login(
     if not password:
         raise LoginError("no app password was given; run the login again")
     if not APP_PASSWORD.match(password):
-        ui.show("That does not look like an app password (xxxx-xxxx-xxxx-xxxx); an app password "
-                "can be revoked on its own, the main password cannot.")
+        ui.show(
+            "That does not look like an app password (xxxx-xxxx-xxxx-xxxx); an app password "
+            "can be revoked on its own, the main password cannot."
+        )
     client = open_client(service=service, timeout=TIMEOUT)
     try:
         tokens = create_session(client, identifier=handle, password=password)
@@ -55,7 +57,8 @@ def login(
         error = translate(exc, action=f"log in to {service} as @{handle}", timeout=TIMEOUT)
         hint = (
             "check the handle and create a new app password"
-            if isinstance(error, AuthExpiredError) else "check the service URL and try again"
+            if isinstance(error, AuthExpiredError)
+            else "check the service URL and try again"
         )
         raise LoginError(f"{error}; {hint}") from None
     finally:

@@ -45,7 +45,10 @@ def record_key(*, idempotency_key: str, due: datetime | None) -> str:
 
 
 def facets(
-    text: str, *, resolve: Callable[[str], str | None], link_tags: Mapping[str, str] | None = None,
+    text: str,
+    *,
+    resolve: Callable[[str], str | None],
+    link_tags: Mapping[str, str] | None = None,
 ) -> list[models.AppBskyRichtextFacet.Main]:
     """Links, #hashtags and @mentions with UTF-8 byte offsets; ``resolve`` maps handle -> DID.
 

@@ -117,9 +117,12 @@ def translate(
     response = getattr(exc, "response", None)
     limited = exc if isinstance(exc, RateLimitExceededError) else None
     return error_for(
-        platform="Bluesky", status=status, action=action,
+        platform="Bluesky",
+        status=status,
+        action=action,
         relogin=f"run `klapper login {account}`" if account else "log in again",
-        headers=getattr(response, "headers", None), reason=said,
+        headers=getattr(response, "headers", None),
+        reason=said,
         rate_reset=limited.reset_at if limited else None,
     )
 
@@ -149,8 +152,14 @@ class Session:
     """
 
     def __init__(
-        self, *, service: str, identifier: str | None, secrets: Mapping[str, str],
-        timeout: float, account: str, on_save: Callable[[dict[str, str]], None],
+        self,
+        *,
+        service: str,
+        identifier: str | None,
+        secrets: Mapping[str, str],
+        timeout: float,
+        account: str,
+        on_save: Callable[[dict[str, str]], None],
     ) -> None:
         self.timeout = timeout
         self.service = service.rstrip("/")
@@ -162,7 +171,8 @@ class Session:
         self._refresh = secrets.get("refresh_jwt") or None
         self._had_session = bool(self._access or self._refresh)
         self._kept = Identity(
-            did=secrets.get("did") or "", handle=secrets.get("handle") or "",
+            did=secrets.get("did") or "",
+            handle=secrets.get("handle") or "",
             service=(secrets.get("service") or "").rstrip("/"),
         )
         self._account = account
@@ -277,7 +287,9 @@ class Session:
     def _cannot_log_in(self, action: str) -> AuthExpiredError:
         if self._other is not None and self._identifier:
             return mismatch_error(
-                account=self._account, platform="Bluesky", stored=self._other.describe(),
+                account=self._account,
+                platform="Bluesky",
+                stored=self._other.describe(),
                 named=f"@{self._identifier} on {self.service}",
             )
         # Only a session that existed can have expired.
@@ -291,8 +303,11 @@ class Session:
         self._access, self._refresh, self._did = tokens.access_jwt, tokens.refresh_jwt, tokens.did
         self._kept = Identity(tokens.did, tokens.handle, self.service)
         self._on_save(
-            {"access_jwt": tokens.access_jwt, "refresh_jwt": tokens.refresh_jwt,
-             **self._kept.entries()}
+            {
+                "access_jwt": tokens.access_jwt,
+                "refresh_jwt": tokens.refresh_jwt,
+                **self._kept.entries(),
+            }
         )
 
     def close(self) -> None:

@@ -22,12 +22,13 @@ class GoogleBusinessSettings(AccountSettings):
     location: str = Field(
         pattern=r"^accounts/[^/\s]+/locations/[^/\s]+$",
         description="The profile as accounts/ACCOUNT_ID/locations/LOCATION_ID"
-                    " (docs/google-business.md says where to find both ids).",
+        " (docs/google-business.md says where to find both ids).",
     )
     media_url: str | None = Field(
-        None, pattern=r"^https://",
+        None,
+        pattern=r"^https://",
         description="Where the repository's files are served publicly: Google fetches a post's"
-                    " photo from media_url + its path in the repository.",
+        " photo from media_url + its path in the repository.",
     )
 
 

@@ -79,14 +79,19 @@ class GoogleBusinessAdapter(Adapter):
     def client(self) -> GoogleClient:
         if self._client is None:
             if not self.secrets.get("access_token") and not self.secrets.get("refresh_token"):
-                raise AuthExpiredError(f"Google Business account {self.name!r} has no token;"
-                                       f" run `klapper login {self.name}`")
+                raise AuthExpiredError(
+                    f"Google Business account {self.name!r} has no token;"
+                    f" run `klapper login {self.name}`"
+                )
             self._client = GoogleClient(
-                account=self.name, secrets=self.secrets, timeout=self.timeout,
+                account=self.name,
+                secrets=self.secrets,
+                timeout=self.timeout,
                 api_base=str(self.settings.get("api_base") or API_BASE),
                 oauth_base=str(self.settings.get("oauth_base") or OAUTH_BASE),
                 on_token=lambda changed: self.update_secrets(
-                    **carried(self.secrets, changed, credential="access_token")),
+                    **carried(self.secrets, changed, credential="access_token")
+                ),
             )
         return self._client
 
@@ -106,10 +111,14 @@ class GoogleBusinessAdapter(Adapter):
             raise PermanentError("; ".join(problems))
         if len(post.media) > 1:
             raise PermanentError(f"a Google local post takes one photo, not {len(post.media)}")
-        body = local_post(summary=post.text, options=post.options,
-                          photo_url=self._photo_url(post.media[0]) if post.media else None)
-        answer = self.client.call("POST", f"{self.location}/localPosts", body=body,
-                                  what="publish the local post")
+        body = local_post(
+            summary=post.text,
+            options=post.options,
+            photo_url=self._photo_url(post.media[0]) if post.media else None,
+        )
+        answer = self.client.call(
+            "POST", f"{self.location}/localPosts", body=body, what="publish the local post"
+        )
         if not answer.get("name"):
             raise TransientError("Google accepted the local post but returned no name")
         return self._published(answer)
@@ -130,9 +139,12 @@ class GoogleBusinessAdapter(Adapter):
     def _published(self, item: Mapping[str, Any]) -> Published:
         if item.get("state") == "REJECTED":
             raise PermanentError(REJECTED)
-        return Published(remote_id=str(item["name"]), url=item.get("searchUrl"),
-                         published_at=google_time(item.get("createTime")) or datetime.now(UTC),
-                         ref={"state": str(item.get("state") or "")})
+        return Published(
+            remote_id=str(item["name"]),
+            url=item.get("searchUrl"),
+            published_at=google_time(item.get("createTime")) or datetime.now(UTC),
+            ref={"state": str(item.get("state") or "")},
+        )
 
     # --- find -------------------------------------------------------------------------------
 
@@ -150,14 +162,20 @@ class GoogleBusinessAdapter(Adapter):
         token = ""
         for _ in range(FIND_PAGES):
             params = {"pageSize": str(FIND_PAGE), **({"pageToken": token} if token else {})}
-            answer = self.client.call("GET", f"{self.location}/localPosts", params=params,
-                                      what="read the profile's local posts")
+            answer = self.client.call(
+                "GET",
+                f"{self.location}/localPosts",
+                params=params,
+                what="read the profile's local posts",
+            )
             yield from answer.get("localPosts") or []
             token = str(answer.get("nextPageToken") or "")
             if not token:
                 return
-        raise TransientError(f"the profile has more than {FIND_PAGE * FIND_PAGES} local posts;"
-                             " cannot prove the post absent")
+        raise TransientError(
+            f"the profile has more than {FIND_PAGE * FIND_PAGES} local posts;"
+            " cannot prove the post absent"
+        )
 
     # --- engagement -------------------------------------------------------------------------
 
@@ -167,16 +185,25 @@ class GoogleBusinessAdapter(Adapter):
         batch = PLATFORM.lookup_batch
         now = datetime.now(UTC)
         for start in range(0, len(ours), batch):
-            names = ours[start:start + batch]
+            names = ours[start : start + batch]
             answer = self.client.call(
-                "POST", f"{self.location}/localPosts:reportInsights", what="read post views",
-                body={"localPostNames": names, "basicRequest": {
-                    "metricRequests": [{"metric": "LOCAL_POST_VIEWS_SEARCH"}],
-                    "timeRange": {"startTime": _stamp(now - INSIGHTS_SPAN),
-                                  "endTime": _stamp(now)}}},
+                "POST",
+                f"{self.location}/localPosts:reportInsights",
+                what="read post views",
+                body={
+                    "localPostNames": names,
+                    "basicRequest": {
+                        "metricRequests": [{"metric": "LOCAL_POST_VIEWS_SEARCH"}],
+                        "timeRange": {
+                            "startTime": _stamp(now - INSIGHTS_SPAN),
+                            "endTime": _stamp(now),
+                        },
+                    },
+                },
             )
-            views = {str(m.get("localPostName")): _views(m)
-                     for m in answer.get("localPostMetrics") or []}
+            views = {
+                str(m.get("localPostName")): _views(m) for m in answer.get("localPostMetrics") or []
+            }
             found += [Metrics(remote_id=name, views=views.get(name)) for name in names]
         return found
 
@@ -193,10 +220,14 @@ class GoogleBusinessAdapter(Adapter):
         found: list[Interaction] = []
         token = ""
         for _ in range(REVIEW_PAGES):
-            params = {"pageSize": str(REVIEW_PAGE), "orderBy": "updateTime desc",
-                      **({"pageToken": token} if token else {})}
-            answer = self.client.call("GET", f"{self.location}/reviews", params=params,
-                                      what="read the profile's reviews")
+            params = {
+                "pageSize": str(REVIEW_PAGE),
+                "orderBy": "updateTime desc",
+                **({"pageToken": token} if token else {}),
+            }
+            answer = self.client.call(
+                "GET", f"{self.location}/reviews", params=params, what="read the profile's reviews"
+            )
             reviews = answer.get("reviews") or []
             for review in reviews:
                 found += _review(review, since=since)
@@ -214,20 +245,34 @@ def _review(review: Mapping[str, Any], *, since: datetime) -> list[Interaction]:
     created = google_time(review.get("createTime"))
     if name and created is not None and created >= since:
         reviewer = review.get("reviewer") or {}
-        out.append(Interaction(
-            remote_id=name, kind="review", rating=STARS.get(str(review.get("starRating"))),
-            author="Anonymous" if reviewer.get("isAnonymous") else str(
-                reviewer.get("displayName") or "A Google user"),
-            text=str(review.get("comment") or ""), url=None, created_at=created,
-        ))
+        out.append(
+            Interaction(
+                remote_id=name,
+                kind="review",
+                rating=STARS.get(str(review.get("starRating"))),
+                author="Anonymous"
+                if reviewer.get("isAnonymous")
+                else str(reviewer.get("displayName") or "A Google user"),
+                text=str(review.get("comment") or ""),
+                url=None,
+                created_at=created,
+            )
+        )
     reply = review.get("reviewReply") or {}
     answered = google_time(reply.get("updateTime"))
     if name and answered is not None and answered >= since:
-        out.append(Interaction(
-            remote_id=f"{name}/reply", kind="reply", author="the owner",
-            text=str(reply.get("comment") or ""), url=None, created_at=answered,
-            in_reply_to=name, by_self=True,
-        ))
+        out.append(
+            Interaction(
+                remote_id=f"{name}/reply",
+                kind="reply",
+                author="the owner",
+                text=str(reply.get("comment") or ""),
+                url=None,
+                created_at=answered,
+                in_reply_to=name,
+                by_self=True,
+            )
+        )
     return out
 
 

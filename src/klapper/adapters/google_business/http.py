@@ -59,7 +59,8 @@ def _quota_zero(error: Mapping[str, Any]) -> bool:
 def _not_enabled(error: Mapping[str, Any]) -> bool:
     reasons = {str(d.get("reason")) for d in error.get("details") or [] if isinstance(d, dict)}
     return "SERVICE_DISABLED" in reasons or "has not been used in project" in str(
-        error.get("message", ""))
+        error.get("message", "")
+    )
 
 
 class _AnswerError(Exception):
@@ -94,8 +95,10 @@ class GoogleClient:
         self._refresh_token = secrets.get("refresh_token", "")
         client_id, client_secret = secrets.get("client_id", ""), secrets.get("client_secret", "")
         self._refreshable = bool(self._refresh_token and client_id and client_secret)
-        token: dict[str, Any] = {"access_token": secrets.get("access_token", ""),
-                                 "token_type": "Bearer"}
+        token: dict[str, Any] = {
+            "access_token": secrets.get("access_token", ""),
+            "token_type": "Bearer",
+        }
         expires_at = parse_expiry(secrets.get("expires_at"))
         if expires_at is not None:
             token["expires_at"] = expires_at.timestamp() - _REFRESH_MARGIN
@@ -105,16 +108,26 @@ class GoogleClient:
             client_id=client_id or None,
             token=token,
             auto_refresh_url=self._token_url if self._refreshable else None,
-            auto_refresh_kwargs=({"client_id": client_id, "client_secret": client_secret}
-                                 if self._refreshable else {}),
+            auto_refresh_kwargs=(
+                {"client_id": client_id, "client_secret": client_secret}
+                if self._refreshable
+                else {}
+            ),
             token_updater=self._store,
         )
 
     def close(self) -> None:
         self.session.close()
 
-    def call(self, method: str, path: str, *, what: str, body: Any = None,
-             params: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         """One call to ``/v4/{path}``; its JSON answer, or one of klapper's errors."""
         url = f"{self.api_base}/v4/{path}"
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
@@ -126,15 +139,17 @@ class GoogleClient:
             return response
 
         try:
-            response = renew_once(send, renew=lambda: self._refresh_for(what),
-                                  refused=_token_refused)
+            response = renew_once(
+                send, renew=lambda: self._refresh_for(what), refused=_token_refused
+            )
         except _AnswerError as failed:
             raise self._error(failed.response, what=what) from None
         try:
             answer = response.json() if response.content else {}
         except ValueError:
             raise TransientError(
-                f"Google answered {what} with something that is not JSON") from None
+                f"Google answered {what} with something that is not JSON"
+            ) from None
         return answer if isinstance(answer, dict) else {}
 
     def _refresh_for(self, what: str) -> bool:
@@ -150,8 +165,10 @@ class GoogleClient:
         return True
 
     def _refused(self, exc: OAuth2Error, *, what: str) -> AuthExpiredError:
-        return AuthExpiredError(f"Google refused to refresh the access token while trying to"
-                                f" {what} ({exc.error}); {self.relogin}")
+        return AuthExpiredError(
+            f"Google refused to refresh the access token while trying to"
+            f" {what} ({exc.error}); {self.relogin}"
+        )
 
     def _store(self, token: Mapping[str, Any]) -> None:
         stored = dict(token)
@@ -163,20 +180,32 @@ class GoogleClient:
         self.session.token = stored
         self._on_token(secrets)
 
-    def _send(self, method: str, url: str, *, data: bytes | None,
-              params: Mapping[str, str] | None, what: str) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None,
+        params: Mapping[str, str] | None,
+        what: str,
+    ) -> requests.Response:
         self.sent += 1
         headers = {"Content-Type": "application/json"} if data is not None else {}
         try:
-            return self.session.request(method, url, data=data, params=params, headers=headers,
-                                        timeout=self.timeout)
+            return self.session.request(
+                method, url, data=data, params=params, headers=headers, timeout=self.timeout
+            )
         except InsecureTransportError as exc:
-            raise PermanentError("refusing to send the Google token over plain http; the"
-                                 " account's api_base must be an https URL") from exc
+            raise PermanentError(
+                "refusing to send the Google token over plain http; the"
+                " account's api_base must be an https URL"
+            ) from exc
         except TokenExpiredError as exc:
-            raise AuthExpiredError(f"the Google access token has expired and there is no"
-                                   f" refresh token, so klapper could not {what};"
-                                   f" {self.relogin}") from exc
+            raise AuthExpiredError(
+                f"the Google access token has expired and there is no"
+                f" refresh token, so klapper could not {what};"
+                f" {self.relogin}"
+            ) from exc
         except OAuth2Error as exc:
             raise self._refused(exc, what=what) from exc
         except requests.RequestException as exc:
@@ -189,12 +218,21 @@ class GoogleClient:
         if error.get("status"):
             said = f"{said} ({error['status']})"
         if status in (403, 429) and (_quota_zero(error) or _not_enabled(error)):
-            return AuthExpiredError(f"Google refused to {what}: {NOT_APPROVED} ({said})",
-                                    missing_access="Business Profile API access")
+            return AuthExpiredError(
+                f"Google refused to {what}: {NOT_APPROVED} ({said})",
+                missing_access="Business Profile API access",
+            )
         if status == 403:
             return AuthExpiredError(
                 f"Google denied access while trying to {what}: {said}; the person who logged in"
                 f" must manage this profile (owner or manager), then {self.relogin}",
-                missing_access="business.manage")
-        return error_for(platform="Google", status=status, action=what, relogin=self.relogin,
-                         headers=response.headers, reason=said)
+                missing_access="business.manage",
+            )
+        return error_for(
+            platform="Google",
+            status=status,
+            action=what,
+            relogin=self.relogin,
+            headers=response.headers,
+            reason=said,
+        )

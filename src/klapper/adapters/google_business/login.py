@@ -42,10 +42,12 @@ def login(
     client_id, client_secret = _app_credentials(existing, ui)
     try:
         with RedirectListener(port=port) as listener:
-            session = OAuth2Session(client_id, redirect_uri=listener.redirect_uri,
-                                    scope=[SCOPE], state=listener.state)
-            url, _ = session.authorization_url(authorize_url, access_type="offline",
-                                               prompt="consent")
+            session = OAuth2Session(
+                client_id, redirect_uri=listener.redirect_uri, scope=[SCOPE], state=listener.state
+            )
+            url, _ = session.authorization_url(
+                authorize_url, access_type="offline", prompt="consent"
+            )
             ui.show(f"Allow klapper to post for {account.location} on Google:\n  {url}")
             if not ui.open_url(url):
                 ui.show("Open the address above in a browser on this machine.")
@@ -56,8 +58,10 @@ def login(
     if not token.get("access_token"):
         raise LoginError("Google answered without an access token; log in again")
     if not token.get("refresh_token"):
-        raise LoginError("Google issued no refresh token; remove klapper's access at"
-                         " https://myaccount.google.com/permissions and log in again")
+        raise LoginError(
+            "Google issued no refresh token; remove klapper's access at"
+            " https://myaccount.google.com/permissions and log in again"
+        )
     ui.show("Logged in to Google; the access token is refreshed automatically.")
     return {"client_id": client_id, "client_secret": client_secret, **token_secrets(token)}
 
@@ -67,13 +71,17 @@ def _app_credentials(existing: Mapping[str, str], ui: LoginUI) -> tuple[str, str
     client_secret = existing.get("client_secret", "")
     if client_id and client_secret:
         return client_id, client_secret
-    ui.show("klapper needs your Google Cloud project's OAuth client (type \"Desktop app\") with"
-            " the Business Profile API access approved; see docs/google-business.md.")
+    ui.show(
+        'klapper needs your Google Cloud project\'s OAuth client (type "Desktop app") with'
+        " the Business Profile API access approved; see docs/google-business.md."
+    )
     client_id = ui.prompt("Google OAuth Client ID").strip()
     client_secret = ui.prompt("Google OAuth Client Secret", secret=True).strip()
     if not (client_id and client_secret):
-        raise LoginError("both the client id and the client secret are needed; find them in the"
-                         " Cloud console under APIs & Services > Credentials")
+        raise LoginError(
+            "both the client id and the client secret are needed; find them in the"
+            " Cloud console under APIs & Services > Credentials"
+        )
     return client_id, client_secret
 
 
@@ -81,12 +89,22 @@ def _exchange(
     session: OAuth2Session, oauth_base: str, *, code: str, client_secret: str
 ) -> dict[str, Any]:
     try:
-        return dict(session.fetch_token(oauth_base.rstrip("/") + TOKEN_PATH, code=code,
-                                        client_secret=client_secret, include_client_id=True,
-                                        timeout=30))
+        return dict(
+            session.fetch_token(
+                oauth_base.rstrip("/") + TOKEN_PATH,
+                code=code,
+                client_secret=client_secret,
+                include_client_id=True,
+                timeout=30,
+            )
+        )
     except OAuth2Error as exc:
-        raise LoginError(f"Google refused the authorization code ({exc.error}); check the"
-                         " client secret, then log in again") from exc
+        raise LoginError(
+            f"Google refused the authorization code ({exc.error}); check the"
+            " client secret, then log in again"
+        ) from exc
     except requests.RequestException as exc:
-        raise LoginError(f"cannot reach Google to finish the login ({type(exc).__name__});"
-                         " check the connection and try again") from exc
+        raise LoginError(
+            f"cannot reach Google to finish the login ({type(exc).__name__});"
+            " check the connection and try again"
+        ) from exc

@@ -22,8 +22,9 @@ def option_problems(options: Mapping[str, Any]) -> list[str]:
     if action and action != "CALL" and not options.get("action_url"):
         problems.append(f"the Google button {action} needs `action_url:` (only CALL takes none)")
     if options.get("action_url") and not action:
-        problems.append("`action_url` needs `action:` (BOOK, ORDER, SHOP, LEARN_MORE, SIGN_UP"
-                        " or CALL)")
+        problems.append(
+            "`action_url` needs `action:` (BOOK, ORDER, SHOP, LEARN_MORE, SIGN_UP or CALL)"
+        )
     return problems
 
 
@@ -45,13 +46,21 @@ def local_post(
         body["languageCode"] = str(options["lang"])
     event = options.get("event")
     if event:
-        body["event"] = {"title": event["title"],
-                         "schedule": schedule(start=event["start"], end=event["end"])}
+        body["event"] = {
+            "title": event["title"],
+            "schedule": schedule(start=event["start"], end=event["end"]),
+        }
     offer = options.get("offer")
     if offer:
-        body["offer"] = {key: offer[name] for name, key in (
-            ("coupon", "couponCode"), ("link", "redeemOnlineUrl"), ("terms", "termsConditions"),
-        ) if offer.get(name)}
+        body["offer"] = {
+            key: offer[name]
+            for name, key in (
+                ("coupon", "couponCode"),
+                ("link", "redeemOnlineUrl"),
+                ("terms", "termsConditions"),
+            )
+            if offer.get(name)
+        }
     if options.get("action"):
         button = {"actionType": options["action"]}
         if options["action"] != "CALL":

@@ -36,7 +36,9 @@ class LinkedInSettings(AccountSettings):
     @classmethod
     def _yyyymm(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"\d{6}", value):
-            raise ValueError(f"{value!r} is not a LinkedIn API version; write YYYYMM, e.g. \"202611\"")
+            raise ValueError(
+                f'{value!r} is not a LinkedIn API version; write YYYYMM, e.g. "202611"'
+            )
         return value
 
 
@@ -44,9 +46,13 @@ class LinkedInSettings(AccountSettings):
 # images API: JPG, PNG, GIF; alt text up to 4086 chars. Posts have no replies: thread
 # follow-ups go out as the author's comments on the first post (one image each, no alt).
 RULES = Rules(
-    counting="chars", text_limit=3000, max_media=20,
+    counting="chars",
+    text_limit=3000,
+    max_media=20,
     media_types=frozenset({"image/jpeg", "image/png", "image/gif"}),
-    max_media_bytes=36_152_320, alt_limit=4086, threads=True,
+    max_media_bytes=36_152_320,
+    alt_limit=4086,
+    threads=True,
 )
 
 PLATFORM = Platform(
@@ -55,8 +61,14 @@ PLATFORM = Platform(
     adapter="klapper.adapters.linkedin.adapter:LinkedInAdapter",
     settings=LinkedInSettings,
     rules=RULES,
-    secret_keys=("access_token", "expires_at", "refresh_token", "refresh_token_expires_at",
-                 "client_id", "client_secret"),
+    secret_keys=(
+        "access_token",
+        "expires_at",
+        "refresh_token",
+        "refresh_token_expires_at",
+        "client_id",
+        "client_secret",
+    ),
     login="klapper.adapters.linkedin.login:login",
     lookup_batch=50,  # GET /rest/socialMetadata?ids=
     colour="#d97706",

@@ -111,7 +111,8 @@ class LinkedInAdapter(Adapter):
                 version=str(self.settings.get("api_version") or API_VERSION),
                 timeout=self.timeout,
                 on_token=lambda changed: self.update_secrets(
-                    **carried(self.secrets, changed, credential="access_token")),
+                    **carried(self.secrets, changed, credential="access_token")
+                ),
             )
         return self._client
 
@@ -138,19 +139,29 @@ class LinkedInAdapter(Adapter):
             return
         if not is_checked(self.secrets, credential="access_token"):
             try:
-                sub = self.client.call("GET", "/v2/userinfo", permission="openid",
-                                       what="read whose the token is").json().get("sub")
+                sub = (
+                    self.client.call(
+                        "GET", "/v2/userinfo", permission="openid", what="read whose the token is"
+                    )
+                    .json()
+                    .get("sub")
+                )
             except AuthExpiredError as exc:
                 if not exc.missing_access:
                     raise
                 sub = None  # no openid scope: LinkedIn's own author check has to do
             if sub:
-                self.update_secrets(**checked(self.secrets, credential="access_token",
-                                              user_id=str(sub)))
+                self.update_secrets(
+                    **checked(self.secrets, credential="access_token", user_id=str(sub))
+                )
         user = self.secrets.get("user_id")
         if not self.is_page and user and self.author != f"urn:li:person:{user}":
-            raise mismatch_error(account=self.name, platform="LinkedIn",
-                                 stored=f"urn:li:person:{user}", named=self.author)
+            raise mismatch_error(
+                account=self.name,
+                platform="LinkedIn",
+                stored=f"urn:li:person:{user}",
+                named=self.author,
+            )
         self._identity_ok = True
 
     def publish(self, post: Outgoing) -> Published:
@@ -162,7 +173,8 @@ class LinkedInAdapter(Adapter):
             "commentary": to_little(post.text),
             "visibility": self._visibility(post.options),
             "distribution": {
-                "feedDistribution": "MAIN_FEED", "targetEntities": [],
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
                 "thirdPartyDistributionChannels": [],
             },
             "lifecycleState": "PUBLISHED",
@@ -174,7 +186,10 @@ class LinkedInAdapter(Adapter):
         elif images:
             body["content"] = {"multiImage": {"images": [self._image(*i) for i in images]}}
         response = self.client.call(
-            "POST", "/rest/posts", body=body, permission=self._permission("w"),
+            "POST",
+            "/rest/posts",
+            body=body,
+            permission=self._permission("w"),
             what="publish the post",
         )
         urn = response.headers.get("x-restli-id")
@@ -193,19 +208,26 @@ class LinkedInAdapter(Adapter):
             )
         body: dict[str, Any] = {
             # Comment text is plain (mentions go in attributes), unlike a post's commentary.
-            "actor": self.author, "object": root, "message": {"text": post.text},
+            "actor": self.author,
+            "object": root,
+            "message": {"text": post.text},
         }
         if post.media:
             body["content"] = [{"entity": {"image": self._upload(post.media[0])}}]
         response = self.client.call(
-            "POST", f"/rest/socialActions/{encode(root)}/comments", body=body,
-            permission=self._permission("w"), what="publish the thread follow-up as a comment",
+            "POST",
+            f"/rest/socialActions/{encode(root)}/comments",
+            body=body,
+            permission=self._permission("w"),
+            what="publish the thread follow-up as a comment",
         )
         urn = _comment_urn(response.json() if response.content else {})
         if not urn:
             raise TransientError("LinkedIn accepted the comment but returned no comment URN")
         return Published(
-            remote_id=urn, url=comment_url(root, urn), published_at=datetime.now(UTC),
+            remote_id=urn,
+            url=comment_url(root, urn),
+            published_at=datetime.now(UTC),
             ref={"root": root},
         )
 
@@ -230,13 +252,20 @@ class LinkedInAdapter(Adapter):
         except OSError as exc:
             raise PermanentError(f"cannot read image {media.path}: {exc.strerror}") from exc
         answer = self.client.call(
-            "POST", "/rest/images", query=[("action", "initializeUpload")],
+            "POST",
+            "/rest/images",
+            query=[("action", "initializeUpload")],
             body={"initializeUploadRequest": {"owner": self.author}},
-            permission=self._permission("w"), what=f"register image {media.path.name}",
+            permission=self._permission("w"),
+            what=f"register image {media.path.name}",
         ).json()["value"]
         self.client.call(
-            "PUT", answer["uploadUrl"], data=data, absolute=True,
-            permission=self._permission("w"), what=f"upload image {media.path.name}",
+            "PUT",
+            answer["uploadUrl"],
+            data=data,
+            absolute=True,
+            permission=self._permission("w"),
+            what=f"upload image {media.path.name}",
         )
         return str(answer["image"])
 
@@ -251,7 +280,8 @@ class LinkedInAdapter(Adapter):
                 if comment.get("actor") == self.author and same_text(said, post.text):
                     urn = _comment_urn(comment)
                     return Published(
-                        remote_id=urn, url=comment_url(root, urn),
+                        remote_id=urn,
+                        url=comment_url(root, urn),
                         published_at=_from_millis((comment.get("created") or {}).get("time")),
                         ref={"root": root},
                     )
@@ -267,10 +297,17 @@ class LinkedInAdapter(Adapter):
         """The author's posts, newest first, back to ``since``; TransientError when unsure."""
         for page in range(FIND_PAGES):
             answer = self.client.call(
-                "GET", "/rest/posts",
-                query=[("q", "author"), ("author", self.author), ("count", str(FIND_PAGE)),
-                       ("start", str(page * FIND_PAGE)), ("sortBy", "CREATED")],
-                permission=self._permission("r"), what="list the author's recent posts",
+                "GET",
+                "/rest/posts",
+                query=[
+                    ("q", "author"),
+                    ("author", self.author),
+                    ("count", str(FIND_PAGE)),
+                    ("start", str(page * FIND_PAGE)),
+                    ("sortBy", "CREATED"),
+                ],
+                permission=self._permission("r"),
+                what="list the author's recent posts",
             ).json()
             elements = answer.get("elements") or []
             for element in elements:
@@ -291,9 +328,11 @@ class LinkedInAdapter(Adapter):
         """Comments on ``urn`` (all pages up to COMMENT_MAX), newer than ``since`` when given."""
         for start in range(0, COMMENT_MAX, COMMENT_PAGE):
             answer = self.client.call(
-                "GET", f"/rest/socialActions/{encode(urn)}/comments",
+                "GET",
+                f"/rest/socialActions/{encode(urn)}/comments",
                 query=[("start", str(start)), ("count", str(COMMENT_PAGE))],
-                permission=self._permission("r"), what="read the comments on a post",
+                permission=self._permission("r"),
+                what="read the comments on a post",
             ).json()
             elements = answer.get("elements") or []
             for comment in elements:
@@ -318,14 +357,17 @@ class LinkedInAdapter(Adapter):
                 continue  # LinkedIn said nothing about it (deleted, or not ours)
             reactions = (meta or {}).get("reactionSummaries")
             comments = (meta or {}).get("commentSummary")
-            out.append(Metrics(
-                remote_id=urn,
-                likes=sum(int(r.get("count", 0)) for r in reactions.values())
-                if reactions is not None else None,
-                replies=int(comments["count"]) if comments and "count" in comments else None,
-                reposts=_int((stat or {}).get("shareCount")),
-                views=_int((stat or {}).get("impressionCount")),
-            ))
+            out.append(
+                Metrics(
+                    remote_id=urn,
+                    likes=sum(int(r.get("count", 0)) for r in reactions.values())
+                    if reactions is not None
+                    else None,
+                    replies=int(comments["count"]) if comments and "count" in comments else None,
+                    reposts=_int((stat or {}).get("shareCount")),
+                    views=_int((stat or {}).get("impressionCount")),
+                )
+            )
         return out
 
     @staticmethod
@@ -334,19 +376,23 @@ class LinkedInAdapter(Adapter):
     ) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), BATCH):
-            found.update(fetch(ids[start:start + BATCH]))
+            found.update(fetch(ids[start : start + BATCH]))
         return found
 
     def _social_metadata(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         answer = self.client.call(
-            "GET", "/rest/socialMetadata", query=[("ids", ids)],
-            permission=self._permission("r"), what="read reactions and comment counts",
+            "GET",
+            "/rest/socialMetadata",
+            query=[("ids", ids)],
+            permission=self._permission("r"),
+            what="read reactions and comment counts",
         ).json()
         return dict(answer.get("results") or {})
 
     def _share_statistics(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         query: list[tuple[str, str | Sequence[str]]] = [
-            ("q", "organizationalEntity"), ("organizationalEntity", self.author),
+            ("q", "organizationalEntity"),
+            ("organizationalEntity", self.author),
         ]
         shares = [i for i in ids if i.startswith("urn:li:share:")]
         ugc = [i for i in ids if i.startswith("urn:li:ugcPost:")]
@@ -357,8 +403,11 @@ class LinkedInAdapter(Adapter):
         if not (shares or ugc):
             return {}
         answer = self.client.call(
-            "GET", "/rest/organizationalEntityShareStatistics", query=query,
-            permission="r_organization_social", what="read the page's share statistics",
+            "GET",
+            "/rest/organizationalEntityShareStatistics",
+            query=query,
+            permission="r_organization_social",
+            what="read the page's share statistics",
         ).json()
         return {
             element.get("share") or element.get("ugcPost"): element.get("totalShareStatistics", {})
@@ -377,16 +426,18 @@ class LinkedInAdapter(Adapter):
                 if comment_urn in own:
                     continue
                 created = _from_millis((comment.get("created") or {}).get("time"))
-                found.append(Interaction(
-                    remote_id=comment_urn,
-                    kind="reply",
-                    author=str(comment.get("actor", "")),
-                    text=str((comment.get("message") or {}).get("text", "")),
-                    url=comment_url(urn, comment_urn),
-                    created_at=created or datetime.now(UTC),
-                    in_reply_to=comment.get("parentComment") or urn,
-                    by_self=comment.get("actor") == self.author,
-                ))
+                found.append(
+                    Interaction(
+                        remote_id=comment_urn,
+                        kind="reply",
+                        author=str(comment.get("actor", "")),
+                        text=str((comment.get("message") or {}).get("text", "")),
+                        url=comment_url(urn, comment_urn),
+                        created_at=created or datetime.now(UTC),
+                        in_reply_to=comment.get("parentComment") or urn,
+                        by_self=comment.get("actor") == self.author,
+                    )
+                )
         return found
 
 

@@ -148,7 +148,8 @@ class LinkedInClient:
             secrets.get("refresh_token") and self._client_id and self._client_secret
         )
         token: dict[str, Any] = {
-            "access_token": secrets.get("access_token", ""), "token_type": "Bearer",
+            "access_token": secrets.get("access_token", ""),
+            "token_type": "Bearer",
         }
         expires_at = parse_expiry(secrets.get("expires_at"))
         if expires_at is not None:
@@ -162,7 +163,8 @@ class LinkedInClient:
             # LinkedIn wants the app's credentials in the refresh request's body.
             auto_refresh_kwargs=(
                 {"client_id": self._client_id, "client_secret": self._client_secret}
-                if self._refreshable else {}
+                if self._refreshable
+                else {}
             ),
             token_updater=self._store,
         )
@@ -230,8 +232,10 @@ class LinkedInClient:
         self._store(token)
 
     def _refresh_refused(self, exc: OAuth2Error, *, what: str) -> AuthExpiredError:
-        return AuthExpiredError(f"LinkedIn refused to refresh the access token while trying to"
-                                f" {what} ({exc.error}); {self.relogin}")
+        return AuthExpiredError(
+            f"LinkedIn refused to refresh the access token while trying to"
+            f" {what} ({exc.error}); {self.relogin}"
+        )
 
     def _store(self, token: Mapping[str, Any]) -> None:
         secrets = token_secrets(token)
@@ -282,5 +286,12 @@ class LinkedInClient:
             )
         # LinkedIn sends no reset header: its app and member limits are per UTC day.
         daily = None if response.headers.get("Retry-After") else _next_midnight_utc()
-        return error_for(platform="LinkedIn", status=status, action=what, relogin=self.relogin,
-                         headers=response.headers, reason=reason, rate_reset=daily)
+        return error_for(
+            platform="LinkedIn",
+            status=status,
+            action=what,
+            relogin=self.relogin,
+            headers=response.headers,
+            reason=reason,
+            rate_reset=daily,
+        )

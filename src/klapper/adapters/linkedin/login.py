@@ -52,7 +52,9 @@ def login(
     try:
         with RedirectListener(port=port) as listener:
             session = OAuth2Session(
-                client_id, redirect_uri=listener.redirect_uri, scope=list(scopes),
+                client_id,
+                redirect_uri=listener.redirect_uri,
+                scope=list(scopes),
                 state=listener.state,
             )
             session.register_compliance_hook("access_token_response", _space_separated_scope)
@@ -65,12 +67,12 @@ def login(
     except RedirectError as exc:
         raise LoginError(str(exc)) from exc
     _check_granted(token, scopes)
-    credentials = {"client_id": client_id, "client_secret": client_secret,
-                   **token_secrets(token)}
+    credentials = {"client_id": client_id, "client_secret": client_secret, **token_secrets(token)}
     person = _person_urn(session, api_base)
     # Whose the token is (for a page: the admin who logged in), see adapters.identity.
-    credentials.update(checked(credentials, credential="access_token",
-                               user_id=person.rsplit(":", 1)[1]))
+    credentials.update(
+        checked(credentials, credential="access_token", user_id=person.rsplit(":", 1)[1])
+    )
     if not (account.author or "").startswith("urn:li:organization:"):
         credentials["author"] = person
         if account.author and account.author != person:
@@ -82,8 +84,11 @@ def login(
         elif not account.author:
             ui.show(f"Add `author: {person}` to account {name!r} in klapper.yaml.")
     days = int(token.get("expires_in", 0)) // 86400
-    renew = "refreshed automatically" if token.get("refresh_token") else (
-        "run `klapper login` again before then; `klapper status` warns 7 days ahead")
+    renew = (
+        "refreshed automatically"
+        if token.get("refresh_token")
+        else ("run `klapper login` again before then; `klapper status` warns 7 days ahead")
+    )
     ui.show(f"Logged in to LinkedIn; the token lasts {days} days ({renew}).")
     return credentials
 
@@ -95,14 +100,16 @@ def _app_credentials(existing: Mapping[str, str], ui: LoginUI, *, port: int) -> 
         return client_id, client_secret
     ui.show(
         "klapper needs your LinkedIn app (https://www.linkedin.com/developers/apps) with the"
-        " products \"Sign In with LinkedIn using OpenID Connect\" and \"Share on LinkedIn\", and"
+        ' products "Sign In with LinkedIn using OpenID Connect" and "Share on LinkedIn", and'
         f" the redirect URL http://127.0.0.1:{port or DEFAULT_PORT}{DEFAULT_PATH}."
     )
     client_id = ui.prompt("LinkedIn app Client ID").strip()
     client_secret = ui.prompt("LinkedIn app Client Secret", secret=True).strip()
     if not (client_id and client_secret):
-        raise LoginError("both the client id and the client secret of the LinkedIn app are"
-                         " needed; find them on the app's Auth tab")
+        raise LoginError(
+            "both the client id and the client secret of the LinkedIn app are"
+            " needed; find them on the app's Auth tab"
+        )
     return client_id, client_secret
 
 
@@ -123,10 +130,15 @@ def _exchange(
 ) -> dict[str, Any]:
     try:
         # LinkedIn wants the app's credentials in the form body, not as Basic auth.
-        return dict(session.fetch_token(
-            oauth_base.rstrip("/") + TOKEN_PATH, code=code, client_secret=client_secret,
-            include_client_id=True, timeout=30,
-        ))
+        return dict(
+            session.fetch_token(
+                oauth_base.rstrip("/") + TOKEN_PATH,
+                code=code,
+                client_secret=client_secret,
+                include_client_id=True,
+                timeout=30,
+            )
+        )
     except Warning as changed:  # oauthlib: granted scopes differ from the requested ones
         return dict(getattr(changed, "token", {}) or {})
     except OAuth2Error as exc:
@@ -135,8 +147,10 @@ def _exchange(
             " check the app's client secret and redirect URL, then log in again"
         ) from exc
     except requests.RequestException as exc:
-        raise LoginError(f"cannot reach LinkedIn to finish the login ({type(exc).__name__});"
-                         " check the connection and try again") from exc
+        raise LoginError(
+            f"cannot reach LinkedIn to finish the login ({type(exc).__name__});"
+            " check the connection and try again"
+        ) from exc
 
 
 def _check_granted(token: Mapping[str, Any], wanted: tuple[str, ...]) -> None:
@@ -156,11 +170,12 @@ def _person_urn(session: OAuth2Session, api_base: str) -> str:
     try:
         answer = session.get(api_base.rstrip("/") + "/v2/userinfo", timeout=30)
     except requests.RequestException as exc:
-        raise LoginError(f"cannot read your LinkedIn member id ({type(exc).__name__});"
-                         " log in again") from exc
+        raise LoginError(
+            f"cannot read your LinkedIn member id ({type(exc).__name__}); log in again"
+        ) from exc
     if answer.status_code != 200 or "sub" not in answer.json():
         raise LoginError(
             f"LinkedIn did not tell who logged in (HTTP {answer.status_code}); the app needs"
-            " the product \"Sign In with LinkedIn using OpenID Connect\""
+            ' the product "Sign In with LinkedIn using OpenID Connect"'
         )
     return f"urn:li:person:{answer.json()['sub']}"

@@ -29,4 +29,3 @@ def to_little(text: str) -> str:
 def from_little(commentary: str) -> str:
     """The text a reader sees for ``commentary``: templates resolved, escapes removed."""
     return _ESCAPE.sub(r"\1", _TEMPLATE.sub(r"\1\2", commentary))
-

@@ -19,7 +19,9 @@ class MastodonSettings(AccountSettings):
     """A Mastodon account in klapper.yaml."""
 
     platform: Literal["mastodon"] = Field(description="Mastodon or a server speaking its API.")
-    instance: str | None = Field(None, description="The instance URL, e.g. https://mastodon.social.")
+    instance: str | None = Field(
+        None, description="The instance URL, e.g. https://mastodon.social."
+    )
     handle: str | None = Field(None, description="The account's handle (for messages).")
     visibility: str | None = Field(
         None, description="Default visibility: public, unlisted, private or direct."
@@ -29,9 +31,13 @@ class MastodonSettings(AccountSettings):
 # docs.joinmastodon.org: 500 chars by default (instances may differ: /api/v2/instance),
 # 4 attachments, images up to 16 MB, descriptions up to 1500 chars.
 RULES = Rules(
-    counting="mastodon", text_limit=500, max_media=4,
+    counting="mastodon",
+    text_limit=500,
+    max_media=4,
     media_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),
-    max_media_bytes=16 * 1024 * 1024, alt_limit=1500, counts_cw=True,
+    max_media_bytes=16 * 1024 * 1024,
+    alt_limit=1500,
+    counts_cw=True,
 )
 
 PLATFORM = Platform(

@@ -83,7 +83,9 @@ class MastodonAdapter(Adapter):
     @property
     def instance_url(self) -> str:
         """The instance's base URL, from ``instance`` or else the domain of ``handle``."""
-        url = instance_url(instance=self.settings.get("instance"), handle=self.settings.get("handle"))
+        url = instance_url(
+            instance=self.settings.get("instance"), handle=self.settings.get("handle")
+        )
         if url is None:
             raise PermanentError(
                 f"account {self.name!r} has no instance; add `instance: https://your.server`"
@@ -114,9 +116,13 @@ class MastodonAdapter(Adapter):
             # The version as last read (publish reads it when stale); reading reactions
             # never asks the instance for it.
             version = (self._cache.load() or {}).get("version")
-            self._client = make_client(base=self.instance_url, version=version,
-                                       session=self._http(), timeout=self.timeout,
-                                       access_token=token)
+            self._client = make_client(
+                base=self.instance_url,
+                version=version,
+                session=self._http(),
+                timeout=self.timeout,
+                access_token=token,
+            )
         return self._client
 
     def requests_sent(self) -> int:
@@ -140,8 +146,13 @@ class MastodonAdapter(Adapter):
             raise error from exc
 
     def _translate(self, exc: MastodonError | ValueError, what: str) -> AdapterError:
-        return translate(exc, host=self.instance_url.split("://", 1)[-1], account=self.name,
-                         action=what, session=self._http())
+        return translate(
+            exc,
+            host=self.instance_url.split("://", 1)[-1],
+            account=self.name,
+            action=what,
+            session=self._http(),
+        )
 
     # --- limits ------------------------------------------------------------------------------
 
@@ -159,14 +170,24 @@ class MastodonAdapter(Adapter):
     def _instance_info(self) -> dict[str, Any]:
         host = self.instance_url.split("://", 1)[-1]
         try:
-            return read_instance(session=self._http(), base=self.instance_url,
-                                 token=self.secrets.get("access_token"), timeout=self.timeout)
+            return read_instance(
+                session=self._http(),
+                base=self.instance_url,
+                token=self.secrets.get("access_token"),
+                timeout=self.timeout,
+            )
         except requests.RequestException as exc:
             raise TransientError(f"{host} did not answer ({type(exc).__name__})") from exc
         except RefusedError as exc:
             said = redact(exc.said, secret_values(self.secrets))
-            raise refusal(status=exc.status, said=said, host=host, account=self.name,
-                          action="read the instance's limits", headers=exc.headers) from exc
+            raise refusal(
+                status=exc.status,
+                said=said,
+                host=host,
+                account=self.name,
+                action="read the instance's limits",
+                headers=exc.headers,
+            ) from exc
 
     def effective_rules(self) -> Rules:
         """The instance's own limits once known (account ``text_limit`` still wins)."""
@@ -186,17 +207,28 @@ class MastodonAdapter(Adapter):
         known = is_checked(self.secrets, credential="access_token")
         stored = f"@{self.secrets.get('acct')} on {self.secrets.get('instance')}"
         if known and self.secrets.get("instance", self.instance_url) != self.instance_url:
-            raise mismatch_error(account=self.name, platform="Mastodon", stored=stored,
-                                 named=self.instance_url)  # before the token goes anywhere
+            raise mismatch_error(
+                account=self.name, platform="Mastodon", stored=stored, named=self.instance_url
+            )  # before the token goes anywhere
         if not (known and self.secrets.get("account_id")):
             me = self._account()  # one verify_credentials call, then recorded
-            self.update_secrets(**checked(
-                self.secrets, credential="access_token", instance=self.instance_url,
-                account_id=str(me["id"]), acct=str(me["acct"])))
+            self.update_secrets(
+                **checked(
+                    self.secrets,
+                    credential="access_token",
+                    instance=self.instance_url,
+                    account_id=str(me["id"]),
+                    acct=str(me["acct"]),
+                )
+            )
         named = str(self.settings.get("handle") or "").lstrip("@").split("@")[0]
         if named and not same_name(named, self.secrets.get("acct")):
-            raise mismatch_error(account=self.name, platform="Mastodon", named=f"@{named}",
-                                 stored=f"@{self.secrets.get('acct')} on {self.instance_url}")
+            raise mismatch_error(
+                account=self.name,
+                platform="Mastodon",
+                named=f"@{named}",
+                stored=f"@{self.secrets.get('acct')} on {self.instance_url}",
+            )
 
     def publish(self, post: Outgoing) -> Published:
         self.check_identity()  # first: no request before it knows whose token this is
@@ -210,7 +242,9 @@ class MastodonAdapter(Adapter):
         options = post.options
         visibility = options.get("visibility") or self.settings.get("visibility")
         status = self._call(
-            "publish the post", client.status_post, post.text,
+            "publish the post",
+            client.status_post,
+            post.text,
             in_reply_to_id=post.reply_to.parent.remote_id if post.reply_to else None,
             media_ids=media_ids or None,
             spoiler_text=options.get("cw") or None,
@@ -230,9 +264,14 @@ class MastodonAdapter(Adapter):
         except OSError as exc:
             raise PermanentError(f"cannot read the image {item.path}: {exc.strerror}") from exc
         with handle:
-            media = self._call(f"upload {item.path.name}", client.media_post, handle,
-                               mime_type=mime, file_name=item.path.name,
-                               description=item.alt or None)
+            media = self._call(
+                f"upload {item.path.name}",
+                client.media_post,
+                handle,
+                mime_type=mime,
+                file_name=item.path.name,
+                description=item.alt or None,
+            )
         pause = 0.05
         while media.get("url") is None:  # v2 uploads are processed asynchronously
             left = deadline - time.monotonic()
@@ -264,8 +303,9 @@ class MastodonAdapter(Adapter):
                     continue
                 if parent and str(status.get("in_reply_to_id")) != parent:
                     continue
-                if same_text(html_to_text(status.get("content") or ""), post.text,
-                             shown_as=local_mentions):
+                if same_text(
+                    html_to_text(status.get("content") or ""), post.text, shown_as=local_mentions
+                ):
                     return _published(status)
             if not page or (since and _created(page[-1]) < since):
                 return None  # read back past the due time (or to the first post): absent
@@ -282,8 +322,16 @@ class MastodonAdapter(Adapter):
         me = self._account()["id"]
         max_id = None
         for _ in range(pages):
-            page = list(self._call("read the account's statuses", client.account_statuses, me,
-                                   limit=PAGE_SIZE, max_id=max_id, exclude_reblogs=True))
+            page = list(
+                self._call(
+                    "read the account's statuses",
+                    client.account_statuses,
+                    me,
+                    limit=PAGE_SIZE,
+                    max_id=max_id,
+                    exclude_reblogs=True,
+                )
+            )
             yield page
             if not page:
                 return
@@ -309,15 +357,18 @@ class MastodonAdapter(Adapter):
         if ids and self._has_batch_lookup():
             try:
                 for start in range(0, len(ids), BATCH_SIZE):
-                    statuses += self._call("read reactions", api.statuses,
-                                           ids[start:start + BATCH_SIZE])
+                    statuses += self._call(
+                        "read reactions", api.statuses, ids[start : start + BATCH_SIZE]
+                    )
             except NotFoundError as exc:
                 if statuses:
                     raise
                 self._cache.note(batch_lookup=False)
                 raise TransientError(
                     f"{self.instance_url.split('://', 1)[-1]} has no batch lookup ({exc});"
-                    " reading one post per request from now on", retry_after=0) from exc
+                    " reading one post per request from now on",
+                    retry_after=0,
+                ) from exc
             return [_metrics(s) for s in statuses]
         for remote_id in ids:
             try:
@@ -345,11 +396,17 @@ class MastodonAdapter(Adapter):
         found: list[Interaction] = []
         max_id = None
         for _ in range(INBOX_PAGES):
-            page = list(self._call("read mentions", client.notifications, types=["mention"],
-                                   limit=PAGE_SIZE, max_id=max_id))
+            page = list(
+                self._call(
+                    "read mentions",
+                    client.notifications,
+                    types=["mention"],
+                    limit=PAGE_SIZE,
+                    max_id=max_id,
+                )
+            )
             for note in page:
-                if note.get("type") == "mention" and note.get("status") \
-                        and _created(note) >= since:
+                if note.get("type") == "mention" and note.get("status") and _created(note) >= since:
                     found.append(_interaction(note["status"], own=own, me=me))
             if not page or _created(page[-1]) < since:
                 break
@@ -393,15 +450,21 @@ def _created(item: dict[str, Any]) -> datetime:
 
 
 def _published(status: dict[str, Any]) -> Published:
-    return Published(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"),
-                     published_at=_created(status))
+    return Published(
+        remote_id=str(status["id"]),
+        url=status.get("url") or status.get("uri"),
+        published_at=_created(status),
+    )
 
 
 def _metrics(status: dict[str, Any]) -> Metrics:
     return Metrics(
-        remote_id=str(status["id"]), likes=status.get("favourites_count"),
-        reposts=status.get("reblogs_count"), replies=status.get("replies_count"),
-        quotes=status.get("quotes_count"), views=None,  # Mastodon counts no views
+        remote_id=str(status["id"]),
+        likes=status.get("favourites_count"),
+        reposts=status.get("reblogs_count"),
+        replies=status.get("replies_count"),
+        quotes=status.get("quotes_count"),
+        views=None,  # Mastodon counts no views
     )
 
 
@@ -413,8 +476,10 @@ def _interaction(status: dict[str, Any], *, own: set[str], me: str) -> Interacti
     return Interaction(
         remote_id=str(status["id"]),
         kind="reply" if answers else "mention",
-        author=f"@{author.get('acct', '')}", text=html_to_text(status.get("content") or ""),
-        url=status.get("url") or status.get("uri"), created_at=_created(status),
+        author=f"@{author.get('acct', '')}",
+        text=html_to_text(status.get("content") or ""),
+        url=status.get("url") or status.get("uri"),
+        created_at=_created(status),
         in_reply_to=str(parent) if parent is not None else None,
         by_self=by_self,
     )

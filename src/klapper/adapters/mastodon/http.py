@@ -28,8 +28,18 @@ from mastodon.errors import (
 from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
 from klapper.adapters.http_errors import error_for, reason_of, token_refused
 
-__all__ = ["CountingSession", "NotFoundError", "RefusedError", "api_version", "make_client",
-           "rate_reset", "read_instance", "refusal", "said", "translate"]
+__all__ = [
+    "CountingSession",
+    "NotFoundError",
+    "RefusedError",
+    "api_version",
+    "make_client",
+    "rate_reset",
+    "read_instance",
+    "refusal",
+    "said",
+    "translate",
+]
 
 #: what Mastodon.py is told when the server names no Mastodon version (Takahē says
 #: "takahe/0.11.0", GoToSocial "0.17.3"): every server in use speaks the v2 media upload
@@ -79,24 +89,41 @@ def api_version(version: str | None) -> str:
     return f"{match[1]}.{match[2]}.{match[3] or 0}"
 
 
-def make_client(*, base: str, version: str | None, timeout: float,
-                session: requests.Session | None = None, access_token: str | None = None,
-                client_id: str | None = None, client_secret: str | None = None) -> Mastodon:
+def make_client(
+    *,
+    base: str,
+    version: str | None,
+    timeout: float,
+    session: requests.Session | None = None,
+    access_token: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> Mastodon:
     """A Mastodon.py client that never detects the server's version itself (see above)."""
     known = api_version(version)
-    api = Mastodon(api_base_url=base, request_timeout=timeout, session=session,
-                   access_token=access_token, client_id=client_id, client_secret=client_secret,
-                   # "throw": the default ("wait") sleeps inside the call until the limit resets.
-                   ratelimit_method="throw", user_agent="klapper",
-                   version_check_mode="none", mastodon_version=known)
+    api = Mastodon(
+        api_base_url=base,
+        request_timeout=timeout,
+        session=session,
+        access_token=access_token,
+        client_id=client_id,
+        client_secret=client_secret,
+        # "throw": the default ("wait") sleeps inside the call until the limit resets.
+        ratelimit_method="throw",
+        user_agent="klapper",
+        version_check_mode="none",
+        mastodon_version=known,
+    )
     # With checks off Mastodon.py keeps 1.0.0 for its own choices (v1 or v2 media upload).
     api.mastodon_major, api.mastodon_minor, api.mastodon_patch = (
-        int(part) for part in known.split("."))
+        int(part) for part in known.split(".")
+    )
     return api
 
 
-def read_instance(*, session: requests.Session, base: str, token: str | None,
-                  timeout: float) -> dict[str, Any]:
+def read_instance(
+    *, session: requests.Session, base: str, token: str | None, timeout: float
+) -> dict[str, Any]:
     """The instance's own description: /api/v2/instance, else (before 4.0) /api/v1/instance.
 
     Raises ``RefusedError`` for an error answer and ``requests.RequestException`` for no answer.
@@ -117,14 +144,26 @@ def read_instance(*, session: requests.Session, base: str, token: str | None,
     return body
 
 
-def translate(exc: MastodonError | ValueError, *, host: str, account: str, action: str,
-              session: CountingSession) -> AdapterError:
+def translate(
+    exc: MastodonError | ValueError,
+    *,
+    host: str,
+    account: str,
+    action: str,
+    session: CountingSession,
+) -> AdapterError:
     """klapper's error for one of Mastodon.py's; ``session`` holds the error answer's words and
     headers (the 429's own say until when)."""
     words, headers = session.refusal, session.refused_headers
     if isinstance(exc, MastodonRatelimitError):
-        return refusal(status=429, said=words or "Too many requests", host=host, account=account,
-                       action=action, headers=headers)
+        return refusal(
+            status=429,
+            said=words or "Too many requests",
+            host=host,
+            account=account,
+            action=action,
+            headers=headers,
+        )
     if isinstance(exc, MastodonNetworkError):
         cause = type(exc.__context__).__name__ if exc.__context__ else "no answer"
         return TransientError(f"{host} did not answer ({cause})")
@@ -132,10 +171,19 @@ def translate(exc: MastodonError | ValueError, *, host: str, account: str, actio
         # args: message, status, reason phrase, the JSON "error" (None when not JSON)
         args = exc.args
         status = args[1] if len(args) > 1 and isinstance(args[1], int) else None
-        words = (args[3] if len(args) > 3 and args[3] else None) or words \
+        words = (
+            (args[3] if len(args) > 3 and args[3] else None)
+            or words
             or (args[2] if len(args) > 2 else "")
-        return refusal(status=status, said=str(words), host=host, account=account,
-                       action=action, headers=headers)
+        )
+        return refusal(
+            status=status,
+            said=str(words),
+            host=host,
+            account=account,
+            action=action,
+            headers=headers,
+        )
     return PermanentError(f"{host}: the post was refused before sending: {exc}")
 
 
@@ -144,8 +192,15 @@ def said(answer: requests.Response) -> str:
     return reason_of(answer.content or answer.reason, status=answer.status_code)
 
 
-def refusal(*, status: int | None, said: str, host: str, account: str, action: str,
-            headers: Mapping[str, str] | None = None) -> AdapterError:
+def refusal(
+    *,
+    status: int | None,
+    said: str,
+    host: str,
+    account: str,
+    action: str,
+    headers: Mapping[str, str] | None = None,
+) -> AdapterError:
     """klapper's error for an error answer (``said``: the server's words, or the reason)."""
     if status is None:
         return TransientError(f"{host} gave an answer that is not JSON to {action}")
@@ -155,16 +210,26 @@ def refusal(*, status: int | None, said: str, host: str, account: str, action: s
     if status in (404, 405):  # 405: a server without this endpoint (e.g. batch lookup)
         return NotFoundError(f"{host}: not found (HTTP {status}: {said})")
     # 422 from Mastodon, 400 from GoToSocial and Takahē: the post itself is refused.
-    return error_for(platform=host, status=status, action=action, relogin=relogin,
-                     headers=headers, reason=said, rate_reset=rate_reset(headers or {}))
+    return error_for(
+        platform=host,
+        status=status,
+        action=action,
+        relogin=relogin,
+        headers=headers,
+        reason=said,
+        rate_reset=rate_reset(headers or {}),
+    )
 
 
 def rate_reset(headers: Mapping[str, str]) -> datetime | None:
     """When Mastodon's limit resets: ``X-RateLimit-Reset`` (ISO 8601; some servers: epoch)."""
     value = {key.lower(): text for key, text in headers.items()}.get("x-ratelimit-reset", "")
     try:
-        when = (datetime.fromtimestamp(int(value), UTC) if value.isdigit()
-                else datetime.fromisoformat(value.replace("Z", "+00:00")))
+        when = (
+            datetime.fromtimestamp(int(value), UTC)
+            if value.isdigit()
+            else datetime.fromisoformat(value.replace("Z", "+00:00"))
+        )
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -56,7 +56,8 @@ def rules_from_limits(base: Rules, limits: dict[str, Any] | None) -> Rules:
     if not limits:
         return base
     changes: dict[str, Any] = {
-        key: int(limits[key]) for key in ("text_limit", "max_media", "max_media_bytes", "alt_limit")
+        key: int(limits[key])
+        for key in ("text_limit", "max_media", "max_media_bytes", "alt_limit")
         if isinstance(limits.get(key), int) and limits[key] > 0
     }
     if limits.get("media_types"):

@@ -45,13 +45,20 @@ def login(
     loopback = _is_loopback(base)  # plain http only for a server on this machine (tests)
     client_id, client_secret = _register(base)
     hidden = [client_secret]
-    api = make_client(base=base, version=_version(base), timeout=TIMEOUT, client_id=client_id,
-                      client_secret=client_secret)
+    api = make_client(
+        base=base,
+        version=_version(base),
+        timeout=TIMEOUT,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
     try:
-        url = api.auth_request_url(redirect_uris=OOB, scopes=SCOPES, force_login=True,
-                                   allow_http=loopback)
-        ui.show(f"Open this address, log in as the account for {name!r} and allow klapper:\n"
-                f"  {url}")
+        url = api.auth_request_url(
+            redirect_uris=OOB, scopes=SCOPES, force_login=True, allow_http=loopback
+        )
+        ui.show(
+            f"Open this address, log in as the account for {name!r} and allow klapper:\n  {url}"
+        )
         ui.open_url(url)
         code = ui.prompt("Paste the authorization code the instance shows", secret=True)
         if not code:
@@ -70,15 +77,24 @@ def login(
     ui.show(f"Logged in as @{me['acct']} on {_host(base)}.")
     credentials = {"client_id": client_id, "client_secret": client_secret, "access_token": token}
     # Whose the token is, so it is never used for another account (adapters.identity).
-    return {**credentials, **checked(credentials, credential="access_token", instance=base,
-                                     account_id=str(me["id"]), acct=str(me["acct"]))}
+    return {
+        **credentials,
+        **checked(
+            credentials,
+            credential="access_token",
+            instance=base,
+            account_id=str(me["id"]),
+            acct=str(me["acct"]),
+        ),
+    }
 
 
 def _register(base: str) -> tuple[str, str]:
     """Register klapper as an application on the instance (a fresh one for every login)."""
     try:
         answer = requests.post(
-            f"{base}/api/v1/apps", timeout=TIMEOUT,
+            f"{base}/api/v1/apps",
+            timeout=TIMEOUT,
             data={"client_name": APP_NAME, "redirect_uris": OOB, "scopes": " ".join(SCOPES)},
         )
     except requests.RequestException as exc:
@@ -103,8 +119,15 @@ def _version(base: str) -> str | None:
     """The instance's version (klapper's own read: Mastodon.py's recurses on some servers)."""
     with requests.Session() as session:
         try:
-            return str(read_instance(session=session, base=base, token=None,
-                                     timeout=TIMEOUT).get("version") or "") or None
+            return (
+                str(
+                    read_instance(session=session, base=base, token=None, timeout=TIMEOUT).get(
+                        "version"
+                    )
+                    or ""
+                )
+                or None
+            )
         except (requests.RequestException, RefusedError):
             return None  # the login itself will say what is wrong
 

@@ -73,8 +73,7 @@ class GraphClient:
                 headers={"Authorization": f"Bearer {self.token}"},
             )
         except requests.RequestException as exc:
-            raise no_answer(exc, platform=self.platform, action=what,
-                            timeout=self.timeout) from exc
+            raise no_answer(exc, platform=self.platform, action=what, timeout=self.timeout) from exc
         if response.status_code >= 400:
             raise graph_error(
                 platform=self.platform,

@@ -27,9 +27,12 @@ class XSettings(AccountSettings):
 
 # twitter-text v3 weighted length 280; 4 images of up to 5 MB; alt text up to 1000 chars.
 RULES = Rules(
-    counting="x-weighted", text_limit=280, max_media=4,
+    counting="x-weighted",
+    text_limit=280,
+    max_media=4,
     media_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"}),
-    max_media_bytes=5 * 1024 * 1024, alt_limit=1000,
+    max_media_bytes=5 * 1024 * 1024,
+    alt_limit=1000,
 )
 
 PLATFORM = Platform(

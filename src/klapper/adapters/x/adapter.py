@@ -84,8 +84,11 @@ class XAdapter(Adapter):
         self._query_limit = int(self.settings.get("query_limit") or 512)
         self._session = XSession(timeout=self.timeout)
         self._auth = XAuth(
-            account=self.name, secrets=self.secrets, on_refresh=self._keep_token,
-            timeout=self.timeout, api_base=self.api_base,
+            account=self.name,
+            secrets=self.secrets,
+            on_refresh=self._keep_token,
+            timeout=self.timeout,
+            api_base=self.api_base,
         )
         self._tweepy: tweepy.Client | None = None
         self._me: Mapping[str, Any] | None = None
@@ -133,21 +136,27 @@ class XAdapter(Adapter):
         token = self.secrets.get("access_token")
         try:
             # requests-oauthlib refreshes only by the clock; X may revoke a token earlier.
-            return renew_once(fn, renew=lambda: self._refresh(failed_token=token),
-                              refused=_unauthorized)
+            return renew_once(
+                fn, renew=lambda: self._refresh(failed_token=token), refused=_unauthorized
+            )
         except AdapterError:
             raise
         except Exception as exc:
-            raise error_from_exception(exc, action=action, account=self.name,
-                                       timeout=self.timeout) from exc
+            raise error_from_exception(
+                exc, action=action, account=self.name, timeout=self.timeout
+            ) from exc
 
     def _request(self, method: str, path: str, *, action: str, **kwargs: Any) -> dict[str, Any]:
         """One of klapper's own calls to ``api_base`` (media upload), JSON body back."""
+
         def send() -> dict[str, Any]:
-            response = check(self._session.request(
-                method, self.api_base + path, auth=self._auth.requests_auth(), **kwargs
-            ))
+            response = check(
+                self._session.request(
+                    method, self.api_base + path, auth=self._auth.requests_auth(), **kwargs
+                )
+            )
             return response.json() if response.content else {}
+
         return self._call(action, send)
 
     def _tweepy_call(self, action: str, method: str, *args: Any, **params: Any) -> dict[str, Any]:
@@ -173,18 +182,25 @@ class XAdapter(Adapter):
         if self._identity_ok:
             return
         stored = is_checked(self.secrets, credential="access_token") and bool(
-            self.secrets.get("user_id"))
+            self.secrets.get("user_id")
+        )
         named = str(self.settings.get("handle") or "").lstrip("@")
         if not stored or (named and not same_name(named, self.secrets.get("username"))):
             self._me = None
             me = self.whoami()
-            self.update_secrets(**checked(
-                self.secrets, credential="access_token", user_id=str(me["id"]),
-                username=str(me["username"]),
-            ))
+            self.update_secrets(
+                **checked(
+                    self.secrets,
+                    credential="access_token",
+                    user_id=str(me["id"]),
+                    username=str(me["username"]),
+                )
+            )
         if named and not same_name(named, self.secrets.get("username")):
             raise mismatch_error(
-                account=self.name, platform="X", named=f"@{named}",
+                account=self.name,
+                platform="X",
+                named=f"@{named}",
                 stored=f"@{self.secrets.get('username')} (user id {self.secrets.get('user_id')})",
             )
         self._identity_ok = True
@@ -210,7 +226,8 @@ class XAdapter(Adapter):
         ]
         handle = self._handle()  # before posting: nothing may fail once the post is out
         answer = self._tweepy_call(
-            "post", "create_tweet",
+            "post",
+            "create_tweet",
             text=post.text,
             media_ids=media_ids or None,
             in_reply_to_tweet_id=post.reply_to.parent.remote_id if post.reply_to else None,
@@ -228,9 +245,14 @@ class XAdapter(Adapter):
         start = min(find_since(post.due) or now - timedelta(days=1), now - timedelta(seconds=1))
         parent = post.reply_to.parent.remote_id if post.reply_to else None
         matches = [
-            tweet for tweet, _ in self._pages(
-                "read the account's recent posts", "get_users_tweets", me["id"],
-                token_param="pagination_token", start_time=start, tweet_fields=_TWEET_FIELDS,
+            tweet
+            for tweet, _ in self._pages(
+                "read the account's recent posts",
+                "get_users_tweets",
+                me["id"],
+                token_param="pagination_token",
+                start_time=start,
+                tweet_fields=_TWEET_FIELDS,
             )
             if same_text(tweet["text"], post.text, shown_as=shown_by_x)
             and _replied_to(tweet) == parent
@@ -240,14 +262,15 @@ class XAdapter(Adapter):
         due = post.due or now
         best = min(matches, key=lambda t: abs((_created(t) - due).total_seconds()))
         return Published(
-            remote_id=str(best["id"]), url=self._url(str(me["username"]), str(best["id"])),
+            remote_id=str(best["id"]),
+            url=self._url(str(me["username"]), str(best["id"])),
             published_at=_created(best),
         )
 
     def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
         found: list[Metrics] = []
         for start in range(0, len(remote_ids), LOOKUP_BATCH):
-            batch = [str(i) for i in remote_ids[start:start + LOOKUP_BATCH]]
+            batch = [str(i) for i in remote_ids[start : start + LOOKUP_BATCH]]
             found.extend(_metrics(tweet) for tweet in self._lookup(batch))
         return found
 
@@ -271,15 +294,25 @@ class XAdapter(Adapter):
         found: dict[str, Interaction] = {}
         for query in self._conversation_queries(sorted(own)):
             for tweet, users in self._pages(
-                "search replies", "search_recent_tweets", query, token_param="next_token",
-                start_time=search_start, tweet_fields=_TWEET_FIELDS, expansions=["author_id"],
+                "search replies",
+                "search_recent_tweets",
+                query,
+                token_param="next_token",
+                start_time=search_start,
+                tweet_fields=_TWEET_FIELDS,
+                expansions=["author_id"],
                 user_fields=["username"],
             ):
                 if str(tweet["id"]) not in own:
                     found[str(tweet["id"])] = _interaction(tweet, users, kind="reply", me=me)
         for tweet, users in self._pages(
-            "read mentions", "get_users_mentions", me["id"], token_param="pagination_token",
-            start_time=since, tweet_fields=_TWEET_FIELDS, expansions=["author_id"],
+            "read mentions",
+            "get_users_mentions",
+            me["id"],
+            token_param="pagination_token",
+            start_time=since,
+            tweet_fields=_TWEET_FIELDS,
+            expansions=["author_id"],
             user_fields=["username"],
         ):
             key = str(tweet["id"])
@@ -362,8 +395,11 @@ def _metrics(tweet: Mapping[str, Any]) -> Metrics:
 
 
 def _interaction(
-    tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]],
-    *, kind: Literal["reply", "mention"], me: Mapping[str, Any],
+    tweet: Mapping[str, Any],
+    users: Mapping[str, Mapping[str, Any]],
+    *,
+    kind: Literal["reply", "mention"],
+    me: Mapping[str, Any],
 ) -> Interaction:
     author_id = str(tweet.get("author_id") or "")
     author = str(users.get(author_id, {}).get("username") or author_id)
@@ -377,4 +413,3 @@ def _interaction(
         in_reply_to=_replied_to(tweet),
         by_self=author_id == str(me["id"]),
     )
-

@@ -106,11 +106,13 @@ class XAuth:
                 consumer_secret=self.secrets["consumer_secret"],
                 access_token=self.secrets["access_token"],
                 access_token_secret=self.secrets["access_token_secret"],
-                return_type=dict, wait_on_rate_limit=False,
+                return_type=dict,
+                wait_on_rate_limit=False,
             )
         else:
             client = tweepy.Client(
-                bearer_token=self.secrets["access_token"], return_type=dict,
+                bearer_token=self.secrets["access_token"],
+                return_type=dict,
                 wait_on_rate_limit=False,
             )
         client.session = session
@@ -120,8 +122,10 @@ class XAuth:
         """Auth for klapper's own requests (media upload) with the same credentials."""
         if self.kind == "oauth1":
             return OAuth1(
-                self.secrets["consumer_key"], self.secrets["consumer_secret"],
-                self.secrets["access_token"], self.secrets["access_token_secret"],
+                self.secrets["consumer_key"],
+                self.secrets["consumer_secret"],
+                self.secrets["access_token"],
+                self.secrets["access_token_secret"],
             )
         return _Bearer(self)
 

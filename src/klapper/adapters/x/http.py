@@ -96,9 +96,7 @@ def rate_limit_until(headers: Mapping[str, str]) -> datetime | None:
     return datetime.fromtimestamp(max(resets), UTC) if resets else None
 
 
-def error_from_response(
-    response: requests.Response, *, action: str, account: str
-) -> AdapterError:
+def error_from_response(response: requests.Response, *, action: str, account: str) -> AdapterError:
     """Translate one failed X answer (status, headers, body) into klapper's error tree."""
     status = response.status_code
     body = _body(response)
@@ -106,14 +104,17 @@ def error_from_response(
     if status == 403:
         return _forbidden(body, reason, action=action, account=account)
     return error_for(
-        platform="X", status=status, action=action, relogin=f"run `klapper login {account}`",
-        headers=response.headers, reason=reason, rate_reset=rate_limit_until(response.headers),
+        platform="X",
+        status=status,
+        action=action,
+        relogin=f"run `klapper login {account}`",
+        headers=response.headers,
+        reason=reason,
+        rate_reset=rate_limit_until(response.headers),
     )
 
 
-def _forbidden(
-    body: Mapping[str, Any], reason: str, *, action: str, account: str
-) -> AdapterError:
+def _forbidden(body: Mapping[str, Any], reason: str, *, action: str, account: str) -> AdapterError:
     problem = str(body.get("type") or "")
     codes = {e.get("code") for e in body.get("errors") or () if isinstance(e, Mapping)}
     if "duplicate content" in reason.lower():
@@ -133,8 +134,9 @@ def _forbidden(
     return PermanentError(f"X refused to {action}: {reason}")
 
 
-def error_from_exception(exc: Exception, *, action: str, account: str,
-                         timeout: float) -> AdapterError:
+def error_from_exception(
+    exc: Exception, *, action: str, account: str, timeout: float
+) -> AdapterError:
     """Translate tweepy's, requests' and our own exceptions at the adapter's edge."""
     if isinstance(exc, AdapterError):
         return exc

@@ -62,16 +62,23 @@ def login(
     me = _whoami(name=name, account=account, secrets=secrets, transport=transport)
     ui.show(f"Logged in to X as @{me['username']}.")
     # Whose the token is, so klapper never uses it for another account (adapters.identity).
-    return {**secrets, **checked(secrets, credential="access_token", user_id=str(me["id"]),
-                                 username=str(me["username"]))}
+    return {
+        **secrets,
+        **checked(
+            secrets, credential="access_token", user_id=str(me["id"]), username=str(me["username"])
+        ),
+    }
 
 
 def _ask_method(ui: LoginUI, existing: Mapping[str, str]) -> Method:
     default = "2" if all(existing.get(key) for key in OAUTH1_KEYS) else "1"
-    answer = ui.prompt(
-        "How should klapper sign in to X? 1 = in the browser (OAuth 2.0, recommended),"
-        f" 2 = paste the App's OAuth 1.0a keys [{default}]"
-    ).strip() or default
+    answer = (
+        ui.prompt(
+            "How should klapper sign in to X? 1 = in the browser (OAuth 2.0, recommended),"
+            f" 2 = paste the App's OAuth 1.0a keys [{default}]"
+        ).strip()
+        or default
+    )
     if answer not in ("1", "2"):
         raise LoginError(f"{answer!r} is not a choice; run the login again and answer 1 or 2")
     return "oauth2" if answer == "1" else "oauth1"
@@ -85,7 +92,11 @@ def _ask(ui: LoginUI, text: str, *, secret: bool = False) -> str:
 
 
 def _oauth2(
-    *, existing: Mapping[str, str], ui: LoginUI, port: int, timeout: float,
+    *,
+    existing: Mapping[str, str],
+    ui: LoginUI,
+    port: int,
+    timeout: float,
     transport: requests.adapters.BaseAdapter | None,
 ) -> dict[str, str]:
     client_id = existing.get("client_id") or _ask(
@@ -116,7 +127,9 @@ def _oauth2(
             raise LoginError(str(exc)) from exc
         try:
             token = session.fetch_token(
-                API_BASE + TOKEN_PATH, code=code, timeout=30,
+                API_BASE + TOKEN_PATH,
+                code=code,
+                timeout=30,
                 # Confidential clients authenticate with Basic auth; public ones name client_id.
                 auth=HTTPBasicAuth(client_id, client_secret) if client_secret else None,
                 include_client_id=not client_secret,
@@ -144,13 +157,19 @@ def _oauth2(
 
 
 def _whoami(
-    *, name: str, account: XSettings, secrets: Mapping[str, str],
+    *,
+    name: str,
+    account: XSettings,
+    secrets: Mapping[str, str],
     transport: requests.adapters.BaseAdapter | None,
 ) -> Mapping[str, str]:
     """Prove the credentials work by asking X who they belong to."""
     adapter = XAdapter(
-        name=name, settings=account.model_dump(exclude_none=True), secrets=secrets,
-        repo=Path.cwd(), timeout=30.0,
+        name=name,
+        settings=account.model_dump(exclude_none=True),
+        secrets=secrets,
+        repo=Path.cwd(),
+        timeout=30.0,
     )
     if transport is not None:
         for origin in (API_BASE, TWEEPY_HOST):

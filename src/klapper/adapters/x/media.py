@@ -34,7 +34,9 @@ def upload(*, request: Request, media: MediaFile, deadline: float) -> str:
     kind = media_type(media)
     name = media.path.name
     started = request(
-        "POST", "/2/media/upload/initialize", action=f"start the upload of {name}",
+        "POST",
+        "/2/media/upload/initialize",
+        action=f"start the upload of {name}",
         json={
             "media_type": kind,
             "total_bytes": len(data),
@@ -44,26 +46,40 @@ def upload(*, request: Request, media: MediaFile, deadline: float) -> str:
     media_id = str(started["data"]["id"])
     for index, offset in enumerate(range(0, len(data), CHUNK_BYTES)):
         request(
-            "POST", f"/2/media/upload/{media_id}/append", action=f"upload {name}",
+            "POST",
+            f"/2/media/upload/{media_id}/append",
+            action=f"upload {name}",
             data={"segment_index": str(index)},
-            files={"media": (name, data[offset:offset + CHUNK_BYTES], "application/octet-stream")},
+            files={
+                "media": (name, data[offset : offset + CHUNK_BYTES], "application/octet-stream")
+            },
         )
-    done = request("POST", f"/2/media/upload/{media_id}/finalize",
-                   action=f"finish the upload of {name}")
+    done = request(
+        "POST", f"/2/media/upload/{media_id}/finalize", action=f"finish the upload of {name}"
+    )
     _await_processing(
-        request=request, media_id=media_id, name=name, deadline=deadline,
+        request=request,
+        media_id=media_id,
+        name=name,
+        deadline=deadline,
         info=done.get("data", {}).get("processing_info"),
     )
     if media.alt:
         request(
-            "POST", "/2/media/metadata", action=f"set the alt text of {name}",
+            "POST",
+            "/2/media/metadata",
+            action=f"set the alt text of {name}",
             json={"id": media_id, "metadata": {"alt_text": {"text": media.alt}}},
         )
     return media_id
 
 
 def _await_processing(
-    *, request: Request, media_id: str, name: str, deadline: float,
+    *,
+    request: Request,
+    media_id: str,
+    name: str,
+    deadline: float,
     info: Mapping[str, Any] | None,
 ) -> None:
     # Only when FINALIZE returns processing_info must we ask STATUS until it succeeds.
@@ -73,7 +89,9 @@ def _await_processing(
             raise TransientError(f"X is still processing {name}; klapper tries again later")
         time.sleep(wait)
         status = request(
-            "GET", "/2/media/upload", action=f"check the processing of {name}",
+            "GET",
+            "/2/media/upload",
+            action=f"check the processing of {name}",
             params={"command": "STATUS", "media_id": media_id},
         )
         info = status.get("data", {}).get("processing_info")
