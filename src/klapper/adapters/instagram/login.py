@@ -13,9 +13,7 @@ from collections.abc import Mapping
 from klapper.adapters.instagram import InstagramSettings
 from klapper.adapters.meta import GRAPH_BASE, GRAPH_VERSION, OAUTH_BASE
 from klapper.adapters.meta.login import (
-    app_credentials,
-    authorization_code,
-    facebook_user_token,
+    facebook_login,
     lasts,
     token_request,
 )
@@ -44,19 +42,18 @@ def login(
     timeout: float = 300.0,
 ) -> dict[str, str]:
     """Log ``name`` in to its Instagram account and return its complete new credentials."""
-    version = account.graph_version or GRAPH_VERSION
-    graph = f"{graph_base.rstrip('/')}/{version}"
-    app = app_credentials(existing=existing, ui=ui, product="Facebook Login", port=port)
-    code, redirect_uri = authorization_code(
+    done = facebook_login(
         ui=ui,
-        dialog=f"{oauth_base.rstrip('/')}/{version}/dialog/oauth",
-        app=app,
+        existing=existing,
+        version=account.graph_version or GRAPH_VERSION,
         scopes=SCOPES,
         who=f"Instagram account {account.user}",
+        graph_base=graph_base,
+        oauth_base=oauth_base,
         port=port,
         timeout=timeout,
     )
-    token, expiry = facebook_user_token(app=app, code=code, redirect_uri=redirect_uri, graph=graph)
+    app, graph, token, expiry = done.app, done.graph, done.user_token, done.expires
     found = token_request(
         "GET",
         f"{graph}/{account.user}",

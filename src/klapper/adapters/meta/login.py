@@ -179,3 +179,41 @@ def facebook_user_token(
     if not long.get("access_token"):
         raise LoginError("Meta answered without an access token; log in again")
     return str(long["access_token"]), expires_at(long.get("expires_in"))
+
+
+@dataclass(frozen=True)
+class FacebookLogin:
+    """What Facebook Login gave: the app, the Graph API base it used, a long-lived user token."""
+
+    app: MetaApp
+    graph: str
+    user_token: str
+    expires: str | None
+
+
+def facebook_login(
+    *,
+    ui: LoginUI,
+    existing: Mapping[str, str],
+    version: str,
+    scopes: Sequence[str],
+    who: str,
+    graph_base: str,
+    oauth_base: str,
+    port: int,
+    timeout: float,
+) -> FacebookLogin:
+    """The app, its consent dialog through 127.0.0.1, and the code turned into a 60-day token."""
+    graph = f"{graph_base.rstrip('/')}/{version}"
+    app = app_credentials(existing=existing, ui=ui, product="Facebook Login", port=port)
+    code, redirect_uri = authorization_code(
+        ui=ui,
+        dialog=f"{oauth_base.rstrip('/')}/{version}/dialog/oauth",
+        app=app,
+        scopes=scopes,
+        who=who,
+        port=port,
+        timeout=timeout,
+    )
+    token, expiry = facebook_user_token(app=app, code=code, redirect_uri=redirect_uri, graph=graph)
+    return FacebookLogin(app=app, graph=graph, user_token=token, expires=expiry)
