@@ -289,9 +289,9 @@ def test_reviews_come_to_the_inbox_with_stars_and_the_owners_reply_as_ours(fake,
         "review",
         2,
         "Tom K.",
-        "Cold coffee, slow service",
+        "★★☆☆☆ Cold coffee, slow service",
     )
-    assert by_id[silent].text == "" and by_id[silent].rating == 4
+    assert by_id[silent].text == "★★★★☆" and by_id[silent].rating == 4
     reply = by_id[f"{old}/reply"]
     assert reply.by_self and reply.in_reply_to == old and reply.text == "Thank you!"
     # Newest change first: one page was enough, the month-old reviews were not read.

@@ -147,6 +147,33 @@ def _accounts(report: Report) -> str:
     )
 
 
+def _reviews(report: Report) -> str:
+    """Per account with reviews: each week's reviews, their mean and the rating so far."""
+    sections = []
+    for index, r in enumerate(report.reviews):
+        head = (
+            "<tr><th>Week from</th><th class=n>Reviews</th><th class=n>Mean</th>"
+            "<th class=n>Rating so far</th></tr>"
+        )
+        rows = [
+            _row(
+                [
+                    ("when", f"{w.week:%a %d %b %Y}"),
+                    ("n", str(w.reviews)),
+                    ("n", "–" if w.mean is None else f"{w.mean:.1f}"),
+                    ("n score", "–" if w.running_mean is None else f"{w.running_mean:.1f}"),
+                ]
+            )
+            for w in r.weeks
+        ]
+        sections.append(
+            f"<section><h2>Reviews: {_account(r.account, r.platform, index)}</h2>"
+            f"<p>{r.reviews} reviews in this period, {r.mean or 0:.1f} stars on average.</p>"
+            f"<table>{head}{''.join(rows)}</table></section>"
+        )
+    return "".join(sections)
+
+
 def _top(report: Report) -> str:
     top = report.top
     if not top:
@@ -219,6 +246,7 @@ stand out.</p></section>
 <p class="hint">Mean score by weekday of publishing.</p></section>
 </div>
 {_accounts(report)}
+{_reviews(report)}
 {_top(report)}
 <footer>Made by klapper on {generated.astimezone(tz):%d %b %Y, %H:%M %Z}.</footer>
 </main></body></html>

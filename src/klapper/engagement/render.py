@@ -94,6 +94,12 @@ def print_report(console: Console, report: Report) -> None:
             str(a.open_items),
         )
     console.print(accounts)
+    for r in report.reviews:  # mean: each account listed has at least one review
+        weeks = ", ".join(f"{w.week:%d %b} {w.running_mean:.1f}" for w in r.weeks if w.reviews)
+        console.print(
+            f"Reviews on {escape(r.account)}: {r.reviews}, {r.mean or 0:.1f} stars on"
+            f" average; the rating by week (from Monday): {weeks}"
+        )
     top = Table(title="Top posts", title_justify="left", show_edge=False)
     for column in ("#", "published", "account", "post", "likes", "reposts", "replies", "score"):
         top.add_column(column, overflow="fold")

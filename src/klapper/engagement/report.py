@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from klapper.engagement.reviews import ReviewStats, review_stats
 from klapper.engagement.store import FIGURES, EngagementStore, InboxItem, Reading
 from klapper.ledger import Ledger, PublishedDelivery
 from klapper.ledger.states import utc_text
@@ -118,6 +119,7 @@ class Report:
     weekdays: list[Slot] = field(default_factory=list)
     hours: list[Slot] = field(default_factory=list)
     timeline: dict[str, list[tuple[date, int]]] = field(default_factory=dict)  # platform ->
+    reviews: list[ReviewStats] = field(default_factory=list)  # accounts with reviews
 
     @property
     def top(self) -> list[PostStats]:
@@ -137,6 +139,7 @@ class Report:
                 platform: [{"date": d.isoformat(), "score": v} for d, v in series]
                 for platform, series in self.timeline.items()
             },
+            "reviews": [r.to_json() for r in self.reviews],
         }
 
 
@@ -257,6 +260,7 @@ def build_report(
         posts, [f"{h:02d}" for h in range(24)], lambda p: p.published_at.astimezone(tz).hour
     )
     report.timeline = _timeline(posts, readings, since=since, until=until, tz=tz, own=own)
+    report.reviews = review_stats([i for i in items if i.created_at <= until], tz=tz)
     return report
 
 

@@ -29,6 +29,7 @@ from klapper.adapters.base import (
     PermanentError,
     Published,
     TransientError,
+    review_text,
 )
 from klapper.adapters.google_business import PLATFORM
 from klapper.adapters.google_business.http import API_BASE, OAUTH_BASE, GoogleClient
@@ -253,7 +254,10 @@ def _review(review: Mapping[str, Any], *, since: datetime) -> list[Interaction]:
                 author="Anonymous"
                 if reviewer.get("isAnonymous")
                 else str(reviewer.get("displayName") or "A Google user"),
-                text=str(review.get("comment") or ""),
+                text=review_text(
+                    rating=STARS.get(str(review.get("starRating"))),
+                    comment=str(review.get("comment") or ""),
+                ),
                 url=None,
                 created_at=created,
             )
