@@ -22,11 +22,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from klapper import testing
+from tests.fakes.loopback import serving
 
 LOCATION = "accounts/1029384756/locations/5647382910"
 CLIENT_ID, CLIENT_SECRET = "1234-fake.apps.googleusercontent.com", "GOCSPX-fake-secret-0123"
@@ -141,20 +142,8 @@ class FakeGoogleBusiness:
 
     @contextlib.contextmanager
     def serve(self) -> Iterator[FakeGoogleBusiness]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        try:
+        with serving(_handler(self), on_stop=self.release.set) as self.url:
             yield self
-        finally:
-            self.release.set()
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
 
     def take_failure(self) -> str | None:
         with self.lock:
@@ -460,7 +449,7 @@ def make_adapter(
     **settings: Any,
 ) -> Any:
     from klapper.adapters import create_adapter
-    from klapper.adapters.linkedin.http import token_secrets
+    from klapper.adapters.oauth2 import token_secrets
 
     stored = {
         **token_secrets(token or fake.issue()),

@@ -21,9 +21,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tests.fakes.loopback import serving
 
 PERSON = "urn:li:person:abc123"
 PAGE = "urn:li:organization:2414183"
@@ -162,20 +164,8 @@ class FakeLinkedIn:
 
     @contextlib.contextmanager
     def serve(self) -> Iterator[FakeLinkedIn]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        try:
+        with serving(_handler(self), on_stop=self.release.set) as self.url:
             yield self
-        finally:
-            self.release.set()  # let held-back answers go
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
 
     def take_failure(self, route: str) -> str | None:
         with self.lock:
@@ -356,7 +346,7 @@ def make_adapter(
 ) -> Any:
     """A LinkedInAdapter for ``author`` with a token the fake issued (or ``token``)."""
     from klapper.adapters import create_adapter
-    from klapper.adapters.linkedin.http import token_secrets
+    from klapper.adapters.oauth2 import token_secrets
 
     token = token or fake.issue_token()
     stored = {

@@ -11,26 +11,19 @@ enabled) pauses the account with what to do; the rest goes through ``http_errors
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 from oauthlib.oauth2 import InsecureTransportError, OAuth2Error, TokenExpiredError
-from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
 from klapper.adapters.http_errors import error_for, no_answer, reason_of, renew_once
-from klapper.adapters.linkedin.http import token_secrets
-from klapper.config.expiry import parse_expiry
+from klapper.adapters.oauth2 import can_refresh, kept_token, refreshing_session, token_secrets
 
 API_BASE = "https://mybusiness.googleapis.com"
 OAUTH_BASE = "https://oauth2.googleapis.com"
 TOKEN_PATH = "/token"
-# requests-oauthlib logs tokens and the client secret at DEBUG level.
-for _chatty in ("requests_oauthlib", "oauthlib"):
-    logging.getLogger(_chatty).setLevel(logging.WARNING)
-_REFRESH_MARGIN = 60.0  # refresh a minute early: a token never runs out during a call
 NOT_APPROVED = (
     "Google has not approved this Cloud project's Business Profile API access yet (its quota is"
     " 0); apply once with the access form (docs/google-business.md) and try again when Google"
@@ -93,27 +86,9 @@ class GoogleClient:
         self._on_token = on_token
         self._token_url = oauth_base.rstrip("/") + TOKEN_PATH
         self._refresh_token = secrets.get("refresh_token", "")
-        client_id, client_secret = secrets.get("client_id", ""), secrets.get("client_secret", "")
-        self._refreshable = bool(self._refresh_token and client_id and client_secret)
-        token: dict[str, Any] = {
-            "access_token": secrets.get("access_token", ""),
-            "token_type": "Bearer",
-        }
-        expires_at = parse_expiry(secrets.get("expires_at"))
-        if expires_at is not None:
-            token["expires_at"] = expires_at.timestamp() - _REFRESH_MARGIN
-        if self._refresh_token:
-            token["refresh_token"] = self._refresh_token
-        self.session = OAuth2Session(
-            client_id=client_id or None,
-            token=token,
-            auto_refresh_url=self._token_url if self._refreshable else None,
-            auto_refresh_kwargs=(
-                {"client_id": client_id, "client_secret": client_secret}
-                if self._refreshable
-                else {}
-            ),
-            token_updater=self._store,
+        self._refreshable = can_refresh(secrets)
+        self.session = refreshing_session(
+            secrets=secrets, token_url=self._token_url, token_updater=self._store
         )
 
     def close(self) -> None:
@@ -174,11 +149,8 @@ class GoogleClient:
         stored = dict(token)
         # Google sends no new refresh token on a refresh: the one from the login stays valid.
         stored.setdefault("refresh_token", self._refresh_token)
-        secrets = token_secrets(stored)
-        if "expires_at" in stored:
-            stored["expires_at"] = float(stored["expires_at"]) - _REFRESH_MARGIN
-        self.session.token = stored
-        self._on_token(secrets)
+        self.session.token = kept_token(stored)
+        self._on_token(token_secrets(stored))
 
     def _send(
         self,

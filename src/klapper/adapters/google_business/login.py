@@ -19,7 +19,7 @@ from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.google_business import GoogleBusinessSettings
 from klapper.adapters.google_business.http import OAUTH_BASE, TOKEN_PATH
-from klapper.adapters.linkedin.http import token_secrets
+from klapper.adapters.oauth2 import token_secrets
 from klapper.login import LoginError, LoginUI
 from klapper.login.redirect import DEFAULT_PORT, RedirectError, RedirectListener
 

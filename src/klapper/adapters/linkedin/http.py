@@ -10,8 +10,6 @@ limits reset at midnight UTC), the rest through ``http_errors.error_for``.
 from __future__ import annotations
 
 import json
-import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +17,6 @@ from urllib.parse import quote
 
 import requests
 from oauthlib.oauth2 import InsecureTransportError, OAuth2Error, TokenExpiredError
-from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.base import (
     AdapterError,
@@ -28,7 +25,7 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.http_errors import error_for, no_answer, reason_of, renew_once
-from klapper.config.expiry import parse_expiry
+from klapper.adapters.oauth2 import can_refresh, kept_token, refreshing_session, token_secrets
 
 API_BASE = "https://api.linkedin.com"
 OAUTH_BASE = "https://www.linkedin.com"
@@ -36,13 +33,6 @@ TOKEN_PATH = "/oauth/v2/accessToken"
 #: LinkedIn-Version sent with every /rest call. LinkedIn retires a version about a year after
 #: its release (answering 426); an account's ``api_version`` setting overrides this.
 API_VERSION = "202609"
-# requests-oauthlib logs tokens, refresh tokens and the client secret at DEBUG level.
-for _chatty in ("requests_oauthlib", "oauthlib"):
-    logging.getLogger(_chatty).setLevel(logging.WARNING)
-
-# Refresh a little before LinkedIn's expiry, so a token never runs out in the middle of a call.
-_REFRESH_MARGIN = 60.0
-
 #: permissions LinkedIn grants only to approved partner apps, and what that means for the user
 RESTRICTED = {
     "r_member_social": (
@@ -68,28 +58,6 @@ def query_string(params: Query) -> str:
         else:
             parts.append(f"{key}=List({','.join(encode(item) for item in value)})")
     return "&".join(parts)
-
-
-def format_time(epoch: float) -> str:
-    """Epoch seconds as the ISO 8601 UTC string the secrets store keeps."""
-    return datetime.fromtimestamp(int(epoch), tz=UTC).isoformat()
-
-
-def token_secrets(token: Mapping[str, Any]) -> dict[str, str]:
-    """The secret entries a token response amounts to (absent fields are left out)."""
-    now = time.time()
-    out = {"access_token": str(token["access_token"])}
-    if token.get("expires_at") or token.get("expires_in"):
-        out["expires_at"] = format_time(
-            float(token.get("expires_at") or now + float(token["expires_in"]))
-        )
-    if token.get("refresh_token"):
-        out["refresh_token"] = str(token["refresh_token"])
-    if token.get("refresh_token_expires_in"):
-        out["refresh_token_expires_at"] = format_time(
-            now + float(token["refresh_token_expires_in"])
-        )
-    return out
 
 
 def _next_midnight_utc() -> datetime:
@@ -142,31 +110,9 @@ class LinkedInClient:
         self.timeout = timeout
         self._on_token = on_token
         self._token_url = oauth_base.rstrip("/") + TOKEN_PATH
-        self._client_id = secrets.get("client_id", "")
-        self._client_secret = secrets.get("client_secret", "")
-        self._refreshable = bool(
-            secrets.get("refresh_token") and self._client_id and self._client_secret
-        )
-        token: dict[str, Any] = {
-            "access_token": secrets.get("access_token", ""),
-            "token_type": "Bearer",
-        }
-        expires_at = parse_expiry(secrets.get("expires_at"))
-        if expires_at is not None:
-            token["expires_at"] = expires_at.timestamp() - _REFRESH_MARGIN
-        if secrets.get("refresh_token"):
-            token["refresh_token"] = secrets["refresh_token"]
-        self.session = OAuth2Session(
-            client_id=self._client_id or None,
-            token=token,
-            auto_refresh_url=self._token_url if self._refreshable else None,
-            # LinkedIn wants the app's credentials in the refresh request's body.
-            auto_refresh_kwargs=(
-                {"client_id": self._client_id, "client_secret": self._client_secret}
-                if self._refreshable
-                else {}
-            ),
-            token_updater=self._store,
+        self._refreshable = can_refresh(secrets)
+        self.session = refreshing_session(
+            secrets=secrets, token_url=self._token_url, token_updater=self._store
         )
 
     def close(self) -> None:
@@ -238,12 +184,8 @@ class LinkedInClient:
         )
 
     def _store(self, token: Mapping[str, Any]) -> None:
-        secrets = token_secrets(token)
-        stored = dict(token)
-        if "expires_at" in stored:
-            stored["expires_at"] = float(stored["expires_at"]) - _REFRESH_MARGIN
-        self.session.token = stored
-        self._on_token(secrets)
+        self.session.token = kept_token(token)
+        self._on_token(token_secrets(token))
 
     def _send(
         self, method: str, url: str, *, headers: dict[str, str], data: bytes | None, what: str

@@ -21,7 +21,8 @@ from requests_oauthlib import OAuth2Session
 
 from klapper.adapters.identity import checked
 from klapper.adapters.linkedin import LinkedInSettings
-from klapper.adapters.linkedin.http import API_BASE, OAUTH_BASE, TOKEN_PATH, token_secrets
+from klapper.adapters.linkedin.http import API_BASE, OAUTH_BASE, TOKEN_PATH
+from klapper.adapters.oauth2 import token_secrets
 from klapper.login import LoginError, LoginUI
 from klapper.login.redirect import DEFAULT_PATH, DEFAULT_PORT, RedirectError, RedirectListener
 
