@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 from requests_oauthlib import OAuth2Session
 
 from klapper.config.expiry import parse_expiry
@@ -26,6 +27,19 @@ for _chatty in ("requests_oauthlib", "oauthlib"):
 
 #: refresh a minute before the platform's expiry, so a token never runs out during a call
 REFRESH_MARGIN = 60.0
+
+
+class ErrorAnswer(Exception):
+    """An error answer, before it is translated (``renew_once`` looks at its status)."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def token_refused(exc: Exception) -> bool:
+    """For ``renew_once``: the platform answered 401 (the access token is no longer good)."""
+    return isinstance(exc, ErrorAnswer) and exc.response.status_code == 401
 
 
 def format_time(epoch: float) -> str:

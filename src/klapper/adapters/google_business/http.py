@@ -19,7 +19,14 @@ from oauthlib.oauth2 import InsecureTransportError, OAuth2Error, TokenExpiredErr
 
 from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
 from klapper.adapters.http_errors import error_for, no_answer, reason_of, renew_once
-from klapper.adapters.oauth2 import can_refresh, kept_token, refreshing_session, token_secrets
+from klapper.adapters.oauth2 import (
+    ErrorAnswer,
+    can_refresh,
+    kept_token,
+    refreshing_session,
+    token_refused,
+    token_secrets,
+)
 
 API_BASE = "https://mybusiness.googleapis.com"
 OAUTH_BASE = "https://oauth2.googleapis.com"
@@ -54,16 +61,6 @@ def _not_enabled(error: Mapping[str, Any]) -> bool:
     return "SERVICE_DISABLED" in reasons or "has not been used in project" in str(
         error.get("message", "")
     )
-
-
-class _AnswerError(Exception):
-    def __init__(self, response: requests.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
-
-
-def _token_refused(exc: Exception) -> bool:
-    return isinstance(exc, _AnswerError) and exc.response.status_code == 401
 
 
 class GoogleClient:
@@ -110,14 +107,14 @@ class GoogleClient:
         def send() -> requests.Response:
             response = self._send(method, url, data=data, params=params, what=what)
             if response.status_code >= 400:
-                raise _AnswerError(response)
+                raise ErrorAnswer(response)
             return response
 
         try:
             response = renew_once(
-                send, renew=lambda: self._refresh_for(what), refused=_token_refused
+                send, renew=lambda: self._refresh_for(what), refused=token_refused
             )
-        except _AnswerError as failed:
+        except ErrorAnswer as failed:
             raise self._error(failed.response, what=what) from None
         try:
             answer = response.json() if response.content else {}

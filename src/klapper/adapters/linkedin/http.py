@@ -25,7 +25,14 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.http_errors import error_for, no_answer, reason_of, renew_once
-from klapper.adapters.oauth2 import can_refresh, kept_token, refreshing_session, token_secrets
+from klapper.adapters.oauth2 import (
+    ErrorAnswer,
+    can_refresh,
+    kept_token,
+    refreshing_session,
+    token_refused,
+    token_secrets,
+)
 
 API_BASE = "https://api.linkedin.com"
 OAUTH_BASE = "https://www.linkedin.com"
@@ -76,18 +83,6 @@ def _message(response: requests.Response) -> str:
     message = body.get("message") or body.get("error_description") or response.reason
     code = body.get("serviceErrorCode")
     return f"{message} (HTTP {response.status_code}{f', code {code}' if code else ''})"
-
-
-class _AnswerError(Exception):
-    """An error answer, before it is translated (``renew_once`` looks at its status)."""
-
-    def __init__(self, response: requests.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
-
-
-def _token_refused(exc: Exception) -> bool:
-    return isinstance(exc, _AnswerError) and exc.response.status_code == 401
 
 
 class LinkedInClient:
@@ -148,13 +143,13 @@ class LinkedInClient:
         def send() -> requests.Response:
             response = self._send(method, url, headers=headers, data=payload, what=what)
             if response.status_code >= 400:
-                raise _AnswerError(response)
+                raise ErrorAnswer(response)
             return response
 
         try:
             # LinkedIn said the token is bad: refresh once, try again.
-            return renew_once(send, renew=lambda: self._refresh_for(what), refused=_token_refused)
-        except _AnswerError as failed:
+            return renew_once(send, renew=lambda: self._refresh_for(what), refused=token_refused)
+        except ErrorAnswer as failed:
             raise self._error(failed.response, permission=permission, what=what) from None
 
     def _refresh_for(self, what: str) -> bool:
