@@ -128,6 +128,16 @@ def test_metrics_are_batched_fifty_ids_a_request_and_absent_is_not_zero(fake, tm
     assert readings[ids[1]].views is None and readings[ids[1]].bookmarks is None
 
 
+def test_a_deleted_post_leaves_the_others_of_its_batch_readable(fake, tmp_path):
+    """Meta refuses a whole ?ids= request (code 100) when one id no longer exists."""
+    ids = [fake.add_post(f"Beitrag {n}") for n in range(60)]
+    del fake.posts[ids[3]], fake.posts[ids[55]]
+    adapter = make_adapter(fake, tmp_path)
+    readings = {m.remote_id for m in adapter.metrics(ids)}
+    assert readings == set(ids) - {ids[3], ids[55]}
+    assert adapter.requests_sent() == 4  # each refused batch is asked again once, without them
+
+
 def test_comments_reach_the_inbox_and_our_own_are_marked(fake, tmp_path):
     adapter = make_adapter(fake, tmp_path)
     first = adapter.publish(post("Fragen?"))

@@ -10,6 +10,7 @@ have done what was asked (the platform's ``find`` settles it).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ from klapper.adapters.meta.errors import graph_error
 log = logging.getLogger(__name__)
 
 Files = Mapping[str, tuple[str, bytes, str]]
+# What Meta says when an id in ?ids= no longer exists (error 100, "#803"); it names the ids.
+_MISSING = re.compile(r"aliases you requested do not exist: ([^()]+)")
 
 
 class GraphClient:
@@ -120,15 +123,36 @@ class GraphClient:
         found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), size):
-            chunk = unique[start : start + size]
+            self._read_ids(unique[start : start + size], fields=fields, what=what, into=found)
+        return found
+
+    def _read_ids(
+        self, chunk: list[str], *, fields: str, what: str, into: dict[str, dict[str, Any]]
+    ) -> None:
+        """One ``?ids=`` request. Meta refuses all of it when one id is gone (a deleted post):
+        ask again without the ids it names, or, when it names none of them, by halves."""
+        try:
             answer = self.call(
                 "GET", "", what=what, params={"ids": ",".join(chunk), "fields": fields}
             )
-            found.update(
-                {
-                    key: value
-                    for key, value in answer.items()
-                    if key in chunk and isinstance(value, dict)
-                }
-            )
-        return found
+        except PermanentError as exc:
+            missing = _MISSING.search(str(exc))
+            if missing is None:
+                raise
+            named = {part.strip() for part in missing.group(1).split(",")} & set(chunk)
+            if named:
+                rest = [one for one in chunk if one not in named]
+                if rest:
+                    self._read_ids(rest, fields=fields, what=what, into=into)
+            elif len(chunk) > 1:
+                half = len(chunk) // 2
+                self._read_ids(chunk[:half], fields=fields, what=what, into=into)
+                self._read_ids(chunk[half:], fields=fields, what=what, into=into)
+            return  # a single id that is gone has no reading: absent, never zeros
+        into.update(
+            {
+                key: value
+                for key, value in answer.items()
+                if key in chunk and isinstance(value, dict)
+            }
+        )
