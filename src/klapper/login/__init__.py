@@ -64,6 +64,13 @@ class ConsoleUI:
             return False
 
 
+def show_consent(ui: LoginUI, url: str, *, asking: str) -> None:
+    """Show the platform's consent page and open it; without a browser, say what to do."""
+    ui.show(f"{asking}:\n  {url}")
+    if not ui.open_url(url):
+        ui.show("Open the address above in a browser on this machine.")
+
+
 def login_flow(platform: str) -> Callable[..., dict[str, str]]:
     """The login function for ``platform``; LoginError when the platform needs no login."""
     flow = describe(platform).login_flow()

@@ -15,18 +15,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
-from oauthlib.oauth2 import InsecureTransportError, OAuth2Error, TokenExpiredError
 
-from klapper.adapters.base import AdapterError, AuthExpiredError, PermanentError, TransientError
-from klapper.adapters.http_errors import error_for, no_answer, reason_of, renew_once
-from klapper.adapters.oauth2 import (
-    ErrorAnswer,
-    can_refresh,
-    kept_token,
-    refreshing_session,
-    token_refused,
-    token_secrets,
-)
+from klapper.adapters.base import AdapterError, AuthExpiredError, TransientError
+from klapper.adapters.http_errors import error_for, reason_of
+from klapper.adapters.oauth2 import ErrorAnswer, OAuth2Client
 
 API_BASE = "https://mybusiness.googleapis.com"
 OAUTH_BASE = "https://oauth2.googleapis.com"
@@ -63,8 +55,11 @@ def _not_enabled(error: Mapping[str, Any]) -> bool:
     )
 
 
-class GoogleClient:
+class GoogleClient(OAuth2Client):
     """An authorised session for one account; ``call`` raises klapper's errors only."""
+
+    platform = "Google"
+    no_refresh = "there is no refresh token"
 
     def __init__(
         self,
@@ -76,20 +71,15 @@ class GoogleClient:
         timeout: float,
         on_token: Callable[[dict[str, str]], None],
     ) -> None:
-        self.relogin = f"run `klapper login {account}` again"
-        self.api_base = api_base.rstrip("/")
-        self.timeout = timeout
-        self.sent = 0
-        self._on_token = on_token
-        self._token_url = oauth_base.rstrip("/") + TOKEN_PATH
-        self._refresh_token = secrets.get("refresh_token", "")
-        self._refreshable = can_refresh(secrets)
-        self.session = refreshing_session(
-            secrets=secrets, token_url=self._token_url, token_updater=self._store
+        super().__init__(
+            account=account,
+            secrets=secrets,
+            api_base=api_base,
+            token_url=oauth_base.rstrip("/") + TOKEN_PATH,
+            timeout=timeout,
+            on_token=on_token,
         )
-
-    def close(self) -> None:
-        self.session.close()
+        self._refresh_token = secrets.get("refresh_token", "")
 
     def call(
         self,
@@ -103,16 +93,13 @@ class GoogleClient:
         """One call to ``/v4/{path}``; its JSON answer, or one of klapper's errors."""
         url = f"{self.api_base}/v4/{path}"
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
-
-        def send() -> requests.Response:
-            response = self._send(method, url, data=data, params=params, what=what)
-            if response.status_code >= 400:
-                raise ErrorAnswer(response)
-            return response
-
+        headers = {"Content-Type": "application/json"} if data is not None else {}
         try:
-            response = renew_once(
-                send, renew=lambda: self._refresh_for(what), refused=token_refused
+            response = self.renewing(
+                lambda: self.request(
+                    method, url, what=what, data=data, params=params, headers=headers
+                ),
+                what=what,
             )
         except ErrorAnswer as failed:
             raise self._error(failed.response, what=what) from None
@@ -124,61 +111,9 @@ class GoogleClient:
             ) from None
         return answer if isinstance(answer, dict) else {}
 
-    def _refresh_for(self, what: str) -> bool:
-        if not self._refreshable:
-            return False
-        try:
-            token = self.session.refresh_token(self._token_url, timeout=self.timeout)
-        except OAuth2Error as exc:
-            raise self._refused(exc, what=what) from exc
-        except requests.RequestException as exc:
-            raise TransientError(f"cannot reach Google's token endpoint to {what}") from exc
-        self._store(token)
-        return True
-
-    def _refused(self, exc: OAuth2Error, *, what: str) -> AuthExpiredError:
-        return AuthExpiredError(
-            f"Google refused to refresh the access token while trying to"
-            f" {what} ({exc.error}); {self.relogin}"
-        )
-
-    def _store(self, token: Mapping[str, Any]) -> None:
-        stored = dict(token)
+    def kept(self, token: Mapping[str, Any]) -> Mapping[str, Any]:
         # Google sends no new refresh token on a refresh: the one from the login stays valid.
-        stored.setdefault("refresh_token", self._refresh_token)
-        self.session.token = kept_token(stored)
-        self._on_token(token_secrets(stored))
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        data: bytes | None,
-        params: Mapping[str, str] | None,
-        what: str,
-    ) -> requests.Response:
-        self.sent += 1
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        try:
-            return self.session.request(
-                method, url, data=data, params=params, headers=headers, timeout=self.timeout
-            )
-        except InsecureTransportError as exc:
-            raise PermanentError(
-                "refusing to send the Google token over plain http; the"
-                " account's api_base must be an https URL"
-            ) from exc
-        except TokenExpiredError as exc:
-            raise AuthExpiredError(
-                f"the Google access token has expired and there is no"
-                f" refresh token, so klapper could not {what};"
-                f" {self.relogin}"
-            ) from exc
-        except OAuth2Error as exc:
-            raise self._refused(exc, what=what) from exc
-        except requests.RequestException as exc:
-            raise no_answer(exc, platform="Google", action=what, timeout=self.timeout) from exc
+        return {"refresh_token": self._refresh_token, **token}
 
     def _error(self, response: requests.Response, *, what: str) -> AdapterError:
         status = response.status_code

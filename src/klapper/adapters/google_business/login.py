@@ -20,7 +20,7 @@ from requests_oauthlib import OAuth2Session
 from klapper.adapters.google_business import GoogleBusinessSettings
 from klapper.adapters.google_business.http import OAUTH_BASE, TOKEN_PATH
 from klapper.adapters.oauth2 import token_secrets
-from klapper.login import LoginError, LoginUI
+from klapper.login import LoginError, LoginUI, show_consent
 from klapper.login.redirect import DEFAULT_PORT, RedirectError, RedirectListener
 
 AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -48,9 +48,7 @@ def login(
             url, _ = session.authorization_url(
                 authorize_url, access_type="offline", prompt="consent"
             )
-            ui.show(f"Allow klapper to post for {account.location} on Google:\n  {url}")
-            if not ui.open_url(url):
-                ui.show("Open the address above in a browser on this machine.")
+            show_consent(ui, url, asking=f"Allow klapper to post for {account.location} on Google")
             code = listener.wait(timeout=timeout)
             token = _exchange(session, oauth_base, code=code, client_secret=client_secret)
     except RedirectError as exc:

@@ -16,23 +16,14 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from oauthlib.oauth2 import InsecureTransportError, OAuth2Error, TokenExpiredError
 
 from klapper.adapters.base import (
     AdapterError,
     AuthExpiredError,
     PermanentError,
-    TransientError,
 )
-from klapper.adapters.http_errors import error_for, no_answer, reason_of, renew_once
-from klapper.adapters.oauth2 import (
-    ErrorAnswer,
-    can_refresh,
-    kept_token,
-    refreshing_session,
-    token_refused,
-    token_secrets,
-)
+from klapper.adapters.http_errors import error_for, reason_of
+from klapper.adapters.oauth2 import ErrorAnswer, OAuth2Client
 
 API_BASE = "https://api.linkedin.com"
 OAUTH_BASE = "https://www.linkedin.com"
@@ -85,8 +76,11 @@ def _message(response: requests.Response) -> str:
     return f"{message} (HTTP {response.status_code}{f', code {code}' if code else ''})"
 
 
-class LinkedInClient:
+class LinkedInClient(OAuth2Client):
     """An authorised LinkedIn session for one account; ``call`` raises klapper's errors only."""
+
+    platform = "LinkedIn"
+    no_refresh = "LinkedIn issues no refresh token to this app"
 
     def __init__(
         self,
@@ -99,19 +93,15 @@ class LinkedInClient:
         timeout: float,
         on_token: Callable[[dict[str, str]], None],
     ) -> None:
-        self.relogin = f"run `klapper login {account}` again"
-        self.api_base = api_base.rstrip("/")
-        self.version = version
-        self.timeout = timeout
-        self._on_token = on_token
-        self._token_url = oauth_base.rstrip("/") + TOKEN_PATH
-        self._refreshable = can_refresh(secrets)
-        self.session = refreshing_session(
-            secrets=secrets, token_url=self._token_url, token_updater=self._store
+        super().__init__(
+            account=account,
+            secrets=secrets,
+            api_base=api_base,
+            token_url=oauth_base.rstrip("/") + TOKEN_PATH,
+            timeout=timeout,
+            on_token=on_token,
         )
-
-    def close(self) -> None:
-        self.session.close()
+        self.version = version
 
     def call(
         self,
@@ -139,70 +129,14 @@ class LinkedInClient:
             payload = json.dumps(body, ensure_ascii=False).encode()
         elif data is not None:
             headers["Content-Type"] = "application/octet-stream"
-
-        def send() -> requests.Response:
-            response = self._send(method, url, headers=headers, data=payload, what=what)
-            if response.status_code >= 400:
-                raise ErrorAnswer(response)
-            return response
-
         try:
             # LinkedIn said the token is bad: refresh once, try again.
-            return renew_once(send, renew=lambda: self._refresh_for(what), refused=token_refused)
+            return self.renewing(
+                lambda: self.request(method, url, what=what, headers=headers, data=payload),
+                what=what,
+            )
         except ErrorAnswer as failed:
             raise self._error(failed.response, permission=permission, what=what) from None
-
-    def _refresh_for(self, what: str) -> bool:
-        if not self._refreshable:
-            return False
-        self.refresh(what=what)
-        return True
-
-    def refresh(self, *, what: str) -> None:
-        """Exchange the refresh token for a new access token and persist both."""
-        try:
-            token = self.session.refresh_token(self._token_url, timeout=self.timeout)
-        except OAuth2Error as exc:
-            raise self._refresh_refused(exc, what=what) from exc
-        except requests.Timeout as exc:
-            raise TransientError(
-                f"LinkedIn's token endpoint did not answer while trying to {what}"
-            ) from exc
-        except requests.RequestException as exc:
-            raise TransientError(f"cannot reach LinkedIn's token endpoint to {what}") from exc
-        self._store(token)
-
-    def _refresh_refused(self, exc: OAuth2Error, *, what: str) -> AuthExpiredError:
-        return AuthExpiredError(
-            f"LinkedIn refused to refresh the access token while trying to"
-            f" {what} ({exc.error}); {self.relogin}"
-        )
-
-    def _store(self, token: Mapping[str, Any]) -> None:
-        self.session.token = kept_token(token)
-        self._on_token(token_secrets(token))
-
-    def _send(
-        self, method: str, url: str, *, headers: dict[str, str], data: bytes | None, what: str
-    ) -> requests.Response:
-        try:
-            return self.session.request(
-                method, url, headers=headers, data=data, timeout=self.timeout
-            )
-        except InsecureTransportError as exc:
-            raise PermanentError(
-                f"refusing to send the LinkedIn token over plain http ({url.split('?')[0]});"
-                " the account's api_base must be an https URL"
-            ) from exc
-        except TokenExpiredError as exc:
-            raise AuthExpiredError(
-                f"the LinkedIn access token has expired (LinkedIn issues no refresh token to"
-                f" this app), so klapper could not {what}; {self.relogin}"
-            ) from exc
-        except OAuth2Error as exc:  # the automatic refresh before the call was refused
-            raise self._refresh_refused(exc, what=what) from exc
-        except requests.RequestException as exc:
-            raise no_answer(exc, platform="LinkedIn", action=what, timeout=self.timeout) from exc
 
     def _error(self, response: requests.Response, *, permission: str, what: str) -> AdapterError:
         status = response.status_code

@@ -23,7 +23,7 @@ from klapper.adapters.identity import checked
 from klapper.adapters.linkedin import LinkedInSettings
 from klapper.adapters.linkedin.http import API_BASE, OAUTH_BASE, TOKEN_PATH
 from klapper.adapters.oauth2 import token_secrets
-from klapper.login import LoginError, LoginUI
+from klapper.login import LoginError, LoginUI, show_consent
 from klapper.login.redirect import DEFAULT_PATH, DEFAULT_PORT, RedirectError, RedirectListener
 
 AUTHORIZE_PATH = "/oauth/v2/authorization"
@@ -60,9 +60,9 @@ def login(
             )
             session.register_compliance_hook("access_token_response", _space_separated_scope)
             url, _ = session.authorization_url(oauth_base.rstrip("/") + AUTHORIZE_PATH)
-            ui.show(f"Allow klapper to post as {account.author or 'you'} on LinkedIn:\n  {url}")
-            if not ui.open_url(url):
-                ui.show("Open the address above in a browser on this machine.")
+            show_consent(
+                ui, url, asking=f"Allow klapper to post as {account.author or 'you'} on LinkedIn"
+            )
             code = listener.wait(timeout=timeout)
             token = _exchange(session, oauth_base, code=code, client_secret=client_secret)
     except RedirectError as exc:

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import requests
 
 from klapper.adapters.http_errors import reason_of
-from klapper.login import LoginError, LoginUI
+from klapper.login import LoginError, LoginUI, show_consent
 from klapper.login.redirect import DEFAULT_PATH, DEFAULT_PORT, RedirectError, RedirectListener
 
 #: seconds one token request may take
@@ -84,9 +84,7 @@ def authorization_code(
                     }
                 )
             )
-            ui.show(f"Allow klapper to post for {who}:\n  {url}")
-            if not ui.open_url(url):
-                ui.show("Open the address above in a browser on this machine.")
+            show_consent(ui, url, asking=f"Allow klapper to post for {who}")
             return listener.wait(timeout=timeout), listener.redirect_uri
     except RedirectError as exc:
         raise LoginError(str(exc)) from exc
