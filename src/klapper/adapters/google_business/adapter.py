@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from klapper.adapters.base import (
     Adapter,
@@ -36,6 +35,7 @@ from klapper.adapters.google_business.http import API_BASE, OAUTH_BASE, GoogleCl
 from klapper.adapters.google_business.post import local_post, option_problems
 from klapper.adapters.identity import carried
 from klapper.adapters.matching import FIND_WINDOW, find_since, same_text
+from klapper.adapters.public_media import NotServed, media_base, public_url
 
 #: posts read per page by `find`, and pages at most
 FIND_PAGE, FIND_PAGES = 100, 5
@@ -125,17 +125,16 @@ class GoogleBusinessAdapter(Adapter):
         return self._published(answer)
 
     def _photo_url(self, media: MediaFile) -> str:
-        base = self.settings.get("media_url")
+        base = media_base(self.settings)
         if not base:
             raise PermanentError(
                 f"Google takes a post's photo only from a public address: set `media_url` of"
                 f" account {self.name!r} to where the repository's files are served (https)"
             )
         try:
-            path = media.path.resolve().relative_to(self.repo.resolve()).as_posix()
-        except ValueError:
-            path = media.path.name
-        return str(base).rstrip("/") + "/" + quote(path)
+            return public_url(base=base, repo=self.repo, path=media.path)
+        except NotServed as exc:
+            raise PermanentError(str(exc)) from None
 
     def _published(self, item: Mapping[str, Any]) -> Published:
         if item.get("state") == "REJECTED":

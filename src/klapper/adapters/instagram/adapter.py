@@ -15,9 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from klapper.adapters.base import (
     AdapterError,
@@ -35,6 +33,7 @@ from klapper.adapters.instagram import PLATFORM
 from klapper.adapters.matching import FIND_WINDOW, find_since, same_text
 from klapper.adapters.meta.account import GraphAdapter
 from klapper.adapters.meta.containers import ContainerAPI, Pending, publish_once
+from klapper.adapters.public_media import NotServed, media_base, public_url
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class InstagramAdapter(GraphAdapter):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.user = str(self.settings.get("user") or "")
-        self.media_url = str(self.settings.get("media_url") or "").rstrip("/")
+        self.media_url = media_base(self.settings) or ""
         if not self.user.isdigit() or not self.media_url:
             raise PermanentError(
                 f"Instagram account {self.name!r} needs `user: IG_USER_ID` (digits) and"
@@ -117,12 +116,9 @@ class InstagramAdapter(GraphAdapter):
     def url_of(self, media: MediaFile) -> str:
         """Where Instagram fetches ``media``: its path in the repository under ``media_url``."""
         try:
-            relative = Path(media.path).resolve().relative_to(Path(self.repo).resolve())
-        except ValueError:
-            raise PermanentError(
-                f"{media.path} is outside the repository, so media_url does not serve it"
-            ) from None
-        return f"{self.media_url}/{quote(relative.as_posix())}"
+            return public_url(base=self.media_url, repo=self.repo, path=media.path)
+        except NotServed as exc:
+            raise PermanentError(str(exc)) from None
 
     def _create(self, post: Outgoing, urls: Sequence[str]) -> str:
         if len(urls) == 1:
