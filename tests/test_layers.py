@@ -29,7 +29,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "queue": {"adapters", "config"},
     "intake": {"queue", "adapters", "config"},  # another tool's files into post files
     "engagement": {"adapters", "ledger", "config"},
-    "scheduler": {"queue", "engagement", "ledger", "adapters", "config"},
+    # intake: the daemon reads klapper.yaml's feeds on a timer
+    "scheduler": {"queue", "intake", "engagement", "ledger", "adapters", "config"},
     "cli": {"scheduler", "intake", "queue", "engagement", "ledger", "adapters", "login", "config"},
     "testing": {"adapters"},
 }

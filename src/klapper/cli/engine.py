@@ -35,6 +35,7 @@ from klapper.ledger import Delivery, state_dir
 from klapper.ledger.faults import StateError
 from klapper.scheduler.credentials import missing_credentials
 from klapper.scheduler.engine import Engine
+from klapper.scheduler.feed_timer import read_feeds
 from klapper.scheduler.logs import setup_logging
 from klapper.scheduler.manual import Refused, Result, publish_post, retry, skip
 from klapper.scheduler.publisher import Outcome, summarize
@@ -170,6 +171,8 @@ def publish(
     console = stdout_console()
     with _engine(repo, state, log_format) as engine:
         assert engine.publisher is not None
+        if due:
+            _read_feeds(engine)
         tz = engine.config.tz
         if post is not None:
             results = publish_post(engine, post, account=account, now=now)
@@ -178,6 +181,17 @@ def publish(
         with progress_bar("publishing") as progress:
             outcomes = engine.publisher.publish_due(progress=progress)
         raise typer.Exit(_report_batch(console, engine, outcomes))
+
+
+def _read_feeds(engine: Engine) -> None:
+    """klapper.yaml's feeds that are due, then plan again if they brought posts (they join
+    this batch's slots). A feed's fault is logged as one line naming klapper.yaml's line and
+    does not change the exit code: publishing goes on."""
+    runs = read_feeds(
+        repo=engine.repo, state=engine.state, config=engine.config, now=engine.clock()
+    )
+    if any(run.result and run.result.written and not run.commit for run in runs):
+        engine.reload()
 
 
 def _report_batch(console: Console, engine: Engine, outcomes: list[Outcome]) -> int:

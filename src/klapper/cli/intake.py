@@ -28,6 +28,8 @@ from klapper.config.load import ConfigError, load_config
 from klapper.display import shown
 from klapper.intake import ImportResult, IntakeError, IntakeUsageError, import_csv
 from klapper.intake.feed import import_feed
+from klapper.intake.feeds import commit_message
+from klapper.intake.gitbranch import Target, import_target
 from klapper.ledger import state_dir
 from klapper.queue import announced_rules
 
@@ -40,6 +42,16 @@ import_app = typer.Typer(
     ),
 )
 app.add_typer(import_app, name="import")
+
+
+GitBranchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--git-branch",
+        help="Commit the new files on this branch of the content repository (made from "
+        "HEAD if missing; never pushed) instead of writing them into the working tree.",
+    ),
+]
 
 
 class CsvFormat(StrEnum):
@@ -83,6 +95,7 @@ def import_csv_command(
             help="text for people, json for scripts (--format names the tool).",
         ),
     ] = OutputFormat.text,
+    git_branch: GitBranchOption = None,
     repo: RepoOption = Path("."),
     state: StateOption = None,
 ) -> None:
@@ -93,8 +106,8 @@ def import_csv_command(
     """
     accounts = _accounts(to)
     _report(
-        lambda rules: import_csv(
-            repo=repo,
+        lambda rules, target: import_csv(
+            repo=target.root,
             csv_file=file,
             fmt=fmt.value,
             to=accounts,
@@ -103,6 +116,7 @@ def import_csv_command(
             rules=rules,
         ),
         repo=repo,
+        git_branch=git_branch,
         state=state,
         output=output,
         name=shown(str(file)),
@@ -134,6 +148,7 @@ def import_feed_command(
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="text for people, json for scripts.")
     ] = OutputFormat.text,
+    git_branch: GitBranchOption = None,
     repo: RepoOption = Path("."),
     state: StateOption = None,
 ) -> None:
@@ -144,16 +159,18 @@ def import_feed_command(
     """
     accounts = _accounts(to)
     _report(
-        lambda rules: import_feed(
-            repo=repo,
+        lambda rules, target: import_feed(
+            repo=target.root,
             url=url,
             state=state_dir(state),
             now=datetime.now(UTC),
             to=accounts,
             template=template,
             rules=rules,
+            finish=lambda result: target.commit(message=commit_message(url, result)),
         ),
         repo=repo,
+        git_branch=git_branch,
         state=state,
         output=output,
         name=url,
@@ -165,9 +182,10 @@ def _accounts(to: str | None) -> tuple[str, ...] | None:
 
 
 def _report(
-    run: Callable[[dict[str, Rules] | None], ImportResult],
+    run: Callable[[dict[str, Rules] | None, Target], ImportResult],
     *,
     repo: Path,
+    git_branch: str | None,
     state: Path | None,
     output: OutputFormat,
     name: str,
@@ -180,15 +198,22 @@ def _report(
     except ConfigError:  # the import says what is wrong with it
         rules = None
     try:
-        result = run(rules)
+        with import_target(repo=repo, branch=git_branch) as target:
+            result = run(rules, target)
+            target.commit(message=commit_message(name, result))  # a feed's is made already
     except IntakeError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = EXIT_USAGE if isinstance(exc, IntakeUsageError) else EXIT_FAILED
         raise typer.Exit(code) from None
     if output is OutputFormat.json:
-        typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        data: dict[str, object] = dict(result.to_json())
+        if git_branch is not None:
+            data["git_branch"] = {"name": git_branch, "commits": target.commits}
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         _print(result, name)
+        for commit in target.commits:
+            stdout_console().print(f"committed {commit[:12]} on branch {escape(git_branch or '')}")
     raise typer.Exit(EXIT_FAILED if result.refused else EXIT_OK)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def load_config(repo: Path) -> Config:
     return config
 
 
+def config_line(repo: Path, loc: Sequence[str | int]) -> int:
+    """The line of klapper.yaml where ``loc`` (e.g. ``("feeds", 0)``) is written; 1 if unknown."""
+    try:
+        documents = read_documents(read_regular(repo / CONFIG_FILE, limit=MAX_BYTES)[0])
+    except (OSError, YamlError, FileTooLarge):
+        return 1
+    return locate(documents[0].node, loc)[0] if documents else 1
+
+
 def _inside(path: str, repo: Path) -> bool:
     root = os.path.realpath(repo)
     return path == root or path.startswith(root + os.sep)
@@ -152,6 +162,36 @@ def _cross_checks(config: Config, *, repo: Path) -> list[tuple[tuple[str | int, 
     log_problem = _log_problem(config.paths.log, repo=repo) if config.paths.log else None
     if log_problem:
         found.append((("paths", "log"), log_problem, False))
+    urls: set[str] = set()
+    for index, feed in enumerate(config.feeds):
+        if feed.url in urls:
+            found.append(
+                (
+                    ("feeds", index, "url"),
+                    f"feeds: {shown(feed.url)} is listed twice; list it once, with all its "
+                    "accounts in `to`",
+                    False,
+                )
+            )
+        urls.add(feed.url)
+        for number, name in enumerate(feed.to):
+            if name not in config.accounts:
+                known = ", ".join(config.accounts) or "none"
+                found.append(
+                    (
+                        ("feeds", index, "to", number),
+                        f"feeds › to: no account named {name!r} (accounts: {known})",
+                        False,
+                    )
+                )
+        if feed.template is not None and not _relative_inside(feed.template):
+            found.append(
+                (
+                    ("feeds", index, "template"),
+                    "feeds › template must be a file inside the repository",
+                    False,
+                )
+            )
     for name, account in config.accounts.items():
         for key in account.repository_paths:
             value = getattr(account, key)

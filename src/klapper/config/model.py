@@ -203,6 +203,48 @@ class Links(Strict):
     )
 
 
+class Feed(Strict):
+    """A blog's RSS or Atom feed whose new entries become post files (as `klapper import feed`)."""
+
+    url: str = Field(description="The feed's http(s) URL.")
+    to: tuple[str, ...] = Field((), description="Accounts; default `defaults.to`.")
+    template: str | None = Field(
+        None,
+        description="A post file (relative to the repository) with {title}, {link}, "
+        "{summary}, {hashtags}; default: title, link and hashtags.",
+    )
+    draft: bool = Field(False, description="Write the posts as drafts, to be released by hand.")
+    git_branch: str | None = Field(
+        None,
+        description="Commit the new files on this branch of the content repository (never "
+        "pushed) instead of writing them into the working tree.",
+    )
+    every: Duration = Field(timedelta(hours=1), description="How often the feed is read.")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r}: give the feed's http(s) URL")
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _not_too_often(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=5):
+            raise ValueError("a feed is read at most every 5m; write e.g. every: 1h")
+        return value
+
+
+class Evergreen(Strict):
+    per_day: int = Field(
+        1,
+        ge=1,
+        description="Evergreen posts that come round again, at most this many per account "
+        "per local day.",
+    )
+
+
 class Config(Strict):
     """klapper.yaml."""
 
@@ -219,6 +261,12 @@ class Config(Strict):
     publishing: Publishing = Field(default_factory=Publishing)
     engagement: Engagement = Field(default_factory=Engagement)
     links: Links = Field(default_factory=Links)
+    feeds: tuple[Feed, ...] = Field(
+        (), description="Blog feeds whose new entries become post files (docs/import.md)."
+    )
+    evergreen: Evergreen = Field(
+        default_factory=Evergreen, description="Posts with `evergreen:` (docs/content.md)."
+    )
     notify: str | None = Field(
         None, description="Command run with a short message when something needs you."
     )

@@ -15,7 +15,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,16 +41,17 @@ SEEN_FOLDER = "feeds"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
 
 
-def load_template(path: Path | None) -> dict[str, Any]:
-    """The template's fields; IntakeError naming the file and line of what is wrong."""
-    name = shown(str(path)) if path is not None else "the default template"
+def load_template(path: Path | None, *, name: str | None = None) -> dict[str, Any]:
+    """The template's fields; IntakeError naming the file (as ``name``) and line of what is
+    wrong."""
+    name = name or (shown(str(path)) if path is not None else "the default template")
     if path is None:
         raw = DEFAULT_TEMPLATE
     else:
         try:
             raw = read_regular(path, limit=MAX_TEMPLATE_BYTES)[0].decode()
         except (OSError, ValueError) as exc:
-            raise IntakeUsageError(f"--template {name}: cannot read it: {exc}") from None
+            raise IntakeUsageError(f"template {name}: cannot read it: {exc}") from None
     try:
         fields = yaml.safe_load(raw)
     except yaml.MarkedYAMLError as exc:
@@ -161,14 +162,21 @@ def import_feed(
     now: datetime,
     to: tuple[str, ...] | None = None,
     template: Path | None = None,
+    template_name: str | None = None,
     rules: Mapping[str, Rules] | None = None,
     session: requests.Session | None = None,
+    draft: bool = False,
+    finish: Callable[[ImportResult], object] | None = None,
 ) -> ImportResult:
-    """Write a post file for every entry of the feed at ``url`` not imported before."""
+    """Write a post file for every entry of the feed at ``url`` not imported before.
+
+    ``draft`` makes every post a draft; ``finish`` runs after the files are written and before
+    their guids are remembered (a commit on a branch: a failed commit forgets nothing).
+    """
     import feedparser  # type: ignore[import-untyped]  # only this command needs it
 
     config = load_config_for_import(repo, to=to)
-    fields = load_template(template)
+    fields = load_template(template, name=template_name)
     seen = _Seen(state, url)
     parsed = feedparser.parse(
         _fetch(url, session or requests.Session()), response_headers={"content-location": url}
@@ -204,6 +212,8 @@ def import_feed(
         post = {"id": pid, **_fill(fields, values)}
         if to:
             post["to"] = list(to)
+        if draft:
+            post["draft"] = True
         when = entry.get("published_parsed") or entry.get("updated_parsed")
         day = f"{datetime.fromtimestamp(calendar.timegm(when), UTC):%Y-%m-%d}-" if when else ""
         try:
@@ -219,5 +229,7 @@ def import_feed(
             Outcome(entry=guid, file=written.file, post=pid, warnings=written.warnings)
         )
         seen.guids.add(guid)
+    if finish is not None:
+        finish(result)
     seen.save()
     return result

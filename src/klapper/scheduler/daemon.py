@@ -28,6 +28,7 @@ from klapper.config.load import CONFIG_FILE
 from klapper.ledger import AccountState, Delivery
 from klapper.scheduler.engagement_timer import EngagementTimer
 from klapper.scheduler.engine import Engine
+from klapper.scheduler.feed_timer import FeedTimer
 from klapper.scheduler.publisher import Outcome
 from klapper.scheduler.sync import RepositoryBroken, summary
 from klapper.scheduler.systemd import Notifier
@@ -74,6 +75,8 @@ class Daemon:
         self._refreshed = engine.clock()
         # Reading reactions and replies: one timer of its own (engagement/service.py).
         self.engagement = EngagementTimer(engine=engine, scheduler=self.scheduler)
+        # klapper.yaml's feeds: one timer of its own (feed_timer.py).
+        self.feeds = FeedTimer(engine=engine, scheduler=self.scheduler)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -90,6 +93,7 @@ class Daemon:
         self.scheduler.start()
         self.arm_all()
         self.engagement.arm()
+        self.feeds.arm()
         watcher = RepoWatcher(
             root=self.engine.repo,
             posts=self.engine.config.paths.posts,
@@ -109,6 +113,7 @@ class Daemon:
             log.info("stopping: letting publishes in hand finish")
             watcher.stop()
             self.engagement.stop()
+            self.feeds.stop()
             self._finish_in_hand()
             # Not shutdown(wait=True): APScheduler holds its job store lock while it waits,
             # and a job that re-arms a timer would wait for that lock forever.
@@ -171,6 +176,7 @@ class Daemon:
         self._load()
         self.arm_all()
         self.engagement.arm()
+        self.feeds.arm()
         self.notifier.ready(self.status_line())
 
     def _load(self) -> None:
