@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +20,7 @@ from klapper.queue import load_repository
 from tests.intake.images import serve_images
 from tests.intake.test_feed import ATOM, P1, P2, RSS
 from tests.queue.repo_helpers import CONFIG, make_repo
+from tests.scheduler.procs import wait_for
 
 pytest.importorskip("feedparser", reason="feedparser missing: run pip install -e .")
 NOW = datetime(2030, 1, 1, 8, tzinfo=UTC)
@@ -115,3 +121,37 @@ def test_publish_due_reads_the_feeds_and_a_broken_one_does_not_stop_it(
     assert result.output.splitlines()[-1] == "1 published"
     assert f"klapper.yaml:{len(CONFIG.splitlines()) + 2}: feed {srv.url}/down.xml" in result.output
     assert len(list((repo / "posts/imported").iterdir())) == 2
+
+
+def test_the_daemon_reads_its_feeds_on_their_own_timer(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with serve_images({"/feed.xml": RSS.encode(), "/atom.xml": ATOM.encode()}) as srv:
+        repo = _repo(
+            tmp_path, f"feeds:\n  - url: {srv.url}/feed.xml\n  - url: {srv.url}/atom.xml\n"
+        )
+        # The atom feed was read 59 min 58 s ago: its turn comes 2 s after the start.
+        (state / "feeds").mkdir(parents=True)
+        last = datetime.now(UTC) - timedelta(minutes=59, seconds=58)
+        (state / "feeds/checked.json").write_text(
+            json.dumps({f"{srv.url}/atom.xml": last.isoformat()})
+        )
+        args = ["--repo", str(repo), "--state", str(state)]
+        env = {**os.environ, "KLAPPER_SECRETS": str(tmp_path / "none.yaml")}
+        env.pop("NOTIFY_SOCKET", None)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from klapper.cli import main; main()", "run", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for(lambda: srv.hits.get("/feed.xml"), timeout=20)  # at the start
+            assert "/atom.xml" not in srv.hits
+            wait_for(lambda: srv.hits.get("/atom.xml"), timeout=20)  # at its turn
+            files = wait_for(lambda: len(list((repo / "posts/imported").iterdir())) == 3)
+            assert files
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=15)
+    assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
+    assert srv.hits == {"/feed.xml": 1, "/atom.xml": 1}
