@@ -43,3 +43,19 @@ def pg(postgres_cluster: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         with schema.connect() as conn:
             create_schema(conn)
         yield schema
+
+
+@pytest.fixture
+def pg_url(postgres_cluster: Any, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The ``--ledger`` URL of an empty PostgreSQL schema of the test's own (``Ledger`` makes
+    its tables there itself)."""
+    from tests.scheduler.postgres import fresh_schema
+
+    with fresh_schema(postgres_cluster, test=request.node.nodeid) as schema:
+        yield schema.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest) -> str | None:
+    """Each backend in turn: None (SQLite in the state folder), or ``pg_url``."""
+    return None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))

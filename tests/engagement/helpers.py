@@ -130,9 +130,11 @@ class World:
     config: Config
     adapters: Callable[[str], Adapter]
     clock: Clock = field(default_factory=Clock)
+    #: a shared ledger's URL (PostgreSQL), else SQLite in ``state``
+    url: str | None = None
 
     def __post_init__(self) -> None:
-        self.ledger = Ledger.open(state=self.state)
+        self.ledger = Ledger.open(state=self.state, url=self.url)
         self.events = EventLog(self.state / "events.jsonl")
         self.store = EngagementStore(self.ledger)
         self.poller = Poller(

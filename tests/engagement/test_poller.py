@@ -16,7 +16,7 @@ from tests.fakes.x import ME_ID, adapter_case
 
 
 @pytest.fixture
-def masto(tmp_path: Path) -> Iterator[tuple[World, FakeMastodon]]:
+def masto(tmp_path: Path, ledger_url: str | None) -> Iterator[tuple[World, FakeMastodon]]:
     with FakeMastodon() as server:
         adapter = MastodonAdapter(
             name="masto",
@@ -30,6 +30,7 @@ def masto(tmp_path: Path) -> Iterator[tuple[World, FakeMastodon]]:
             state=tmp_path / "state",
             config=config_for({"masto": "mastodon"}),
             adapters=lambda name: adapter,
+            url=ledger_url,
         )
         server.state.clock = world.clock  # the server's timestamps follow the test's clock
         yield world, server

@@ -57,14 +57,15 @@ def test_a_later_migration_is_applied_once_and_a_newer_ledger_refused(tmp_path: 
         migrate(conn, migrations=MIGRATIONS)
 
 
-def test_transitions_outside_the_table_are_refused(tmp_path: Path) -> None:
-    ledger = Ledger.open(state=tmp_path)
+def test_transitions_outside_the_table_are_refused(tmp_path: Path, ledger_url: str | None) -> None:
+    ledger = Ledger.open(state=tmp_path, url=ledger_url)
     row = planned(ledger)
     with pytest.raises(ValueError, match="cannot go from planned to published"):
         ledger.update(row.id, now=NOW, expect=[State.PLANNED], state=State.PUBLISHED)
     # A conditional update that lost the race changes nothing and says so.
     assert ledger.update(row.id, now=NOW, expect=[State.FAILED], state=State.SKIPPED) is None
     assert ledger.get(row.id).state is State.PLANNED
+    ledger.close()
 
 
 def test_ids_are_stable_and_unique_after_a_rename(tmp_path: Path) -> None:
@@ -92,8 +93,8 @@ def test_ids_are_stable_and_unique_after_a_rename(tmp_path: Path) -> None:
     assert again.id != first.id
 
 
-def test_published_deliveries_with_their_parts(tmp_path: Path) -> None:
-    ledger = Ledger.open(state=tmp_path)
+def test_published_deliveries_with_their_parts(tmp_path: Path, ledger_url: str | None) -> None:
+    ledger = Ledger.open(state=tmp_path, url=ledger_url)
     row = planned(ledger)
     planned(ledger, post="q")
     ledger.claim(row.id, token="t", owner="o", now=NOW)
@@ -124,6 +125,7 @@ def test_published_deliveries_with_their_parts(tmp_path: Path) -> None:
     assert found.delivery.id == row.id and found.remote_ids == ("r0", "r1")
     assert found.parts[1].ref == {"cid": "c1"}
     assert ledger.published_deliveries(account="b") == []
+    ledger.close()
 
 
 def test_claim_sql_has_one_form_for_sqlite_and_postgresql() -> None:

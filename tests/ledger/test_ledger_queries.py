@@ -1,13 +1,11 @@
 """The ledger's named questions answer what their names say, alike on SQLite and PostgreSQL.
 
-A ledger is filled through its own API (SQLite); for PostgreSQL its rows are copied into a
-schema made by the same migrations, and the very same ``LedgerQueries`` methods run there
-through a reader that only changes the parameter style (``dialect.placeholders``).
+A ledger is filled through its own API on each backend (``ledger_url``: SQLite in the state
+folder, or a PostgreSQL schema of the test's own) and asked the very same questions.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +14,6 @@ from typing import Any
 import pytest
 
 from klapper.ledger import Delivery, Ledger, PartRecord, State
-from klapper.ledger.dialect import placeholders
 from klapper.ledger.queries import LedgerQueries
 
 NOW = datetime(2026, 6, 1, 7, 0, tzinfo=UTC)
@@ -45,9 +42,8 @@ def _claimed(ledger: Ledger, post: str, *, account: str = "a", due: datetime) ->
     return claimed
 
 
-def filled(path: Path) -> Ledger:
+def filled(ledger: Ledger) -> Ledger:
     """One delivery in each state that a question tells apart; account b waits till NOW + 1h."""
-    ledger = Ledger(path)
     _planned(ledger, "due", due=NOW - HOUR)
     _planned(ledger, "later", due=NOW + HOUR)
     _planned(ledger, "b-due", account="b", due=NOW - 2 * HOUR)
@@ -150,46 +146,11 @@ EXPECTED: dict[str, tuple[Callable[[LedgerQueries], Any], Any]] = {
 }
 
 
-class _Row(dict[str, Any]):
-    """A PostgreSQL row read by name or, like ``sqlite3.Row``, by position."""
-
-    def __getitem__(self, key: str | int) -> Any:
-        return list(self.values())[key] if isinstance(key, int) else super().__getitem__(key)
-
-
-class PostgresQueries(LedgerQueries):
-    """The ledger's questions, read from PostgreSQL with nothing changed but the placeholders."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-
-    def _read(self, sql: str, params: Any = ()) -> list[Any]:
-        rows = self.conn.execute(placeholders(sql, dialect="postgresql"), params).fetchall()
-        return [_Row(row) for row in rows]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def queries(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerQueries]:
-    ledger = filled(tmp_path / "ledger.sqlite3")
-    if request.param == "sqlite":
-        yield ledger
-        ledger.close()
-        return
+@pytest.fixture
+def queries(tmp_path: Path, ledger_url: str | None) -> Iterator[LedgerQueries]:
+    ledger = filled(Ledger.open(state=tmp_path, url=ledger_url))
+    yield ledger
     ledger.close()
-    schema = request.getfixturevalue("pg")
-    source = sqlite3.connect(tmp_path / "ledger.sqlite3")
-    with schema.connect() as conn:
-        for table in ("deliveries", "parts", "accounts"):
-            cursor = source.execute(f"SELECT * FROM {table}")
-            names = [column[0] for column in cursor.description]
-            sql = (
-                f"INSERT INTO {table} ({', '.join(names)})"
-                f" VALUES ({', '.join('%s' for _ in names)})"
-            )
-            conn.cursor().executemany(sql, cursor.fetchall())
-        conn.commit()
-        yield PostgresQueries(conn)
-    source.close()
 
 
 @pytest.mark.parametrize("question", list(EXPECTED))

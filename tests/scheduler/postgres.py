@@ -41,7 +41,8 @@ def throwaway_cluster() -> Iterator[Cluster]:
             "running as root with neither a 'postgres' nor a 'nobody' user to run the server as"
         )
     folder = Path(tempfile.mkdtemp(prefix="klapper-pg-"))
-    cluster = start_cluster(folder)
+    # Each open PostgreSQL ledger keeps a small pool; daemons in the failover tests too.
+    cluster = start_cluster(folder, max_connections=150)
     try:
         yield cluster
     finally:
@@ -55,6 +56,11 @@ class Schema:
 
     cluster: Cluster
     name: str
+
+    @property
+    def url(self) -> str:
+        """A ``--ledger`` URL whose tables live in this schema (search_path)."""
+        return f"{self.cluster.url}?options=-csearch_path%3D{self.name}"
 
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[dict[str, Any]]:
         return psycopg.connect(

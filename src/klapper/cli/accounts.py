@@ -14,6 +14,7 @@ from klapper.cli.app import (
     EXIT_FAILED,
     EXIT_USAGE,
     FormatOption,
+    LedgerOption,
     OutputFormat,
     RepoOption,
     StateOption,
@@ -72,6 +73,7 @@ def login_command(
     account: AccountArgument,
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
 ) -> None:
     """Log in to one account's platform and store its credentials (outside the repository).
 
@@ -97,7 +99,7 @@ def login_command(
         raise _fail("login cancelled; nothing was stored") from None
     typer.echo(f"Stored {', '.join(sorted(credentials))} for {account} in {path}")
     if resume_after_login(
-        state=state_dir(state), config=config, account=account, now=datetime.now(UTC)
+        state=state_dir(state), url=url, config=config, account=account, now=datetime.now(UTC)
     ):
         typer.echo(f"{account} was paused; it is resumed and its deliveries go out again.")
 

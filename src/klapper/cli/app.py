@@ -86,6 +86,34 @@ StateOption = Annotated[
 ]
 
 
+def _ledger_url(value: str | None) -> str | None:
+    """A ``--ledger`` that is no PostgreSQL URL is bad usage (exit 2), named by its scheme only."""
+    from klapper.ledger.url import is_postgres_url
+
+    if value and not is_postgres_url(value):
+        raise typer.BadParameter(
+            f"{value.split(':', 1)[0]!r} is not a PostgreSQL URL: give"
+            " postgresql://USER@HOST[:PORT]/DATABASE, or leave it out for SQLite in --state"
+        )
+    return value or None
+
+
+LedgerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ledger",
+        envvar="KLAPPER_LEDGER",
+        show_envvar=True,
+        show_default=False,
+        callback=_ledger_url,
+        help=(
+            "A ledger shared by several daemons: postgresql://USER@HOST/DATABASE (the password"
+            " from PGPASSWORD or ~/.pgpass). Default: SQLite in the state folder."
+        ),
+    ),
+]
+
+
 class OutputFormat(str, Enum):
     text = "text"
     json = "json"

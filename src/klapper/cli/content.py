@@ -21,6 +21,7 @@ from klapper.cli.app import (
     EXIT_OK,
     EXIT_USAGE,
     FormatOption,
+    LedgerOption,
     OutputFormat,
     RepoOption,
     StateOption,
@@ -63,16 +64,22 @@ def _repository(repo: Path) -> Repository:
 @contextmanager
 def _ledger_view(
     state: Path | None,
+    url: str | None,
 ) -> Iterator[tuple[Callable[[str], bool] | None, dict[str, Any]]]:
     """What the ledger knows, if there is one (never created here): published posts, slots."""
     from klapper.ledger import ON_PLATFORM, Ledger
+    from klapper.ledger.faults import StateError
     from klapper.ledger.store import LEDGER_FILE
 
     folder = state_dir(state)
-    if not (folder / LEDGER_FILE).is_file():
+    if url is None and not (folder / LEDGER_FILE).is_file():
         yield None, {}
         return
-    ledger = Ledger.open(state=folder)
+    try:
+        ledger = Ledger.open(state=folder, url=url)
+    except StateError as exc:  # a shared ledger that cannot be reached: one line
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from exc
     try:
 
         def published(post_id: str) -> bool:
@@ -139,10 +146,11 @@ def check(
         ),
     ] = CheckFormat.text,
     state: StateOption = None,
+    url: LedgerOption = None,
 ) -> None:
     """Check every post for every account it goes to; exit 1 when anything is an error."""
     repository = _repository(repo)
-    with _ledger_view(state) as (published, _slots):
+    with _ledger_view(state, url) as (published, _slots):
         found = check_posts(
             repository,
             now=datetime.now(UTC),
@@ -183,12 +191,13 @@ def plan(
     ] = 7,
     output: FormatOption = OutputFormat.text,
     state: StateOption = None,
+    url: LedgerOption = None,
 ) -> None:
     """List the upcoming deliveries in time order: when (local and UTC), post, account."""
     repository = _repository(repo)
     config = repository.config
     now = datetime.now(UTC)
-    with _ledger_view(state) as (_published, slots):
+    with _ledger_view(state, url) as (_published, slots):
         deliveries = plan_deliveries(
             config=config,
             posts=repository.posts,

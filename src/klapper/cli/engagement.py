@@ -17,6 +17,7 @@ from klapper.cli.app import (
     EXIT_OK,
     EXIT_USAGE,
     FormatOption,
+    LedgerOption,
     OutputFormat,
     RepoOption,
     StateOption,
@@ -33,6 +34,7 @@ from klapper.engagement.report import build_report
 from klapper.engagement.service import Engagement
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger, event_log_path, state_dir
+from klapper.ledger.faults import StateError
 from klapper.ledger.store import LEDGER_FILE
 from klapper.scheduler.accounts import AccountAdapters
 from klapper.scheduler.logs import setup_logging
@@ -55,16 +57,20 @@ def _config(repo: Path, *, required: bool) -> Config | None:
         raise typer.Exit(EXIT_USAGE) from exc
 
 
-def _open_ledger(state: Path | None) -> Ledger:
+def _open_ledger(state: Path | None, url: str | None) -> Ledger:
     folder = state_dir(state)
-    if not (folder / LEDGER_FILE).exists():
+    if url is None and not (folder / LEDGER_FILE).exists():
         typer.echo(
             f"error: no ledger in {folder}: nothing was published from there yet "
             "(pass --state DIR, or set KLAPPER_STATE, as for `klapper run`)",
             err=True,
         )
         raise typer.Exit(EXIT_USAGE)
-    return Ledger.open(state=folder)
+    try:
+        return Ledger.open(state=folder, url=url)
+    except StateError as exc:  # a shared ledger that cannot be reached: one line
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from exc
 
 
 def _local_zone(config: Config | None) -> tzinfo | None:
@@ -75,6 +81,7 @@ def _local_zone(config: Config | None) -> tzinfo | None:
 def refresh(
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
     now: Annotated[
         bool,
         typer.Option(
@@ -95,8 +102,9 @@ def refresh(
     config = _config(repo, required=True)
     assert config is not None
     folder = state_dir(state)
-    ledger = Ledger.open(state=folder)
+    ledger = _open_ledger(state, url) if url else Ledger.open(state=folder)
     events = EventLog(event_log_path(state=folder, configured=config.paths.log))
+    ledger.attach(events)
     adapters = AccountAdapters(config=config, repo=repo, state=folder, on_secrets=redaction.add)
     try:
         service = Engagement(ledger=ledger, events=events, config=config, adapters=adapters)
@@ -141,6 +149,7 @@ def inbox(
     ctx: typer.Context,
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
     format: FormatOption = OutputFormat.text,  # noqa: A002 - the option is --format
 ) -> None:
     """List unanswered replies and mentions, newest first, with the link to answer each.
@@ -152,7 +161,7 @@ def inbox(
     if ctx.invoked_subcommand is not None:
         return
     config = _config(repo, required=False)
-    ledger = _open_ledger(state)
+    ledger = _open_ledger(state, url)
     try:
         items = EngagementStore(ledger).inbox_items(open_only=True)
     finally:
@@ -167,9 +176,10 @@ def inbox(
 def inbox_done(
     item: Annotated[str, typer.Argument(help="The id `klapper inbox` shows (i...).")],
     state: StateOption = None,
+    url: LedgerOption = None,
 ) -> None:
     """Mark one reply or mention as handled."""
-    ledger = _open_ledger(state)
+    ledger = _open_ledger(state, url)
     try:
         done = EngagementStore(ledger).mark_done(item, now=datetime.now(UTC))
     finally:
@@ -206,6 +216,7 @@ def report(
     ] = None,
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
 ) -> None:
     """Reach and reactions per account and platform, top posts, best weekdays and hours."""
     try:
@@ -217,7 +228,7 @@ def report(
     tz = _local_zone(config) or datetime.now().astimezone().tzinfo
     assert tz is not None
     now = datetime.now(UTC)
-    ledger = _open_ledger(state)
+    ledger = _open_ledger(state, url)
     try:
         platforms = (
             {name: a.platform for name, a in config.accounts.items()} if config is not None else {}

@@ -21,6 +21,7 @@ from klapper.cli.app import (
     EXIT_OK,
     EXIT_USAGE,
     FormatOption,
+    LedgerOption,
     OutputFormat,
     RepoOption,
     StateOption,
@@ -70,6 +71,7 @@ def _require_config(repo: Path) -> None:
 def _engine(
     repo: Path,
     state: Path | None,
+    url: str | None,
     log_format: LogFormat,
     *,
     load: bool = True,
@@ -90,6 +92,7 @@ def _engine(
         engine = Engine(
             repo=repo,
             state=state_dir(state),
+            ledger=url,
             on_secrets=redaction.add,
             hold_repository=publishes and load,
         )
@@ -132,6 +135,7 @@ def _local(moment: datetime | None, tz: tzinfo | None) -> str:
 def run(
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Run the daemon: publish every post at its time, pick up changes, until stopped."""
@@ -140,7 +144,13 @@ def run(
     redaction = setup_logging(log_format=log_format.value)
     _require_config(repo)
     with _state_faults():
-        engine = Engine(repo=repo, state=state_dir(state), on_secrets=redaction.add, watched=True)
+        engine = Engine(
+            repo=repo,
+            state=state_dir(state),
+            ledger=url,
+            on_secrets=redaction.add,
+            watched=True,
+        )
         code = Daemon(engine).run()
     raise typer.Exit(code)
 
@@ -158,6 +168,7 @@ def publish(
     now: Annotated[bool, typer.Option("--now", help="POST: publish even before its time.")] = False,
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Publish what is due (--due, for cron and timers) or one post; exit 1 if any failed.
@@ -169,7 +180,7 @@ def publish(
         typer.echo("error: give either --due or a POST id", err=True)
         raise typer.Exit(EXIT_USAGE)
     console = stdout_console()
-    with _engine(repo, state, log_format) as engine:
+    with _engine(repo, state, url, log_format) as engine:
         assert engine.publisher is not None
         if due:
             _read_feeds(engine)
@@ -238,12 +249,13 @@ def _print_results(console: Console, results: list[Result], tz: tzinfo) -> None:
 def status(
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
     format: FormatOption = OutputFormat.text,  # noqa: A002 - the option's name
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Upcoming, recent, failed, unknown and missed deliveries, and paused accounts."""
     load = (repo / CONFIG_FILE).is_file()  # without a repository: the ledger alone
-    with _engine(repo, state, log_format, load=load, publishes=False) as engine:
+    with _engine(repo, state, url, log_format, load=load, publishes=False) as engine:
         tz = engine.config.tz if load else None
         paused = [name for name, a in engine.config.accounts.items() if a.paused] if load else []
         report = collect_status(ledger=engine.ledger, now=engine.clock(), config_paused=paused)
@@ -321,6 +333,17 @@ def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
         console.print(table)
     if not any(rows for _, rows, _ in sections):
         console.print("nothing planned, nothing published yet")
+    if report.processes:
+        table = Table(
+            title="Processes sharing this ledger (last 7 days)",
+            title_justify="left",
+            show_edge=False,
+        )
+        for column in ("process (host:pid:start)", "last seen", "published", "failed"):
+            table.add_column(column, overflow="fold")
+        for p in report.processes:
+            table.add_row(escape(p.owner), _local(p.last_seen, tz), str(p.published), str(p.failed))
+        console.print(table)
 
 
 @app.command(
@@ -342,13 +365,14 @@ def retry_command(
     ] = False,
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Try a failed, unknown, missed or skipped delivery again; un-pauses its account.
 
     A skipped delivery whose time is still ahead goes back to that time (--now: at once).
     """
-    with _engine(repo, state, log_format) as engine:
+    with _engine(repo, state, url, log_format) as engine:
         results = retry(engine, delivery, account=account, now=now)
         _print_results(stdout_console(), results, engine.config.tz)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
@@ -369,9 +393,10 @@ def skip_command(
     account: AccountOption = None,
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Do not publish this delivery (`klapper retry` undoes it)."""
-    with _engine(repo, state, log_format, publishes=False) as engine:
+    with _engine(repo, state, url, log_format, publishes=False) as engine:
         for row in skip(engine, delivery, account=account):
             typer.echo(f"skipped {row.id} {row.post_id} -> {row.account}")

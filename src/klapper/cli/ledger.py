@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from klapper.cli.app import EXIT_FAILED, EXIT_USAGE, RepoOption, StateOption, app, examples
+from klapper.cli.app import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    LedgerOption,
+    RepoOption,
+    StateOption,
+    app,
+    examples,
+)
 from klapper.config.load import CONFIG_FILE, ConfigError, load_config
 from klapper.ledger import Ledger, event_log_path, read_events, state_dir
 from klapper.ledger.faults import StateError
@@ -28,7 +36,9 @@ app.add_typer(ledger_app, name="ledger")
         "mv ~/.local/state/klapper/ledger.sqlite3 ~/ledger.damaged && klapper ledger rebuild",
     ),
 )
-def rebuild_command(repo: RepoOption = Path("."), state: StateOption = None) -> None:
+def rebuild_command(
+    repo: RepoOption = Path("."), state: StateOption = None, url: LedgerOption = None
+) -> None:
     """Put back every delivery the event log lists and the ledger lacks; exit 1 on a fault.
 
     Published ones are never posted again; ones whose outcome the log leaves open are looked
@@ -53,7 +63,7 @@ def rebuild_command(repo: RepoOption = Path("."), state: StateOption = None) -> 
         )
         raise typer.Exit(EXIT_FAILED)
     try:
-        ledger = Ledger.open(state=folder)
+        ledger = Ledger.open(state=folder, url=url)
         try:
             report = rebuild(ledger, events=events, now=datetime.now(UTC), only_if_empty=False)
         finally:

@@ -122,6 +122,11 @@ class Publishing(Strict):
     backoff: Duration = Field(timedelta(seconds=30), description="First retry delay; doubles.")
     max_backoff: Duration = Field(timedelta(hours=1), description="Longest retry delay.")
     timeout: Duration = Field(timedelta(seconds=30), description="One platform call's timeout.")
+    lease: Duration = Field(
+        timedelta(seconds=30),
+        description="A shared (PostgreSQL) ledger: how long a daemon's claim holds unrenewed"
+        " before another daemon takes its delivery over (docs/scale.md).",
+    )
 
 
 class Engagement(Strict):

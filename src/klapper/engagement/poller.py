@@ -200,7 +200,15 @@ class Poller:
                 report.left += len(items)
                 self._note_block(account, blocked[account], report)
                 continue
-            taken = self._read_account(account, items, report)
+            with self.ledger.try_lock(f"engagement:{account}") as mine:
+                # A shared ledger: one round per account at a time, whichever daemon runs it.
+                if not mine:
+                    report.left += len(items)
+                    report.why[account] = "another klapper is reading this account right now"
+                    continue
+                fresh = self._still_due(items)  # what that other round read is done
+                taken = len(items) - len(fresh)
+                taken += self._read_account(account, fresh, report) if fresh else 0
             done += len(items)
             report.left += len(items) - taken
             if taken < len(items) and account not in report.why and not self.stopping.is_set():
@@ -219,8 +227,15 @@ class Poller:
                 idle = account not in report.waiting
                 wanted = look_now or self._inbox_due(account, now)
                 if idle and not self.stopping.is_set() and wanted:
-                    self._read_inbox(account, published, report)
+                    with self.ledger.try_lock(f"engagement:{account}") as mine:
+                        if mine:
+                            self._read_inbox(account, published, report)
         return report
+
+    def _still_due(self, items: list[DueReading]) -> list[DueReading]:
+        """Those of ``items`` no other process read meanwhile (a shared ledger)."""
+        taken = self.store.stages_taken()
+        return [i for i in items if taken.get((i.delivery.id, i.part), -1) < i.stage]
 
     @staticmethod
     def _note_block(account: str, block: Block, report: RoundReport) -> None:

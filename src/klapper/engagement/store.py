@@ -11,7 +11,6 @@ UTC form (``utc_text``).
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import Any
 from klapper.adapters.base import Interaction
 from klapper.engagement.schema import COMPONENT, MIGRATIONS
 from klapper.ledger import Ledger
+from klapper.ledger.backend import Row
 from klapper.ledger.states import from_utc_text, utc_text
 
 #: the figures a reading holds, in the order of the table's columns
@@ -98,7 +98,7 @@ def inbox_id(account: str, remote_id: str) -> str:
     return "i" + hashlib.sha256(f"{account}|{remote_id}".encode()).hexdigest()[:10]
 
 
-def _reading(row: sqlite3.Row) -> Reading:
+def _reading(row: Row) -> Reading:
     return Reading(
         delivery_id=row["delivery_id"],
         part=row["part"],
@@ -112,7 +112,7 @@ def _reading(row: sqlite3.Row) -> Reading:
     )
 
 
-def _item(row: sqlite3.Row) -> InboxItem:
+def _item(row: Row) -> InboxItem:
     return InboxItem(
         id=row["id"],
         account=row["account"],
@@ -141,7 +141,7 @@ class EngagementStore:
         self.ledger = ledger
         ledger.ensure_schema(component=COMPONENT, migrations=MIGRATIONS)
 
-    def _rows(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
+    def _rows(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[Row]:
         return self.ledger.read(sql, params)
 
     # --- readings --------------------------------------------------------------------------
@@ -190,7 +190,7 @@ class EngagementStore:
 
     # --- accounts: polling waits and the inbox cursor --------------------------------------
 
-    def account_marks(self) -> dict[str, sqlite3.Row]:
+    def account_marks(self) -> dict[str, Row]:
         return {row["account"]: row for row in self._rows("SELECT * FROM engagement_accounts")}
 
     def wait_until(self, account: str) -> datetime | None:

@@ -7,12 +7,12 @@ writes go through ``Ledger`` in store.py.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from klapper.ledger.backend import Row
 from klapper.ledger.states import (
     AccountState,
     Delivery,
@@ -23,7 +23,7 @@ from klapper.ledger.states import (
 )
 
 
-def row_to_delivery(row: sqlite3.Row) -> Delivery:
+def row_to_delivery(row: Row) -> Delivery:
     return Delivery(
         id=row["id"],
         post_id=row["post_id"],
@@ -50,7 +50,7 @@ def row_to_delivery(row: sqlite3.Row) -> Delivery:
     )
 
 
-def row_to_part(row: sqlite3.Row) -> PartRecord:
+def row_to_part(row: Row) -> PartRecord:
     return PartRecord(
         delivery_id=row["delivery_id"],
         part=row["part"],
@@ -100,7 +100,7 @@ class LedgerQueries:
     is a new method here, so its SQL stays portable (tests/ledger/test_postgres.py).
     """
 
-    def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
+    def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[Row]:
         raise NotImplementedError
 
     def _select(

@@ -19,10 +19,16 @@ opens the ledger, and set past it once anything newer was, so an older klapper r
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
+from typing import Any
 
-Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
+from klapper.ledger.dialect import Dialect
+
+#: a tuple of SQL statements, or a function given the open connection (either backend's)
+Migration = Sequence[str] | Callable[[Any], None]
+
+#: the advisory lock that makes PostgreSQL migrations one at a time (any constant would do)
+_MIGRATION_LOCK = 0x6B6C6170  # 'klap'
 
 _DELIVERIES = """
 CREATE TABLE deliveries (
@@ -82,6 +88,18 @@ CREATE TABLE slots (
 )
 """
 
+_EVENTS = """
+CREATE TABLE events (
+    id       TEXT PRIMARY KEY,            -- random: unique across processes and machines
+    ts       TEXT NOT NULL,               -- UTC, as the ledger's other times
+    event    TEXT NOT NULL,
+    delivery TEXT,
+    account  TEXT,
+    owner    TEXT NOT NULL,               -- host:pid:start of the process that wrote it
+    line     TEXT NOT NULL                -- the JSON line, as in that process's events.jsonl
+)
+"""
+
 #: the ledger's own component
 COMPONENT = "ledger"
 
@@ -101,64 +119,87 @@ MIGRATIONS: list[Migration] = [
     ("CREATE TABLE ledger_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",),
 ]
 
+#: the events component: made only in a shared (PostgreSQL) ledger, where several daemons
+#: write what they did for `klapper status` (a SQLite ledger has one events.jsonl beside it)
+EVENTS = "events"
+EVENTS_MIGRATIONS: list[Migration] = [
+    # 1: every process's event lines (each also appends to its own state folder's log).
+    (_EVENTS, "CREATE INDEX events_ts ON events (ts)"),
+]
+
 
 #: the one list ledgers had before components: which component's version each entry was
 _LEGACY: tuple[tuple[str, int], ...] = (("ledger", 1), ("engagement", 1), ("ledger", 2))
 
 
 def migrate(
-    conn: sqlite3.Connection,
+    conn: Any,
     *,
     component: str = COMPONENT,
     migrations: Sequence[Migration] = MIGRATIONS,
+    dialect: Dialect = "sqlite",
 ) -> int:
     """Bring ``component``'s tables up to date; returns its version.
 
-    Refuses a ledger whose ``component`` is newer than this klapper knows.
+    On SQLite it takes the write lock itself (BEGIN IMMEDIATE); on PostgreSQL ``conn`` is in
+    a transaction of the caller's, and an advisory lock makes concurrent migrators wait their
+    turn. Refuses a ledger whose ``component`` is newer than this klapper knows.
     """
+    if dialect == "postgresql":
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+        return _apply(conn, component=component, migrations=migrations, dialect=dialect)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        versions = _versions(conn)
-        version = versions.get(component, 0)
-        if version > len(migrations):
-            raise RuntimeError(
-                f"the ledger has {component} schema version {version}, this klapper knows"
-                f" {len(migrations)}: upgrade klapper, or point --state at another folder"
-            )
-        for step in migrations[version:]:
-            if callable(step):
-                step(conn)
-            else:
-                for statement in step:
-                    conn.execute(statement)
-        if version < len(migrations):
-            conn.execute(
-                "INSERT INTO schema_versions (component, version) VALUES (?, ?)"
-                " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-                (component, len(migrations)),
-            )
-            versions[component] = len(migrations)
-            _mark_legacy(conn, versions)
+        version = _apply(conn, component=component, migrations=migrations, dialect=dialect)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return version
+
+
+def _apply(conn: Any, *, component: str, migrations: Sequence[Migration], dialect: Dialect) -> int:
+    versions = _versions(conn, dialect=dialect)
+    version = versions.get(component, 0)
+    if version > len(migrations):
+        raise RuntimeError(
+            f"the ledger has {component} schema version {version}, this klapper knows"
+            f" {len(migrations)}: upgrade klapper, or point --state at another folder"
+        )
+    for step in migrations[version:]:
+        if callable(step):
+            step(conn)
+        else:
+            for statement in step:
+                conn.execute(statement)
+    if version < len(migrations):
+        conn.execute(
+            "INSERT INTO schema_versions (component, version) VALUES (?, ?)"
+            " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+            (component, len(migrations)),
+        )
+        versions[component] = len(migrations)
+        if dialect == "sqlite":
+            _mark_legacy(conn, versions)  # only SQLite ledgers were ever opened by one list
     return len(migrations)
 
 
-def _versions(conn: sqlite3.Connection) -> dict[str, int]:
+def _exists(conn: Any, table: str, *, dialect: Dialect) -> bool:
+    if dialect == "postgresql":
+        return bool(conn.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0])
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
+    )
+
+
+def _versions(conn: Any, *, dialect: Dialect) -> dict[str, int]:
     """Each component's version; a ledger from before components is converted first."""
-    fresh = not conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE name = 'schema_versions'"
-    ).fetchone()
+    fresh = not _exists(conn, "schema_versions", dialect=dialect)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_versions"
         " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
     )
-    if (
-        fresh
-        and conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'").fetchone()
-    ):
+    if fresh and _exists(conn, "schema_version", dialect=dialect):
         row = conn.execute("SELECT version FROM schema_version").fetchone()
         count = row[0] if row else 0
         if count > len(_LEGACY):
@@ -175,7 +216,7 @@ def _versions(conn: sqlite3.Connection) -> dict[str, int]:
     return {row[0]: row[1] for row in rows}
 
 
-def _mark_legacy(conn: sqlite3.Connection, versions: dict[str, int]) -> None:
+def _mark_legacy(conn: Any, versions: dict[str, int]) -> None:
     """Keep ``schema_version`` what an older klapper (one list) may read of this ledger.
 
     It reads ``_LEGACY``'s length only when the ledger holds exactly those migrations; any

@@ -2,31 +2,40 @@
 
 The claim (``CLAIM_SQL``) is one conditional UPDATE, committed before the platform is
 called, so two processes never both publish a delivery. Times are TEXT in one fixed UTC ISO
-form. The ``Ledger`` class is SQLite only. Its statements are portable: ``claim_sql``,
-``transition_sql`` and the ``RECORD_PART_*`` statements take a dialect (see dialect.py), and
-tests/ledger/test_postgres.py runs them, with the schema's DDL, on a real PostgreSQL: racing
-claimers each with its own connection claim every delivery exactly once; batch claims
-(``CLAIM_BATCH_SQL``) with ``FOR UPDATE SKIP LOCKED`` give workers disjoint sets without
-waiting; a stale claim's release and the publisher's outcomes are conditional on the claim
-token, so of two racing writers exactly one wins. Not proven there: the rest of ``Ledger``
-(planning, slots, accounts, reads), migrations through ``migrate``, and a daemon on it.
+form. The same ``Ledger`` runs on a shared PostgreSQL (``--ledger URL``, backend.py and
+postgres.py): its SQL is written once in SQLite's parameter style and the backend translates
+it (dialect.py); the claim adds ``FOR UPDATE SKIP LOCKED`` there. A stale claim's release and
+the publisher's outcomes are conditional on the claim token, so of two racing writers exactly
+one wins. On a shared ledger a claim is a lease: ``renew`` keeps it while publishing, and a
+claim not renewed for the lease time is released by another daemon (``release_dead_claims``).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from klapper.ledger.backend import LEDGER_FILE as LEDGER_FILE
+from klapper.ledger.backend import Backend, Row, SqliteBackend
 from klapper.ledger.dialect import LOCKS, Dialect, placeholders
-from klapper.ledger.faults import ledger_error, os_error
+from klapper.ledger.events import EventLog
+from klapper.ledger.faults import StateError
+from klapper.ledger.owner import current_owner
 from klapper.ledger.queries import CLAIMABLE, LedgerQueries, row_to_delivery
-from klapper.ledger.schema import Migration, migrate
+from klapper.ledger.schema import (
+    COMPONENT,
+    EVENTS,
+    EVENTS_MIGRATIONS,
+    MIGRATIONS,
+    Migration,
+)
 from klapper.ledger.states import (
     EVERY_PART,
     TRANSITIONS,
@@ -37,8 +46,9 @@ from klapper.ledger.states import (
     from_utc_text,
     utc_text,
 )
+from klapper.ledger.url import is_postgres_url
 
-LEDGER_FILE = "ledger.sqlite3"
+log = logging.getLogger("klapper.ledger")
 
 #: why a delivery that came due before the ledger could have seen it is UNKNOWN
 UNSEEN_REASON = (
@@ -98,6 +108,10 @@ _COLUMNS = frozenset(
 )
 
 
+class ClaimLost(RuntimeError):
+    """This process's claim is gone: its lease ran out and another daemon took it over."""
+
+
 def claim_sql(*, dialect: Dialect = "sqlite", batch: bool = False) -> str:
     """The claim in ``dialect``: of ``:id`` (``CLAIM_SQL``), or of ``:limit`` (``CLAIM_BATCH_SQL``)."""
     template = CLAIM_BATCH_SQL if batch else CLAIM_SQL
@@ -133,72 +147,63 @@ def _sql_value(value: Any) -> Any:
 
 
 class Ledger(LedgerQueries):
-    """One open ledger. Thread-safe (one connection behind a lock); process-safe (SQLite)."""
+    """One open ledger, on SQLite (a ``Path``) or a shared PostgreSQL (a ``PostgresBackend``).
 
-    def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise os_error(exc, path=path.parent) from exc
-        self.path = path
+    Thread-safe and process-safe on both. ``shared`` says that several daemons, maybe on
+    several machines, use it at once: claims are then leases (``renew``), and the repository
+    lock (repolock.py) does not apply.
+    """
+
+    def __init__(self, where: Path | Backend) -> None:
+        self._backend: Backend = SqliteBackend(where) if isinstance(where, Path) else where
+        self.dialect: Dialect = self._backend.dialect
+        self.shared = self._backend.shared
+        self.where = self._backend.where
+        #: the SQLite file (None on PostgreSQL)
+        self.path: Path | None = where if isinstance(where, Path) else None
         self._lock = threading.RLock()
-        conn: sqlite3.Connection | None = None
+        self._components: dict[str, int] = {}
+        self._owner = current_owner()
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode = WAL")
-            # FULL: a claim or an outcome that was committed survives a power cut as well.
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._conn = conn
-            self.version = migrate(conn)
-            self._components: dict[str, int] = {}
-        except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
-            self._raise_fault(exc)
-
-    def _raise_fault(self, exc: sqlite3.Error) -> NoReturn:
-        """A fault of the file becomes a ``StateError`` that names it; others are re-raised."""
-        fault = ledger_error(exc, path=self.path)
-        if fault is None:
-            raise exc
-        raise fault from exc
+            self.version = self._backend.migrate(component=COMPONENT, migrations=MIGRATIONS)
+            if self.shared:
+                self.ensure_schema(component=EVENTS, migrations=EVENTS_MIGRATIONS)
+        except BaseException:
+            self._backend.close()
+            raise
 
     @classmethod
-    def open(cls, *, state: Path) -> Ledger:
-        """The ledger in the state folder (created with its schema when new)."""
-        return cls(state / LEDGER_FILE)
+    def open(cls, *, state: Path, url: str | None = None) -> Ledger:
+        """The ledger at ``url`` (PostgreSQL), else in the state folder (created when new)."""
+        if url is None:
+            return cls(state / LEDGER_FILE)
+        if not is_postgres_url(url):
+            raise StateError(
+                f"--ledger: {url.split(':', 1)[0]}: not a PostgreSQL URL; give"
+                " postgresql://USER@HOST/DATABASE, or leave it out for SQLite in --state"
+            )
+        from klapper.ledger.postgres import PostgresBackend  # psycopg only when asked for
+
+        return cls(PostgresBackend(url))
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._backend.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: the write lock is taken at once, not on first write.
+    def transaction(self) -> AbstractContextManager[Any]:
+        """One transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: a pooled connection).
 
-        Public for components keeping tables in this file (engagement): the connection it
-        yields is theirs for the block; a fault of the file becomes a ``StateError``.
+        Public for components keeping tables in the ledger (engagement): the connection it
+        yields is theirs for the block, its SQL in SQLite's parameter style on both backends;
+        a fault of the store becomes a ``StateError``.
         """
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._conn
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        self._conn.execute("ROLLBACK")
-                self._raise_fault(exc)
+        return self._backend.transaction()
+
+    def try_lock(self, name: str) -> AbstractContextManager[bool]:
+        """Whether this process alone may do ``name`` now (an advisory lock on PostgreSQL)."""
+        return self._backend.try_lock(name)
 
     def ensure_schema(self, *, component: str, migrations: Sequence[Migration]) -> int:
-        """Bring a component's own tables in this file up to date (once per open ledger).
+        """Bring a component's own tables in the ledger up to date (once per open ledger).
 
         For a component that keeps tables beside the ledger's (engagement): it calls this
         before its first read or write, with its own ordered list of migrations (see
@@ -206,29 +211,22 @@ class Ledger(LedgerQueries):
         """
         with self._lock:
             if component not in self._components:
-                try:
-                    self._components[component] = migrate(
-                        self._conn, component=component, migrations=migrations
-                    )
-                except sqlite3.Error as exc:
-                    self._raise_fault(exc)
+                self._components[component] = self._backend.migrate(
+                    component=component, migrations=migrations
+                )
             return self._components[component]
 
-    def read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
-        """Rows of one query on a component's own tables, under the ledger's lock.
+    def read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[Row]:
+        """Rows of one query on a component's own tables.
 
-        For components keeping tables in this file (engagement); writes go through
-        ``transaction``. A fault of the file becomes a ``StateError`` naming it. The ledger's
+        For components keeping tables in the ledger (engagement); writes go through
+        ``transaction``. A fault of the store becomes a ``StateError`` naming it. The ledger's
         own tables are read through its named questions (queries.py), never through this.
         """
-        return self._read(sql, params)
+        return self._backend.read(sql, params)
 
-    def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
-            except sqlite3.Error as exc:
-                self._raise_fault(exc)
+    def _read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[Row]:
+        return self._backend.read(sql, params)
 
     # --- planning --------------------------------------------------------------------------
 
@@ -285,45 +283,48 @@ class Ledger(LedgerQueries):
         key (salted if that id is taken by a renamed delivery).
         """
         key = f"{post_id}|{occurrence}|{account}"
-        with self.transaction() as conn:
-            if conn.execute(
-                "SELECT 1 FROM deliveries WHERE post_id = ? AND occurrence = ? AND account = ?",
-                (post_id, occurrence, account),
-            ).fetchone():
-                return None
-            salt = 0
-            while conn.execute(
-                "SELECT 1 FROM deliveries WHERE id = ?", (delivery_id(key, salt=salt),)
-            ).fetchone():
-                salt += 1  # the id's first owner was renamed away; keep ids unique
-            trust = conn.execute(
-                "SELECT value FROM ledger_meta WHERE name = 'trust_from'"
-            ).fetchone()
-            unseen = trust is not None and utc_text(due) < trust[0]
-            row = conn.execute(
-                "INSERT INTO deliveries (id, post_id, occurrence, account, platform, due, slotted,"
-                " content_hash, source, first_line, state, retry_at, in_flight, reason,"
-                " created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                (
-                    delivery_id(key, salt=salt),
-                    post_id,
-                    occurrence,
-                    account,
-                    platform,
-                    utc_text(due),
-                    int(slotted),
-                    content_hash,
-                    source,
-                    first_line[:200],
-                    "unknown" if unseen else "planned",
-                    utc_text(due) if unseen else None,
-                    EVERY_PART if unseen else None,
-                    UNSEEN_REASON if unseen else None,
-                    utc_text(now),
-                    utc_text(now),
-                ),
-            ).fetchone()
+        try:
+            with self.transaction() as conn:
+                if conn.execute(
+                    "SELECT 1 FROM deliveries WHERE post_id = ? AND occurrence = ? AND account = ?",
+                    (post_id, occurrence, account),
+                ).fetchone():
+                    return None
+                salt = 0
+                while conn.execute(
+                    "SELECT 1 FROM deliveries WHERE id = ?", (delivery_id(key, salt=salt),)
+                ).fetchone():
+                    salt += 1  # the id's first owner was renamed away; keep ids unique
+                trust = conn.execute(
+                    "SELECT value FROM ledger_meta WHERE name = 'trust_from'"
+                ).fetchone()
+                unseen = trust is not None and utc_text(due) < trust[0]
+                row = conn.execute(
+                    "INSERT INTO deliveries (id, post_id, occurrence, account, platform, due, slotted,"
+                    " content_hash, source, first_line, state, retry_at, in_flight, reason,"
+                    " created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                    (
+                        delivery_id(key, salt=salt),
+                        post_id,
+                        occurrence,
+                        account,
+                        platform,
+                        utc_text(due),
+                        int(slotted),
+                        content_hash,
+                        source,
+                        first_line[:200],
+                        "unknown" if unseen else "planned",
+                        utc_text(due) if unseen else None,
+                        EVERY_PART if unseen else None,
+                        UNSEEN_REASON if unseen else None,
+                        utc_text(now),
+                        utc_text(now),
+                    ),
+                ).fetchone()
+        except self._backend.integrity_errors():
+            return None  # a shared ledger: another daemon planned it between our look and write
         return row_to_delivery(row)
 
     def is_empty(self) -> bool:
@@ -366,7 +367,7 @@ class Ledger(LedgerQueries):
         try:
             with self.transaction() as conn:
                 row = conn.execute(sql, params).fetchone()
-        except sqlite3.IntegrityError:
+        except self._backend.integrity_errors():
             if "post_id" not in columns:
                 raise
             return None  # a rename raced with another process that planned the new name
@@ -409,7 +410,8 @@ class Ledger(LedgerQueries):
         """Claim a due delivery for this process; None if it is not claimable (or taken)."""
         with self.transaction() as conn:
             row = conn.execute(
-                claim_sql(), {"id": delivery, "token": token, "owner": owner, "now": utc_text(now)}
+                CLAIM_SQL.format(lock=LOCKS[self.dialect]),
+                {"id": delivery, "token": token, "owner": owner, "now": utc_text(now)},
             ).fetchone()
         return row_to_delivery(row) if row else None
 
@@ -425,7 +427,7 @@ class Ledger(LedgerQueries):
                 RECORD_PART_HOLD, (utc_text(now), utc_text(now), delivery, token)
             ).fetchone()
             if held is None:
-                raise RuntimeError(f"delivery {delivery} is no longer claimed by this process")
+                raise ClaimLost(f"delivery {delivery} is no longer claimed by this process")
             conn.execute(
                 RECORD_PART_INSERT,
                 (
@@ -485,3 +487,70 @@ class Ledger(LedgerQueries):
                 f" ON CONFLICT (name) DO UPDATE SET {updates}, updated_at = :now",
                 params,
             )
+
+    # --- leases (a shared ledger) ----------------------------------------------------------
+
+    def renew(self, delivery: str, *, token: str, now: datetime) -> bool:
+        """Renew this process's claim (its lease starts again at ``now``); False if lost."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "UPDATE deliveries SET claimed_at = ? WHERE id = ? AND claim_token = ?"
+                " AND state = 'claimed' RETURNING id",
+                (utc_text(now), delivery, token),
+            ).fetchone()
+        return row is not None
+
+    # --- events (a shared ledger keeps every process's) ------------------------------------
+
+    def attach(self, events: EventLog) -> None:
+        """On a shared ledger, every event ``events`` writes is kept in the ledger too."""
+        if self.shared and self.keep_event not in events.listeners:
+            events.listeners.append(self.keep_event)
+
+    def keep_event(self, record: Mapping[str, Any]) -> None:
+        """One event line in the ``events`` table, under this process's name."""
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO events (id, ts, event, delivery, account, owner, line)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        uuid.uuid4().hex,
+                        utc_text(datetime.fromisoformat(record["ts"])),
+                        record["event"],
+                        record.get("delivery"),
+                        record.get("account"),
+                        self._owner,
+                        json.dumps(record, ensure_ascii=False, default=str),
+                    ),
+                )
+        except StateError as exc:  # the local events.jsonl has it; the ledger's rows are whole
+            log.warning("the event %s was not kept in the ledger: %s", record["event"], exc)
+
+    def events(self, *, since: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        """Events of every process since ``since``, oldest first, each with its ``owner``."""
+        rows = self._read(
+            "SELECT owner, line FROM events WHERE ts >= ? ORDER BY ts, id LIMIT ?",
+            (utc_text(since), limit),
+        )
+        return [{**json.loads(row["line"]), "owner": row["owner"]} for row in rows]
+
+    def writers(self, *, since: datetime) -> list[dict[str, Any]]:
+        """Each process that wrote events since ``since``: when last, how many published and
+        failed for good; the latest first (for `klapper status` on a shared ledger)."""
+        rows = self._read(
+            "SELECT owner, MAX(ts) AS last_seen,"
+            " SUM(CASE WHEN event = 'published' THEN 1 ELSE 0 END) AS published,"
+            " SUM(CASE WHEN event = 'failed' THEN 1 ELSE 0 END) AS failed"
+            " FROM events WHERE ts >= ? GROUP BY owner ORDER BY MAX(ts) DESC, owner",
+            (utc_text(since),),
+        )
+        return [
+            {
+                "owner": row["owner"],
+                "last_seen": from_utc_text(row["last_seen"]),
+                "published": int(row["published"]),
+                "failed": int(row["failed"]),
+            }
+            for row in rows
+        ]

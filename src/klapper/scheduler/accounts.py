@@ -81,12 +81,15 @@ class AccountAdapters:
             self._built.clear()
 
 
-def resume_after_login(*, state: Path, config: Config, account: str, now: datetime) -> bool:
+def resume_after_login(
+    *, state: Path, url: str | None = None, config: Config, account: str, now: datetime
+) -> bool:
     """After a successful `klapper login`: un-pause the account if an existing ledger paused it."""
-    if not (state / LEDGER_FILE).exists():
+    if url is None and not (state / LEDGER_FILE).exists():
         return False  # never published from this state folder: nothing can be paused
-    ledger = Ledger.open(state=state)
+    ledger = Ledger.open(state=state, url=url)
     events = EventLog(event_log_path(state=state, configured=config.paths.log))
+    ledger.attach(events)
     try:
         return resume_account(ledger=ledger, events=events, account=account, now=now, by="login")
     finally:

@@ -127,7 +127,7 @@ class Daemon:
         ping = self.notifier.watchdog_interval
         now = time.monotonic()
         next_ping = now if ping else math.inf
-        next_refresh = now + self.refresh_every
+        next_refresh = now + self._refresh_every()
         next_replan = now + self.replan_every.total_seconds()
         while not self.wakeup.stop:
             now = time.monotonic()
@@ -150,8 +150,15 @@ class Daemon:
                 self._reload_now(full=full)
             if now >= next_refresh:
                 self._refresh_safely()
-                next_refresh = time.monotonic() + self.refresh_every
+                next_refresh = time.monotonic() + self._refresh_every()
             self.wakeup.wait(min(next_ping, next_refresh, next_replan) - time.monotonic())
+
+    def _refresh_every(self) -> float:
+        """Seconds between refreshes; on a shared ledger also a third of the lease, so that
+        a dead daemon's claims are taken over soon after their lease runs out."""
+        if not self.engine.ledger.shared:
+            return self.refresh_every
+        return min(self.refresh_every, self.engine.config.publishing.lease.total_seconds() / 3)
 
     def stop(self) -> None:
         """Stop warmly, as a first SIGTERM does (from any thread)."""

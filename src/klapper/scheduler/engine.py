@@ -44,6 +44,7 @@ class Engine:
         on_secrets: Callable[[Iterable[str]], None] | None = None,
         horizon: timedelta = HORIZON,
         hold_repository: bool = True,
+        ledger: str | None = None,
     ) -> None:
         self.repo = repo
         self.state = state
@@ -56,10 +57,11 @@ class Engine:
             )
         )
         # One ledger per repository: a second state folder is refused (ledger/repolock.py).
-        # A ledger meant to be shared by several daemons (PostgreSQL) passes False.
-        self.hold = RepositoryHold(repo=repo, state=state) if hold_repository else None
+        # A ledger shared by several daemons (``ledger``: a PostgreSQL URL) is the point there.
+        hold = hold_repository and ledger is None
+        self.hold = RepositoryHold(repo=repo, state=state) if hold else None
         try:
-            self.ledger = Ledger.open(state=state)
+            self.ledger = Ledger.open(state=state, url=ledger)
         except BaseException:
             if self.hold is not None:
                 self.hold.release()
@@ -126,7 +128,7 @@ class Engine:
             log.warning(
                 "the ledger %s was empty: rebuilt %d deliveries from the event log %s (%s);"
                 " those that may have gone out are looked for on the platform first",
-                self.ledger.path,
+                self.ledger.where,
                 report.total,
                 self.events.path,
                 ", ".join(f"{n} {state}" for state, n in sorted(report.restored.items())),
@@ -136,7 +138,7 @@ class Engine:
         """Raise ``StateError`` unless the ledger and the event log can be written (disk)."""
         folder = os.open(self.state, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            check_room(folder, path=self.ledger.path)
+            check_room(folder, path=self.ledger.path or self.state)
         finally:
             os.close(folder)
         if self.events is not None:
@@ -160,20 +162,26 @@ class Engine:
         if self.events is not None:
             self.events.close()
         self.events = EventLog(path)
+        self.ledger.attach(self.events)  # a shared ledger keeps every daemon's events too
         if self.publisher is not None:
             self.publisher.events = self.events
 
     def recover(self) -> list[Delivery]:
         """Claims left by processes that died become UNKNOWN (looked for before any retry)."""
         now = self.clock()
-        # A claim from another machine (a shared ledger) is presumed dead after this long.
-        stale_after = max(self.config.publishing.timeout * 10, timedelta(minutes=10))
-        released = self.ledger.release_dead_claims(
-            now=now,
-            alive=lambda d: owner_alive(
+        alive: Callable[[Delivery], bool]
+        if self.ledger.shared:
+            # A lease: its owner renews it while publishing (wherever it runs); one not
+            # renewed for ``publishing.lease`` belongs to a daemon that died or lost the server.
+            lease = self.config.publishing.lease
+            alive = lambda d: d.claimed_at is not None and now - d.claimed_at < lease  # noqa: E731
+        else:
+            # A claim from another machine is presumed dead after this long.
+            stale_after = max(self.config.publishing.timeout * 10, timedelta(minutes=10))
+            alive = lambda d: owner_alive(  # noqa: E731
                 d.claim_owner, claimed_at=d.claimed_at, now=now, stale_after=stale_after
-            ),
-        )
+            )
+        released = self.ledger.release_dead_claims(now=now, alive=alive)
         if released:
             self._open_events(self.config)
             assert self.events is not None
@@ -183,6 +191,8 @@ class Engine:
         return released
 
     def close(self) -> None:
+        if self.publisher is not None:
+            self.publisher.close()
         if isinstance(self._adapters, AccountAdapters):
             self._adapters.close()
         if self.events is not None:

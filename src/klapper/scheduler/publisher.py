@@ -36,6 +36,7 @@ from klapper.config.secrets import redact, secret_values
 from klapper.ledger import Delivery, EventLog, Ledger, PartRecord, State, idempotency_key
 from klapper.ledger.owner import current_owner
 from klapper.ledger.states import EVERY_PART
+from klapper.ledger.store import ClaimLost
 from klapper.queue.campaign import campaign_tags, tag_parts
 from klapper.queue.media import inspect_media
 from klapper.queue.model import Post
@@ -104,6 +105,10 @@ class Publisher:
         self.held: dict[tuple[str, str], str] = {}
         self._account_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        # A shared ledger: the claims in hand (id -> token), renewed by ``_renewer``.
+        self._in_hand: dict[str, str] = {}
+        self._renewer: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def use(
         self,
@@ -184,7 +189,57 @@ class Publisher:
             claimed = self.ledger.claim(delivery_id, token=token, owner=self.owner, now=now)
             if claimed is None:
                 return None
-            return self._run(claimed, post, token)
+            self._hold(delivery_id, token)
+            try:
+                return self._run(claimed, post, token)
+            except ClaimLost as lost:
+                # Another daemon took it over (after the lease ran out): it looks on the
+                # platform first, so what went out from here is found there, not sent again.
+                log.warning("%s to %s: %s", claimed.post_id, claimed.account, lost)
+                return None
+            finally:
+                self._release(delivery_id)
+
+    # --- leases (a shared ledger) ----------------------------------------------------------
+
+    def _hold(self, delivery: str, token: str) -> None:
+        if not self.ledger.shared:
+            return
+        with self._locks_guard:
+            self._in_hand[delivery] = token
+            if self._renewer is None:
+                self._renewer = threading.Thread(
+                    target=self._renew_leases, name="klapper-lease", daemon=True
+                )
+                self._renewer.start()
+
+    def _release(self, delivery: str) -> None:
+        with self._locks_guard:
+            self._in_hand.pop(delivery, None)
+
+    def _renew_leases(self) -> None:
+        """Renew every claim in hand three times per lease, while this process lives."""
+        while not self._closed.wait(self.config.publishing.lease.total_seconds() / 3):
+            with self._locks_guard:
+                held = list(self._in_hand.items())
+            for delivery, token in held:
+                try:
+                    if not self.ledger.renew(delivery, token=token, now=self.clock()):
+                        log.warning("the claim on %s was lost before it was renewed", delivery)
+                except Exception:
+                    log.exception("renewing the claim on %s failed", delivery)
+
+    def _still_held(self, delivery: Delivery, token: str) -> None:
+        """Before a platform call on a shared ledger: the lease must still be ours, renewed."""
+        if self.ledger.shared and not self.ledger.renew(delivery.id, token=token, now=self.clock()):
+            raise ClaimLost(
+                f"the claim on {delivery.id} ran out (publishing.lease) and another klapper"
+                " took it over; this one stops"
+            )
+
+    def close(self) -> None:
+        """Stop renewing leases (the claims still in hand run out by themselves)."""
+        self._closed.set()
 
     def _lock_for(self, account: str) -> threading.Lock:
         # One publish at a time per account: thread parts stay in order, adapters need no locks.
@@ -235,6 +290,7 @@ class Publisher:
         in_doubt = delivery.in_flight is not None
         while in_doubt and len(done) < len(parts):
             outgoing = self._outgoing(delivery, post, len(done), done)
+            self._still_held(delivery, token)
             found = self._call(adapter.find, outgoing, part=len(done), finding=True)
             self.events.emit(
                 "reconciled",
@@ -257,6 +313,7 @@ class Publisher:
                 done.append(found)
         for index in range(len(done), len(parts)):
             outgoing = self._outgoing(delivery, post, index, done)
+            self._still_held(delivery, token)
             published = self._call(adapter.publish, outgoing, part=index, finding=False)
             assert published is not None, f"{type(adapter).__name__}.publish returned None"
             self._record(delivery, token, part=index, published=published)
@@ -277,7 +334,8 @@ class Publisher:
             retry_at=None,
             reason=None,
         )
-        assert final is not None, "a claim held by this process cannot be taken away"
+        if final is None:
+            raise ClaimLost(f"delivery {delivery.id} is no longer claimed by this process")
         late = (final.published_at or now) - final.due
         self.events.emit(
             "published",
@@ -430,7 +488,8 @@ class Publisher:
         )
 
     def _log(self, row: Delivery | None, event: str, reason: str, **fields: object) -> Outcome:
-        assert row is not None, "a claim held by this process cannot be taken away"
+        if row is None:
+            raise ClaimLost("the claim was taken over before the outcome was recorded")
         shown = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
         self.events.emit(event, delivery=row, now=self.clock(), reason=reason, **shown)
         level = logging.ERROR if event == "failed" else logging.WARNING

@@ -12,6 +12,24 @@ from klapper.ledger.states import utc_text
 
 
 @dataclass(frozen=True)
+class Process:
+    """One process that wrote to a shared ledger lately (from its ``events`` table)."""
+
+    owner: str  # host:pid:start
+    last_seen: datetime
+    published: int
+    failed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "last_seen": utc_text(self.last_seen),
+            "published": self.published,
+            "failed": self.failed,
+        }
+
+
+@dataclass(frozen=True)
 class Status:
     upcoming: list[Delivery]
     recent: list[Delivery]
@@ -23,6 +41,8 @@ class Status:
     expiring: list[ExpiringCredential] = field(default_factory=list)  # within 7 days
     held: dict[str, str] = field(default_factory=dict)  # delivery id -> `klapper check` error
     no_credentials: dict[str, str] = field(default_factory=dict)  # account -> what to do
+    #: a shared ledger: the processes that wrote to it lately (None: a SQLite ledger)
+    processes: list[Process] | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -58,6 +78,11 @@ class Status:
             "no_credentials": [
                 {"account": name, "reason": reason} for name, reason in self.no_credentials.items()
             ],
+            **(
+                {"processes": [p.to_json() for p in self.processes]}
+                if self.processes is not None
+                else {}
+            ),
         }
 
 
@@ -84,4 +109,7 @@ def collect_status(
         missed=ledger.missed(since=since, limit=limit),
         accounts=accounts,
         config_paused=config_paused or [],
+        processes=[Process(**row) for row in ledger.writers(since=since)]
+        if ledger.shared
+        else None,
     )
