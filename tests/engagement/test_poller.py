@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from klapper.adapters.mastodon.adapter import MastodonAdapter
-from klapper.ledger import State
+from klapper.ledger import Ledger, State
 from tests.engagement.helpers import World, bulk_published, config_for
 from tests.fakes.mastodon import FakeMastodon
 from tests.fakes.x import ME_ID, adapter_case
@@ -261,3 +261,21 @@ def test_without_the_batch_lookup_every_request_counts_within_the_budget(
             assert _status_requests(server) == batch_tries
         finally:
             world.close()
+
+
+def test_one_round_per_account_at_a_time_on_a_shared_ledger(masto, tmp_path: Path) -> None:
+    world, server = masto
+    status = server.state.add_status(text="Our advent sale starts today")
+    world.publish("advent", account="masto", remote_ids=[status["id"]])
+    world.clock.advance(hours=1)
+    other = Ledger.open(state=tmp_path / "other", url=world.url)  # another daemon's
+    with other.try_lock("engagement:masto") as theirs:
+        assert theirs
+        meanwhile = world.poller.run_round(inbox=False)
+    other.close()
+    if world.ledger.shared:
+        assert meanwhile.readings == [] and meanwhile.left == 1
+        assert meanwhile.why["masto"] == "another klapper is reading this account right now"
+        assert [r.stage for r in world.poller.run_round(inbox=False).readings] == [3600]
+    else:  # one SQLite ledger serves one repository on one machine: no one to wait for
+        assert [r.stage for r in meanwhile.readings] == [3600]

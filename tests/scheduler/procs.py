@@ -63,6 +63,7 @@ def start(
     extra_env: dict[str, str] | None = None,
     refresh: float = 30.0,
     platform: str = "generic",
+    ledger: str | None = None,
 ) -> subprocess.Popen:
     """``python -m tests.scheduler.runner MODE`` with stderr (JSON logs) to <state>/<mode>.log."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
@@ -87,6 +88,7 @@ def start(
             str(refresh),
             "--platform",
             platform,
+            *(["--ledger", ledger] if ledger else []),
         ],
         cwd=ROOT,
         env=env,

@@ -1,7 +1,7 @@
 """Runs the real daemon or `publish --due` in a subprocess, with every account on a fake platform.
 
     python -m tests.scheduler.runner daemon|due --repo R --state S --api http://127.0.0.1:PORT \
-        [--platform generic|mastodon]
+        [--platform generic|mastodon] [--ledger postgresql://...]
 
 With ``KLAPPER_TEST_WEDGE=PATH`` in the environment, a reload of the repository waits while
 PATH exists: a main loop stuck in its work, as a file that blocks on reading would leave it.
@@ -47,6 +47,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--api", required=True)
     parser.add_argument("--refresh", type=float, default=30.0)
+    parser.add_argument("--ledger", default=None, help="a shared ledger's PostgreSQL URL")
     parser.add_argument(
         "--platform",
         choices=["generic", "mastodon"],
@@ -60,6 +61,7 @@ def main(argv: list[str]) -> int:
         repo=args.repo,
         state=args.state,
         watched=args.mode == "daemon",
+        ledger=args.ledger,
         adapters_for=lambda config, repo: build(
             api_base=args.api, repo=repo, timeout=config.publishing.timeout.total_seconds()
         ),
