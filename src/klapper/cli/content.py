@@ -27,6 +27,7 @@ from klapper.cli.app import (
     StateOption,
     app,
     examples,
+    progress_bar,
     stdout_console,
 )
 from klapper.config.model import Config, config_json_schema
@@ -36,6 +37,7 @@ from klapper.ledger import state_dir
 from klapper.queue import Repository, announced_rules, check_posts, load_repository
 from klapper.queue.campaign import parts_as_sent
 from klapper.queue.model import Problem, first_line_of
+from klapper.queue.online import TIMEOUT, check_online
 from klapper.queue.schema import post_file_schema
 from klapper.scheduler.credentials import credential_problems, missing_credentials
 from klapper.scheduler.plan import plan_deliveries
@@ -133,6 +135,7 @@ def _print_text(problems: list[Problem], posts: int) -> None:
         "klapper check --repo ~/posts",
         'klapper check --format json | jq ".[] | select(.severity == \\"error\\")"',
         "klapper check --format github        # annotations on a pull request",
+        "klapper check --online               # the media addresses serve the files",
     )
 )
 def check(
@@ -147,6 +150,18 @@ def check(
     ] = CheckFormat.text,
     state: StateOption = None,
     url: LedgerOption = None,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="Also ask every media address of accounts with media_url: it must serve the"
+            " file (200, its type and size). Without it, check sends nothing.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0.1, max=300, help="With --online: seconds per address."),
+    ] = TIMEOUT,
 ) -> None:
     """Check every post for every account it goes to; exit 1 when anything is an error."""
     repository = _repository(repo)
@@ -157,6 +172,11 @@ def check(
             published=published,
             rules=announced_rules(repository.config, cache_dir=state_dir(state)),
         )
+        if online:
+            with progress_bar("asking the media addresses") as progress:
+                found += check_online(
+                    repository, published=published, timeout=timeout, progress=progress
+                )
     found += credential_problems(missing_credentials(repository.config), repo=repo)
     problems = sorted(
         [*repository.problems, *found], key=lambda p: (p.source, p.severity != "error")
