@@ -16,8 +16,9 @@ from klapper.adapters.base import (
     RateLimitedError,
     ThreadRef,
 )
+from klapper.adapters.identity import IdentityMismatchError, checked, is_checked
 from tests.adapters.test_contract import png
-from tests.fakes.facebook import PAGE, FakeFacebook, make_adapter
+from tests.fakes.facebook import PAGE, PAGE_NAME, FakeFacebook, make_adapter
 
 
 @pytest.fixture
@@ -177,3 +178,56 @@ def test_the_graph_version_of_the_account_is_used(fake, tmp_path):
     make_adapter(fake, tmp_path, graph_version="v21.0").publish(post("Alte Version"))
     assert [p["message"] for p in fake.posts.values()] == ["Alte Version"]
     assert json.dumps(fake.calls(rf"{PAGE}/feed")[-1].params)
+
+
+# --- whose the token is (adapters.identity) -----------------------------------------------------
+
+OTHER_PAGE = "9999888877776"
+
+
+def test_the_fakes_me_says_whose_a_token_is(fake):
+    import requests
+
+    person = fake.issue(kind="user", subject=fake.user, scopes=("pages_show_list",))
+    for token, expected in (
+        (fake.page_token(), {"id": PAGE, "name": PAGE_NAME}),
+        (person, {"id": fake.user, "name": "Klara Klapper"}),
+    ):
+        answer = requests.get(
+            f"{fake.url}/{fake.version}/me",
+            params={"fields": "id,name"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert answer.json() == expected
+
+
+def test_a_token_of_another_page_pauses_the_account_before_anything_is_sent(fake, tmp_path):
+    adapter = make_adapter(fake, tmp_path, token=fake.page_token(page=OTHER_PAGE))
+    with pytest.raises(
+        IdentityMismatchError,
+        match=rf"belong to Page {OTHER_PAGE} \(id {OTHER_PAGE}\), but klapper.yaml names Page"
+        rf" {PAGE}; nothing was sent",
+    ):
+        adapter.publish(post("Auf die falsche Seite"))
+    assert fake.posts == {} and fake.photos == {}
+    assert adapter.secrets["page_id"] == OTHER_PAGE  # recorded: not asked again
+
+
+def test_a_recorded_identity_of_another_page_is_refused_without_a_request(fake, tmp_path):
+    adapter = make_adapter(fake, tmp_path)
+    adapter.update_secrets(
+        **checked(adapter.secrets, credential="access_token", page_id=OTHER_PAGE, page_name="X")
+    )
+    with pytest.raises(IdentityMismatchError, match=f"X \\(id {OTHER_PAGE}\\)"):
+        adapter.find(post("Suchen"))
+    assert fake.requests == []
+
+
+def test_the_right_page_is_asked_once_and_recorded(fake, tmp_path):
+    adapter = make_adapter(fake, tmp_path)
+    adapter.publish(post("Eins"))
+    adapter.publish(post("Zwei"))
+    assert len(fake.calls("me")) == 1
+    assert (adapter.secrets["page_id"], adapter.secrets["page_name"]) == (PAGE, PAGE_NAME)
+    assert is_checked(adapter.secrets, credential="access_token")

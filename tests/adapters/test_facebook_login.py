@@ -13,11 +13,12 @@ import pytest
 
 from klapper.adapters.base import Outgoing
 from klapper.adapters.facebook.login import SCOPES, login
+from klapper.adapters.identity import is_checked
 from klapper.config.expiry import expiring_credentials
 from klapper.config.platforms import account_settings
 from klapper.login import LoginError
 from tests.adapters.test_linkedin_login import BrowserUI
-from tests.fakes.facebook import PAGE, FakeFacebook, make_adapter
+from tests.fakes.facebook import PAGE, PAGE_NAME, FakeFacebook, make_adapter
 from tests.fakes.meta import APP_ID, APP_SECRET
 
 APP = {"Meta app ID": APP_ID, "Meta app secret": APP_SECRET}
@@ -59,13 +60,18 @@ def test_the_page_token_is_derived_at_login_and_publishes(fake, tmp_path):
     assert "code" in exchanges[0].params
     assert exchanges[1].params["grant_type"] == "fb_exchange_token"
     assert credentials["app_id"] == APP_ID and "expires_at" not in credentials
+    assert (credentials["page_id"], credentials["page_name"]) == (PAGE, PAGE_NAME)
+    assert is_checked(credentials, credential="access_token")
     assert any("does not expire" in line for line in ui.shown)
     for line in ui.shown:
         assert APP_SECRET not in line and credentials["access_token"] not in line
 
     adapter = make_adapter(fake, tmp_path, token=credentials["access_token"])
+    adapter.update_secrets(**credentials)
+    asked = len(fake.calls("me"))
     published = adapter.publish(Outgoing(text="Nach dem Login", idempotency_key="k"))
     assert fake.posts[published.remote_id]["message"] == "Nach dem Login"
+    assert len(fake.calls("me")) == asked  # the login's record is believed
 
 
 def test_an_expiring_page_token_is_stored_and_warned_about(fake, monkeypatch):

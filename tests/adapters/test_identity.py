@@ -17,7 +17,7 @@ from klapper.adapters.base import Outgoing
 from klapper.adapters.identity import CHECKED_KEY, IdentityMismatchError, checked
 from klapper.adapters.mastodon.adapter import MastodonAdapter
 from klapper.adapters.x.adapter import XAdapter
-from klapper.config.secrets import fingerprint
+from klapper.config.secrets import fingerprint, secret_values
 from tests.fakes.linkedin import PERSON, FakeLinkedIn, insecure_transport_allowed, make_adapter
 from tests.fakes.mastodon import FakeMastodon
 from tests.fakes.x import ME_ID, ME_USERNAME, FakeX
@@ -172,3 +172,18 @@ def test_linkedin_identity_is_recorded_and_kept_across_a_refresh(tmp_path):
         assert saved[-1]["access_token"] != token["access_token"]
         assert saved[-1][CHECKED_KEY] == fingerprint(saved[-1]["access_token"])
         assert len(fake.calls("/v2/userinfo")) == 1
+
+
+# --- `klapper accounts` shows whose Meta's credentials are ------------------------------------
+
+
+def test_accounts_describes_a_facebook_page_and_an_instagram_account() -> None:
+    from klapper.adapters.identity import describe
+
+    page = {"access_token": "t"}
+    page |= checked(page, credential="access_token", page_id="2222", page_name="Tischlerei")
+    assert describe(page) == "Tischlerei (Page 2222)"
+    assert secret_values(page) == ["t"]  # whose it is is public: never redacted from messages
+    ig = {"access_token": "u"}
+    ig |= checked(ig, credential="access_token", user_id="1784", username="tischlerei.klapper")
+    assert describe(ig) == "@tischlerei.klapper (user id 1784)"

@@ -14,8 +14,9 @@ from klapper.adapters.base import (
     RateLimitedError,
     TransientError,
 )
+from klapper.adapters.identity import IdentityMismatchError, checked, is_checked
 from tests.adapters.test_contract import png
-from tests.fakes.instagram import USER, FakeInstagram, make_adapter, serve_media
+from tests.fakes.instagram import SCOPES, USER, USERNAME, FakeInstagram, make_adapter, serve_media
 from tests.fakes.meta import DAY
 
 
@@ -72,7 +73,8 @@ def test_a_carousel_is_item_containers_then_one_carousel_with_the_caption(
 def test_the_container_is_polled_until_finished_then_published(fake, tmp_path, media_url):
     fake.finish_after = 3
     make_adapter(fake, tmp_path, media_url=media_url).publish(post("Eins", images(tmp_path, 1)))
-    order = [c.path for c in fake.requests if c.path != f"{USER}/content_publishing_limit"]
+    skipped = {f"{USER}/content_publishing_limit", USER}  # the quota; whose the token is
+    order = [c.path for c in fake.requests if c.path not in skipped]
     container = created(fake)[0]
     assert order[:1] == [container.path]
     statuses = [c for c in fake.requests if c.params.get("fields", "").find("status_code") >= 0]
@@ -201,3 +203,43 @@ def test_comments_and_their_replies_reach_the_inbox(fake, tmp_path, media_url):
         ("anna", "Preis?", media_id, False),
         ("tischlerei.klapper", "Schreib uns!", question, True),
     ]
+
+
+# --- whose the token is (adapters.identity) -----------------------------------------------------
+
+
+def test_a_token_of_a_person_without_the_account_pauses_it_before_anything_is_sent(
+    fake, tmp_path, media_url
+):
+    stranger = fake.issue(kind="user", subject="20002", scopes=SCOPES, lifetime=DAY)
+    adapter = make_adapter(fake, tmp_path, media_url=media_url, token=stranger)
+    with pytest.raises(
+        IdentityMismatchError,
+        match=r"belong to Facebook user Max Mitbewerber \(20002\), who cannot reach Instagram"
+        rf" account {USER}, but klapper.yaml names Instagram account {USER}",
+    ):
+        adapter.publish(post("Fremd", images(tmp_path, 1)))
+    assert created(fake) == []
+
+
+def test_a_recorded_identity_of_another_account_is_refused_without_a_request(
+    fake, tmp_path, media_url
+):
+    adapter = make_adapter(fake, tmp_path, media_url=media_url)
+    adapter.update_secrets(
+        **checked(
+            adapter.secrets, credential="access_token", user_id="17841499999999999", username="x"
+        )
+    )
+    with pytest.raises(IdentityMismatchError, match=r"@x \(user id 17841499999999999\)"):
+        adapter.publish(post("Andere", images(tmp_path, 1)))
+    assert fake.requests == []
+
+
+def test_the_named_account_is_asked_once_and_recorded(fake, tmp_path, media_url):
+    adapter = make_adapter(fake, tmp_path, media_url=media_url)
+    adapter.publish(post("Eins", images(tmp_path, 1), key="a"))
+    adapter.publish(post("Zwei", images(tmp_path, 1), key="b"))
+    assert len([c for c in fake.calls(USER) if c.params.get("fields") == "id,username"]) == 1
+    assert (adapter.secrets["user_id"], adapter.secrets["username"]) == (USER, USERNAME)
+    assert is_checked(adapter.secrets, credential="access_token")

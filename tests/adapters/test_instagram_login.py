@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from klapper.adapters.base import MediaFile, Outgoing
+from klapper.adapters.identity import is_checked
 from klapper.adapters.instagram.login import SCOPES, login
 from klapper.config.platforms import account_settings
 from klapper.login import LoginError
@@ -41,6 +42,8 @@ def test_a_long_lived_token_is_kept_and_publishes(tmp_path):
         assert dialog["scope"] == [",".join(SCOPES)]
         assert fake.calls("oauth/access_token")[1].params["grant_type"] == "fb_exchange_token"
         assert credentials["expires_at"] and credentials["app_secret"] == APP_SECRET
+        assert (credentials["user_id"], credentials["username"]) == (USER, USERNAME)
+        assert is_checked(credentials, credential="access_token")
         assert any(f"@{USERNAME}" in line and "lasts 60 days" in line for line in ui.shown)
         for line in ui.shown:
             assert credentials["access_token"] not in line and APP_SECRET not in line

@@ -30,6 +30,7 @@ from tests.fakes.meta import (
 )
 
 PAGE = "2222333344445"
+PAGE_NAME = "Tischlerei Klapper"
 PAGE_SCOPES = (
     "pages_show_list",
     "pages_manage_posts",
@@ -58,8 +59,11 @@ class FakeFacebook(FakeGraph):
             *super().routes(),
         ]
 
-    def page_token(self, scopes: tuple[str, ...] = PAGE_SCOPES) -> str:
-        return self.issue(kind="page", subject=self.page, scopes=scopes)
+    def page_token(self, scopes: tuple[str, ...] = PAGE_SCOPES, *, page: str | None = None) -> str:
+        return self.issue(kind="page", subject=page or self.page, scopes=scopes)
+
+    def name_of(self, subject: str) -> str:
+        return PAGE_NAME if subject == self.page else super().name_of(subject)
 
     def add_post(self, message: str, *, created: float | None = None, **extra: Any) -> str:
         with self.lock:
@@ -207,7 +211,7 @@ def _comment(fake: FakeFacebook, request: Request, object_id: str) -> tuple[int,
     comment_id = fake.add_comment(
         object_id,
         request.params.get("message", ""),
-        by={"id": fake.page, "name": "Tischlerei Klapper"},
+        by={"id": fake.page, "name": PAGE_NAME},
     )
     return 200, {"id": comment_id}
 
@@ -236,7 +240,7 @@ def _object(fake: FakeFacebook, request: Request, object_id: str) -> tuple[int, 
         raise GraphAnswerError(190, "Invalid OAuth access token - Cannot parse access token")
     if object_id != fake.page:
         raise GraphAnswerError(100, f"(#100) Object with ID '{object_id}' does not exist")
-    answer: dict[str, Any] = {"id": fake.page, "name": "Tischlerei Klapper"}
+    answer: dict[str, Any] = {"id": fake.page, "name": PAGE_NAME}
     if object_id in fake.roles and "access_token" in request.params.get("fields", ""):
         scopes = sorted(grant.scopes & set(PAGE_SCOPES))
         answer["access_token"] = fake.issue(kind="page", subject=fake.page, scopes=scopes)

@@ -281,8 +281,15 @@ def _object(fake: FakeInstagram, request: Request, object_id: str) -> tuple[int,
         return 200, answer
     if object_id in fake.media:
         return 200, {"id": object_id, "permalink": f"https://www.instagram.com/p/{object_id}/"}
-    if object_id == fake.ig_user:
+    if object_id == fake.ig_user and request.grant.subject == fake.user:
         return 200, {"id": object_id, "username": USERNAME}
+    if object_id == fake.ig_user:  # Meta's words for an account the person has no role on
+        raise GraphAnswerError(
+            100,
+            f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be"
+            " loaded due to missing permissions, or does not support this operation.",
+            subcode=33,
+        )
     raise GraphAnswerError(100, f"(#100) Object with ID '{object_id}' does not exist")
 
 

@@ -88,6 +88,10 @@ FAILURES: dict[str, tuple[int, dict[str, Any]]] = {
 }
 
 
+#: the people tokens are issued to, by id (``FakeGraph.user`` logs in)
+PEOPLE = {"10001": "Klara Klapper", "20002": "Max Mitbewerber"}
+
+
 class GraphAnswerError(Exception):
     """Raised by a route to answer with a Graph API error."""
 
@@ -178,11 +182,16 @@ class FakeGraph:
 
     def routes(self) -> list[Route]:
         return [
+            ("GET", r"me", "me", _me),
             ("GET", r"dialog/oauth", "dialog", _dialog),
             ("GET", r"oauth/access_token", "token", _access_token),
             ("GET", r"debug_token", "debug", _debug_token),
             ("GET", r"", "ids", _ids),
         ]
+
+    def name_of(self, subject: str) -> str:
+        """The name ``GET /me`` shows for a token's person or Page."""
+        return PEOPLE.get(subject, f"Page {subject}")
 
     def read_object(self, object_id: str, fields: list[str], grant: Grant) -> dict[str, Any]:
         """One object for ``GET /?ids=``; platform fakes answer, unknown ids raise."""
@@ -292,6 +301,22 @@ def graph_time(epoch: float) -> str:
 
 
 # --- shared routes ----------------------------------------------------------------------------
+
+
+def _me(fake: FakeGraph, request: Request) -> tuple[int, Any]:
+    """Whose the token is: the person for a user token, the Page for a Page token."""
+    grant = request.grant
+    if grant is None or grant.kind == "app":
+        raise GraphAnswerError(
+            2500, "An active access token must be used to query information about the current user."
+        )
+    if grant.expires_at and grant.expires_at < time.time():
+        raise GraphAnswerError(
+            190, "Error validating access token: Session has expired", subcode=463
+        )
+    answer = {"id": grant.subject, "name": fake.name_of(grant.subject)}
+    wanted = split_fields(request.params.get("fields", "id,name"))
+    return 200, {key: value for key, value in answer.items() if key in wanted}
 
 
 def _dialog(fake: FakeGraph, request: Request) -> tuple[int, Any, dict[str, str]]:

@@ -2,7 +2,8 @@
 
 A login records, next to the credentials, whom they belong to (Bluesky: ``service``, ``did``,
 ``handle``; Mastodon: ``instance``, ``account_id``, ``acct``; X: ``user_id``, ``username``;
-LinkedIn: ``user_id``) and ``identity_checked``, a fingerprint of the credential that identity was
+LinkedIn: ``user_id``; Facebook: ``page_id``, ``page_name``; Instagram: ``user_id``,
+``username``) and ``identity_checked``, a fingerprint of the credential that identity was
 read with. An identity is only believed of that very credential: a token from the environment or
 a hand-edited file is unchecked, and so is every credential stored before klapper kept
 identities. An adapter asks the platform once who an unchecked credential belongs to and records
@@ -74,11 +75,13 @@ def describe(secrets: Mapping[str, str]) -> str:
         if secrets.get("user_id")
         else f"account {secrets['account_id']}"
         if secrets.get("account_id")
+        else f"Page {secrets['page_id']}"
+        if secrets.get("page_id")
         else ""
     )
     where = secrets.get("instance") or secrets.get("service")
     parts = [
-        f"@{name.lstrip('@')}" if name else "",
+        f"@{name.lstrip('@')}" if name else secrets.get("page_name") or "",
         f"({number})" if number else "",
         f"on {where}" if where else "",
     ]

@@ -51,6 +51,8 @@ PUBLIC_KEYS = frozenset(
         "author",
         "client_id",
         "instance",
+        "page_id",
+        "page_name",
         "identity_checked",
     }
 )

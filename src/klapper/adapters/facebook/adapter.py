@@ -75,9 +75,29 @@ class FacebookAdapter(GraphAdapter):
                 f"Facebook account {self.name!r} needs `page: PAGE_ID` (digits) in klapper.yaml"
             )
 
+    # --- whose the token is ------------------------------------------------------------------
+
+    identity_key: ClassVar[str] = "page_id"
+
+    @property
+    def named_id(self) -> str:
+        return self.page
+
+    def whose(self) -> dict[str, str]:
+        # A Page token's /me is the Page itself (a person's token would show the person).
+        me = self.graph.call(
+            "GET", "me", what="read whose the token is", params={"fields": "id,name"}
+        )
+        return {"page_id": str(me.get("id") or ""), "page_name": str(me.get("name") or "")}
+
+    def described(self, recorded: dict[str, str]) -> tuple[str, str]:
+        stored = f"{recorded.get('page_name') or '?'} (id {recorded.get('page_id')})"
+        return stored, f"Page {self.page}"
+
     # --- publish ----------------------------------------------------------------------------
 
     def publish(self, post: Outgoing) -> Published:
+        self.check_identity()
         if post.reply_to is not None:
             return self._comment(post)
         if len(post.media) == 1:
@@ -141,6 +161,7 @@ class FacebookAdapter(GraphAdapter):
     # --- find -------------------------------------------------------------------------------
 
     def find(self, post: Outgoing) -> Published | None:
+        self.check_identity()
         since = find_since(post.due) or datetime.now(UTC) - FIND_WINDOW
         if post.reply_to is not None:
             root = post.reply_to.root.remote_id

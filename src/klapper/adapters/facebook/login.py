@@ -3,7 +3,8 @@
 The user token from Facebook Login (exchanged for a long-lived one) reads the Page's access
 token (``GET /{page}?fields=access_token``); a Page token derived from a long-lived user token
 does not expire unless Meta says otherwise (``debug_token``), so ``expires_at`` is stored only
-when it does. The user token itself is not kept.
+when it does. The user token itself is not kept; whose the Page token is (``GET /me``: the
+Page's id and name) is, see ``adapters.identity``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from klapper.adapters.facebook import FacebookSettings
+from klapper.adapters.identity import checked
 from klapper.adapters.meta import GRAPH_BASE, GRAPH_VERSION, OAUTH_BASE
 from klapper.adapters.meta.login import (
     expires_at,
@@ -68,7 +70,7 @@ def login(
             f"Meta gave no token for Page {account.page}: the person who logged in needs a role"
             " on the Page that can post, and the Page must be ticked in the consent dialog"
         )
-    checked = (
+    debugged = (
         token_request(
             "GET",
             f"{graph}/debug_token",
@@ -78,14 +80,33 @@ def login(
         ).get("data")
         or {}
     )
-    missing = [scope for scope in SCOPES if scope not in (checked.get("scopes") or SCOPES)]
+    missing = [scope for scope in SCOPES if scope not in (debugged.get("scopes") or SCOPES)]
     if missing:
         raise LoginError(
             f"Meta did not grant {', '.join(missing)}; allow them in the consent"
             " dialog (docs/meta.md lists what each is for) and log in again"
         )
+    # Whose the Page token is, so klapper never uses it for another Page (adapters.identity).
+    me = token_request(
+        "GET",
+        f"{graph}/me",
+        token=str(page_token),
+        what="read whose the Page token is",
+        params={"fields": "id,name"},
+    )
+    if str(me.get("id")) != account.page:
+        raise LoginError(
+            f"Meta gave a token for {me.get('name') or '?'} (id {me.get('id')}), not for Page"
+            f" {account.page}; check `page:` in klapper.yaml"
+        )
     credentials = {**app.secrets(), "access_token": str(page_token)}
-    expiry = _expiry(checked.get("expires_at"))
+    credentials |= checked(
+        credentials,
+        credential="access_token",
+        page_id=account.page,
+        page_name=str(me.get("name") or ""),
+    )
+    expiry = _expiry(debugged.get("expires_at"))
     if expiry:
         credentials["expires_at"] = expiry
     ui.show(

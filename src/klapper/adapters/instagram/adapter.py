@@ -29,6 +29,7 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.facebook.adapter import graph_time
+from klapper.adapters.identity import mismatch_error
 from klapper.adapters.instagram import PLATFORM
 from klapper.adapters.matching import FIND_WINDOW, find_since, same_text
 from klapper.adapters.meta.account import GraphAdapter
@@ -72,9 +73,45 @@ class InstagramAdapter(GraphAdapter):
             folder=self.settings.get("cache_dir"), platform="instagram", account=self.name
         )
 
+    # --- whose the token is ------------------------------------------------------------------
+
+    identity_key: ClassVar[str] = "user_id"
+
+    @property
+    def named_id(self) -> str:
+        return self.user
+
+    def whose(self) -> dict[str, str]:
+        # A person's token publishes for every account they have a role on: the account
+        # named must be among them. Meta answers code 100 for one that is not.
+        try:
+            found = self.graph.call(
+                "GET",
+                self.user,
+                what=f"read Instagram account {self.user}",
+                params={"fields": "id,username"},
+            )
+        except PermanentError:
+            me = self.graph.call(
+                "GET", "me", what="read whose the token is", params={"fields": "id,name"}
+            )
+            raise mismatch_error(
+                account=self.name,
+                platform=self.title,
+                stored=f"Facebook user {me.get('name') or '?'} ({me.get('id')}), who cannot"
+                f" reach Instagram account {self.user}",
+                named=f"Instagram account {self.user}",
+            ) from None
+        return {"user_id": str(found.get("id") or ""), "username": str(found.get("username") or "")}
+
+    def described(self, recorded: dict[str, str]) -> tuple[str, str]:
+        stored = f"@{recorded.get('username') or '?'} (user id {recorded.get('user_id')})"
+        return stored, f"Instagram account {self.user}"
+
     # --- publish ----------------------------------------------------------------------------
 
     def publish(self, post: Outgoing) -> Published:
+        self.check_identity()
         if post.reply_to is not None:
             raise PermanentError(
                 "Instagram has no threads; move the follow-up into first_comment: or the caption"
@@ -207,6 +244,7 @@ class InstagramAdapter(GraphAdapter):
     # --- find -------------------------------------------------------------------------------
 
     def find(self, post: Outgoing) -> Published | None:
+        self.check_identity()
         since = find_since(post.due) or datetime.now(UTC) - FIND_WINDOW
         for item in self._recent(since=since):
             if same_text(str(item.get("caption") or ""), post.text):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from klapper.adapters.identity import checked
 from klapper.adapters.instagram import InstagramSettings
 from klapper.adapters.meta import GRAPH_BASE, GRAPH_VERSION, OAUTH_BASE
 from klapper.adapters.meta.login import (
@@ -67,6 +68,13 @@ def login(
             " role on and tick both in the consent dialog (docs/meta.md)"
         )
     credentials = {**app.secrets(), "access_token": token}
+    # Whose the token is, for this account: checked before each use (adapters.identity).
+    credentials |= checked(
+        credentials,
+        credential="access_token",
+        user_id=account.user,
+        username=str(found.get("username") or ""),
+    )
     if expiry:
         credentials["expires_at"] = expiry
     ui.show(
