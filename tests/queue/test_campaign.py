@@ -182,3 +182,70 @@ def test_plan_shows_the_text_as_sent(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "&utm_content=masto-2036-07-01#top. See you!"
     )
     assert rows["bsky"] == "Advent sale: https://shop.de/advent?ref=1#top. See you!"
+
+
+PER_UTM = """\
+id: advent
+text: "Advent sale: https://shop.de/advent#top"
+to: [x, masto, li, bsky]
+utm: {medium: post}
+thread:
+  - "Workshops: https://shop.de/kurse?a=1"
+per:
+  mastodon:
+    utm: {source: fedi, term: "{account}"}
+    thread: ["Fedi thread: https://shop.de/fedi"]
+  masto: {utm: {campaign: "masto-{post}"}}
+  li:
+    text: "LinkedIn only: https://shop.de/li"
+    utm: false
+  x:
+    utm: false
+    text: "X text: https://shop.de/x"
+  bluesky: {utm: {content: sky}}
+"""
+
+
+def test_per_utm_overrides_the_posts_tags_by_platform_then_account(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, PER_UTM)
+    due = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    # mastodon's per: entry replaces source and adds term; the account's own entry the campaign;
+    # links in per: thread texts are tagged like the post's own.
+    assert _sent(repo, "masto", due) == [
+        "Advent sale: https://shop.de/advent?utm_source=fedi&utm_medium=post"
+        "&utm_campaign=masto-advent&utm_content=masto-2026-12-01&utm_term=masto#top",
+        "Fedi thread: https://shop.de/fedi?utm_source=fedi&utm_medium=post"
+        "&utm_campaign=masto-advent&utm_content=masto-2026-12-01&utm_term=masto",
+    ]
+    # utm: false in per: leaves this account's links (its per: text, the post's thread) bare.
+    assert _sent(repo, "li", due) == [
+        "LinkedIn only: https://shop.de/li",
+        "Workshops: https://shop.de/kurse?a=1",
+    ]
+    assert _sent(repo, "x", due) == [
+        "X text: https://shop.de/x",
+        "Workshops: https://shop.de/kurse?a=1",
+    ]
+    # Bluesky: the text stays as written; the facets get the tags with its per: content.
+    assert campaign_tags(
+        config=repo.config, post=repo.posts[0], account="bsky", platform="bluesky", due=due
+    ) == {"source": "bluesky", "medium": "post", "campaign": "advent", "content": "sky"}
+
+
+def test_per_utm_after_utm_false_tags_only_with_the_keys_it_gives(tmp_path: Path) -> None:
+    post = "text: 'See https://shop.de/a'\nto: [x, masto]\nutm: false\nper:\n  x: {utm: {campaign: xmas}}\n"
+    repo = _repo(tmp_path, post)
+    due = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert _sent(repo, "x", due) == ["See https://shop.de/a?utm_campaign=xmas"]
+    assert _sent(repo, "masto", due) == ["See https://shop.de/a"]
+
+
+def test_a_bad_per_utm_is_an_error_at_its_line(tmp_path: Path) -> None:
+    root = make_repo(
+        tmp_path,
+        {"posts/a.yaml": "text: hi\nto: [x]\nper:\n  x:\n    utm: {source: '{site}'}\n"},
+        config=LINKS,
+    )
+    result = CliRunner().invoke(app, ["check", "--repo", str(root)])
+    assert result.exit_code == 1
+    assert "5:19  error  per › x › utm › source: unknown placeholder {site}" in result.output

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel
 
 from klapper.config.errors import FieldError
-from klapper.config.model import Config
+from klapper.config.model import Config, Utm
 from klapper.config.platforms import registry
 from klapper.config.yamlsrc import locate
 from klapper.display import is_shown_as_is
@@ -178,6 +178,7 @@ class _Builder:
                 if entry.thread is not None
                 else None,
                 options=_options(entry),
+                utm=_utm(entry.utm),
             )
         return result
 
@@ -272,6 +273,10 @@ def _plain(value: Any) -> Any:
     return value.model_dump(exclude_none=True) if isinstance(value, BaseModel) else value
 
 
+def _utm(raw: Utm | Literal[False] | None) -> dict[str, str] | Literal[False] | None:
+    return False if raw is False else raw.tags() if raw else None
+
+
 def _options(raw: Options, *, lang: str | None = None) -> dict[str, Any]:
     options = (
         {}
@@ -305,7 +310,7 @@ def build_post(
         options=_options(raw, lang=ctx.config.defaults.lang),
         per=builder.overrides(),
         draft=raw.draft,
-        utm=False if raw.utm is False else raw.utm.tags() if raw.utm else None,
+        utm=_utm(raw.utm),
         locations=builder.locations(),
         **builder.schedule(),
     )

@@ -1,7 +1,8 @@
 """The parts of a delivery as they are sent: campaign tags filled in and added to each link.
 
 klapper.yaml's ``links › utm`` holds the tags, a post's ``utm:`` replaces some of them (or,
-``false``, all). Placeholders are filled per delivery: ``{platform}``, ``{account}``, ``{post}``
+``false``, all), and a ``per:`` entry's ``utm:`` does the same over the post's (platform, then
+account name; after ``false`` only the keys given later are left). Placeholders are filled per delivery: ``{platform}``, ``{account}``, ``{post}``
 (its id) and ``{date}`` (the local date of the delivery's due time, in klapper.yaml's zone).
 Where the platform's rules say ``link_tags="text"`` the links in every part's text are
 tagged; on a platform that links through facets (Bluesky) the text stays as written and the
@@ -25,10 +26,15 @@ def campaign_tags(
     *, config: Config, post: Post, account: str, platform: str, due: datetime
 ) -> dict[str, str]:
     """The tags (key -> value, without ``utm_``) for this delivery; empty when there are none."""
-    if post.utm is False:
-        return {}
     configured = config.links.utm
-    template = {**(configured.tags() if configured else {}), **(post.utm or {})}
+    template: dict[str, str] = configured.tags() if configured else {}
+    # klapper.yaml, then the post, then its per: platform, then its per: account name
+    layers = [post.utm, *(o.utm for o in (post.per.get(platform), post.per.get(account)) if o)]
+    for layer in layers:
+        if layer is False:
+            template = {}
+        elif layer:
+            template = {**template, **layer}
     if not template:
         return {}
     values = {

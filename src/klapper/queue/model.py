@@ -74,6 +74,8 @@ class Override:
     media: tuple[Media, ...] | None = None
     thread: tuple[Part, ...] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Its `utm:`: tags over the post's (placeholders unfilled), False for none, None: the post's.
+    utm: Mapping[str, str] | Literal[False] | None = None
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,11 @@ class PerEntry(Options):
     text: Text | None = Field(None, description="Replaces the text for this account/platform.")
     media: MediaList | None = Field(None, description="Replaces the images.")
     thread: ThreadList | None = Field(None, description="Replaces the follow-ups.")
+    utm: Annotated[Utm | Literal[False] | None, WrapValidator(_utm_or_off)] = Field(
+        None,
+        description="Campaign tags for this account/platform, over the post's (each key "
+        "given replaces that key); false: no tags.",
+    )
 
 
 class PostFile(Options):
