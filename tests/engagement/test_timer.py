@@ -49,6 +49,7 @@ def _engine(state: Path, config, adapters) -> SimpleNamespace:
         config=config,
         publisher=publisher,
         clock=lambda: datetime.now(UTC),
+        on_secrets=None,
     )
 
 

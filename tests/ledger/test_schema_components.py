@@ -23,6 +23,11 @@ OLD_LEDGER = Path(__file__).parent / "data" / "ledger-before-components.sqlite3"
 #: the one list ledgers had before components, in its order
 LEGACY = [LEDGER[0], ENGAGEMENT[0], LEDGER[1]]
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+#: engagement's version once its store opened the ledger, and the count an older klapper
+#: (one list) reads then: the list's length while only that list was applied, else one more
+#: (an older klapper is told the ledger is newer than it knows)
+CURRENT = len(ENGAGEMENT)
+NEWER = 3 if CURRENT == 1 else 4
 
 
 def versions(path: Path) -> tuple[dict[str, int], int]:
@@ -49,15 +54,15 @@ def test_a_ledger_made_before_components_keeps_working(tmp_path: Path) -> None:
     published = [d for d in ledger.deliveries() if d.url]
     assert [d.post_id for d in ledger.deliveries()] == ["posts/hello.yaml", "posts/later.yaml"]
     assert [p.remote_id for p in ledger.parts(published[0].id)] == ["100", "101"]
-    store = EngagementStore(ledger)
+    store = EngagementStore(ledger)  # engagement's later migrations (visits ...) are applied
     assert [(r.remote_id, r.likes) for r in store.readings()] == [("100", 4)]
     assert [(i.author, i.attention) for i in store.inbox_items(open_only=True)] == [
         ("@ann@example.social", "question")
     ]
     assert store.mark("events") == "1234"
     ledger.close()
-    # Nothing newer was applied: a klapper from before components still opens it.
-    assert versions(path) == ({"ledger": 2, "engagement": 1}, 3)
+    # Opening alone applied nothing newer; the store applied engagement's own later ones.
+    assert versions(path) == ({"ledger": 2, "engagement": CURRENT}, NEWER)
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3])
@@ -74,7 +79,7 @@ def test_every_count_of_the_old_single_list_converts(tmp_path: Path, count: int)
     ledger = Ledger(path)
     EngagementStore(ledger)  # applies only what the old count had not
     ledger.close()
-    assert versions(path) == ({"ledger": 2, "engagement": 1}, 3)
+    assert versions(path) == ({"ledger": 2, "engagement": CURRENT}, NEWER)
     assert {"deliveries", "ledger_meta", "readings", "inbox"} <= tables(path)
 
 
@@ -88,7 +93,7 @@ def test_the_ledger_makes_only_its_tables_and_the_store_makes_engagements(tmp_pa
     EngagementStore(ledger)
     EngagementStore(ledger)  # once per open ledger
     assert "readings" in tables(path)
-    assert versions(path) == ({"ledger": 2, "engagement": 1}, 3)
+    assert versions(path) == ({"ledger": 2, "engagement": CURRENT}, NEWER)
     ledger.close()
 
 
@@ -96,10 +101,13 @@ def test_a_component_newer_than_this_klapper_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     EngagementStore(Ledger(path)).ledger.close()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE schema_versions SET version = 2 WHERE component = 'engagement'")
+    conn.execute(
+        "UPDATE schema_versions SET version = ? WHERE component = 'engagement'", (CURRENT + 1,)
+    )
     conn.commit()
     conn.close()
     ledger = Ledger(path)  # the ledger's own tables are fine: publishing goes on
-    with pytest.raises(RuntimeError, match=r"engagement schema version 2.*upgrade klapper"):
+    newer = rf"engagement schema version {CURRENT + 1}.*upgrade klapper"
+    with pytest.raises(RuntimeError, match=newer):
         EngagementStore(ledger)
     ledger.close()

@@ -107,7 +107,13 @@ def refresh(
     ledger.attach(events)
     adapters = AccountAdapters(config=config, repo=repo, state=folder, on_secrets=redaction.add)
     try:
-        service = Engagement(ledger=ledger, events=events, config=config, adapters=adapters)
+        service = Engagement(
+            ledger=ledger,
+            events=events,
+            config=config,
+            adapters=adapters,
+            on_secrets=redaction.add,
+        )
         with progress_bar("reading reactions") as progress:
             report = service.round(progress=progress, look_now=now)
     finally:
@@ -130,7 +136,16 @@ def refresh(
             else ""
         )
         typer.echo(f"{account}: {why}{local}", err=True)
-    raise typer.Exit(EXIT_FAILED if report.errors else EXIT_OK)
+    visits = report.visits
+    if visits is not None:
+        typer.echo(
+            f"visits: {visits.readings} readings from {visits.tool} in {visits.requests} "
+            f"request(s), {visits.rows} rows new or changed"
+        )
+        if visits.why:
+            typer.echo(f"{visits.tool}: {visits.why}", err=True)
+    failed = report.errors or (visits is not None and visits.error)
+    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 
 
 inbox_app = typer.Typer(

@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic.json_schema import GenerateJsonSchema
 
+from klapper.config.analytics import Analytics
 from klapper.config.platforms import AccountSettings, registry
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -271,6 +272,11 @@ class Config(Strict):
     )
     evergreen: Evergreen = Field(
         default_factory=Evergreen, description="Posts with `evergreen:` (docs/content.md)."
+    )
+    analytics: Analytics | None = Field(
+        None,
+        description="The website's analytics to read visits and goals from: matomo: {url, "
+        "site_id} or plausible: {url, site_id}; the token is the secret analytics › token.",
     )
     notify: str | None = Field(
         None, description="Command run with a short message when something needs you."

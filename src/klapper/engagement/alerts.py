@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from klapper.config.analytics import SECRETS_ENTRY
 from klapper.config.expiry import expiring_credentials
 from klapper.config.model import Config
 from klapper.config.secrets import SecretsError, load_secrets, redact, secret_values
@@ -77,7 +78,8 @@ def known_secrets(config: Config, *, environ: Mapping[str, str] | None = None) -
         for name, value in env.items()
         if name.startswith("KLAPPER_") and name not in _NOT_SECRET_ENV
     ]
-    for account in config.accounts:
+    names = [*config.accounts, *([SECRETS_ENTRY] if config.analytics else [])]
+    for account in names:
         try:
             found += secret_values(load_secrets(account, environ=environ))
         except SecretsError:

@@ -33,8 +33,9 @@ from klapper.config.model import Config, format_duration
 from klapper.config.platforms import PlatformError
 from klapper.config.platforms import platform as describe
 from klapper.engagement.attention import attention
-from klapper.engagement.schedule import DueReading, due_readings, next_due, readings_now
+from klapper.engagement.schedule import DueReading, due_for_round, next_due
 from klapper.engagement.store import EngagementStore, InboxItem, Reading
+from klapper.engagement.visits import VisitsReport
 from klapper.ledger import EventLog, Ledger, PublishedDelivery
 
 log = logging.getLogger("klapper.engagement")
@@ -94,6 +95,7 @@ class RoundReport:
     errors: dict[str, str] = field(default_factory=dict)  # account -> what went wrong
     #: account -> why readings or its inbox wait: paused, a rate limit, an error, the budget
     why: dict[str, str] = field(default_factory=dict)
+    visits: VisitsReport | None = None  # the website's visits, when klapper.yaml has analytics
 
 
 @dataclass(frozen=True)
@@ -179,12 +181,12 @@ class Poller:
         report = RoundReport()
         blocked = self._blocked(now)
         published = self.ledger.published_deliveries()
-        pick = readings_now if look_now else due_readings
-        due = pick(
+        due = due_for_round(
             published=published,
             taken=self.store.stages_taken(),
             schedule=self.config.engagement.schedule,
             now=now,
+            look_now=look_now,
         )
         polled = set(self._accounts("metrics"))
         by_account: dict[str, list[DueReading]] = {}

@@ -99,6 +99,20 @@ def readings_now(
     return sorted(found, key=lambda d: (d.due_at, d.delivery.id, d.part))
 
 
+def due_for_round(
+    *,
+    published: Sequence[PublishedDelivery],
+    taken: Mapping[tuple[str, int], int],
+    schedule: Sequence[timedelta],
+    now: datetime,
+    look_now: bool,
+) -> list[DueReading]:
+    """A round's readings: what is due (``due_readings``), or with ``look_now`` one of every
+    part still inside its window (``readings_now``)."""
+    pick = readings_now if look_now else due_readings
+    return pick(published=published, taken=taken, schedule=schedule, now=now)
+
+
 def next_due(
     *,
     published: Sequence[PublishedDelivery],

@@ -71,6 +71,29 @@ CREATE TABLE engagement_marks (
 )
 """
 
+_VISITS = """
+CREATE TABLE visits (
+    tool        TEXT NOT NULL,            -- matomo | plausible
+    campaign    TEXT NOT NULL,            -- utm_campaign as the tool reports it
+    source      TEXT NOT NULL,            -- utm_source ('' when the tool does not split)
+    day         TEXT NOT NULL,            -- the site's own day, YYYY-MM-DD
+    visits      INTEGER NOT NULL,
+    visitors    INTEGER,                  -- NULL: the tool does not say
+    goals       INTEGER,                  -- goal conversions; NULL: the tool does not say
+    read_at     TEXT NOT NULL,            -- UTC, when these figures were read
+    PRIMARY KEY (tool, campaign, source, day)
+)
+"""
+
+_VISIT_STAGES = """
+CREATE TABLE visit_stages (
+    delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+    stage       INTEGER NOT NULL,         -- the scheduled age read, seconds after publishing
+    taken_at    TEXT NOT NULL,            -- UTC
+    PRIMARY KEY (delivery_id, stage)
+)
+"""
+
 #: the name this component's version goes by in the ledger's ``schema_versions``
 COMPONENT = "engagement"
 
@@ -85,4 +108,6 @@ MIGRATIONS: list[Migration] = [
         _ACCOUNTS,
         _MARKS,
     ),
+    # 2: visits and goals from the website's analytics, and which stages were read for them.
+    (_VISITS, _VISIT_STAGES),
 ]

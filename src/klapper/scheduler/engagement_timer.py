@@ -50,6 +50,7 @@ class EngagementTimer:
                 clock=self.engine.clock,
                 # Share the publisher's per-account lock: adapters are not shared between calls.
                 account_lock=publisher._lock_for,  # noqa: SLF001 - same process, same adapters
+                on_secrets=self.engine.on_secrets,
             )
         else:
             self.service.use(config=self.engine.config, events=events, adapters=publisher.adapters)
@@ -91,7 +92,10 @@ class EngagementTimer:
         assert self.service is not None
         config = self.engine.config
         settings = config.accounts.get(account)
-        if settings is None or not supports(settings.platform, "metrics"):
+        read = settings is not None and supports(settings.platform, "metrics")
+        if (
+            not read and config.analytics is None
+        ):  # nothing to read for it: not reactions, not visits
             return
         if not config.engagement.schedule:
             return

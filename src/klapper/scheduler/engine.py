@@ -50,6 +50,7 @@ class Engine:
         self.state = state
         self.clock = clock
         self.horizon = horizon
+        self.on_secrets = on_secrets  # the analytics token is redacted like the accounts' own
         self.cache = LoadCache(watched=watched)
         self._adapters_for = adapters_for or (
             lambda config, root: AccountAdapters(
