@@ -3,6 +3,7 @@ analytics is one line that leaves the reactions alone (fake Mastodon and fake Ma
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,3 +91,23 @@ def test_a_refused_token_is_one_line_and_the_reactions_are_read(world, monkeypat
     assert "not-the-token-1234" not in out + err
     assert [e["event"] for e in read_events(state / "events.jsonl")] == ["engagement"]
     assert len(site.asked) == 1
+
+
+def test_the_report_shows_what_the_post_brought(world, tmp_path: Path) -> None:
+    _, _, repo, state = world
+    assert _refresh(repo, state)[0] == 0
+    where = ["--repo", str(repo), "--state", str(state)]
+    result = CliRunner().invoke(app, ["report", "--format", "json", *where])
+    funnel = json.loads(result.stdout)["funnel"]
+    (account,) = funnel["accounts"]
+    assert (account["name"], account["reactions"], account["visits"], account["goals"]) == (
+        "masto",
+        7,
+        1,
+        1,
+    )
+    assert account["visits_per_reaction"] == round(1 / 7, 4)
+    page = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", "--html", str(page), *where])
+    html = page.read_text(encoding="utf-8")
+    assert result.exit_code == 0 and 'id="funnel"' in html and 'id="best-by-visits"' in html

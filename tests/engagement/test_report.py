@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from klapper.engagement.report import build_report
 from klapper.engagement.store import EngagementStore, Reading
 from klapper.ledger import Ledger
 from klapper.ledger.states import utc_text
+from tests.engagement.cdp import HEADLESS, chromium
 from tests.engagement.helpers import record_published
 from tests.engagement.sample import fill
 
@@ -192,7 +192,7 @@ def test_html_is_self_contained(ledger) -> None:
     fill(ledger, now=NOW)
     report = build_report(ledger=ledger, since=NOW - timedelta(days=30), until=NOW, tz=BERLIN)
     page = render_html(report, generated=NOW)
-    assert page.count("<svg") == 3 and "<script" not in page
+    assert page.count("<svg") == 4 and "<script" not in page
     # Nothing is loaded from elsewhere: no src=, no stylesheet links, no url(...) in the CSS.
     assert not re.search(r"\ssrc=|<link|url\(|@import", page)
     assert "Top posts" in page and "Best hours to post" in page
@@ -204,12 +204,8 @@ def test_an_empty_period_renders_without_charts(ledger) -> None:
     assert "No reactions read yet" in page and "Nothing published in this period" in page
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.skipif(
-    _chromium() is None,
+    chromium() is None,
     reason="headless Chromium is not installed (Debian: apt-get install chromium)",
 )
 def test_html_renders_in_headless_chromium(ledger, tmp_path: Path) -> None:
@@ -220,14 +216,8 @@ def test_html_renders_in_headless_chromium(ledger, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
     done = subprocess.run(
         [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
+            chromium(),
+            *HEADLESS,
             f"--user-data-dir={tmp_path / 'profile'}",
             "--window-size=1200,2000",
             f"--screenshot={shot}",

@@ -249,7 +249,7 @@ def report(
             {name: a.platform for name, a in config.accounts.items()} if config is not None else {}
         )
         figures = build_report(
-            ledger=ledger, since=now - span, until=now, tz=tz, platforms=platforms
+            ledger=ledger, since=now - span, until=now, tz=tz, platforms=platforms, config=config
         )
     finally:
         ledger.close()

@@ -7,6 +7,7 @@ from datetime import datetime
 from html import escape
 
 from klapper.engagement.charts import bar_chart, colour, line_chart
+from klapper.engagement.funnel_html import FUNNEL_CSS, funnel_sections
 from klapper.engagement.report import Report
 
 _CSS = """
@@ -230,10 +231,11 @@ def render_html(report: Report, *, generated: datetime) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>klapper engagement report, {period}</title>
-<style>{_CSS}</style></head>
+<style>{_CSS}{FUNNEL_CSS}</style></head>
 <body><main>
 <header><h1><span>klapper</span> engagement</h1><div class="period">{period}</div></header>
 {_cards(report)}
+{funnel_sections(report.funnels)}
 <section><h2>Reactions over time</h2>
 {line_chart(report.timeline, label="Reactions known by each day, per platform")}
 <p class="hint">The score of every post published in the period, as known at the end of each

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from klapper.engagement.funnel import RATES, Funnel, Funnels
 from klapper.engagement.report import Report
 from klapper.engagement.store import FIGURES, InboxItem
 
@@ -25,6 +26,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     *FIGURES,
     "score",
     "inbox_replies",
+    "visits",
+    "visitors",
+    "goals",
+    *RATES,
     "url",
     "first_line",
 )
@@ -42,6 +47,7 @@ def report_csv(report: Report) -> str:
     writer.writerow(CSV_COLUMNS)
     for post in sorted(report.posts, key=lambda p: (p.published_at, p.account)):
         local = post.published_at.astimezone(report.tz)
+        funnel = report.funnels.deliveries.get(post.delivery) or Funnel(post.delivery)
         writer.writerow(
             [
                 post.account,
@@ -54,6 +60,8 @@ def report_csv(report: Report) -> str:
                 *("" if post.figures[k] is None else post.figures[k] for k in FIGURES),
                 post.score,
                 post.inbox_replies,
+                *("" if v is None else v for v in (funnel.visits, funnel.visitors, funnel.goals)),
+                *("" if funnel.rate(r) is None else funnel.rate(r) for r in RATES),
                 post.url or "",
                 post.first_line,
             ]
@@ -62,7 +70,12 @@ def report_csv(report: Report) -> str:
 
 
 def print_report(console: Console, report: Report) -> None:
-    """The report as tables for a terminal."""
+    """The report as tables for a terminal: reactions, then what it brought."""
+    _print_reactions(console, report)
+    print_funnels(console, report.funnels)
+
+
+def _print_reactions(console: Console, report: Report) -> None:
     tz = report.tz
     console.print(
         f"[bold]Engagement[/] {report.since.astimezone(tz):%Y-%m-%d} to "
@@ -126,6 +139,55 @@ def print_report(console: Console, report: Report) -> None:
             "Best weekdays: "
             + ", ".join(f"{s.label} (mean {s.mean_score:g}, {s.posts} posts)" for s in days)
         )
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def print_funnels(console: Console, funnels: Funnels) -> None:
+    """What it brought: reach, reactions, visits, goals and the rates, per platform and
+    account, and the best posts by visits."""
+    if not funnels.measured:
+        console.print(
+            "Visits and goals: none read yet (analytics: in klapper.yaml, see docs/analytics.md)."
+        )
+    table = Table(title="What it brought", title_justify="left", show_edge=False)
+    for column in ("", "name", "reach", "reactions", "visits", "goals"):
+        table.add_column(column, justify="left" if column in ("", "name") else "right")
+    for column in ("react/reach", "visits/reach", "goals/visit"):
+        table.add_column(column, justify="right")
+    groups = [("all", [funnels.total]), ("platform", funnels.platforms)]
+    groups.append(("account", funnels.accounts))
+    for kind, rows in groups:
+        for f in rows:
+            table.add_row(
+                kind,
+                escape(f.name),
+                _n(f.reach),
+                str(f.reactions),
+                _n(f.visits),
+                _n(f.goals),
+                _rate(f.rate("reactions_per_reach")),
+                _rate(f.rate("visits_per_reach")),
+                _rate(f.rate("goals_per_visit")),
+            )
+    console.print(table)
+    best = funnels.best_by_visits
+    if best:
+        top = Table(title="Best posts by visits", title_justify="left", show_edge=False)
+        for column in ("#", "post", "visits", "goals", "goals/visit", "reactions"):
+            top.add_column(column, overflow="fold")
+        for rank, f in enumerate(best, start=1):
+            top.add_row(
+                str(rank),
+                escape(f.first_line[:60] or f.name),
+                _n(f.visits),
+                _n(f.goals),
+                _rate(f.rate("goals_per_visit")),
+                str(f.reactions),
+            )
+        console.print(top)
 
 
 def print_inbox(console: Console, items: Sequence[InboxItem], tz: tzinfo | None) -> None:

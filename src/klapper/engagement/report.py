@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from klapper.config.model import Config
+from klapper.engagement.funnel import Funnels, build_funnels
 from klapper.engagement.reviews import ReviewStats, review_stats
 from klapper.engagement.store import FIGURES, EngagementStore, InboxItem, Reading
+from klapper.engagement.visits_store import VisitsStore
 from klapper.ledger import Ledger, PublishedDelivery
 from klapper.ledger.states import utc_text
 
@@ -120,6 +123,7 @@ class Report:
     hours: list[Slot] = field(default_factory=list)
     timeline: dict[str, list[tuple[date, int]]] = field(default_factory=dict)  # platform ->
     reviews: list[ReviewStats] = field(default_factory=list)  # accounts with reviews
+    funnels: Funnels = field(default_factory=Funnels)  # reach -> reactions -> visits -> goals
 
     @property
     def top(self) -> list[PostStats]:
@@ -140,6 +144,7 @@ class Report:
                 for platform, series in self.timeline.items()
             },
             "reviews": [r.to_json() for r in self.reviews],
+            "funnel": self.funnels.to_json(),
         }
 
 
@@ -217,8 +222,10 @@ def build_report(
     until: datetime,
     tz: tzinfo,
     platforms: Mapping[str, str] | None = None,
+    config: Config | None = None,
 ) -> Report:
-    """The report over deliveries published from ``since`` to ``until``."""
+    """The report over deliveries published from ``since`` to ``until``; ``config`` tells
+    how campaign tags name posts (visits are matched by post id and platform without it)."""
     store = EngagementStore(ledger)
     published = [
         p
@@ -261,6 +268,13 @@ def build_report(
     )
     report.timeline = _timeline(posts, readings, since=since, until=until, tz=tz, own=own)
     report.reviews = review_stats([i for i in items if i.created_at <= until], tz=tz)
+    report.funnels = build_funnels(
+        posts=posts,
+        published=published,
+        rows=VisitsStore(ledger).rows(),
+        config=config,
+        platforms=platforms,
+    )
     return report
 
 
