@@ -39,8 +39,8 @@ CONFIG = Config.model_validate(
 
 
 @pytest.fixture
-def ledger(tmp_path: Path):
-    opened = Ledger.open(state=tmp_path / "state")
+def ledger(tmp_path: Path, ledger_url: str | None):
+    opened = Ledger.open(state=tmp_path / "state", url=ledger_url)
     yield opened
     opened.close()
 

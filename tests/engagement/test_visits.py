@@ -49,10 +49,12 @@ class VisitsWorld(World):
 
 
 @pytest.fixture
-def matomo(tmp_path: Path) -> Iterator[tuple[VisitsWorld, SiteState]]:
+def matomo(tmp_path: Path, ledger_url: str | None) -> Iterator[tuple[VisitsWorld, SiteState]]:
     with fake_matomo() as (base, state):
         config = analytics_config({"matomo": {"url": base, "site_id": SITE_ID}})
-        world = VisitsWorld(state=tmp_path / "state", config=config, adapters=_no_adapters)
+        world = VisitsWorld(
+            state=tmp_path / "state", config=config, adapters=_no_adapters, url=ledger_url
+        )
         yield world, state
         world.close()
 

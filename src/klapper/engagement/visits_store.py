@@ -17,7 +17,7 @@ from klapper.engagement.sites import SiteRow
 from klapper.ledger import Ledger
 from klapper.ledger.states import utc_text
 
-#: the statements, as module data so that tests run them on PostgreSQL too
+#: the statements, written once for SQLite and PostgreSQL (the ledger's placeholders)
 STAGE_INSERT = (
     "INSERT INTO visit_stages (delivery_id, stage, taken_at) VALUES (?, ?, ?)"
     " ON CONFLICT DO NOTHING"
@@ -68,7 +68,12 @@ class VisitsStore:
             for r in rows:
                 key = (tool, r.campaign, r.source, r.day.isoformat())
                 old = conn.execute(VISITS_OLD, key).fetchone()
-                if old is not None and tuple(old) == (r.visits, r.visitors, r.goals):
+                same = old is not None and (old["visits"], old["visitors"], old["goals"]) == (
+                    r.visits,
+                    r.visitors,
+                    r.goals,
+                )
+                if same:
                     continue
                 conn.execute(VISITS_UPSERT, (*key, r.visits, r.visitors, r.goals, utc_text(now)))
                 changed.append(r)
