@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from klapper.engagement.schema import MIGRATIONS as ENGAGEMENT
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger, State
 from klapper.ledger.faults import StateError
@@ -72,7 +73,7 @@ def test_daemons_starting_together_migrate_once(tmp_path: Path, pg_url: str) -> 
     ledger = Ledger.open(state=tmp_path, url=pg_url)
     rows = ledger.read("SELECT component, version FROM schema_versions ORDER BY component")
     assert [(row["component"], row[1]) for row in rows] == [
-        ("engagement", 1),
+        ("engagement", len(ENGAGEMENT)),
         ("events", 1),
         ("ledger", 2),
     ]
