@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 import traceback
 import webbrowser
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ LOGIN_CODE = "canary-SECRET-login-code-41d7"
 ENV_CANARIES = {
     "KLAPPER_BSKY_APP_PASSWORD": "canary-SECRET-bsky-pass-c0ffee",
     "KLAPPER_BSKY_HANDLE": "shop.test",  # public: may be shown
+    "KLAPPER_ANALYTICS_TOKEN": "canary-SECRET-matomo-token-7a1b",  # the website's analytics
 }
 
 KLAPPER_YAML = """\
@@ -60,6 +62,8 @@ accounts:
 defaults:
   to: [masto, bsky, local]
 publishing: {{timeout: 1s, retries: 0}}
+analytics: {{matomo: {{url: "http://127.0.0.1:9", site_id: 1}}, timeout: 1}}
+engagement: {{schedule: [1s]}}
 """
 
 POST = """\
@@ -258,3 +262,18 @@ def test_the_harness_finds_a_planted_leak(world: World) -> None:
     with pytest.raises(AssertionError, match="appears in"):
         for path, text in files_text(world.state):
             assert_no_canary(str(path), text, world.canaries)
+
+
+def test_the_analytics_token_is_never_shown(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """A visits round that fails (nothing listens on the analytics' port) shows its one line
+    and never the token, in the output, the log or the state folder."""
+    caplog.set_level(logging.DEBUG)
+    CliRunner().invoke(app, ["publish", "--due"])  # masto and local; bsky cannot be reached
+    time.sleep(1.1)  # the schedule's one stage (1s) comes due
+    result = CliRunner().invoke(app, ["refresh"])
+    assert result.exit_code == 1
+    assert "matomo: matomo at 127.0.0.1:9 could not be reached" in result.output
+    assert_no_canary("the output of `klapper refresh`", result.output, world.canaries)
+    assert_no_canary("the log", caplog.text, world.canaries)
+    for path, text in files_text(world.state, world.repo):
+        assert_no_canary(str(path), text, world.canaries)

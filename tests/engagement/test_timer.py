@@ -13,11 +13,14 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from klapper.adapters.mastodon.adapter import MastodonAdapter
+from klapper.config.model import Config
 from klapper.engagement.store import EngagementStore
-from klapper.ledger import EventLog, Ledger
+from klapper.ledger import EventLog, Ledger, read_events
 from klapper.scheduler.engagement_timer import JOB_ID, EngagementTimer
 from tests.engagement.helpers import config_for, record_published
 from tests.fakes.mastodon import FakeMastodon
+from tests.fakes.plausible import KEY, SITE, fake_plausible
+from tests.fakes.site_visits import Visit
 
 
 def _wait_for(condition, timeout: float = 5.0) -> None:
@@ -150,3 +153,47 @@ def test_a_publish_rearms_for_its_first_reading(tmp_path: Path, scheduler) -> No
         engine.events.close()
         engine.ledger.close()
         adapter.close()
+
+
+def test_the_timer_reads_visits_for_a_platform_without_reactions(
+    tmp_path: Path, scheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "no-secrets.yaml"))
+    monkeypatch.setenv("KLAPPER_ANALYTICS_TOKEN", KEY)
+    with fake_plausible() as (base, site):
+        config = Config.model_validate(
+            {
+                "timezone": "Europe/Berlin",
+                "accounts": {"local": {"platform": "outbox", "path": "outbox"}},
+                "analytics": {"plausible": {"url": base, "site_id": SITE}},
+            }
+        )
+        engine = _engine(tmp_path, config, adapters=lambda name: None)
+        timer = EngagementTimer(engine=engine, scheduler=scheduler)
+        timer.arm()
+        assert scheduler.get_job(JOB_ID) is None  # nothing published: nothing to read
+        published = datetime.now(UTC) - timedelta(hours=2)
+        delivery = record_published(
+            engine.ledger,
+            post_id="advent",
+            account="local",
+            platform="outbox",
+            remote_ids=["outbox-1"],
+            published_at=published,
+        )
+        site.add([Visit("advent", "outbox", published.astimezone(config.tz).date(), "a")])
+        engine.events.emit("published", delivery=delivery)  # what the publisher logs
+        _wait_for(lambda: any(e["event"] == "visits" for e in read_events(engine.events.path)))
+        (event,) = [e for e in read_events(engine.events.path) if e["event"] == "visits"]
+        assert (event["delivery"], event["visits"]) == (delivery.id, 1)
+        # Re-armed for the next stage, 6 h after publishing (the 1 h one was read).
+        _wait_for(
+            lambda: (
+                (job := scheduler.get_job(JOB_ID)) is not None
+                and abs(job.next_run_time - (published + timedelta(hours=6))) < timedelta(seconds=1)
+            )
+        )
+        assert len(site.asked) == 2  # visits and goals, in one round
+        timer.stop()
+        engine.events.close()
+        engine.ledger.close()
