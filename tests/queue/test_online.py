@@ -202,3 +202,17 @@ def test_progress_counts_each_address_once(repo: Path) -> None:
     )
     assert len(problems) == 6
     assert sorted(seen) == [(n, len(SERVED)) for n in range(1, len(SERVED) + 1)]
+
+
+def test_only_web_addresses_are_asked_or_followed(host: MediaHost) -> None:
+    import requests
+
+    from klapper.queue.online import Address, ask
+
+    host.routes["/shop/media/away.jpg"] = Serve(status=302, location="ftp://127.0.0.1/away.jpg")
+    with requests.Session() as session:
+        local = Address("file:///etc/passwd", "media/a.jpg", "image/jpeg", 1)
+        assert "is no http(s) address" in str(ask(session, local, timeout=1))
+        away = Address(f"{host.url}/shop/media/away.jpg", "media/away.jpg", "image/jpeg", 1)
+        assert "redirects to an address that is not http(s)" in str(ask(session, away, timeout=1))
+    assert [p for _, p, _ in host.requests] == ["/shop/media/away.jpg"]
