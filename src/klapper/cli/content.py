@@ -39,7 +39,11 @@ from klapper.queue.campaign import parts_as_sent
 from klapper.queue.model import Problem, first_line_of
 from klapper.queue.online import TIMEOUT, check_online
 from klapper.queue.schema import post_file_schema
-from klapper.scheduler.credentials import credential_problems, missing_credentials
+from klapper.scheduler.credentials import (
+    analytics_problems,
+    credential_problems,
+    missing_credentials,
+)
 from klapper.scheduler.plan import plan_deliveries
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
@@ -178,6 +182,7 @@ def check(
                     repository, published=published, timeout=timeout, progress=progress
                 )
     found += credential_problems(missing_credentials(repository.config), repo=repo)
+    found += analytics_problems(repository.config, repo=repo)
     problems = sorted(
         [*repository.problems, *found], key=lambda p: (p.source, p.severity != "error")
     )

@@ -7,13 +7,27 @@ The token is a secret, never in klapper.yaml: the secrets entry ``analytics`` wi
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 #: the secrets entry (an "account" name in the secrets sources) holding the analytics token
 SECRETS_ENTRY = "analytics"
 TOKEN_KEY = "token"
 
 _URL = r"^https?://[^\s/?#]+[^\s?#]*$"
+
+
+def _address(value: str) -> str:
+    if not re.fullmatch(_URL, value):
+        raise ValueError(
+            f"{value!r} is not a web address; write it whole, e.g. https://stats.shop.de/"
+        )
+    return value
+
+
+Address = Annotated[str, AfterValidator(_address), Field(json_schema_extra={"pattern": _URL})]
 
 
 class _Strict(BaseModel):
@@ -23,9 +37,7 @@ class _Strict(BaseModel):
 class MatomoSite(_Strict):
     """A Matomo installation and the site's id in it."""
 
-    url: str = Field(
-        pattern=_URL, description="Where Matomo is installed, e.g. https://stats.shop.de/."
-    )
+    url: Address = Field(description="Where Matomo is installed, e.g. https://stats.shop.de/.")
     site_id: int = Field(ge=1, description="The site's id in Matomo (idSite).")
     by_source: bool = Field(
         True,
@@ -37,7 +49,7 @@ class MatomoSite(_Strict):
 class PlausibleSite(_Strict):
     """A Plausible server (plausible.io or your own) and the site's domain in it."""
 
-    url: str = Field("https://plausible.io", pattern=_URL, description="The Plausible server.")
+    url: Address = Field("https://plausible.io", description="The Plausible server.")
     site_id: str = Field(
         min_length=1, description="The site's domain as Plausible knows it, e.g. shop.de."
     )

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from klapper.config.analytics import SECRETS_ENTRY, TOKEN_KEY
 from klapper.config.load import CONFIG_FILE
 from klapper.config.model import Config
 from klapper.config.platforms import registry
-from klapper.config.secrets import SecretsError, load_secrets, secret_values
+from klapper.config.secrets import SecretsError, env_name, load_secrets, secret_values
 from klapper.config.yamlsrc import YamlError, locate, read_documents
 from klapper.queue.model import Problem, Source
 
@@ -73,3 +74,32 @@ def credential_problems(missing: Mapping[str, str], *, repo: Path) -> list[Probl
             )
         )
     return problems
+
+
+def analytics_problems(
+    config: Config, *, repo: Path, environ: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """`klapper check`: a warning at klapper.yaml's ``analytics:`` when it has no token."""
+    if config.analytics is None:
+        return []
+    try:
+        if load_secrets(SECRETS_ENTRY, environ=environ).get(TOKEN_KEY):
+            return []
+        message = (
+            f"analytics: no token; store it as the secret {SECRETS_ENTRY} › {TOKEN_KEY} "
+            f"({env_name(SECRETS_ENTRY, TOKEN_KEY)}, docs/analytics.md)"
+        )
+    except SecretsError as exc:
+        message = f"analytics: the token cannot be read: {exc}"
+    try:
+        documents = read_documents((repo / CONFIG_FILE).read_bytes())
+    except (OSError, YamlError):
+        documents = []
+    line, column = locate(documents[0].node, ("analytics",), key=True) if documents else (1, 1)
+    return [
+        Problem(
+            Source(CONFIG_FILE, line, column),
+            "warning",
+            f"{message}; visits and goals are not read until then",
+        )
+    ]
