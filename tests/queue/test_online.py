@@ -187,10 +187,14 @@ def test_a_repository_served_right_passes(
     files["posts/a.yaml"] = _post("Alles da", good)
     files["posts/draft.yaml"] = _post("Entwurf", ["missing.jpg"]) + "draft: true\n"
     files["media/missing.jpg"] = JPEG
+    # Long past (no ledger in CI): never fetched again, so not asked.
+    files["posts/old.yaml"] = _post("Von 2020", ["gone.jpg"]).replace("2030-06-02", "2020-06-02")
+    files["media/gone.jpg"] = JPEG
     repo = make_repo(tmp_path / "ok", files, config=CONFIG.format(url=host.url))
     result = run("check", "--repo", str(repo), "--online")
     assert result.exit_code == 0, result.output
     assert "(draft) " in result.output and "warning" in result.output
+    assert not any("gone" in path for _, path, _ in host.requests)
 
 
 def test_progress_counts_each_address_once(repo: Path) -> None:

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,20 +56,32 @@ class Use:
 
 
 def addresses(
-    repository: Repository, *, published: Callable[[str], bool] | None = None
+    repository: Repository,
+    *,
+    published: Callable[[str], bool] | None = None,
+    now: datetime | None = None,
 ) -> dict[Address, list[Use]]:
     """Each address the accounts with ``media_url`` will fetch, with the posts that use it.
 
     Files that are missing or no image are left out: `klapper check` reports them already.
-    Posts already published (when the ledger says so) need their images no more.
+    Posts already published (when the ledger says so) and posts past their time and the
+    catch-up window (CI has no ledger) need their images no more.
     """
     found: dict[Address, list[Use]] = {}
+    gone = (now or datetime.now(UTC)) - repository.config.defaults.catch_up
     for post in repository.posts:
-        if published is not None and published(post.id):
+        if (published is not None and published(post.id)) or _over(post, gone=gone):
             continue
         for account, address, source in _uses(repository, post):
             found.setdefault(address, []).append(Use(source, post, account))
     return found
+
+
+def _over(post: Post, *, gone: datetime) -> bool:
+    """True when no occurrence of ``post`` can go out any more (its time is before ``gone``)."""
+    if post.every is None:
+        return post.at is not None and post.at < gone
+    return post.until is not None and post.until < gone
 
 
 def _uses(repository: Repository, post: Post) -> Iterator[tuple[str, Address, Source]]:
@@ -166,13 +179,14 @@ def check_online(
     timeout: float = TIMEOUT,
     workers: int = WORKERS,
     progress: Callable[[int, int], None] | None = None,
+    now: datetime | None = None,
 ) -> list[Problem]:
     """Ask every address (see the module docstring); one problem per post entry and address.
 
     ``progress(done, total)`` hears each answer (a progress bar). A draft's finding is a
     warning, as in `klapper check`.
     """
-    found = addresses(repository, published=published)
+    found = addresses(repository, published=published, now=now)
     local = threading.local()
     sessions: list[requests.Session] = []
     done = [0]
