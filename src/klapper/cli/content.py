@@ -33,7 +33,7 @@ from klapper.cli.app import (
 from klapper.config.model import Config, config_json_schema
 from klapper.config.platforms import platform as describe
 from klapper.display import shown
-from klapper.ledger import state_dir
+from klapper.ledger import Ledger, state_dir
 from klapper.queue import Repository, announced_rules, check_posts, load_repository
 from klapper.queue.campaign import parts_as_sent
 from klapper.queue.model import Problem, first_line_of
@@ -44,7 +44,7 @@ from klapper.scheduler.credentials import (
     credential_problems,
     missing_credentials,
 )
-from klapper.scheduler.plan import plan_deliveries
+from klapper.scheduler.evergreen import planned_with_evergreen, recurrence_number
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
 
@@ -71,15 +71,15 @@ def _repository(repo: Path) -> Repository:
 def _ledger_view(
     state: Path | None,
     url: str | None,
-) -> Iterator[tuple[Callable[[str], bool] | None, dict[str, Any]]]:
+) -> Iterator[tuple[Callable[[str], bool] | None, dict[str, Any], Ledger | None]]:
     """What the ledger knows, if there is one (never created here): published posts, slots."""
-    from klapper.ledger import ON_PLATFORM, Ledger
+    from klapper.ledger import ON_PLATFORM
     from klapper.ledger.faults import StateError
     from klapper.ledger.store import LEDGER_FILE
 
     folder = state_dir(state)
     if url is None and not (folder / LEDGER_FILE).is_file():
-        yield None, {}
+        yield None, {}, None
         return
     try:
         ledger = Ledger.open(state=folder, url=url)
@@ -91,7 +91,7 @@ def _ledger_view(
         def published(post_id: str) -> bool:
             return any(d.state in ON_PLATFORM for d in ledger.for_post(post_id))
 
-        yield published, dict(ledger.slots())
+        yield published, dict(ledger.slots()), ledger
     finally:
         ledger.close()
 
@@ -169,7 +169,7 @@ def check(
 ) -> None:
     """Check every post for every account it goes to; exit 1 when anything is an error."""
     repository = _repository(repo)
-    with _ledger_view(state, url) as (published, _slots):
+    with _ledger_view(state, url) as (published, _slots, _ledger):
         found = check_posts(
             repository,
             now=datetime.now(UTC),
@@ -222,13 +222,14 @@ def plan(
     repository = _repository(repo)
     config = repository.config
     now = datetime.now(UTC)
-    with _ledger_view(state, url) as (_published, slots):
-        deliveries = plan_deliveries(
+    with _ledger_view(state, url) as (_published, slots, ledger):
+        deliveries = planned_with_evergreen(
             config=config,
             posts=repository.posts,
-            start=now,
+            now=now,
             end=now + timedelta(days=days),
             assigned_slots=slots,
+            ledger=ledger,
         )
     posts = {post.id: post for post in repository.posts}
     missing = missing_credentials(config)
@@ -292,7 +293,14 @@ def _print_plan(
     for name in (f"local ({config.timezone})", "UTC", "post", "account", "text"):
         table.add_column(name, no_wrap=name != "text", overflow="ellipsis")
     for row in rows:
-        marker = " *" if row["note"] else (" (slot)" if row["slotted"] else "")
+        number = recurrence_number(row["occurrence"])
+        marker = (
+            " *"
+            if row["note"]
+            else f" (evergreen #{number})"
+            if number
+            else (" (slot)" if row["slotted"] else "")
+        )
         table.add_row(
             f"{row['_local']:%a %Y-%m-%d %H:%M}{marker}",
             f"{row['_local'].astimezone(UTC):%H:%M}",

@@ -7,7 +7,7 @@ writes go through ``Ledger`` in store.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,6 +88,12 @@ CLAIMABLE = (
                     AND (a.paused_at IS NOT NULL OR a.wait_until > :now))
 """
 )
+
+#: how an evergreen post's recurrences' occurrences begin (``evergreen:1`` is the first)
+EVERGREEN = "evergreen:"
+
+#: values per ``IN (...)``: far below SQLite's and PostgreSQL's limits on parameters
+_IN_CHUNK = 500
 
 #: will be tried by itself later: planned, or a failure/unknown with a retry time
 _WAITING = "(state = 'planned' OR state IN ('failed', 'unknown') AND retry_at IS NOT NULL)"
@@ -220,6 +226,25 @@ class LedgerQueries:
             row["post_id"]: from_utc_text(row["due"])  # type: ignore[misc]
             for row in self._read("SELECT post_id, due FROM slots")
         }
+
+    def evergreen_context(
+        self, *, post_ids: Collection[str], hashes: Collection[str], since: datetime
+    ) -> list[Delivery]:
+        """What planning evergreen posts weighs: every delivery of ``post_ids`` (when each
+        went out), every one of the same content (``hashes``: the same text to an account),
+        and every evergreen recurrence (occurrence ``evergreen:N``) due since ``since``."""
+        found: dict[str, Delivery] = {}
+        for column, values in (("post_id", sorted(post_ids)), ("content_hash", sorted(hashes))):
+            for chunk in range(0, len(values), _IN_CHUNK):
+                part = values[chunk : chunk + _IN_CHUNK]
+                marks = ", ".join("?" * len(part))
+                found.update((d.id, d) for d in self._select(f"{column} IN ({marks})", part))
+        # The pattern as a parameter: a literal % would need escaping for psycopg.
+        recurring = self._select(
+            "occurrence LIKE ? AND due >= ?", (f"{EVERGREEN}%", utc_text(since))
+        )
+        found.update((d.id, d) for d in recurring)
+        return sorted(found.values(), key=lambda d: (d.due, d.id))
 
     def claimable(self, *, now: datetime) -> list[Delivery]:
         """Everything that could be claimed right now, oldest first."""

@@ -6,7 +6,7 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -15,13 +15,15 @@ import yaml
 from pydantic import BaseModel
 
 from klapper.config.errors import FieldError
-from klapper.config.model import Config, Utm
+from klapper.config.model import Config, Utm, parse_duration
 from klapper.config.platforms import registry
 from klapper.config.yamlsrc import locate
 from klapper.display import is_shown_as_is
 from klapper.queue.model import Media, Override, Part, Post, Source
 from klapper.queue.schema import OPTION_KEYS, MediaEntry, Options, PostFile, ThreadEntry
 from klapper.timing import TimeError, parse_cron, parse_time
+
+MIN_EVERGREEN = timedelta(days=1)  # a post again within hours reads as spam
 
 Loc = tuple[str | int, ...]
 # Ids are part of delivery keys ("post|occurrence|account") and of file-like names.
@@ -220,6 +222,40 @@ class _Builder:
             "count": raw.count,
         }
 
+    def evergreen(self) -> timedelta | None:
+        """`evergreen: {every: 8w}`: how long before the post comes round again."""
+        raw = self.raw.evergreen
+        if raw is None:
+            return None
+        try:
+            every = parse_duration(raw.every)
+        except ValueError:
+            self.error(
+                ("evergreen", "every"),
+                f"evergreen › every: {raw.every!r} is not a duration; write e.g. 8w, 60d or 2160h",
+            )
+            return None
+        if every < MIN_EVERGREEN:
+            self.error(
+                ("evergreen", "every"),
+                f"evergreen › every: {raw.every!r} is shorter than a day; the same post every "
+                "few hours reads as spam (write e.g. 4w)",
+            )
+        if self.raw.every is not None:
+            self.error(
+                ("evergreen",),
+                "a repeating post (`every`) cannot also be evergreen; use one of them",
+                at_key=True,
+            )
+        if not self.ctx.config.slots:
+            self.error(
+                ("evergreen",),
+                "evergreen posts come round again in the posting slots, and klapper.yaml "
+                "has no `slots:`; add some (e.g. slots: {mon: ['09:00']})",
+                at_key=True,
+            )
+        return every
+
     def post_id(self, default: str) -> str:
         if self.raw.id is None:
             return default
@@ -310,6 +346,7 @@ def build_post(
         options=_options(raw, lang=ctx.config.defaults.lang),
         per=builder.overrides(),
         draft=raw.draft,
+        evergreen=builder.evergreen(),
         utm=_utm(raw.utm),
         locations=builder.locations(),
         **builder.schedule(),

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -101,6 +101,8 @@ class Post:
     count: int | None = None
     draft: bool = False
     start: datetime | None = None  # `every`: the first occurrence is at or after this
+    # `evergreen: {every: 8w}`: back into the slot queue this long after it went out
+    evergreen: timedelta | None = None
     # The post's `utm:`: tags over klapper.yaml's (placeholders unfilled), False for none.
     utm: Mapping[str, str] | Literal[False] | None = None
     # (line, column) where parts of the post were written: "text", "at", "thread.2.text" ...

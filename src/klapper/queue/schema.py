@@ -187,6 +187,14 @@ class PerEntry(Options):
     )
 
 
+class EvergreenEntry(_Model):
+    """A post that comes round again in the posting slots after it was published."""
+
+    every: Text = Field(
+        description="At least this long between two times to one account, e.g. 8w or 60d."
+    )
+
+
 class PostFile(Options):
     """One post as written in a post file."""
 
@@ -213,6 +221,11 @@ class PostFile(Options):
     )
     count: int | None = Field(None, ge=1, description="every: publish this many occurrences.")
     draft: bool = Field(False, description="Keep this post out of publishing for now.")
+    evergreen: EvergreenEntry | None = Field(
+        None,
+        description="Put the post back into the slot queue after it was published "
+        "(docs/content.md, evergreen posts).",
+    )
     to: Annotated[list[Text], _list_of(None)] | None = Field(
         None, description="Account names from klapper.yaml; default: defaults.to."
     )

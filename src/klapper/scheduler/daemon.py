@@ -260,6 +260,9 @@ class Daemon:
                 self.arm(self.engine.ledger.waiting(account=row.account))
             elif (outcome is not None and outcome.event != "held") or row.due > self.engine.clock():
                 self.arm([row])
+            post = self.engine.publisher.posts.get(row.post_id) if self.engine.publisher else None
+            if outcome is not None and outcome.event == "published" and post and post.evergreen:
+                self.request_reload(full=False)  # plan its next time round now
             # Not claimable though due (taken by another process, post gone, held for an
             # error in the post): the next refresh or reload decides; re-arming would spin.
         self.notifier.status(self.status_line())

@@ -30,6 +30,11 @@ from klapper.config.load import CONFIG_FILE
 from klapper.ledger import ON_PLATFORM, Delivery, EventLog, Ledger, State
 from klapper.queue import Repository
 from klapper.queue.model import PlannedDelivery, Post, first_line_of
+from klapper.scheduler.evergreen import (
+    EvergreenPlanner,
+    evergreen_planner,
+    recurrence_number,
+)
 from klapper.scheduler.plan import plan_deliveries
 
 log = logging.getLogger("klapper.sync")
@@ -102,6 +107,9 @@ class _Sync:
     def run(self, *, start: datetime, end: datetime, held_posts: set[str]) -> None:
         self.follow_renames(held_posts)
         assigned, taken = self.slots(held_posts)
+        evergreen = self.evergreen()
+        if evergreen is not None:
+            taken += [d.due for d in evergreen.kept]  # placed recurrences keep their slots
         planned = [
             d
             for d in plan_deliveries(
@@ -118,6 +126,9 @@ class _Sync:
         self.ledger.assign_slots(
             {d.post_id: d.due for d in planned if d.slotted and d.post_id not in assigned}
         )
+        if evergreen is not None:
+            planned += evergreen.kept
+            planned += evergreen.place(planned=planned, taken=taken, end=end)
         rows = {row.key: row for row in self.ledger.for_sync(start=start)}
         seen: set[str] = set()
         for delivery in planned:
@@ -130,6 +141,12 @@ class _Sync:
                 self.check_edit(row)
             elif row.state in (State.PLANNED, State.FAILED) and not self.held(row, held_posts):
                 self.maybe_cancel(row, start=start, end=end)
+
+    def evergreen(self) -> EvergreenPlanner | None:
+        """The planner of evergreen recurrences (None: no such posts)."""
+        return evergreen_planner(
+            config=self.config, posts=self.ordered, now=self.now, ledger=self.ledger
+        )
 
     # --- renames ---------------------------------------------------------------------------
 
@@ -320,6 +337,8 @@ def _same_time(post: Post, row: Delivery) -> bool:
     """Whether ``row`` could be ``post``'s delivery under its old name."""
     if post.every is not None:
         return row.occurrence != ""
+    if post.evergreen is not None and recurrence_number(row.occurrence):
+        return True  # a recurrence follows its post like its first time
     if post.at is not None:
         return row.occurrence == "" and not row.slotted and row.due == post.at
     return row.occurrence == "" and row.slotted
