@@ -161,3 +161,40 @@ def test_each_named_question_answers_what_it_says(queries: LedgerQueries, questi
 
 def test_select_is_private() -> None:
     assert not hasattr(LedgerQueries, "select") and not hasattr(LedgerQueries, "in_states")
+
+
+def test_evergreen_context_alike_on_both(tmp_path: Path, ledger_url: str | None) -> None:
+    ledger = Ledger.open(state=tmp_path, url=ledger_url)
+    try:
+        for post, occurrence, content, days in [
+            ("ever", "", "h", 30),
+            ("ever", "evergreen:1", "h", 3),  # its post's: however old
+            ("same-words", "", "h2", 40),  # the same content as asked for
+            ("other", "evergreen:2", "x", 1),  # a recent recurrence of any post
+            ("other", "evergreen:1", "x", 5),  # too old for the per-day cap
+            ("unrelated", "", "y", 1),
+            ("repeat", "2026-05-31T07:00:00+00:00", "z", 1),  # a cron repeat is not evergreen
+        ]:
+            ledger.insert_planned(
+                post_id=post,
+                occurrence=occurrence,
+                account="a",
+                platform="outbox",
+                due=NOW - days * 24 * HOUR,
+                content_hash=content,
+                slotted=True,
+                source=f"{post}.yaml",
+                first_line=post,
+                now=NOW,
+            )
+        found = ledger.evergreen_context(
+            post_ids={"ever"}, hashes={"h2"}, since=NOW - 2 * 24 * HOUR
+        )
+    finally:
+        ledger.close()
+    assert [(d.post_id, d.occurrence) for d in found] == [
+        ("same-words", ""),
+        ("ever", ""),
+        ("ever", "evergreen:1"),
+        ("other", "evergreen:2"),
+    ]

@@ -52,21 +52,26 @@ EVERY = {"weekly": 7, "tools": 14, "care": 14, "gift": 21}
 SLOT_CLOCKS = {time(9), time(18), time(11), time(2, 30), time(3, 30)}
 
 
+def _run(engine: Engine, clock: Clock, *, until: datetime, down: tuple[datetime, datetime]) -> None:
+    """Run ``engine`` as a batch timer would, up to ``until``; klapper is off during ``down``."""
+    while clock.now < until:
+        if down[0] <= clock.now < down[1]:
+            clock.now = down[1]
+            continue
+        engine.reload()
+        assert engine.publisher is not None
+        engine.publisher.publish_due()
+        waiting = [d.due for d in engine.ledger.waiting() if d.state is State.PLANNED]
+        step = min([*waiting, clock.now + timedelta(hours=12)])
+        clock.now = max(step, clock.now + timedelta(minutes=1))
+
+
 def _simulate(repo: Path, state: Path) -> list[Delivery]:
-    """Run the engine as a batch timer would, from START to END; klapper is down during DOWN."""
+    """Six months from START, down during DOWN; every delivery the ledger holds at the end."""
     clock = Clock(START)
     engine = Engine(repo=repo, state=state, clock=clock)
     try:
-        while clock.now < END:
-            if DOWN[0] <= clock.now < DOWN[1]:
-                clock.now = DOWN[1]
-                continue
-            engine.reload()
-            assert engine.publisher is not None
-            engine.publisher.publish_due()
-            waiting = [d.due for d in engine.ledger.waiting() if d.state is State.PLANNED]
-            step = min([*waiting, clock.now + timedelta(hours=12)])
-            clock.now = max(step, clock.now + timedelta(minutes=1))
+        _run(engine, clock, until=END, down=DOWN)
         return engine.ledger.deliveries()
     finally:
         engine.close()
@@ -202,3 +207,25 @@ def test_evergreen_needs_slots(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"posts/p.yaml": POSTS["posts/weekly.yaml"]}, config=config)
     [problem] = [p for p in load_repository(repo).problems if p.severity == "error"]
     assert "klapper.yaml has no `slots:`" in problem.message
+
+
+def test_a_renamed_evergreen_post_keeps_its_times_round(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "repo", {"posts/weekly.yaml": POSTS["posts/weekly.yaml"]}, config=CONFIG
+    )
+    clock = Clock(START)
+    engine = Engine(repo=repo, state=tmp_path / "state", clock=clock)
+    try:
+        _run(engine, clock, until=START + timedelta(days=17), down=(END, END))
+        before = engine.ledger.deliveries()
+        (repo / "posts/weekly.yaml").rename(repo / "posts/renamed.yaml")
+        engine.reload()
+        after = engine.ledger.deliveries()
+    finally:
+        engine.close()
+    went = sorted({d.occurrence for d in before if d.state in ON_PLATFORM})
+    assert went == ["", "evergreen:1", "evergreen:2"]
+    # The times round follow the file: none goes out again, the next is the third.
+    assert {d.post_id for d in after} == {"posts/renamed.yaml"}
+    assert sorted({d.occurrence for d in after if d.state is State.PLANNED}) == ["evergreen:3"]
+    assert len(after) == len(before)
