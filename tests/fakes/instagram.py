@@ -159,7 +159,7 @@ def _caption(caption: str) -> None:
         raise GraphAnswerError(100, "(#100) Too many mentions in the caption", subcode=2207005)
 
 
-def _fetch(url: str) -> str | None:
+def fetch(url: str) -> str | None:
     """What went wrong fetching ``url`` as Instagram would (only 127.0.0.1 here); None: fine."""
     if urlsplit(url).hostname != "127.0.0.1":
         return "the media URL is not reachable from this test"
@@ -196,7 +196,7 @@ def _create(fake: FakeInstagram, request: Request, user: str) -> tuple[int, Any]
                 raise GraphAnswerError(100, f"(#100) {child} is not a carousel item container")
         container["children"] = children
     elif params.get("image_url"):
-        container["error"] = _fetch(params["image_url"])
+        container["error"] = fetch(params["image_url"])
     else:
         raise GraphAnswerError(100, "(#100) The parameter image_url is required")
     with fake.lock:
@@ -204,7 +204,8 @@ def _create(fake: FakeInstagram, request: Request, user: str) -> tuple[int, Any]
     return 200, {"id": container["id"]}
 
 
-def _status(fake: FakeInstagram, container: dict[str, Any]) -> str:
+def advance(fake: FakeGraph, container: dict[str, Any]) -> str:
+    """A container's status after one more read: IN_PROGRESS for ``reads_left`` reads."""
     with fake.lock:
         if container["status"] == "IN_PROGRESS":
             container["reads_left"] -= 1
@@ -275,7 +276,7 @@ def _object(fake: FakeInstagram, request: Request, object_id: str) -> tuple[int,
         raise GraphAnswerError(190, "Invalid OAuth access token - Cannot parse access token")
     container = fake.containers.get(object_id)
     if container is not None:
-        answer = {"id": object_id, "status_code": _status(fake, container)}
+        answer = {"id": object_id, "status_code": advance(fake, container)}
         if container["status"] == "ERROR":
             answer["error_message"] = container["error"]
         return 200, answer

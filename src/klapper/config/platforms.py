@@ -37,6 +37,7 @@ BUILT_IN: dict[str, str] = {
     "linkedin": "klapper.adapters.linkedin:PLATFORM",
     "facebook": "klapper.adapters.facebook:PLATFORM",
     "instagram": "klapper.adapters.instagram:PLATFORM",
+    "threads": "klapper.adapters.threads:PLATFORM",
     "google-business": "klapper.adapters.google_business:PLATFORM",
 }
 

@@ -25,7 +25,6 @@ from klapper.adapters.base import (
     Outgoing,
     PermanentError,
     Published,
-    RateLimitedError,
     TransientError,
 )
 from klapper.adapters.facebook.adapter import graph_time
@@ -34,6 +33,7 @@ from klapper.adapters.instagram import PLATFORM
 from klapper.adapters.matching import FIND_WINDOW, find_since, same_text
 from klapper.adapters.meta.account import GraphAdapter
 from klapper.adapters.meta.containers import ContainerAPI, Pending, publish_once
+from klapper.adapters.meta.quota import quota_error, used_up
 from klapper.adapters.public_media import NotServed, media_base, public_url
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,6 @@ MEDIA_FIELDS = "id,caption,timestamp,permalink"
 METRIC_FIELDS = "like_count,comments_count"
 COMMENT_FIELDS = "id,text,username,timestamp,from{id,username}"
 INBOX_FIELDS = f"comments.limit(50){{{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}}}"
-#: how long the quota window lasts when Meta's answer does not say
-QUOTA_WINDOW = timedelta(hours=24)
-#: how long to wait on a used-up quota when the recent media do not show when it frees
-QUOTA_WAIT = timedelta(hours=1)
 
 
 class InstagramAdapter(GraphAdapter):
@@ -216,20 +212,17 @@ class InstagramAdapter(GraphAdapter):
             what="read the publishing quota",
             params={"fields": "quota_usage,config"},
         )
-        rows = answer.get("data") or [{}]
-        usage = rows[0].get("quota_usage")
-        config = rows[0].get("config") or {}
-        total = config.get("quota_total")
-        if usage is None or total is None or int(usage) < int(total):
-            return
-        window = timedelta(seconds=int(config.get("quota_duration") or 0)) or QUOTA_WINDOW
-        until = self._quota_frees(window) or datetime.now(UTC) + QUOTA_WAIT
-        raise RateLimitedError(
-            f"Instagram's publishing quota is used up ({usage} of {total} posts in"
-            f" {window.total_seconds() / 3600:g} hours); klapper waits until"
-            f" {until:%Y-%m-%d %H:%M} UTC",
-            until=until,
-        )
+        full = used_up((answer.get("data") or [{}])[0])
+        if full is not None:
+            used, total, window = full
+            raise quota_error(
+                title="Instagram",
+                what="publishing",
+                used=used,
+                total=total,
+                window=window,
+                frees=self._quota_frees,
+            )
 
     def _quota_frees(self, window: timedelta) -> datetime | None:
         """When the oldest post of the window leaves it; None when the media do not show."""
@@ -257,19 +250,15 @@ class InstagramAdapter(GraphAdapter):
 
     def _recent(self, *, since: datetime) -> list[dict[str, Any]]:
         """The account's media created since ``since``, newest first."""
-        found: list[dict[str, Any]] = []
-        for page in self.graph.pages(
+        return self.graph.recent(
             f"{self.user}/media",
+            since=since,
+            fields=MEDIA_FIELDS,
             what="read the account's recent media",
+            created=lambda item: graph_time(item.get("timestamp")),
+            page=FIND_PAGE,
             most=FIND_PAGES,
-            params={"fields": MEDIA_FIELDS, "since": int(since.timestamp()), "limit": FIND_PAGE},
-        ):
-            for item in page:
-                created = graph_time(item.get("timestamp"))
-                if created is not None and created < since:
-                    return found  # newest first: the rest is older
-                found.append(item)
-        return found
+        )
 
     # --- engagement -------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -114,6 +115,34 @@ class GraphClient:
                 return
             query["after"] = after
         raise TransientError(f"{self.platform} has more than {most} pages to {what}")
+
+    def recent(
+        self,
+        path: str,
+        *,
+        since: datetime,
+        fields: str,
+        what: str,
+        created: Callable[[Mapping[str, Any]], datetime | None],
+        page: int = 25,
+        most: int = 8,
+    ) -> list[dict[str, Any]]:
+        """The items of an edge listed newest first (an account's media or posts) created
+        since ``since``; ``created`` reads an item's time. More than ``most`` pages of them is a
+        ``TransientError``, as ``pages`` says."""
+        found: list[dict[str, Any]] = []
+        for items in self.pages(
+            path,
+            what=what,
+            most=most,
+            params={"fields": fields, "since": int(since.timestamp()), "limit": page},
+        ):
+            for item in items:
+                when = created(item)
+                if when is not None and when < since:
+                    return found  # newest first: the rest is older
+                found.append(item)
+        return found
 
     def by_ids(
         self, ids: Sequence[str], *, fields: str, what: str, size: int = IDS_PER_REQUEST

@@ -38,9 +38,15 @@ class MetaApp:
 
 
 def app_credentials(
-    *, existing: Mapping[str, str], ui: LoginUI, product: str, port: int
+    *,
+    existing: Mapping[str, str],
+    ui: LoginUI,
+    product: str,
+    port: int,
+    label: str = "Meta app",
 ) -> MetaApp:
-    """The app from an earlier login, else asked for (the secret hidden as it is typed)."""
+    """The app from an earlier login, else asked for (the secret hidden as it is typed).
+    ``label`` names the pair the app's dashboard shows (Threads has its own "Threads app")."""
     if existing.get("app_id") and existing.get("app_secret"):
         return MetaApp(existing["app_id"], existing["app_secret"])
     ui.show(
@@ -48,8 +54,8 @@ def app_credentials(
         f" and the redirect URI http://127.0.0.1:{port or DEFAULT_PORT}{DEFAULT_PATH}"
         " (docs/meta.md walks through it)."
     )
-    app_id = ui.prompt("Meta app ID").strip()
-    app_secret = ui.prompt("Meta app secret", secret=True).strip()
+    app_id = ui.prompt(f"{label} ID").strip()
+    app_secret = ui.prompt(f"{label} secret", secret=True).strip()
     if not (app_id and app_secret):
         raise LoginError(
             "both the app ID and the app secret are needed; find them in the app's"
