@@ -189,6 +189,24 @@ def instagram(posts: int, tmp: Path) -> Result:
             adapter.close()
 
 
+def threads(posts: int, tmp: Path) -> Result:
+    from tests.fakes.threads import FakeThreads, make_adapter
+
+    fake = FakeThreads()
+    with fake.serve():
+        ids = [fake.add_post(f"post {n}") for n in range(posts)]
+        adapter = make_adapter(fake, tmp, timeout=10)
+
+        def count() -> tuple[int, int]:
+            lookups = len(fake.calls(r"\d+/insights"))
+            return lookups, len(fake.requests) - lookups
+
+        try:
+            return _round("threads", adapter, ids, count=count, media_url="https://m.example")
+        finally:
+            adapter.close()
+
+
 def bluesky(posts: int, tmp: Path) -> Result | None:
     from tests.fakes import bluesky as fakes
     from tests.fakes.bluesky_appview import AppViewNetwork, missing
@@ -243,6 +261,7 @@ BENCHES: tuple[Callable[[int, Path], Result | None], ...] = (
     linkedin,
     facebook,
     instagram,
+    threads,
 )
 
 

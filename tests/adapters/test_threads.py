@@ -226,3 +226,22 @@ def test_a_refresh_that_fails_keeps_the_old_token_working(fake, tmp_path):
     assert adapter.secrets["access_token"] == old
     # tried once, not before each of the publish's calls
     assert len(fake.calls("\x00refresh_access_token")) == 1
+
+
+def test_a_token_klapper_could_not_refresh_is_warned_seven_days_ahead():
+    from klapper.config.expiry import expiring_credentials
+    from klapper.config.platforms import account_settings
+
+    now = datetime.now(UTC)
+    accounts = {
+        name: account_settings(platform="threads", media_url="https://m.example")
+        for name in ("th-soon", "th-refreshed")
+    }
+    stored = {
+        "th-soon": {"access_token": "t", "expires_at": (now + timedelta(days=6)).isoformat()},
+        # a refresh stored a new expiry 60 days out: nothing to warn about
+        "th-refreshed": {"access_token": "t", "expires_at": (now + timedelta(days=60)).isoformat()},
+    }
+    found = expiring_credentials(accounts=accounts, secrets=stored.__getitem__, now=now)
+    assert [(f.account, f.key) for f in found] == [("th-soon", "access_token")]
+    assert "klapper login th-soon" in found[0].message(tz=UTC, now=now)

@@ -275,3 +275,31 @@ def test_instagram_rules_media_required_caption_hashtags_mentions(tmp_path: Path
         "ig",
         "../media/a.png is image/png; instagram takes image/jpeg",
     ) in found
+
+
+def test_threads_rules_500_characters_20_images_and_a_thread_is_fine(tmp_path: Path) -> None:
+    config = CONFIG.replace(
+        "defaults:", '  th: {platform: threads, media_url: "https://example.com/m"}\ndefaults:'
+    )
+    pictures = {f"media/{n}.png": png_bytes() for n in range(21)}
+    many = ", ".join(f"{{file: ../media/{n}.png, alt: a}}" for n in range(21))
+    root = make_repo(
+        tmp_path,
+        {
+            **pictures,
+            "posts/long.yaml": f"text: {'a' * 501}\nto: [th]\n",
+            "posts/fits.yaml": f"text: {'a' * 500}\nto: [th]\nthread: ['{'b' * 500}']\n",
+            "posts/many.yaml": f"text: Bretter\nto: [th]\nmedia: [{many}]\n",
+        },
+        config=config,
+    )
+    errors = [
+        (where, message) for where, severity, _, message in _check(root) if severity == "error"
+    ]
+    assert errors == [
+        (
+            "posts/long.yaml:1:7",
+            "text is 501 characters as threads counts them; the limit is 500 (account th)",
+        ),
+        ("posts/many.yaml:3:659", "21 images; threads takes at most 20"),
+    ]
