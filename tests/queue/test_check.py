@@ -288,6 +288,8 @@ def test_threads_rules_500_characters_20_images_and_a_thread_is_fine(tmp_path: P
         {
             **pictures,
             "posts/long.yaml": f"text: {'a' * 501}\nto: [th]\n",
+            # Meta counts an emoji as its UTF-8 bytes: 490 letters and three 😀 are 502
+            "posts/emoji.yaml": f"text: {'a' * 490}{chr(0x1F600) * 3}\nto: [th]\n",
             "posts/fits.yaml": f"text: {'a' * 500}\nto: [th]\nthread: ['{'b' * 500}']\n",
             "posts/many.yaml": f"text: Bretter\nto: [th]\nmedia: [{many}]\n",
         },
@@ -297,6 +299,10 @@ def test_threads_rules_500_characters_20_images_and_a_thread_is_fine(tmp_path: P
         (where, message) for where, severity, _, message in _check(root) if severity == "error"
     ]
     assert errors == [
+        (
+            "posts/emoji.yaml:1:7",
+            "text is 502 characters as threads counts them; the limit is 500 (account th)",
+        ),
         (
             "posts/long.yaml:1:7",
             "text is 501 characters as threads counts them; the limit is 500 (account th)",

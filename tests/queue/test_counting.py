@@ -422,9 +422,24 @@ def test_chars_counts_code_points(text: str) -> None:
     assert count_text(text, "chars") == len(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Werkbank", 8),
+        ("Grüße", 5),  # letters count 1 whatever their bytes
+        ("\U0001f600", 4),  # 😀: 4 UTF-8 bytes
+        ("Holz \U0001f44d\U0001f3fd", 5 + 8),  # 👍🏽: a skin tone is part of the emoji
+        ("\u2764\ufe0f", 6),  # ❤️: a heart asked to look like emoji, 3 + 3 bytes
+        (FAMILY, len(FAMILY.encode())),  # a ZWJ sequence counts all its bytes
+    ],
+)
+def test_threads_counts_emoji_as_their_utf8_bytes(text: str, expected: int) -> None:
+    assert count_text(text, "threads") == expected
+
+
 def test_every_platform_counting_is_known() -> None:
     assert {described.rules.counting for described in registry().values()} <= set(COUNTINGS)
-    assert set(COUNTINGS) == {"chars", "graphemes", "x-weighted", "mastodon"}
+    assert set(COUNTINGS) == {"chars", "graphemes", "x-weighted", "mastodon", "threads"}
 
 
 def test_unknown_counting_names_the_known_ones() -> None:
@@ -500,7 +515,8 @@ def test_counts_never_raise_and_are_sane(text: str) -> None:
     counts = {kind: count_text(text, kind) for kind in COUNTINGS}
     assert all(isinstance(n, int) and n >= 0 for n in counts.values())
     assert counts["chars"] == len(text)
-    assert counts["graphemes"] <= counts["chars"]
+    assert counts["graphemes"] <= counts["chars"] <= counts["threads"]
+    assert counts["threads"] <= len(text.encode("utf-8", "surrogatepass"))
     if not text.strip():
         assert counts["mastodon"] == 0
     elif not {".", ":", "@"} & set(text):  # nothing to discount: Mastodon counts graphemes

@@ -10,6 +10,8 @@
   mention ``@user@domain`` counts as ``@user``, and the result is measured in grapheme clusters
   (``mb_chars.grapheme_length`` in Mastodon 4; a text of only whitespace counts 0). Mastodon adds
   the content warning's length to the text's: count it separately and add.
+- ``"threads"``: code points, except that an emoji sequence counts its UTF-8 bytes (Meta's
+  Threads posts: "Emojis are counted as the number of UTF-8 bytes"; 😀 counts 4).
 - ``"graphemes"``: extended grapheme clusters (Bluesky's 300).
 - ``"chars"``: code points (LinkedIn, the outbox).
 
@@ -229,6 +231,20 @@ _HEAVY = "[^\x00-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]"
 _X_SCAN = regex.compile(rf"{_EMOJI_ELEMENT}(?:\u200d{_EMOJI_ELEMENT})*|{_HEAVY}")
 
 
+_EMOJI_SCAN = regex.compile(rf"{_EMOJI_ELEMENT}(?:\u200d{_EMOJI_ELEMENT})*")
+
+
+def _threads(text: str) -> int:
+    """Code points, an emoji sequence counting as many as its UTF-8 bytes."""
+    total = len(text)
+    if text.isascii():
+        return total
+    for match in _EMOJI_SCAN.finditer(text):
+        found = match.group()
+        total += len(found.encode("utf-8", "surrogatepass")) - len(found)
+    return total
+
+
 def _is_light(char: str) -> bool:
     code = ord(char)
     return (
@@ -310,6 +326,7 @@ _COUNTERS: dict[Counting, Callable[[str], int]] = {
     "graphemes": _graphemes,
     "x-weighted": _x_weighted,
     "mastodon": _mastodon,
+    "threads": _threads,
 }
 
 

@@ -41,7 +41,7 @@ BUILT_IN: dict[str, str] = {
     "google-business": "klapper.adapters.google_business:PLATFORM",
 }
 
-Counting = Literal["chars", "graphemes", "x-weighted", "mastodon"]
+Counting = Literal["chars", "graphemes", "x-weighted", "mastodon", "threads"]
 
 
 @dataclass(frozen=True)

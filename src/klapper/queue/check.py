@@ -348,12 +348,15 @@ def _bound(text: str, counting: str) -> int:
 
     Code points bound graphemes and plain characters; a URL counts URL_LENGTH however short
     it is, and each one holds at least one "://" (Mastodon) or "." (X, which also finds
-    URLs without a scheme). X weighs a code point at most 2, and NFC leaves ASCII alone.
+    URLs without a scheme). X weighs a code point at most 2, and NFC leaves ASCII alone;
+    Threads at most its UTF-8 bytes.
     """
     if counting in ("chars", "graphemes"):
         return len(text)
     if counting == "mastodon":
         return len(text) + URL_LENGTH * text.count("://")
+    if counting == "threads":  # a code point counts 1, or its UTF-8 bytes inside an emoji
+        return len(text.encode("utf-8", "surrogatepass"))
     if text.isascii():
         return len(text) + URL_LENGTH * text.count(".")
     return sys.maxsize  # NFC may lengthen other text: count it exactly

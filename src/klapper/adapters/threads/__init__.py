@@ -37,10 +37,9 @@ class ThreadsSettings(AccountSettings):
 # PNG of at most 8 MB; alt_text holds at most 1,000 characters; the first URL of a text-only
 # post becomes its link preview, link_attachment names it) and /docs/threads/overview (250
 # API-published posts and 1,000 replies per profile in 24 hours). Meta counts an emoji as its
-# UTF-8 bytes; klapper counts code points, so a text full of emoji may pass `check` and still
-# be refused (error 100 with Meta's words). Follow-ups are replies (reply_to_id).
+# UTF-8 bytes (counting "threads"). Follow-ups are replies (reply_to_id).
 RULES = Rules(
-    counting="chars",
+    counting="threads",
     text_limit=500,
     max_media=20,
     media_types=frozenset({"image/jpeg", "image/png"}),
