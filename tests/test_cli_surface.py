@@ -24,6 +24,7 @@ COMMANDS = {
     "inbox",
     "ledger",
     "import",
+    "preview",
 }
 runner = CliRunner()
 

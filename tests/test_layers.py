@@ -31,7 +31,19 @@ MAY_IMPORT: dict[str, set[str]] = {
     "engagement": {"adapters", "ledger", "config"},
     # intake: the daemon reads klapper.yaml's feeds on a timer
     "scheduler": {"queue", "intake", "engagement", "ledger", "adapters", "config"},
-    "cli": {"scheduler", "intake", "queue", "engagement", "ledger", "adapters", "login", "config"},
+    # how upcoming posts will look: the plan, the queue's texts as sent, the adapters' counting
+    "preview": {"scheduler", "queue", "adapters", "config"},
+    "cli": {
+        "preview",
+        "scheduler",
+        "intake",
+        "queue",
+        "engagement",
+        "ledger",
+        "adapters",
+        "login",
+        "config",
+    },
     "testing": {"adapters"},
 }
 

@@ -135,6 +135,7 @@ def _print_version(wanted: bool) -> None:
     epilog=examples(
         "klapper check                # is every post valid, for every account?",
         "klapper plan --days 14       # what goes out when (local time and UTC)",
+        "klapper preview --html p.html  # each post as each account will get it, a calendar",
         "klapper run                  # the daemon: publish each post at its time",
         "klapper publish --due        # from cron: everything due now, then exit",
         "klapper status               # published, failed, upcoming, paused",

@@ -1,0 +1,107 @@
+"""The preview's calendar: the weeks of the period, Monday to Sunday, in klapper.yaml's zone.
+
+A delivery sits on its local day (a post at 23:30 UTC is on the next day in Berlin), and a
+day whose UTC offset changes (the clocks go forward or back) says so, so that a reviewer
+sees why a post at 02:30 on that day is marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from klapper.timing import day_bound
+
+from .model import PostView, Preview, deliveries_by_day
+from .text import safe
+
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    in_period: bool
+    entries: tuple[tuple[datetime, PostView, str], ...]  # (local due, post, account)
+    clock_change: str | None  # "clocks go back 1 h (UTC+02:00 → UTC+01:00)"
+
+
+def _offset(value: timedelta) -> str:
+    minutes = int(value.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def clock_change(day: date, tz: tzinfo) -> str | None:
+    """What happens to the clocks during ``day`` in ``tz`` (None: nothing)."""
+    before = day_bound(day, tz, end=False).utcoffset()
+    after = day_bound(day, tz, end=True).utcoffset()
+    if before is None or after is None or before == after:
+        return None
+    shift = after - before
+    minutes = abs(int(shift.total_seconds())) // 60
+    amount = f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+    way = "forward" if shift > timedelta(0) else "back"
+    return f"clocks go {way} {amount} ({_offset(before)} → {_offset(after)})"
+
+
+def weeks(preview: Preview) -> list[list[Day]]:
+    """Whole weeks from the one holding the period's start to the one holding its end."""
+    tz = preview.config.tz
+    first, last = preview.start.astimezone(tz).date(), preview.end.astimezone(tz).date()
+    by_day = deliveries_by_day(preview)
+    day = first - timedelta(days=first.weekday())
+    found: list[list[Day]] = []
+    while day <= last:
+        week = []
+        for _ in range(7):
+            week.append(
+                Day(day, first <= day <= last, tuple(by_day.get(day, ())), clock_change(day, tz))
+            )
+            day += timedelta(days=1)
+        found.append(week)
+    return found
+
+
+def render_calendar(preview: Preview, *, anchors: dict[str, str]) -> str:
+    """The calendar as an HTML table; each entry links to its post's card (``anchors``)."""
+    today = preview.generated.astimezone(preview.config.tz).date()
+    head = "".join(f"<th>{name}</th>" for name in WEEKDAY_NAMES)
+    rows = []
+    for week in weeks(preview):
+        cells = []
+        for day in week:
+            classes = ["day"]
+            if not day.in_period:
+                classes.append("outside")
+            if day.day == today:
+                classes.append("today")
+            label = f"{day.day:%-d %b}" if day.day.day == 1 or day is week[0] else f"{day.day:%-d}"
+            items = "".join(
+                f'<li class="entry{" has-error" if _has_error(view, account) else ""}" '
+                f'title="{safe(view.post.first_line)}">'
+                f'<a href="#{anchors[view.post.id]}"><time datetime="{local.isoformat()}">'
+                f"{local:%H:%M}</time> "
+                f'<span class="who">{safe(account)}</span> '
+                f'<span class="what">{safe(view.post.first_line or view.post.id)}</span></a></li>'
+                for local, view, account in day.entries
+            )
+            change = (
+                f'<div class="clock-change">{safe(day.clock_change)}</div>'
+                if day.clock_change
+                else ""
+            )
+            cells.append(
+                f'<td class="{" ".join(classes)}" data-date="{day.day.isoformat()}">'
+                f'<div class="date">{label}</div>{change}'
+                f"{f'<ul>{items}</ul>' if items else ''}</td>"
+            )
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        f'<table class="calendar"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _has_error(view: PostView, account: str) -> bool:
+    return any(d.errors for d in view.deliveries if d.account == account)
