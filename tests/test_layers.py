@@ -31,8 +31,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "engagement": {"adapters", "ledger", "config"},
     # intake: the daemon reads klapper.yaml's feeds on a timer
     "scheduler": {"queue", "intake", "engagement", "ledger", "adapters", "config"},
-    # how upcoming posts will look: the plan, the queue's texts as sent, the adapters' counting
-    "preview": {"scheduler", "queue", "adapters", "config"},
+    # how planned posts will look: the queue's texts as sent, the adapters' counting
+    "preview": {"queue", "adapters", "config"},
     "cli": {
         "preview",
         "scheduler",

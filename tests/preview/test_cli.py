@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from klapper.cli import app
 from tests.preview.sample import make_sample
+from tests.queue.repo_helpers import make_repo
 
 
 @pytest.fixture
@@ -195,3 +196,17 @@ def test_since_ref_names_a_broken_file_and_a_post_removed_from_a_list(run, repo:
     ]
     assert [p["post"] for p in data["posts"]] == ["posts/week.yaml#1"]  # in the next slot
     assert result.exit_code == 1 and data["errors"] == 1
+
+
+def test_the_deliveries_are_the_plans_evergreen_time_rounds_too(run, tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "ever",
+        {"posts/tip.yaml": "text: Evergreen tip\nevergreen: {every: 1w}\n"},
+        config="timezone: Europe/Berlin\naccounts:\n  outbox: {platform: outbox, path: o}\n"
+        "defaults:\n  to: [outbox]\nslots:\n  thu: ['09:00']\n",
+    )
+    args = ("--repo", str(repo), "--days", "30", "--format", "json")
+    preview = json.loads(run(*args).output)
+    plan = json.loads(CliRunner().invoke(app, ["plan", *args], catch_exceptions=False).output)
+    assert preview["posts"][0]["deliveries"][0]["due"] == [row["due"] for row in plan]
+    assert len(plan) >= 4  # the first time and its weekly time rounds

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from klapper.preview import Preview, build_preview
 from klapper.preview.calendar import clock_change, weeks
 from klapper.queue import announced_rules, load_repository
 from klapper.queue.campaign import parts_as_sent
+from klapper.scheduler.evergreen import planned_with_evergreen
 from tests.preview.sample import LONG, make_sample
 from tests.queue.repo_helpers import make_repo
 
@@ -24,7 +25,15 @@ def _preview(repo: Path, *, days: int = 14, now: datetime = NOW) -> Preview:
     repository = load_repository(repo)
     assert [p for p in repository.problems if p.severity == "error"] == []
     rules = announced_rules(repository.config, cache_dir=repo / "no-cache")
-    return build_preview(repository=repository, now=now, days=days, rules=rules)
+    planned = planned_with_evergreen(
+        config=repository.config,
+        posts=repository.posts,
+        now=now,
+        end=now + timedelta(days=days),
+        assigned_slots={},
+        ledger=None,
+    )
+    return build_preview(repository=repository, now=now, days=days, rules=rules, planned=planned)
 
 
 @pytest.fixture

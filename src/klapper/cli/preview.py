@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +37,7 @@ from klapper.preview import (
     render_page,
 )
 from klapper.queue import announced_rules
+from klapper.scheduler.evergreen import planned_with_evergreen
 
 _PAGE_SUFFIXES = (".html", ".htm")
 
@@ -138,17 +139,27 @@ def preview(
             raise typer.Exit(EXIT_USAGE if exc.usage else EXIT_FAILED) from None
         files = changes.files
     now = datetime.now(UTC)
-    with _ledger_view(state, url) as (_published, slots):
-        result = build_preview(
-            repository=repository,
+    end = now + timedelta(days=days)
+    with _ledger_view(state, url) as (_published, slots, ledger):
+        # The deliveries `klapper plan` lists: slots the ledger gave, evergreen time rounds.
+        planned = planned_with_evergreen(
+            config=repository.config,
+            posts=repository.posts,
             now=now,
-            days=days,
-            rules=announced_rules(repository.config, cache_dir=state_dir(state)),
+            end=end,
             assigned_slots=slots,
-            files=files,
-            since_ref=since_ref,
-            removed=removed or (),
+            ledger=ledger,
         )
+    result = build_preview(
+        repository=repository,
+        now=now,
+        days=days,
+        rules=announced_rules(repository.config, cache_dir=state_dir(state)),
+        planned=planned,
+        files=files,
+        since_ref=since_ref,
+        removed=removed or (),
+    )
     if html is not None:
         _write(html, render_page(result))
     if output is OutputFormat.json:

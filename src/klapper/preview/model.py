@@ -3,7 +3,8 @@
 The text comes from ``queue.campaign.parts_as_sent`` (the publisher's, `plan`'s and `check`'s
 one code path: ``per:`` overrides, campaign tags), its length from ``adapters.counting`` with
 the account's rules, and the findings from ``queue.check_posts``: nothing here judges a post
-differently from `klapper check`. A repeating post is shown once per account, with the text
+differently from `klapper check`, and the deliveries are the ones `klapper plan` lists. A
+repeating post is shown once per account, with the text
 of its first occurrence in the period and every occurrence's time.
 """
 
@@ -20,8 +21,7 @@ from klapper.config.model import Config
 from klapper.config.platforms import platform as describe
 from klapper.queue import Repository, check_posts
 from klapper.queue.campaign import campaign_tags, parts_as_sent
-from klapper.queue.model import Media, Part, Post, Problem
-from klapper.scheduler.plan import plan_deliveries
+from klapper.queue.model import Media, Part, PlannedDelivery, Post, Problem
 
 #: Options shown on their own (a content warning above the text, the first comment below it).
 SHOWN_APART = ("cw", "first_comment")
@@ -166,26 +166,20 @@ def build_preview(
     now: datetime,
     days: int,
     rules: Mapping[str, Rules],
-    assigned_slots: Mapping[str, datetime] | None = None,
+    planned: Sequence[PlannedDelivery],
     files: Collection[str] | None = None,
     since_ref: str | None = None,
     removed: Sequence[Removed] = (),
 ) -> Preview:
-    """The preview of every delivery due within ``days`` from ``now`` (aware).
+    """The preview of the deliveries ``planned`` within ``days`` from ``now`` (aware).
 
-    ``rules``: each account's limits (queue.announced_rules); ``assigned_slots``: the slots the
-    ledger already gave posts; ``files``: only posts (and load problems) of these repository
-    files (``--since-ref``), None for all.
+    ``planned``: what `klapper plan` lists for the period (scheduler.evergreen's
+    planned_with_evergreen: times, slots, evergreen time rounds); ``rules``: each account's
+    limits (queue.announced_rules); ``files``: only posts (and load problems) of these
+    repository files (``--since-ref``), None for all.
     """
     config = repository.config
     end = now + timedelta(days=days)
-    planned = plan_deliveries(
-        config=config,
-        posts=repository.posts,
-        start=now,
-        end=end,
-        assigned_slots=assigned_slots,
-    )
 
     def in_scope(file: str) -> bool:
         return files is None or file in files
