@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from klapper.adapters.base import (
+    AuthExpiredError,
     MediaFile,
     Outgoing,
+    PermanentError,
     Published,
     RateLimitedError,
     ThreadRef,
@@ -76,6 +78,18 @@ def test_a_follow_up_is_a_reply_to_the_part_before_and_found_among_replies(fake,
     assert created(fake)[1].params["reply_to_id"] == first.remote_id
     # GET /{user}/threads does not list replies: find reads /{user}/replies for a follow-up.
     assert adapter.find(second).remote_id == published.remote_id
+
+
+def test_find_follows_the_cursor_past_newer_posts_and_proves_absence(fake, tmp_path):
+    adapter = make_adapter(fake, tmp_path)
+    wanted = post("Der gesuchte Beitrag")
+    mine = fake.add_post(wanted.text, created=time.time() - 60)
+    for n in range(30):  # newer posts push it onto the second page of 25
+        fake.add_post(f"neuer {n}", created=time.time() - 30 + n)
+    assert adapter.find(wanted).remote_id == mine
+    pages = [c for c in fake.calls(rf"{USER}/threads") if c.method == "GET"]
+    assert len(pages) == 2 and pages[1].params["after"]
+    assert adapter.find(post("nie gesendet")) is None
 
 
 def test_a_container_made_before_a_crash_is_published_not_made_again(fake, tmp_path):
@@ -245,3 +259,21 @@ def test_a_token_klapper_could_not_refresh_is_warned_seven_days_ahead():
     found = expiring_credentials(accounts=accounts, secrets=stored.__getitem__, now=now)
     assert [(f.account, f.key) for f in found] == [("th-soon", "access_token")]
     assert "klapper login th-soon" in found[0].message(tz=UTC, now=now)
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "said"),
+    [
+        ("blocked", RateLimitedError, "temporarily blocked"),
+        ("invalid", PermanentError, "The link you shared is not valid."),
+        ("auth", AuthExpiredError, "klapper login shop-threads"),
+        ("app_rate_limit", RateLimitedError, "rate limit"),
+    ],
+)
+def test_graph_error_codes_map_as_for_facebook_and_instagram(fake, tmp_path, kind, error, said):
+    fake.fail_next(kind, route="create")
+    with pytest.raises(error, match=said) as raised:
+        make_adapter(fake, tmp_path).publish(post("Fehler"))
+    if kind == "blocked":  # 368 gives no duration: a day
+        wait = raised.value.until - datetime.now(UTC)
+        assert timedelta(hours=23) < wait <= timedelta(days=1)

@@ -44,7 +44,8 @@ def test_the_code_becomes_a_60_day_token_that_publishes(tmp_path):
         assert code.method == "POST" and code.params["grant_type"] == "authorization_code"
         (exchange,) = fake.calls("\x00access_token")
         assert exchange.params["grant_type"] == "th_exchange_token"
-        assert credentials["user_id"] == USER and credentials["app_secret"] == APP_SECRET
+        assert credentials["user_id"] == USER and credentials["username"] == USERNAME
+        assert credentials["app_secret"] == APP_SECRET
         expires = datetime.fromisoformat(credentials["expires_at"])
         assert timedelta(days=59) < expires - datetime.now(UTC) <= timedelta(days=60)
         assert any(f"@{USERNAME}" in line and "lasts 60 days" in line for line in ui.shown)

@@ -54,7 +54,15 @@ PLATFORM = Platform(
     adapter="klapper.adapters.threads.adapter:ThreadsAdapter",
     settings=ThreadsSettings,
     rules=RULES,
-    secret_keys=("access_token", "expires_at", "issued_at", "user_id", "app_id", "app_secret"),
+    secret_keys=(
+        "access_token",
+        "expires_at",
+        "issued_at",
+        "user_id",
+        "username",
+        "app_id",
+        "app_secret",
+    ),
     login="klapper.adapters.threads.login:login",
     lookup_batch=1,  # /{id}/insights reads one post; the Threads API has no ?ids=
     colour="#101010",

@@ -100,6 +100,7 @@ def login(
         "access_token": token,
         "issued_at": now.isoformat(),
         "user_id": str(profile.get("id") or short.get("user_id") or ""),
+        "username": str(profile.get("username") or ""),
     }
     expiry = expires_at(long.get("expires_in"), now=now.timestamp())
     if expiry:
