@@ -213,5 +213,8 @@ def test_the_funnel_is_visible_in_headless_chromium(ledger, tmp_path: Path) -> N
     assert "3\u202f500 Reach (views)" in steps[0]["text"]
     assert "227 Visits to the website6.5% of reach" in steps[2]["text"]
     assert "12 Goals reached5.3% of visits" in steps[3]["text"]  # 12 goals of 227 visits
-    assert [row[:3] for row in best] == [["1", "Post advent", "207"], ["2", "Post kurse", "20"]]
+    assert best == [
+        ["1", "Post advent", "207", "11", "3\u202f000", "54", "6.9%", "5.3%"],
+        ["2", "Post kurse", "20", "1", "500", "10", "4.0%", "5.0%"],
+    ]
     assert (tmp_path / "funnel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -118,8 +118,9 @@ def _best(funnels: Funnels) -> str:
             '<p class="empty">No visits read yet.</p></section>'
         )
     head = (
-        "<tr><th></th><th>Post</th><th class=n>Visits</th><th class=n>Visitors</th>"
-        "<th class=n>Goals</th><th class=n>Goals / visit</th><th class=n>Reactions</th></tr>"
+        "<tr><th></th><th>Post</th><th class=n>Visits</th><th class=n>Goals</th>"
+        "<th class=n>Reach</th><th class=n>Reactions</th><th class=n>Visits / reach</th>"
+        "<th class=n>Goals / visit</th></tr>"
     )
     rows = []
     for rank, f in enumerate(best, start=1):
@@ -127,10 +128,10 @@ def _best(funnels: Funnels) -> str:
         link = f'<a href="{escape(f.url)}">{text}</a>' if f.url else text
         rows.append(
             f'<tr><td class="rank">{rank}</td><td class="post">{link}</td>'
-            f'<td class="n score">{_n(f.visits)}</td><td class="n">{_n(f.visitors)}</td>'
-            f'<td class="n">{_n(f.goals)}</td>'
-            f'<td class="n">{_pct(f.rate("goals_per_visit"))}</td>'
-            f'<td class="n">{_n(f.reactions)}</td></tr>'
+            f'<td class="n score">{_n(f.visits)}</td><td class="n">{_n(f.goals)}</td>'
+            f'<td class="n">{_n(f.reach)}</td><td class="n">{_n(f.reactions)}</td>'
+            f'<td class="n">{_pct(f.rate("visits_per_reach"))}</td>'
+            f'<td class="n">{_pct(f.rate("goals_per_visit"))}</td></tr>'
         )
     return (
         '<section id="best-by-visits"><h2>Best posts by visits</h2>'

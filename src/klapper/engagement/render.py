@@ -176,7 +176,8 @@ def print_funnels(console: Console, funnels: Funnels) -> None:
     best = funnels.best_by_visits
     if best:
         top = Table(title="Best posts by visits", title_justify="left", show_edge=False)
-        for column in ("#", "post", "visits", "goals", "goals/visit", "reactions"):
+        columns = ("#", "post", "visits", "goals", "reach", "reactions")
+        for column in (*columns, "visits/reach", "goals/visit"):
             top.add_column(column, overflow="fold")
         for rank, f in enumerate(best, start=1):
             top.add_row(
@@ -184,8 +185,10 @@ def print_funnels(console: Console, funnels: Funnels) -> None:
                 escape(f.first_line[:60] or f.name),
                 _n(f.visits),
                 _n(f.goals),
-                _rate(f.rate("goals_per_visit")),
+                _n(f.reach),
                 str(f.reactions),
+                _rate(f.rate("visits_per_reach")),
+                _rate(f.rate("goals_per_visit")),
             )
         console.print(top)
 
