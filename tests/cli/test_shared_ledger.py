@@ -41,3 +41,21 @@ def test_a_ledger_option_that_is_no_postgresql_url_is_bad_usage(tmp_path: Path) 
     )
     assert result.exit_code == 2
     assert "PostgreSQL URL" in result.output and "s3cret" not in result.output
+
+
+def test_a_sqlite_ledgers_event_log_moves_into_the_shared_ledger(
+    tmp_path: Path, pg_url: str
+) -> None:
+    repo = TempRepo(tmp_path / "repo")
+    repo.configure(accounts=("a",))
+    repo.write("hello", text="Hello", at=datetime.now(UTC) - timedelta(minutes=1))
+    args = ["--repo", str(repo.root), "--state", str(tmp_path / "old")]
+    assert runner.invoke(app, ["publish", "--due", *args]).exit_code == 0  # on SQLite
+    moved = runner.invoke(app, ["ledger", "rebuild", "--ledger", pg_url, *args])
+    assert moved.exit_code == 0, moved.output
+    assert "rebuilt 1 deliveries" in moved.output and "1 published" in moved.output
+    again = runner.invoke(
+        app, ["publish", "--due", "--ledger", pg_url, *args[:2], "--state", str(tmp_path / "new")]
+    )
+    assert again.exit_code == 0 and "nothing due" in again.output  # not sent twice
+    assert len(list((repo.root / "out-a").glob("*.json"))) == 1

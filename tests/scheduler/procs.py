@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -95,3 +96,16 @@ def start(
         stdout=log,
         stderr=log,
     )
+
+
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM to each still running, then wait (a kill for one that does not stop in 30 s)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

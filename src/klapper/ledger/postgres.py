@@ -84,7 +84,12 @@ class PostgresBackend:
         self.url = url
         self.where = redact_url(url)
         self._secret = urlsplit(url).password
-        kwargs = {"row_factory": _row_factory, "connect_timeout": CONNECT_TIMEOUT}
+        # Autocommit: a read is one round trip; writes are explicit transactions (BEGIN ...).
+        kwargs = {
+            "row_factory": _row_factory,
+            "connect_timeout": CONNECT_TIMEOUT,
+            "autocommit": True,
+        }
         try:
             # One connection first: a wrong URL or password fails here, in one clear line.
             psycopg.connect(url, **kwargs).close()  # type: ignore[arg-type]
@@ -119,9 +124,12 @@ class PostgresBackend:
             self._raise_fault(exc)
 
     def read(self, sql: str, params: Mapping[str, Any] | Iterable[Any] = ()) -> list[Any]:
-        with self.transaction() as conn:
-            rows: list[Any] = conn.execute(sql, params).fetchall()
-            return rows
+        try:
+            with self._pool.connection() as conn:
+                rows: list[Any] = PgConnection(conn).execute(sql, params).fetchall()
+                return rows
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            self._raise_fault(exc)
 
     def migrate(self, *, component: str, migrations: Sequence[Migration]) -> int:
         with self.transaction() as conn:
@@ -139,17 +147,13 @@ class PostgresBackend:
         """
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         with self._pool.connection() as conn:
-            conn.autocommit = True
+            row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,)).fetchone()
+            got = bool(row and row[0])
             try:
-                row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,)).fetchone()
-                got = bool(row and row[0])
-                try:
-                    yield got
-                finally:
-                    if got:
-                        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                yield got
             finally:
-                conn.autocommit = False
+                if got:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     def close(self) -> None:
         self._pool.close()

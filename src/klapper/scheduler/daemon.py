@@ -251,6 +251,10 @@ class Daemon:
 
     def _after(self, delivery_id: str, outcome: Outcome | None) -> None:
         row = self.engine.ledger.get(delivery_id)
+        if outcome is None and self.engine.ledger.shared and row and row.due <= self.engine.clock():
+            # Another daemon had it: the refresh, a third of the lease apart, picks up what it
+            # came to (an account's wait too); every daemon reading the accounts now is waste.
+            return
         if row is not None:
             accounts = self.engine.ledger.accounts()
             changed = accounts.get(row.account) != self._accounts.get(row.account)

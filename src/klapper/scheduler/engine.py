@@ -172,6 +172,8 @@ class Engine:
         now = self.clock()
         alive: Callable[[Delivery], bool]
         if self.ledger.shared:
+            if self.repository is None:
+                return []  # the lease is klapper.yaml's: the refresh after loading looks
             # A lease: its owner renews it while publishing (wherever it runs); one not
             # renewed for ``publishing.lease`` belongs to a daemon that died or lost the server.
             lease = self.config.publishing.lease

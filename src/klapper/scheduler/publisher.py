@@ -162,8 +162,8 @@ class Publisher:
     def publish(self, delivery_id: str) -> Outcome | None:
         """Claim and publish one delivery; None when it is not due, not claimable, or taken."""
         row = self.ledger.get(delivery_id)
-        if row is None:
-            return None
+        if row is None or row.state is State.CLAIMED:
+            return None  # another process publishes it (a timer of every daemon fires for it)
         with self._lock_for(row.account):
             now = self.clock()
             if row.state is State.PLANNED and now - row.due > self.config.defaults.catch_up:
