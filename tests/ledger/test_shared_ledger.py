@@ -51,6 +51,15 @@ def test_a_server_that_cannot_be_used_is_one_line_without_the_password(
     assert "s3cret" not in str(gone.value)
 
 
+def test_a_literal_percent_and_colon_reach_postgresql_as_written(
+    tmp_path: Path, pg_url: str
+) -> None:
+    ledger = Ledger.open(state=tmp_path, url=pg_url)
+    row = ledger.read("SELECT 'evergreen:%' AS pattern, 'a' LIKE '%' AS matched -- 100% :x ?")[0]
+    assert row["pattern"] == "evergreen:%" and row["matched"] is True
+    ledger.close()
+
+
 def test_a_url_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="not a PostgreSQL URL"):
         Ledger.open(state=tmp_path, url="mysql://db/klapper")

@@ -38,6 +38,7 @@ def placeholders(sql: str, *, dialect: Dialect) -> str:
             return "%%"
         if match.group(1):
             return f"%({match.group(1)})s"
-        return token  # a quoted literal, a comment, or PostgreSQL's '::' cast
+        # A quoted literal or a comment keeps its ':' and '?'; psycopg reads '%' even there.
+        return token.replace("%", "%%")
 
     return _TOKENS.sub(swap, sql)
