@@ -92,6 +92,10 @@ def test_mastodon_counts_the_content_warning(preview: Preview) -> None:
     first = masto.parts[0]
     assert first.cw == "Sale" and first.options == {"visibility": "unlisted"}
     assert first.body.count == count_text(first.body.text, "mastodon") + len("Sale")
+    assert (
+        first.body.with_cw
+        and not _delivery(preview, "posts/advent.yaml", "x").parts[0].body.with_cw
+    )
 
 
 def test_thread_images_alt_and_first_comment(preview: Preview) -> None:

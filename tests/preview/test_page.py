@@ -12,7 +12,7 @@ from klapper.preview import Images, render_page
 from tests.preview.browser import Element, chromium, needs_chromium, parse
 from tests.preview.sample import SCRIPT, make_sample
 from tests.preview.test_model import NOW, _preview
-from tests.queue.repo_helpers import png_bytes
+from tests.queue.repo_helpers import make_repo, png_bytes
 
 
 @pytest.fixture
@@ -48,13 +48,17 @@ def test_the_page_in_headless_chromium(page: Path, tmp_path: Path) -> None:
     assert "has-error" in _delivery(dom, 1, "x").classes
     masto = _delivery(dom, 0, "masto")
     assert masto.all(cls="cw")[0].text == "CW Sale"
+    assert masto.all(cls="count")[0].attrs["title"].startswith("with the content warning")
+    assert "title" not in x.all(cls="count")[0].attrs
     assert _delivery(dom, 3, "ig").one(cls="first-comment").one(cls="text").text == (
         "#holz #werkbank"
     )
     assert "utm_source=bluesky&utm_medium=social" in _delivery(dom, 0, "bsky").one(cls="tags").text
     # The calendar: local days, the clock change on Sunday the 27th.
-    cells = {td.attrs["data-date"]: td for td in dom.one("table", cls="calendar").all("td")}
-    assert len(cells) == 21 and "today" in cells["2030-10-21"].classes
+    cells = {
+        td.attrs["data-date"]: td for td in dom.one("table", cls="calendar").all("td", cls="day")
+    }
+    assert len(cells) == 7 and "today" in cells["2030-10-21"].classes
     assert [li.text for li in cells["2030-10-22"].all("li")] == [
         "09:00 bsky Our advent sale starts today: 20% off all workshops.",
         "09:00 masto Our advent sale starts today: 20% off all workshops.",
@@ -63,7 +67,9 @@ def test_the_page_in_headless_chromium(page: Path, tmp_path: Path) -> None:
     assert cells["2030-10-27"].one(cls="clock-change").text == (
         "clocks go back 1 h (UTC+02:00 → UTC+01:00)"
     )
-    assert "outside" in cells["2030-11-10"].classes
+    gap = dom.one("tr", cls="gap").one("td")  # two weeks without a post: one row
+    assert (gap.attrs["data-from"], gap.attrs["data-until"]) == ("2030-10-28", "2030-11-10")
+    assert gap.text == "2 weeks without posts: 28 Oct – 10 Nov 2030"
     assert (
         dom.one(cls="bad").one(cls="value").text == "6"
     )  # the errors card: 3 alt texts, 2 too long, a PNG for Instagram
@@ -121,3 +127,25 @@ def test_nothing_due_says_so(tmp_path: Path) -> None:
     repo = make_sample(tmp_path / "repo", day=date(2030, 10, 21))
     preview = _preview(repo, now=NOW.replace(year=2031))
     assert "Nothing due in this period." in render_page(preview)
+
+
+def test_weeks_without_posts_are_one_row_that_keeps_the_clock_change(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "repo",
+        {"posts/a.yaml": "text: early\nat: 2030-10-08 09:00\n"},
+        config="timezone: Europe/Berlin\naccounts:\n  outbox: {platform: outbox, path: o}\n",
+    )
+    start = NOW.replace(day=7)  # Monday 7 October; the clocks go back on the 27th
+    dom = parse(render_page(_preview(repo, days=40, now=start)))
+    calendar = dom.one("table", cls="calendar")
+    assert [td.attrs["data-date"] for td in calendar.all("td", cls="day")][:2] == [
+        "2030-10-07",
+        "2030-10-08",
+    ]
+    gap = calendar.one("tr", cls="gap").one("td")
+    assert (gap.attrs["data-from"], gap.attrs["data-until"]) == ("2030-10-14", "2030-11-17")
+    assert gap.text == (
+        "5 weeks without posts: 14 Oct – 17 Nov 2030"
+        "Sun 27 Oct: clocks go back 1 h (UTC+02:00 → UTC+01:00)"
+    )
+    assert len(calendar.all("tr")) == 3  # the heading, the first week, the gap

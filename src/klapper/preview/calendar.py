@@ -63,40 +63,75 @@ def weeks(preview: Preview) -> list[list[Day]]:
     return found
 
 
+def _week_row(week: list[Day], *, today: date, anchors: dict[str, str]) -> str:
+    cells = []
+    for day in week:
+        classes = ["day"]
+        if not day.in_period:
+            classes.append("outside")
+        if day.day == today:
+            classes.append("today")
+        label = f"{day.day:%-d %b}" if day.day.day == 1 or day is week[0] else f"{day.day:%-d}"
+        items = "".join(
+            f'<li class="entry{" has-error" if _has_error(view, account) else ""}" '
+            f'title="{safe(view.post.first_line)}">'
+            f'<a href="#{anchors[view.post.id]}"><time datetime="{local.isoformat()}">'
+            f"{local:%H:%M}</time> "
+            f'<span class="who">{safe(account)}</span> '
+            f'<span class="what">{safe(view.post.first_line or view.post.id)}</span></a></li>'
+            for local, view, account in day.entries
+        )
+        change = (
+            f'<div class="clock-change">{safe(day.clock_change)}</div>' if day.clock_change else ""
+        )
+        cells.append(
+            f'<td class="{" ".join(classes)}" data-date="{day.day.isoformat()}">'
+            f'<div class="date">{label}</div>{change}'
+            f"{f'<ul>{items}</ul>' if items else ''}</td>"
+        )
+    return f"<tr>{''.join(cells)}</tr>"
+
+
+def _gap_row(quiet: list[list[Day]]) -> str:
+    """Weeks without a post, as one row (a year's preview stays short); clock changes kept."""
+    first, last = quiet[0][0].day, quiet[-1][-1].day
+    changes = "".join(
+        f'<div class="clock-change">{day.day:%a %-d %b}: {safe(day.clock_change)}</div>'
+        for week in quiet
+        for day in week
+        if day.clock_change
+    )
+    return (
+        f'<tr class="gap"><td colspan="7" data-from="{first.isoformat()}" '
+        f'data-until="{last.isoformat()}">{len(quiet)} weeks without posts: '
+        f"{first:%-d %b} – {last:%-d %b %Y}{changes}</td></tr>"
+    )
+
+
 def render_calendar(preview: Preview, *, anchors: dict[str, str]) -> str:
-    """The calendar as an HTML table; each entry links to its post's card (``anchors``)."""
+    """The calendar as an HTML table; each entry links to its post's card (``anchors``).
+
+    Two or more weeks in a row without a post (after the first week) become one row.
+    """
     today = preview.generated.astimezone(preview.config.tz).date()
     head = "".join(f"<th>{name}</th>" for name in WEEKDAY_NAMES)
-    rows = []
-    for week in weeks(preview):
-        cells = []
-        for day in week:
-            classes = ["day"]
-            if not day.in_period:
-                classes.append("outside")
-            if day.day == today:
-                classes.append("today")
-            label = f"{day.day:%-d %b}" if day.day.day == 1 or day is week[0] else f"{day.day:%-d}"
-            items = "".join(
-                f'<li class="entry{" has-error" if _has_error(view, account) else ""}" '
-                f'title="{safe(view.post.first_line)}">'
-                f'<a href="#{anchors[view.post.id]}"><time datetime="{local.isoformat()}">'
-                f"{local:%H:%M}</time> "
-                f'<span class="who">{safe(account)}</span> '
-                f'<span class="what">{safe(view.post.first_line or view.post.id)}</span></a></li>'
-                for local, view, account in day.entries
-            )
-            change = (
-                f'<div class="clock-change">{safe(day.clock_change)}</div>'
-                if day.clock_change
-                else ""
-            )
-            cells.append(
-                f'<td class="{" ".join(classes)}" data-date="{day.day.isoformat()}">'
-                f'<div class="date">{label}</div>{change}'
-                f"{f'<ul>{items}</ul>' if items else ''}</td>"
-            )
-        rows.append(f"<tr>{''.join(cells)}</tr>")
+    rows: list[str] = []
+    quiet: list[list[Day]] = []
+
+    def flush() -> None:
+        if len(quiet) == 1:
+            rows.append(_week_row(quiet[0], today=today, anchors=anchors))
+        elif quiet:
+            rows.append(_gap_row(quiet))
+        quiet.clear()
+
+    for number, week in enumerate(weeks(preview)):
+        if number and not any(day.entries for day in week):
+            quiet.append(week)
+            continue
+        flush()
+        rows.append(_week_row(week, today=today, anchors=anchors))
+    flush()
     return (
         f'<table class="calendar"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"

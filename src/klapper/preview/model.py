@@ -34,13 +34,20 @@ class Counted:
     text: str
     count: int
     limit: int
+    with_cw: bool = False  # the count includes the content warning (Mastodon's rule)
 
     @property
     def over(self) -> bool:
         return self.count > self.limit
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "count": self.count, "limit": self.limit, "over": self.over}
+        return {
+            "text": self.text,
+            "count": self.count,
+            "limit": self.limit,
+            "over": self.over,
+            "count_includes_cw": self.with_cw,
+        }
 
 
 @dataclass(frozen=True)
@@ -119,9 +126,10 @@ class Preview:
 
 def _counted(text: str, rules: Rules, *, cw: str | None = None) -> Counted:
     count = count_text(text, rules.counting)
-    if cw and rules.counts_cw:  # Mastodon counts the content warning into the same limit
+    with_cw = bool(cw and rules.counts_cw)  # Mastodon counts it into the same limit
+    if cw and with_cw:
         count += count_text(cw, rules.counting)
-    return Counted(text, count, rules.text_limit)
+    return Counted(text, count, rules.text_limit, with_cw)
 
 
 def _part(part: Part, rules: Rules) -> PartView:

@@ -22,6 +22,7 @@ from .text import safe, with_links
 
 _POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 _COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
+_CW_TITLE = ' title="with the content warning, which this platform counts too"'
 
 
 def _when(value: datetime, tz: tzinfo) -> str:
@@ -37,7 +38,8 @@ def _count(counted: Counted, label: str = "") -> str:
     state = f" · {over} over" if over > 0 else ""
     return (
         f'<span class="count{" over" if over > 0 else ""}" data-count="{counted.count}" '
-        f'data-limit="{counted.limit}">{label}{counted.count} / {counted.limit}{state}</span>'
+        f'data-limit="{counted.limit}"{_CW_TITLE if counted.with_cw else ""}>'
+        f"{label}{counted.count} / {counted.limit}{state}</span>"
     )
 
 

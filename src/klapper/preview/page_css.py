@@ -41,6 +41,8 @@ table.calendar { width: 100%; border-collapse: collapse; table-layout: fixed; }
 .calendar td.outside { background: #f8f9fb; color: #a3aab5; }
 .calendar td.today { box-shadow: inset 0 0 0 2px var(--accent); }
 .calendar .date { font-weight: 600; }
+.calendar tr.gap td { height: auto; text-align: center; color: var(--muted);
+                      background: #f8f9fb; padding: 6px; }
 .calendar .clock-change { color: var(--warn); font-size: 11px; }
 .calendar li { margin-top: 3px; overflow: hidden; text-overflow: ellipsis;
                white-space: nowrap; }
