@@ -107,14 +107,19 @@ class _Git:
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return _run(["git", *args], cwd=self.top, env=self.env, check=check)
 
+    def _in_work(self, *args: str, stdin: str | None = None) -> str:
+        """git on the temporary checkout (paths below it), with the temporary index."""
+        work = [f"--git-dir={self.git_dir}", f"--work-tree={self.work}"]
+        return _run(["git", *work, *args], cwd=self.work, env=self.env, stdin=stdin).stdout
+
     def commit(self, *, message: str) -> str | None:
-        # Only the content repository's folder, with the repository's own .gitignore rules.
-        add = ["add", "--all", "--", str(self.inner)]
-        _run(
-            ["git", f"--git-dir={self.git_dir}", f"--work-tree={self.work}", *add],
-            cwd=self.work,
-            env=self.env,
+        # The import only adds files: list the new ones (the repository's own ignore rules
+        # apply) and hash those alone, not every file checked out.
+        listed = self._in_work(
+            "ls-files", "-z", "--others", "--exclude-standard", "--", str(self.inner)
         )
+        if listed:
+            self._in_work("update-index", "--add", "-z", "--stdin", stdin=listed)
         tree = self._git("write-tree").stdout.strip()
         if tree == self._git("rev-parse", f"{self.parent}^{{tree}}").stdout.strip():
             return None
@@ -138,7 +143,12 @@ class _Git:
 
 
 def _run(
-    args: list[str], *, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+    args: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     try:
         done = subprocess.run(
@@ -149,7 +159,7 @@ def _run(
             text=True,
             timeout=_TIMEOUT,
             check=False,
-            stdin=subprocess.DEVNULL,
+            input=stdin if stdin is not None else "",
         )
     except FileNotFoundError:
         raise GitError("--git-branch needs git, which is not installed (or not on PATH)") from None
