@@ -2,9 +2,10 @@
 
 git runs as a subprocess and only plumbing touches the repository: the branch's tree (or the
 current HEAD's, for a new branch) is checked out into a temporary folder through a temporary
-index file (GIT_INDEX_FILE), the import writes there, and the result becomes one commit on
-``refs/heads/NAME`` (hash-object through ``add``, write-tree, commit-tree, update-ref with the
-old value, so a concurrent change of the branch is refused, not overwritten). The user's
+index file (GIT_INDEX_FILE), the import writes there, and the files it added become one
+commit on ``refs/heads/NAME`` (ls-files --others, update-index --add, write-tree, commit-tree,
+update-ref with the old value, so a concurrent change of the branch is refused, not
+overwritten). The user's
 working tree, index and current branch are never touched, and nothing is ever pushed.
 Nothing new means no commit (and no new branch).
 """
