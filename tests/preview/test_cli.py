@@ -210,3 +210,19 @@ def test_the_deliveries_are_the_plans_evergreen_time_rounds_too(run, tmp_path: P
     plan = json.loads(CliRunner().invoke(app, ["plan", *args], catch_exceptions=False).output)
     assert preview["posts"][0]["deliveries"][0]["due"] == [row["due"] for row in plan]
     assert len(plan) >= 4  # the first time and its weekly time rounds
+
+
+def test_a_missing_image_is_an_error_and_shown_in_its_place(run, repo: Path) -> None:
+    for name in ("advent", "long", "insta"):
+        (repo / f"posts/{name}.yaml").unlink()
+    (repo / "posts/gone.yaml").write_text(
+        "text: Where is it?\nmedia: [{file: ../media/gone.png, alt: Nothing}]\n"
+    )
+    result = run("--repo", str(repo), "--html", str(repo / "p.html"), "-f", "json")
+    assert result.exit_code == 1
+    gone = next(p for p in json.loads(result.output)["posts"] if p["post"] == "posts/gone.yaml")
+    assert [p["message"][:32] for p in gone["deliveries"][0]["problems"]] == [
+        "media file '../media/gone.png' n"
+    ]
+    page = (repo / "p.html").read_text()
+    assert '<div class="thumb missing">../media/gone.png<br>file not found</div>' in page

@@ -16,13 +16,15 @@ from .model import PostView, Preview, deliveries_by_day
 from .text import safe
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: posts listed in one day's cell; the rest are counted (every post has its card below)
+MAX_PER_DAY = 12
 
 
 @dataclass(frozen=True)
 class Day:
     day: date
     in_period: bool
-    entries: tuple[tuple[datetime, PostView, str], ...]  # (local due, post, account)
+    entries: tuple[tuple[datetime, PostView, tuple[str, ...]], ...]  # (local due, post, accounts)
     clock_change: str | None  # "clocks go back 1 h (UTC+02:00 → UTC+01:00)"
 
 
@@ -72,15 +74,18 @@ def _week_row(week: list[Day], *, today: date, anchors: dict[str, str]) -> str:
         if day.day == today:
             classes.append("today")
         label = f"{day.day:%-d %b}" if day.day.day == 1 or day is week[0] else f"{day.day:%-d}"
+        shown_entries = day.entries[:MAX_PER_DAY]
         items = "".join(
-            f'<li class="entry{" has-error" if _has_error(view, account) else ""}" '
+            f'<li class="entry{" has-error" if _has_error(view, accounts) else ""}" '
             f'title="{safe(view.post.first_line)}">'
             f'<a href="#{anchors[view.post.id]}"><time datetime="{local.isoformat()}">'
             f"{local:%H:%M}</time> "
-            f'<span class="who">{safe(account)}</span> '
+            f'<span class="who">{safe(", ".join(accounts))}</span> '
             f'<span class="what">{safe(view.post.first_line or view.post.id)}</span></a></li>'
-            for local, view, account in day.entries
+            for local, view, accounts in shown_entries
         )
+        if len(day.entries) > MAX_PER_DAY:
+            items += f'<li class="more">+ {len(day.entries) - MAX_PER_DAY} more</li>'
         change = (
             f'<div class="clock-change">{safe(day.clock_change)}</div>' if day.clock_change else ""
         )
@@ -138,5 +143,5 @@ def render_calendar(preview: Preview, *, anchors: dict[str, str]) -> str:
     )
 
 
-def _has_error(view: PostView, account: str) -> bool:
-    return any(d.errors for d in view.deliveries if d.account == account)
+def _has_error(view: PostView, accounts: tuple[str, ...]) -> bool:
+    return any(d.errors for d in view.deliveries if d.account in accounts)

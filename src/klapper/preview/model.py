@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from klapper.adapters.base import Rules
@@ -248,17 +248,21 @@ def _why_not_shown(post: Post, now: datetime, days: int) -> str:
     return f"nothing due within {days} days"
 
 
-def deliveries_by_day(preview: Preview) -> dict[Any, list[tuple[datetime, PostView, str]]]:
-    """Local date -> (local due time, post, account) of every delivery, in time order."""
+def deliveries_by_day(
+    preview: Preview,
+) -> dict[date, list[tuple[datetime, PostView, tuple[str, ...]]]]:
+    """Local date -> (local due time, post, its accounts at that time), in time order."""
     tz = preview.config.tz
-    found: dict[Any, list[tuple[datetime, PostView, str]]] = {}
+    grouped: dict[tuple[datetime, str], tuple[PostView, list[str]]] = {}
     for view in preview.posts:
         for delivery in view.deliveries:
             for due in delivery.due:
-                local = due.astimezone(tz)
-                found.setdefault(local.date(), []).append((local, view, delivery.account))
-    for entries in found.values():
-        entries.sort(key=lambda e: (e[0], e[1].post.id, e[2]))
+                _, accounts = grouped.setdefault((due, view.post.id), (view, []))
+                accounts.append(delivery.account)
+    found: dict[date, list[tuple[datetime, PostView, tuple[str, ...]]]] = {}
+    for (due, _), (view, accounts) in sorted(grouped.items(), key=lambda item: item[0]):
+        local = due.astimezone(tz)
+        found.setdefault(local.date(), []).append((local, view, tuple(sorted(accounts))))
     return found
 
 

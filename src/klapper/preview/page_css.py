@@ -51,6 +51,7 @@ table.calendar { width: 100%; border-collapse: collapse; table-layout: fixed; }
                  text-overflow: ellipsis; }
 .calendar li.has-error a { background: var(--bad-bg); color: var(--bad); }
 .calendar .who { font-weight: 600; }
+.calendar li.more { color: var(--muted); padding-left: 5px; }
 article.post { border-top: 1px solid var(--line); padding: 16px 0 6px; }
 article.post:first-of-type { border-top: none; padding-top: 4px; }
 article.post header { margin-bottom: 10px; }
