@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
@@ -13,11 +17,12 @@ import pytest
 from typer.testing import CliRunner
 
 from klapper.cli import app
-from klapper.ledger import ON_PLATFORM, Delivery, State
+from klapper.ledger import ON_PLATFORM, Delivery, Ledger, State
 from klapper.queue import load_repository
 from klapper.scheduler.engine import Engine
 from tests.queue.repo_helpers import make_repo
 from tests.scheduler.helpers import Clock
+from tests.scheduler.procs import wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2027, 9, 27, 6, tzinfo=UTC)  # a Monday; DST ends 2027-10-31, starts 2028-03-26
@@ -229,3 +234,81 @@ def test_a_renamed_evergreen_post_keeps_its_times_round(tmp_path: Path) -> None:
     assert {d.post_id for d in after} == {"posts/renamed.yaml"}
     assert sorted({d.occurrence for d in after if d.state is State.PLANNED}) == ["evergreen:3"]
     assert len(after) == len(before)
+
+
+def test_plan_counts_from_when_the_ledger_says_it_went_out(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("KLAPPER_STATE", str(tmp_path / "state"))
+    repo = make_repo(
+        tmp_path / "repo", {"posts/weekly.yaml": POSTS["posts/weekly.yaml"]}, config=CONFIG
+    )
+    went = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    ledger = Ledger.open(state=tmp_path / "state")
+    ledger.assign_slots({"posts/weekly.yaml": went})  # the slot it went out in, as sync keeps
+    for account in ("a", "b"):
+        row = ledger.insert_planned(
+            post_id="posts/weekly.yaml",
+            occurrence="",
+            account=account,
+            platform="outbox",
+            due=went,
+            content_hash="h",
+            slotted=True,
+            source="posts/weekly.yaml",
+            first_line="Our workshop is open daily",
+            now=went,
+        )
+        claimed = ledger.claim(row.id, token="t", owner="test", now=went)
+        assert claimed is not None
+        ledger.update(
+            row.id,
+            now=went,
+            expect=[State.CLAIMED],
+            state=State.PUBLISHED,
+            token="t",
+            published_at=went,
+        )
+    ledger.close()
+    result = CliRunner().invoke(
+        app, ["plan", "--days", "15", "--repo", str(repo), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [r for r in json.loads(result.output) if r["account"] == "a"]
+    assert [r["occurrence"] for r in rows] == ["evergreen:1", "evergreen:2"]  # not "" again
+    first = datetime.fromisoformat(rows[0]["due"])
+    assert went + timedelta(days=7) <= first <= went + timedelta(days=8)
+
+
+def test_the_daemon_plans_the_next_time_round_right_after_publishing(tmp_path: Path) -> None:
+    repo, state = tmp_path / "repo", tmp_path / "state"
+    at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
+    make_repo(
+        repo,
+        {"posts/p.yaml": f"text: Gift cards\nat: {at}\nevergreen: {{every: 1d}}\n"},
+        config=CONFIG,
+    )
+    env = {**os.environ, "KLAPPER_SECRETS": str(tmp_path / "none.yaml")}
+    env.pop("NOTIFY_SOCKET", None)
+    args = ["run", "--repo", str(repo), "--state", str(state)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from klapper.cli import main; main()", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: (state / "ledger.sqlite3").exists(), timeout=20)
+        ledger = Ledger.open(state=state)
+        try:
+            # Not at the next replan hours later: right after the publish.
+            rows = wait_for(
+                lambda: [d for d in ledger.deliveries() if d.occurrence == "evergreen:1"],
+                timeout=20,
+            )
+        finally:
+            ledger.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
+    assert {d.account for d in rows} == {"a"} and rows[0].state is State.PLANNED
+    assert rows[0].due >= datetime.fromisoformat(at) + timedelta(days=1)
