@@ -155,3 +155,27 @@ def test_the_daemon_reads_its_feeds_on_their_own_timer(tmp_path: Path) -> None:
             code = proc.wait(timeout=15)
     assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
     assert srv.hits == {"/feed.xml": 1, "/atom.xml": 1}
+
+
+def test_a_fault_of_klappers_own_fails_that_feed_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import klapper.intake.feeds as feeds
+
+    calls = []
+
+    def flaky(**kw: object) -> object:
+        calls.append(kw["url"])
+        if len(calls) == 1:
+            raise KeyError("surprise")
+        return real(**kw)
+
+    real = feeds.import_feed
+    monkeypatch.setattr(feeds, "import_feed", flaky)
+    with serve_images({"/feed.xml": RSS.encode(), "/atom.xml": ATOM.encode()}) as srv:
+        repo = _repo(
+            tmp_path, f"feeds:\n  - url: {srv.url}/atom.xml\n  - url: {srv.url}/feed.xml\n"
+        )
+        runs = run_feeds(repo=repo, state=tmp_path / "s", config=load_config(repo), now=NOW)
+    assert runs[0].error == "failed unexpectedly (KeyError)"
+    assert runs[1].result is not None and len(runs[1].result.written) == 2

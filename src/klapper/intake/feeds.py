@@ -11,6 +11,7 @@ the same, and publishing never waits for a feed.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,8 @@ from klapper.intake.writer import ImportResult
 from klapper.queue import announced_rules
 
 CHECKED_FILE = "checked.json"
+
+log = logging.getLogger("klapper.feeds")
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,9 @@ def _run_one(
         return FeedRun(feed, line, error=message.removeprefix(prefix))
     except OSError as exc:  # the repository or the state folder cannot be written
         return FeedRun(feed, line, error=f"cannot write: {exc}")
+    except Exception as exc:  # a fault of klapper's own: one feed's, never the publishing's
+        log.exception("reading the feed %s failed", shown(feed.url))
+        return FeedRun(feed, line, error=f"failed unexpectedly ({type(exc).__name__})")
     return FeedRun(feed, line, result=result, commit=next(iter(target.commits), None))
 
 
