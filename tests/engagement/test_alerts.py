@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -290,3 +291,40 @@ def test_secrets_the_command_prints_are_redacted_in_the_log(
     assert "canary-file-token" not in caplog.text and "canary-env-password" not in caplog.text
     events.close()
     ledger.close()
+
+
+def test_machines_sharing_a_ledger_each_keep_their_own_place_in_their_log(
+    tmp_path: Path, recorder, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same state folder path on two machines (systemd's /var/lib/klapper): one offset each."""
+    command, _ = recorder
+    log = tmp_path / "state" / "events.jsonl"
+    config = config_for({"masto": "mastodon"}).model_copy(update={"notify": command})
+
+    def check_as(host: str) -> list[str]:
+        monkeypatch.setattr(socket, "gethostname", lambda: host)
+        ledger = Ledger.open(state=tmp_path / host, url=pg_url)
+        notifier = Notifier(
+            store=EngagementStore(ledger), config=config, events_path=log, expiring=lambda **_: []
+        )
+        try:
+            return notifier.check()
+        finally:
+            ledger.close()
+
+    def fail(post: str) -> None:
+        events = EventLog(log)
+        events.emit("failed", account="masto", post=post, reason="refused", delivery=None)
+        events.close()
+
+    for number in range(3):
+        fail(f"alpha-{number}")
+    assert len(check_as("alpha")) == 3
+    log.rename(tmp_path / "alpha.jsonl")  # the other machine's log, at the same path there
+    fail("beta-0")
+    assert len(check_as("beta")) == 1
+    log.rename(tmp_path / "beta.jsonl")
+    (tmp_path / "alpha.jsonl").rename(log)
+    fail("alpha-3")
+    (sent,) = check_as("alpha")  # only the new one: alpha's place was its own
+    assert "alpha-3" in sent

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shlex
+import socket
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -216,6 +217,9 @@ class Notifier:
     def _new_events(self) -> list[dict[str, Any]]:
         """Complete event-log lines written since the last check (the first: see FIRST_LOOK_BACK)."""
         name = f"notify:events:{self.events_path}"
+        if self.store.ledger.shared:
+            # Each machine reads its own log, maybe at the same path: each its own offset.
+            name = f"notify:events:{socket.gethostname()}:{self.events_path}"
         try:
             size = self.events_path.stat().st_size
         except FileNotFoundError:
