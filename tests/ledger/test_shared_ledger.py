@@ -38,6 +38,7 @@ def test_urls_are_shown_without_their_password() -> None:
 def test_a_server_that_cannot_be_used_is_one_line_without_the_password(
     tmp_path: Path, postgres_cluster: Any
 ) -> None:
+    pytest.importorskip("psycopg_pool", reason="psycopg_pool is missing: pip install -e '.[test]'")
     closed = f"postgresql://klapper:s3cret@127.0.0.1:{free_port()}/klapper"
     with pytest.raises(StateError) as refused:
         Ledger.open(state=tmp_path, url=closed)
