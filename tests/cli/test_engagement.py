@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from klapper.cli import app
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import Ledger, read_events
-from tests.engagement.helpers import bulk_published, record_published
+from tests.engagement.helpers import bulk_published, mastodon_repo, record_published
 from tests.fakes.mastodon import FakeMastodon
 
 
@@ -25,20 +25,9 @@ def setup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[FakeMastodon, Path, Path]]:
     with FakeMastodon() as server:
-        repo, state = tmp_path / "repo", tmp_path / "state"
-        (repo / "posts").mkdir(parents=True)
-        (repo / "klapper.yaml").write_text(
-            yaml.safe_dump(
-                {
-                    "timezone": "Europe/Berlin",
-                    "accounts": {"masto": {"platform": "mastodon", "instance": server.url}},
-                }
-            ),
-            encoding="utf-8",
+        repo, state = mastodon_repo(
+            tmp_path, monkeypatch, instance=server.url, token=server.state.token
         )
-        monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "no-secrets.yaml"))
-        monkeypatch.setenv("KLAPPER_MASTO_ACCESS_TOKEN", server.state.token)
-        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
         yield server, repo, state
 
 

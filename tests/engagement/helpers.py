@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from klapper.adapters.base import Adapter
 from klapper.config.model import Config
 from klapper.engagement.poller import Poller
@@ -15,6 +17,24 @@ from klapper.engagement.store import EngagementStore
 from klapper.ledger import Delivery, EventLog, Ledger, PartRecord, State, delivery_id, read_events
 from klapper.ledger.states import utc_text
 from tests.scheduler.helpers import Clock
+
+
+def mastodon_repo(
+    tmp_path: Path, monkeypatch: Any, *, instance: str, token: str
+) -> tuple[Path, Path]:
+    """A content repository with one Mastodon account ``masto`` on ``instance`` (its token in
+    the environment) and a state folder: ``(repo, state)`` for CLI tests."""
+    repo, state = tmp_path / "repo", tmp_path / "state"
+    (repo / "posts").mkdir(parents=True)
+    settings = {"platform": "mastodon", "instance": instance}
+    (repo / "klapper.yaml").write_text(
+        yaml.safe_dump({"timezone": "Europe/Berlin", "accounts": {"masto": settings}}),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("KLAPPER_SECRETS", str(tmp_path / "no-secrets.yaml"))
+    monkeypatch.setenv("KLAPPER_MASTO_ACCESS_TOKEN", token)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return repo, state
 
 
 def config_for(accounts: Mapping[str, str | Mapping[str, Any]], **engagement: Any) -> Config:

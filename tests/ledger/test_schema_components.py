@@ -111,3 +111,32 @@ def test_a_component_newer_than_this_klapper_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=newer):
         EngagementStore(ledger)
     ledger.close()
+
+
+def test_a_reviews_stars_move_from_its_text_into_their_own_column(tmp_path: Path) -> None:
+    """Engagement 2: reviews kept before the column get their rating from their text."""
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    ledger.ensure_schema(component="engagement", migrations=ENGAGEMENT[:1])
+    with ledger.transaction() as conn:
+        for number, (kind, text) in enumerate(
+            [
+                ("review", "★★★★☆ Sehr gute Brötchen"),
+                ("review", "★☆☆☆☆"),
+                ("review", "no stars at all"),
+                ("reply", "★★★★★ a reply that starts with stars"),
+            ]
+        ):
+            conn.execute(
+                "INSERT INTO inbox (id, account, platform, remote_id, kind, author, text,"
+                " created_at, by_self, seen_at) VALUES (?, 'gbp', 'google-business', ?, ?,"
+                " 'Ann', ?, '2026-12-01T09:00:00.000000+00:00', 0,"
+                " '2026-12-01T09:00:00.000000+00:00')",
+                (f"i{number}", f"r{number}", kind, text),
+            )
+    ledger.close()
+    ledger = Ledger(path)
+    items = {i.remote_id: i for i in EngagementStore(ledger).inbox_items()}
+    ledger.close()
+    assert {k: i.rating for k, i in items.items()} == {"r0": 4, "r1": 1, "r2": None, "r3": None}
+    assert items["r0"].text.startswith("★★★★☆")  # the stars still show with the text

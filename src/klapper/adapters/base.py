@@ -240,6 +240,31 @@ class Adapter(abc.ABC):
         """Replies to ``own_ids`` and mentions of the account since ``since``. Default: none."""
         return []
 
+    # --- answering the inbox --------------------------------------------------------------
+
+    def reply_target(self, item: Interaction) -> ThreadRef:
+        """Where an answer to ``item`` (a reply, mention or review in the inbox) goes.
+
+        Default: the item is both root and parent (Mastodon's and X's ``in_reply_to``, a
+        comment on the item on LinkedIn and Facebook). A platform whose replies need more of
+        the item (Bluesky's cids and thread root) asks the platform here.
+        """
+        answered = Published(remote_id=item.remote_id, url=item.url)
+        return ThreadRef(root=answered, parent=answered)
+
+    def reply(self, answer: Outgoing) -> Published:
+        """Publish ``answer`` as a reply to ``answer.reply_to`` (from ``reply_target``).
+
+        Default: ``publish`` with ``reply_to``. A platform whose answers are no posts (a
+        review reply, a comment reply) overrides it; one that cannot answer raises
+        ``PermanentError`` saying so in one line.
+        """
+        return self.publish(answer)
+
+    def find_reply(self, answer: Outgoing) -> Published | None:
+        """``find`` for an answer (after a crash or timeout): None only if proven absent."""
+        return self.find(answer)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

@@ -38,6 +38,7 @@ from klapper.queue import Repository, announced_rules, check_posts, load_reposit
 from klapper.queue.campaign import parts_as_sent
 from klapper.queue.model import Problem, first_line_of
 from klapper.queue.online import TIMEOUT, check_online
+from klapper.queue.replies import check_saved_replies
 from klapper.queue.schema import post_file_schema
 from klapper.scheduler.credentials import (
     analytics_problems,
@@ -169,18 +170,15 @@ def check(
 ) -> None:
     """Check every post for every account it goes to; exit 1 when anything is an error."""
     repository = _repository(repo)
+    rules = announced_rules(repository.config, cache_dir=state_dir(state))
     with _ledger_view(state, url) as (published, _slots, _ledger):
-        found = check_posts(
-            repository,
-            now=datetime.now(UTC),
-            published=published,
-            rules=announced_rules(repository.config, cache_dir=state_dir(state)),
-        )
+        found = check_posts(repository, now=datetime.now(UTC), published=published, rules=rules)
         if online:
             with progress_bar("asking the media addresses") as progress:
                 found += check_online(
                     repository, published=published, timeout=timeout, progress=progress
                 )
+    found += check_saved_replies(repo, repository.config, rules=rules)
     found += credential_problems(missing_credentials(repository.config), repo=repo)
     found += analytics_problems(repository.config, repo=repo)
     problems = sorted(

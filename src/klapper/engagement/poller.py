@@ -34,7 +34,7 @@ from klapper.config.platforms import PlatformError
 from klapper.config.platforms import platform as describe
 from klapper.engagement.attention import attention
 from klapper.engagement.schedule import DueReading, due_for_round, next_due
-from klapper.engagement.store import EngagementStore, InboxItem, Reading
+from klapper.engagement.store import EngagementStore, InboxItem, Reading, posts_only
 from klapper.engagement.visits import VisitsReport
 from klapper.ledger import EventLog, Ledger, PublishedDelivery
 
@@ -180,7 +180,7 @@ class Poller:
         now = self.clock()
         report = RoundReport()
         blocked = self._blocked(now)
-        published = self.ledger.published_deliveries()
+        published = posts_only(self.ledger.published_deliveries())
         due = due_for_round(
             published=published,
             taken=self.store.stages_taken(),
@@ -418,7 +418,7 @@ class Poller:
         now = self.clock()
         blocked = self._blocked(now)
         soonest = next_due(
-            published=self.ledger.published_deliveries(),
+            published=posts_only(self.ledger.published_deliveries()),
             taken=self.store.stages_taken(),
             schedule=self.config.engagement.schedule,
         )

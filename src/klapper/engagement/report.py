@@ -17,7 +17,7 @@ from typing import Any
 from klapper.config.model import Config
 from klapper.engagement.funnel import Funnels, build_funnels
 from klapper.engagement.reviews import ReviewStats, review_stats
-from klapper.engagement.store import FIGURES, EngagementStore, InboxItem, Reading
+from klapper.engagement.store import FIGURES, EngagementStore, InboxItem, Reading, posts_only
 from klapper.engagement.visits_store import VisitsStore
 from klapper.ledger import Ledger, PublishedDelivery
 from klapper.ledger.states import utc_text
@@ -229,7 +229,7 @@ def build_report(
     store = EngagementStore(ledger)
     published = [
         p
-        for p in ledger.published_deliveries(since=since)
+        for p in posts_only(ledger.published_deliveries(since=since))
         if p.delivery.published_at and p.delivery.published_at <= until
     ]
     readings = store.readings(since=since)

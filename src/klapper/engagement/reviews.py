@@ -1,6 +1,6 @@
 """Reviews in the report: per account, how many came in the period and the rating over time.
 
-A review is an inbox item of kind "review"; its stars lead its kept text (``review_rating``).
+A review is an inbox item of kind "review" with its stars (``InboxItem.rating``).
 The rating over time is by local week (from Monday): the reviews of that week, their mean, and
 the mean of all the period's reviews up to that week's end, the figure a profile shows moving.
 """
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from klapper.adapters.base import review_rating
 from klapper.engagement.store import InboxItem
 
 
@@ -63,7 +62,7 @@ def review_stats(items: Sequence[InboxItem], *, tz: tzinfo) -> list[ReviewStats]
     by_account: dict[str, list[tuple[date, int]]] = {}
     platforms: dict[str, str] = {}
     for item in items:
-        rating = review_rating(item.text) if item.kind == "review" else None
+        rating = item.rating if item.kind == "review" else None
         if rating is None or item.by_self:
             continue
         day = item.created_at.astimezone(tz).date()

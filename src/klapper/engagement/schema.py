@@ -36,7 +36,7 @@ CREATE TABLE inbox (
     account     TEXT NOT NULL,
     platform    TEXT NOT NULL,
     remote_id   TEXT NOT NULL,
-    kind        TEXT NOT NULL,            -- reply | mention
+    kind        TEXT NOT NULL,            -- reply | mention | review
     author      TEXT NOT NULL,
     text        TEXT NOT NULL,
     url         TEXT,
@@ -94,6 +94,28 @@ CREATE TABLE visit_stages (
 )
 """
 
+_ANSWERS = """
+CREATE TABLE answers (
+    delivery_id TEXT PRIMARY KEY,         -- the answer's delivery in the ledger (reply:ITEM/HASH)
+    item_id     TEXT NOT NULL,            -- the inbox item it answers
+    text        TEXT NOT NULL,            -- as sent (placeholders filled)
+    saved       TEXT,                     -- the saved reply it came from (replies/*.yaml name)
+    created_at  TEXT NOT NULL
+)
+"""
+
+#: a review's stars as its kept text starts with them (★★★★☆ ...), for rows kept before the
+#: column: portable SQL (substr on characters in both; no LIKE, whose % the PostgreSQL driver
+#: would read as a placeholder)
+_RATING_FROM_TEXT = (
+    "UPDATE inbox SET rating = CASE "
+    + " ".join(
+        f"WHEN substr(text, 1, 5) = '{chr(0x2605) * n}{chr(0x2606) * (5 - n)}' THEN {n}"
+        for n in range(5, 0, -1)
+    )
+    + " END WHERE kind = 'review'"
+)
+
 #: the name this component's version goes by in the ledger's ``schema_versions``
 COMPONENT = "engagement"
 
@@ -110,4 +132,12 @@ MIGRATIONS: list[Migration] = [
     ),
     # 2: visits and goals from the website's analytics, and which stages were read for them.
     (_VISITS, _VISIT_STAGES),
+    # 3: a review's stars in a column of their own (read back from the text of older rows);
+    # answers sent from the inbox (`klapper inbox reply`), their text kept for a retry.
+    (
+        "ALTER TABLE inbox ADD COLUMN rating INTEGER",
+        _RATING_FROM_TEXT,
+        _ANSWERS,
+        "CREATE INDEX answers_item ON answers (item_id)",
+    ),
 ]

@@ -18,9 +18,9 @@ from typing import Any
 
 from klapper.adapters.base import Interaction
 from klapper.engagement.schema import COMPONENT, MIGRATIONS
-from klapper.ledger import Ledger
+from klapper.ledger import Ledger, PublishedDelivery
 from klapper.ledger.backend import Row
-from klapper.ledger.states import from_utc_text, utc_text
+from klapper.ledger.states import answered_item, from_utc_text, utc_text
 
 #: the figures a reading holds, in the order of the table's columns
 FIGURES: tuple[str, ...] = ("likes", "reposts", "replies", "quotes", "bookmarks", "views")
@@ -70,6 +70,21 @@ class InboxItem:
     answered_at: datetime | None
     answered_by: str | None
     done_at: datetime | None
+    rating: int | None = None  # a review's stars, 1 to 5
+
+    def as_interaction(self) -> Interaction:
+        """The item as the adapters know it (what ``Adapter.reply_target`` takes)."""
+        return Interaction(
+            remote_id=self.remote_id,
+            kind=self.kind,  # type: ignore[arg-type]
+            author=self.author,
+            text=self.text,
+            url=self.url,
+            created_at=self.created_at,
+            in_reply_to=self.in_reply_to,
+            by_self=self.by_self,
+            rating=self.rating,
+        )
 
     @property
     def open(self) -> bool:
@@ -88,14 +103,32 @@ class InboxItem:
             "in_reply_to": self.in_reply_to,
             "delivery": self.delivery_id,
             "attention": self.attention,
+            "rating": self.rating,
             "answered_at": utc_text(self.answered_at) if self.answered_at else None,
+            "answered_by": self.answered_by,
             "done_at": utc_text(self.done_at) if self.done_at else None,
         }
+
+
+def posts_only(published: Iterable[PublishedDelivery]) -> list[PublishedDelivery]:
+    """Published deliveries of posts, without the answers sent from the inbox (no readings,
+    not in the report's posts: they are answers, counted as response times)."""
+    return [p for p in published if answered_item(p.delivery.post_id) is None]
 
 
 def inbox_id(account: str, remote_id: str) -> str:
     """A short stable id for an inbox item (``i`` + 10 hex digits)."""
     return "i" + hashlib.sha256(f"{account}|{remote_id}".encode()).hexdigest()[:10]
+
+
+def _answered(conn: Any, item_id: str, *, at: datetime | None, by: str | None) -> None:
+    """Mark ``item_id`` answered at ``at`` by remote id ``by`` unless it was already."""
+    if at is None:
+        return
+    conn.execute(
+        "UPDATE inbox SET answered_at = ?, answered_by = ? WHERE id = ? AND answered_at IS NULL",
+        (utc_text(at), by, item_id),
+    )
 
 
 def _reading(row: Row) -> Reading:
@@ -131,7 +164,18 @@ def _item(row: Row) -> InboxItem:
         answered_at=from_utc_text(row["answered_at"]),
         answered_by=row["answered_by"],
         done_at=from_utc_text(row["done_at"]),
+        rating=row["rating"],
     )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer sent (or being sent) from the inbox: its delivery, the item, the text."""
+
+    delivery_id: str
+    item_id: str
+    text: str
+    saved: str | None
 
 
 class EngagementStore:
@@ -185,7 +229,9 @@ class EngagementStore:
         rows = [_reading(row) for row in self._rows("SELECT * FROM readings ORDER BY taken_at")]
         if since is None:
             return rows
-        published = {p.delivery.id for p in self.ledger.published_deliveries(since=since)}
+        published = {
+            p.delivery.id for p in posts_only(self.ledger.published_deliveries(since=since))
+        }
         return [row for row in rows if row.delivery_id in published]
 
     # --- accounts: polling waits and the inbox cursor --------------------------------------
@@ -235,6 +281,12 @@ class EngagementStore:
         """
         new_ids = []
         ours = {remote for _, remote in self.ledger.remote_ids(account=account)}
+        # Answers sent from the inbox settle their items, also after a rebuilt ledger.
+        sent = [
+            (answered, p.delivery)
+            for p in self.ledger.published_deliveries(account=account)
+            if (answered := answered_item(p.delivery.post_id)) is not None
+        ]
         with self.ledger.transaction() as conn:
             for item in found:
                 if item.remote_id in ours:
@@ -249,8 +301,8 @@ class EngagementStore:
                 key = inbox_id(account, item.remote_id)
                 row = conn.execute(
                     "INSERT INTO inbox (id, account, platform, remote_id, kind, author, text, url,"
-                    " created_at, in_reply_to, delivery_id, by_self, attention, seen_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " created_at, in_reply_to, delivery_id, by_self, attention, seen_at, rating)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT DO NOTHING RETURNING id",
                     (
                         key,
@@ -267,6 +319,7 @@ class EngagementStore:
                         int(item.by_self),
                         None if item.by_self else attention.get(item.remote_id),
                         utc_text(now),
+                        item.rating,
                     ),
                 ).fetchone()
                 if row is not None and not item.by_self:
@@ -284,6 +337,8 @@ class EngagementStore:
                 "     AND a.in_reply_to = inbox.remote_id)",
                 (account,),
             )
+            for item_id, answer in sent:
+                _answered(conn, item_id, at=answer.published_at, by=answer.remote_id)
         return self.inbox_items(ids=new_ids) if new_ids else []
 
     def inbox_items(
@@ -319,6 +374,33 @@ class EngagementStore:
             )
         found = self.inbox_items(ids=[item_id])
         return found[0] if found else None
+
+    # --- answers sent from the inbox ------------------------------------------------------
+
+    def keep_answer(self, answer: Answer, *, now: datetime) -> None:
+        """Remember what an answer's delivery sends (its text, for a retry after a crash)."""
+        with self.ledger.transaction() as conn:
+            conn.execute(
+                "INSERT INTO answers (delivery_id, item_id, text, saved, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (answer.delivery_id, answer.item_id, answer.text, answer.saved, utc_text(now)),
+            )
+
+    def answer(self, delivery_id: str) -> Answer | None:
+        """What the answer delivery ``delivery_id`` sends; None when it was never kept here."""
+        rows = self._rows(
+            "SELECT delivery_id, item_id, text, saved FROM answers WHERE delivery_id = ?",
+            (delivery_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return Answer(row["delivery_id"], row["item_id"], row["text"], row["saved"])
+
+    def mark_answered(self, item_id: str, *, at: datetime, by: str) -> None:
+        """The account answered the item (from klapper): it leaves the open inbox."""
+        with self.ledger.transaction() as conn:
+            _answered(conn, item_id, at=at, by=by)
 
     # --- marks: cursors and notices already sent -------------------------------------------
 

@@ -25,7 +25,7 @@ from klapper.engagement.matomo import MatomoReader
 from klapper.engagement.plausible import PlausibleReader
 from klapper.engagement.schedule import due_for_round, next_due
 from klapper.engagement.sites import SiteClient, SiteError, SiteReader, SiteRow
-from klapper.engagement.store import EngagementStore
+from klapper.engagement.store import EngagementStore, posts_only
 from klapper.engagement.visits_store import VisitsStore
 from klapper.ledger import EventLog, Ledger, PublishedDelivery
 
@@ -94,7 +94,8 @@ class Visits:
     def _published(self) -> list[PublishedDelivery]:
         # One reading per delivery: the schedule's key is (delivery, part 0).
         return [
-            PublishedDelivery(p.delivery, p.parts[:1]) for p in self.ledger.published_deliveries()
+            PublishedDelivery(p.delivery, p.parts[:1])
+            for p in posts_only(self.ledger.published_deliveries())
         ]
 
     def _waiting(self, now: datetime) -> datetime | None:

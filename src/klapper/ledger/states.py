@@ -58,6 +58,27 @@ def idempotency_key(delivery: str, part: int) -> str:
     return f"klapper-{delivery}-{part}"
 
 
+#: how an answer's delivery names its "post": ``reply:`` + the inbox item + the text's hash
+ANSWER_PREFIX = "reply:"
+
+
+def answer_post_id(*, item: str, text: str) -> str:
+    """The post id of an answer to inbox ``item`` with ``text``: the same text, the same id.
+
+    An answer is a delivery like a post's (claimed, recorded, looked for before a retry);
+    keyed by the item and the text, a second identical command finds the first.
+    """
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{ANSWER_PREFIX}{item}/{digest}"
+
+
+def answered_item(post_id: str) -> str | None:
+    """The inbox item an answer's post id answers; None for a post from the repository."""
+    if not post_id.startswith(ANSWER_PREFIX):
+        return None
+    return post_id[len(ANSWER_PREFIX) :].split("/", 1)[0]
+
+
 def utc_text(moment: datetime) -> str:
     """UTC in one fixed ISO form, so that text order is time order (SQLite and PostgreSQL)."""
     if moment.tzinfo is None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from klapper.config.model import Config
+from klapper.engagement.store import EngagementStore
 from klapper.ledger import Delivery, EventLog, Ledger, event_log_path, read_events
 from klapper.ledger.faults import check_room
 from klapper.ledger.owner import owner_alive
@@ -16,6 +17,7 @@ from klapper.ledger.rebuild import rebuild
 from klapper.ledger.repolock import RepositoryHold
 from klapper.queue import LoadCache, Repository, announced_rules, check_posts, load_repository
 from klapper.scheduler.accounts import AccountAdapters
+from klapper.scheduler.answers import InboxAnswers
 from klapper.scheduler.publisher import AdapterFactory, Clock, Publisher, utc_now
 from klapper.scheduler.sync import HORIZON, SyncReport, sync
 
@@ -105,6 +107,7 @@ class Engine:
                 posts=posts,
                 adapters=self._adapters,
                 clock=self.clock,
+                answers=InboxAnswers(EngagementStore(self.ledger)),
             )
         self.publisher.use(config=repository.config, posts=posts, held=self._held(repository))
         self.publisher.adapters = self._adapters

@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from klapper.adapters.base import (
     Adapter,
     AdapterError,
     AuthExpiredError,
+    Interaction,
     MediaFile,
     Outgoing,
     PermanentError,
@@ -35,11 +36,11 @@ from klapper.config.platforms import platform as describe
 from klapper.config.secrets import redact, secret_values
 from klapper.ledger import Delivery, EventLog, Ledger, PartRecord, State, idempotency_key
 from klapper.ledger.owner import current_owner
-from klapper.ledger.states import EVERY_PART
+from klapper.ledger.states import EVERY_PART, answered_item
 from klapper.ledger.store import ClaimLost
 from klapper.queue.campaign import campaign_tags, tag_parts
 from klapper.queue.media import inspect_media
-from klapper.queue.model import Post
+from klapper.queue.model import Post, Source
 from klapper.scheduler.retry import backoff, is_timeout
 
 log = logging.getLogger("klapper.publisher")
@@ -69,6 +70,25 @@ class Outcome:
         return self.event == "published"
 
 
+@dataclass(frozen=True)
+class AnswerJob:
+    """An answer from the inbox as the publisher sends it: the text, the item it answers."""
+
+    item_id: str
+    text: str
+    item: Interaction
+
+
+class AnswerSource(Protocol):
+    """Where the publisher finds what an answer's delivery sends, and reports it sent."""
+
+    def job(self, delivery: Delivery) -> AnswerJob | None:
+        """What ``delivery`` (an answer's) sends; None when it is not known here."""
+
+    def sent(self, delivery: Delivery, published: Published, *, job: AnswerJob) -> None:
+        """The answer is on the platform: its item is answered."""
+
+
 class _Failure(Exception):
     """Carries an adapter error out of the part loop with the part whose fate is unknown."""
 
@@ -92,8 +112,10 @@ class Publisher:
         adapters: AdapterFactory,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
+        answers: AnswerSource | None = None,
     ) -> None:
         self.ledger = ledger
+        self.answers = answers
         self.events = events
         self.config = config
         self.posts = dict(posts)
@@ -169,7 +191,11 @@ class Publisher:
             if row.state is State.PLANNED and now - row.due > self.config.defaults.catch_up:
                 missed = self.mark_missed()
                 return next((Outcome(d, "missed") for d in missed if d.id == delivery_id), None)
-            post = self.posts.get(row.post_id)
+            post, job = self.posts.get(row.post_id), self._answer(row)
+            if job is not None:
+                post = Post(
+                    id=row.post_id, source=Source("inbox"), text=job.text, to=(row.account,)
+                )
             account = self.config.accounts.get(row.account)
             if post is None or account is None:
                 return None  # gone from the repository; the next sync cancels it
@@ -191,7 +217,7 @@ class Publisher:
                 return None
             self._hold(delivery_id, token)
             try:
-                return self._run(claimed, post, token)
+                return self._run(claimed, post, token, job)
             except ClaimLost as lost:
                 # Another daemon took it over (after the lease ran out): it looks on the
                 # platform first, so what went out from here is found there, not sent again.
@@ -199,6 +225,12 @@ class Publisher:
                 return None
             finally:
                 self._release(delivery_id)
+
+    def _answer(self, row: Delivery) -> AnswerJob | None:
+        """An answer from the inbox (which has no post file): what it sends."""
+        if self.answers is None or answered_item(row.post_id) is None:
+            return None
+        return self.answers.job(row)
 
     # --- leases (a shared ledger) ----------------------------------------------------------
 
@@ -246,7 +278,7 @@ class Publisher:
         with self._locks_guard:
             return self._account_locks.setdefault(account, threading.Lock())
 
-    def _run(self, delivery: Delivery, post: Post, token: str) -> Outcome:
+    def _run(self, delivery: Delivery, post: Post, token: str, job: AnswerJob | None) -> Outcome:
         adapter: Adapter | None = None
         try:
             try:
@@ -256,7 +288,7 @@ class Publisher:
                     AuthExpiredError(f"account {delivery.account!r} cannot be set up: {exc}"),
                     delivery.in_flight,
                 ) from exc
-            return self._publish_parts(delivery, post, token, adapter)
+            return self._publish_parts(delivery, post, token, adapter, job)
         except _Failure as failure:
             secrets = secret_values(adapter.secrets) if adapter is not None else []
             reason = redact(str(failure.error) or type(failure.error).__name__, secrets)
@@ -281,17 +313,26 @@ class Publisher:
         )
 
     def _publish_parts(
-        self, delivery: Delivery, post: Post, token: str, adapter: Adapter
+        self, delivery: Delivery, post: Post, token: str, adapter: Adapter, job: AnswerJob | None
     ) -> Outcome:
         parts = post.parts_for(delivery.account, delivery.platform)
         done = [_published(record) for record in self.ledger.parts(delivery.id)]
+        send: Callable[[Outgoing], Published | None] = adapter.publish
+        look: Callable[[Outgoing], Published | None] = adapter.find
+        target: ThreadRef | None = None
+        if job is not None:
+            send, look = adapter.reply, adapter.find_reply
+            try:
+                target = adapter.reply_target(job.item)
+            except Exception as exc:  # nothing was sent: what was in doubt stays so
+                raise _Failure(exc, delivery.in_flight, finding=True) from exc
         # A part in doubt is looked for first; a delivery the ledger never saw (EVERY_PART)
         # may have any number of parts out: look for each in turn until one is absent.
         in_doubt = delivery.in_flight is not None
         while in_doubt and len(done) < len(parts):
-            outgoing = self._outgoing(delivery, post, len(done), done)
+            outgoing = self._outgoing(delivery, post, len(done), done, target)
             self._still_held(delivery, token)
-            found = self._call(adapter.find, outgoing, part=len(done), finding=True)
+            found = self._call(look, outgoing, part=len(done), finding=True)
             self.events.emit(
                 "reconciled",
                 delivery=delivery,
@@ -312,9 +353,9 @@ class Publisher:
                 self._record(delivery, token, part=len(done), published=found)
                 done.append(found)
         for index in range(len(done), len(parts)):
-            outgoing = self._outgoing(delivery, post, index, done)
+            outgoing = self._outgoing(delivery, post, index, done, target)
             self._still_held(delivery, token)
-            published = self._call(adapter.publish, outgoing, part=index, finding=False)
+            published = self._call(send, outgoing, part=index, finding=False)
             assert published is not None, f"{type(adapter).__name__}.publish returned None"
             self._record(delivery, token, part=index, published=published)
             done.append(published)
@@ -351,6 +392,17 @@ class Publisher:
         log.info(
             "published %s to %s: %s", final.post_id, final.account, first.url or first.remote_id
         )
+        if job is not None and self.answers is not None:
+            self.answers.sent(final, first, job=job)
+            self.events.emit(
+                "answered",
+                delivery=final,
+                now=now,
+                item=job.item_id,
+                answers=job.item.remote_id,
+                remote_id=first.remote_id,
+                url=first.url,
+            )
         return Outcome(final, "published")
 
     @staticmethod
@@ -371,15 +423,25 @@ class Publisher:
             raise _Failure(exc, part, finding=finding) from exc
 
     def _outgoing(
-        self, delivery: Delivery, post: Post, index: int, done: list[Published]
+        self,
+        delivery: Delivery,
+        post: Post,
+        index: int,
+        done: list[Published],
+        answering: ThreadRef | None = None,
     ) -> Outgoing:
-        # Campaign tags are filled from the delivery, so every attempt sends the same text.
-        tags = campaign_tags(
-            config=self.config,
-            post=post,
-            account=delivery.account,
-            platform=delivery.platform,
-            due=delivery.due,
+        # Campaign tags are filled from the delivery, so every attempt sends the same text;
+        # an answer from the inbox goes as it was written.
+        tags = (
+            campaign_tags(
+                config=self.config,
+                post=post,
+                account=delivery.account,
+                platform=delivery.platform,
+                due=delivery.due,
+            )
+            if answering is None
+            else {}
         )
         parts = post.parts_for(delivery.account, delivery.platform)
         link_tags: dict[str, str] = {}
@@ -398,7 +460,7 @@ class Publisher:
                     for m in part.media
                 ),
                 options=part.options,
-                reply_to=ThreadRef(root=done[0], parent=done[at - 1]) if at and done else None,
+                reply_to=ThreadRef(root=done[0], parent=done[at - 1]) if at and done else answering,
                 post_id=delivery.post_id,
                 part=at,
                 due=delivery.due,

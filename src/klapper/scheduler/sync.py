@@ -28,6 +28,7 @@ from typing import Any
 
 from klapper.config.load import CONFIG_FILE
 from klapper.ledger import ON_PLATFORM, Delivery, EventLog, Ledger, State
+from klapper.ledger.states import answered_item
 from klapper.queue import Repository
 from klapper.queue.model import PlannedDelivery, Post, first_line_of
 from klapper.scheduler.evergreen import (
@@ -135,8 +136,8 @@ class _Sync:
             seen.add(delivery.key)
             self.apply(delivery, rows.get(delivery.key))
         for key, row in rows.items():
-            if key in seen:
-                continue
+            if key in seen or answered_item(row.post_id) is not None:
+                continue  # planned now; or an answer from the inbox, which has no post file
             if row.state in ON_PLATFORM:
                 self.check_edit(row)
             elif row.state in (State.PLANNED, State.FAILED) and not self.held(row, held_posts):
@@ -157,7 +158,11 @@ class _Sync:
             return
         orphans: dict[tuple[str, str], list[Delivery]] = {}
         for row in self.ledger.unclaimed():
-            if row.post_id not in self.posts and not self.held(row, held_posts):
+            if (
+                row.post_id not in self.posts
+                and answered_item(row.post_id) is None
+                and not self.held(row, held_posts)
+            ):
                 orphans.setdefault((row.account, row.content_hash), []).append(row)
         for post in new:
             for account in post.to:

@@ -1,0 +1,148 @@
+"""`klapper inbox reply` end to end against a fake Mastodon: once, with saved replies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from klapper.cli import app
+from klapper.engagement.store import EngagementStore, posts_only
+from klapper.ledger import Ledger, State, read_events
+from tests.engagement.helpers import mastodon_repo, record_published
+from tests.fakes.mastodon import FakeMastodon
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[FakeMastodon, Path, Path, list[str]]]:
+    with FakeMastodon() as server:
+        repo, state = mastodon_repo(
+            tmp_path, monkeypatch, instance=server.url, token=server.state.token
+        )
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+        status = server.state.add_status(text="Our advent sale starts today")
+        ledger = Ledger.open(state=state)
+        record_published(
+            ledger,
+            post_id="advent",
+            account="masto",
+            platform="mastodon",
+            remote_ids=[status["id"]],
+            published_at=datetime.now(UTC) - timedelta(hours=2),
+        )
+        ledger.close()
+        server.state.add_reply(to=status["id"], text="Gilt das auch für Gutscheine?")
+        where = ["--repo", str(repo), "--state", str(state)]
+        assert run("refresh", *where)[0] == 0
+        yield server, repo, state, where
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def only_item(where: list[str]) -> dict[str, object]:
+    [item] = json.loads(run("inbox", "--format", "json", *where)[1])
+    return item  # type: ignore[no-any-return]
+
+
+def answers(server: FakeMastodon, text: str) -> list[dict[str, object]]:
+    return [s for s in server.state.posts() if s["text"] == text]
+
+
+def test_a_reply_goes_out_once_and_answers_the_item(world) -> None:
+    server, _repo, state, where = world
+    item = only_item(where)
+    text = "Ja, auch für Gutscheine!"
+    code, out, err = run("inbox", "reply", str(item["id"]), "--text", text, *where)
+    assert code == 0, (out, err)
+    [sent] = answers(server, text)
+    assert sent["reply_to"] == str(item["url"]).rsplit("/", 1)[-1]
+    assert f"answered {item['id']}" in out and str(sent["id"]) in out
+    assert "Nothing waits" in run("inbox", *where)[1]
+
+    code, out, _ = run("inbox", "reply", str(item["id"]), "--text", text, "-f", "json", *where)
+    assert code == 0 and len(answers(server, text)) == 1
+    result = json.loads(out)
+    assert result["result"] == "already sent" and result["remote_id"] == sent["id"]
+    assert result["url"]
+
+    events = read_events(state / "events.jsonl")
+    [answered] = [e for e in events if e["event"] == "answered"]
+    assert answered["item"] == item["id"] and answered["remote_id"] == sent["id"]
+    ledger = Ledger.open(state=state)
+    try:
+        [stored] = EngagementStore(ledger).inbox_items(ids=[str(item["id"])])
+        assert stored.answered_by == sent["id"] and stored.answered_at is not None
+        # The answer is no post: no readings, not in the report's posts.
+        published = ledger.published_deliveries()
+        assert len(published) == 2
+        assert [p.delivery.post_id for p in posts_only(published)] == ["advent"]
+    finally:
+        ledger.close()
+
+
+def test_an_answered_item_takes_another_answer_only_with_again(world) -> None:
+    server, _repo, _state, where = world
+    item = str(only_item(where)["id"])
+    assert run("inbox", "reply", item, "--text", "Ja!", *where)[0] == 0
+    code, _, err = run("inbox", "reply", item, "--text", "Und noch etwas", *where)
+    assert code == 1 and "--again" in err
+    assert run("inbox", "reply", item, "--text", "Und noch etwas", "--again", *where)[0] == 0
+    assert len(answers(server, "Und noch etwas")) == 1
+
+
+def test_usage_errors_exit_2_and_failures_1(world, tmp_path: Path) -> None:
+    server, _repo, state, where = world
+    item = str(only_item(where)["id"])
+    assert run("inbox", "reply", item, *where)[0] == 2
+    assert run("inbox", "reply", item, "--text", "a", "--saved", "b", *where)[0] == 2
+    code, _, err = run("inbox", "reply", "i0000000000", "--text", "Hallo", *where)
+    assert code == 2 and "no inbox item" in err
+    code, _, err = run("inbox", "reply", item, "--text", "x" * 501, *where)
+    assert code == 1 and "501 characters" in err and "500" in err
+    server.state.fail_next("server_error")
+    code, out, _ = run("inbox", "reply", item, "--text", "Gleich!", "--format", "json", *where)
+    assert code == 1
+    failed = json.loads(out)
+    assert failed["result"] == "failed" and failed["state"] == "failed" and failed["reason"]
+    assert answers(server, "Gleich!") == []
+    # Asked again: it goes out, once.
+    assert run("inbox", "reply", item, "--text", "Gleich!", *where)[0] == 0
+    assert len(answers(server, "Gleich!")) == 1
+    ledger = Ledger.open(state=state)
+    try:
+        states = {d.post_id: d.state for d in ledger.deliveries()}
+        assert list(states.values()).count(State.PUBLISHED) == 2  # the post and the answer
+    finally:
+        ledger.close()
+
+
+def test_a_saved_reply_is_filled_in_for_the_item(world) -> None:
+    server, repo, _state, where = world
+    (repo / "replies").mkdir()
+    (repo / "replies" / "danke.yaml").write_text(
+        "name: danke-de\nlang: de\ntext: |\n  Danke, {name}! Grüße von {account} auf {platform}.\n",
+        encoding="utf-8",
+    )
+    (repo / "replies" / "bad.yaml").write_text(
+        "- name: kaputt\n  text: |\n    Hallo {name},\n    Ihr {order} ist da.\n",
+        encoding="utf-8",
+    )
+    item = str(only_item(where)["id"])
+    code, _, err = run("inbox", "reply", item, "--saved", "kaputt", *where)
+    assert code == 1 and "replies/bad.yaml:4: unknown placeholder {order}" in err
+    code, _, err = run("inbox", "reply", item, "--saved", "nichts", *where)
+    assert code == 1 and "danke-de" in err
+    assert run("inbox", "reply", item, "--saved", "danke-de", *where)[0] == 0
+    assert len(answers(server, "Danke, alice! Grüße von masto auf Mastodon.")) == 1
+    code, out, _ = run("check", "--repo", str(repo), "--format", "json")
+    [problem] = [p for p in json.loads(out) if p["file"] == "replies/bad.yaml"]
+    assert problem["line"] == 4 and "{order}" in problem["message"]
