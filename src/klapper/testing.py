@@ -22,8 +22,9 @@ from typing import Any, Protocol
 from klapper.adapters.base import Adapter
 
 #: what a case may declare it lacks (``ContractCase.lacks``), each with why; "text": posts
-#: without an image (Instagram), so the suite gives every post one
-CAPABILITIES = ("faults", "find", "replies", "metrics", "interactions", "text")
+#: without an image (Instagram), so the suite gives every post one; "answers": answering an
+#: inbox item (``Adapter.reply``), which a platform lacking it refuses in one line
+CAPABILITIES = ("faults", "find", "replies", "metrics", "interactions", "text", "answers")
 
 
 class ContractCase(Protocol):
@@ -41,6 +42,10 @@ class ContractCase(Protocol):
 
     def reply(self, *, to: str, text: str) -> None:
         """Someone else answers the post ``to`` (a remote id); for ``interactions``."""
+
+    # Optional: ``incoming(text) -> Interaction``, something someone else said to the account
+    # as its inbox holds it, for a case whose adapter reads no ``interactions`` (a review, a
+    # post on a server without an AppView); the answer tests use it instead of ``reply``.
 
 
 RETRY_SECONDS = 120  # Retry-After of "rate_limit_seconds"

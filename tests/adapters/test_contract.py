@@ -29,6 +29,7 @@ from klapper import testing as faults
 from klapper.adapters.base import (
     Adapter,
     AuthExpiredError,
+    Interaction,
     MediaFile,
     Metrics,
     Outgoing,
@@ -343,3 +344,55 @@ def test_interactions_bring_a_reply_to_our_post_and_nothing_older(case: Any) -> 
         for i in case.adapter.interactions(since=later, own_ids=[ours.remote_id])
         if text in i.text
     ]
+
+
+# --- answering the inbox --------------------------------------------------------------------
+
+
+def incoming(case: Any, text: str) -> Interaction:
+    """Something someone else said to the account, as the inbox holds it: the case's own
+    (``incoming``), else an answer to a post of ours read through ``interactions``."""
+    if hasattr(case, "incoming"):
+        return case.incoming(text)  # type: ignore[no-any-return]
+    needs(case, "interactions")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    ours = publish(case, outgoing())
+    case.reply(to=ours.remote_id, text=text)
+    found = case.adapter.interactions(since=since, own_ids=[ours.remote_id])
+    [item] = [i for i in found if text in i.text]
+    return item  # type: ignore[no-any-return]
+
+
+def test_an_answer_lands_under_the_item_it_answers_and_is_found(case: Any) -> None:
+    """Fails for an adapter that silently lacks answers (its publish ignoring ``reply_to``)."""
+    needs(case, "answers")
+    item = incoming(case, f"Do you open on Sunday? {uuid.uuid4().hex[:6]}")
+    answer = outgoing(f"Yes, from 10 to 4. {uuid.uuid4().hex[:6]}")
+    answer = replace(answer, reply_to=case.adapter.reply_target(item))
+    sent = case.adapter.reply(answer)
+    held = [post for post in case.posts() if post["text"] == answer.text]
+    assert len(held) == 1, case.posts()
+    assert held[0]["reply_to"] == item.remote_id and held[0]["id"] == sent.remote_id
+    if "find" not in getattr(case, "lacks", {}):
+        found = case.adapter.find_reply(answer)
+        assert found is not None and found.remote_id == sent.remote_id
+        other = replace(outgoing(f"Not sent {uuid.uuid4().hex[:6]}"), reply_to=answer.reply_to)
+        assert case.adapter.find_reply(other) is None
+
+
+def test_a_platform_that_cannot_answer_says_so_in_one_line(case: Any) -> None:
+    if "answers" not in getattr(case, "lacks", {}):
+        pytest.skip(f"{case.platform} answers (the test above)")
+    item = Interaction(
+        remote_id="1",
+        kind="mention",
+        author="@anna",
+        text="Hi",
+        url=None,
+        created_at=datetime.now(UTC),
+    )
+    answer = replace(outgoing("Hello"), reply_to=case.adapter.reply_target(item))
+    with pytest.raises(PermanentError) as refused:
+        case.adapter.reply(answer)
+    assert "\n" not in str(refused.value) and "answer" in str(refused.value)
+    assert "Hello" not in texts(case)

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from klapper.adapters.base import Interaction, Outgoing
 from klapper.adapters.bluesky.adapter import BlueskyAdapter
 from tests.fakes.bluesky_proxy import POLL, FaultProxy
 
@@ -279,6 +280,32 @@ class Case:
 
     def fail_next(self, kind: str) -> None:
         self.proxy.fail_next(kind)
+
+    def incoming(self, text: str) -> Interaction:
+        """Another account on the PDS answers a post of ours (the AppView would notify it)."""
+        ours = self.adapter.publish(
+            Outgoing(text=f"Our post {uuid.uuid4().hex[:8]}", idempotency_key=uuid.uuid4().hex)
+        )
+        friend = self.pds.create_account()
+        strong = {"uri": ours.remote_id, "cid": ours.ref["cid"]}
+        made = self.pds.post_as(
+            friend,
+            {
+                "$type": "app.bsky.feed.post",
+                "text": text,
+                "createdAt": stamp(datetime.now(UTC)),
+                "reply": {"root": strong, "parent": strong},
+            },
+        )
+        return Interaction(
+            remote_id=made["uri"],
+            kind="reply",
+            author=friend.handle,
+            text=text,
+            url=None,
+            created_at=datetime.now(UTC),
+            in_reply_to=ours.remote_id,
+        )
 
 
 def make_adapter(

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from klapper import testing
+from klapper.adapters.base import Interaction
 from tests.fakes.loopback import serving
 
 LOCATION = "accounts/1029384756/locations/5647382910"
@@ -274,6 +275,36 @@ class FakeGoogleBusiness:
             self.reviews[name]["reviewReply"] = {"comment": comment, "updateTime": now}
             self.reviews[name]["updateTime"] = now
 
+    def review_call(self, method: str, name: str, data: dict[str, Any]) -> tuple[int, Any, str]:
+        """GET one review; PUT (or DELETE) its reply, as the owner answers it."""
+        review_name, is_reply = name.removesuffix("/reply"), name.endswith("/reply")
+        with self.lock:
+            review = self.reviews.get(review_name)
+            if review is None:
+                raise Answer(404, "Requested entity was not found.")
+            if method == "GET" and not is_reply:
+                return 200, review, ""
+            if method == "PUT" and is_reply:
+                kind = self.take_failure()
+                if kind == "server_error":
+                    raise Answer(503, "The service is currently unavailable.")
+                comment = str(data.get("comment") or "")
+                if not comment or len(comment.encode()) > 4096:
+                    raise Answer(400, "Request contains an invalid argument.")
+                self.answer_review(review_name, comment)
+                answer = dict(self.reviews[review_name]["reviewReply"])
+                return 200, answer, "slow" if kind == "timeout_after_accept" else ""
+        raise Answer(404, f"Method not found: {method} /v4/{name}")
+
+    def replies(self) -> list[dict[str, Any]]:
+        """The owner's review replies as the contract suite reads posts: answers to reviews."""
+        with self.lock:
+            return [
+                {"id": f"{name}/reply", "text": r["reviewReply"]["comment"], "reply_to": name}
+                for name, r in self.reviews.items()
+                if r.get("reviewReply")
+            ]
+
     def review_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
         size = min(int((query.get("pageSize") or ["50"])[0]), 50)
         start = int((query.get("pageToken") or ["0"])[0] or 0)
@@ -358,6 +389,9 @@ def _route(
         return 200, found, ""
     if method == "GET" and path == f"/v4/{fake.location}/reviews":
         return 200, fake.review_page(query), ""
+    reviews = f"/v4/{fake.location}/reviews/"
+    if path.startswith(reviews):
+        return fake.review_call(method, path.removeprefix("/v4/"), data)
     if method == "POST" and path == posts + ":reportInsights":
         return 200, fake.insights(data), ""
     raise Answer(404, f"Method not found: {method} {path}")
@@ -372,6 +406,9 @@ def _handler(fake: FakeGoogleBusiness) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             self._serve("POST")
+
+        def do_PUT(self) -> None:
+            self._serve("PUT")
 
         def _serve(self, method: str) -> None:
             url = urlsplit(self.path)
@@ -430,10 +467,23 @@ class Case:
     )
 
     def posts(self) -> list[dict[str, Any]]:
-        return self.fake.held()
+        return [*self.fake.held(), *self.fake.replies()]
 
     def reply(self, *, to: str, text: str) -> None:
         raise NotImplementedError("local posts take no replies")
+
+    def incoming(self, text: str) -> Interaction:
+        """A review of the place, as the inbox holds it (what an answer answers here)."""
+        name = self.fake.add_review(2, text, by="Anna Berger")
+        return Interaction(
+            remote_id=name,
+            kind="review",
+            author="Anna Berger",
+            text=text,
+            url=None,
+            created_at=datetime.now(UTC),
+            rating=2,
+        )
 
     def fail_next(self, kind: str) -> None:
         self.fake.fail_next(kind)

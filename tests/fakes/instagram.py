@@ -66,6 +66,8 @@ class FakeInstagram(FakeGraph):
             ("GET", rf"({self.ig_user})/content_publishing_limit", "quota", _quota),
             ("GET", rf"({self.ig_user})/media", "media.list", _list_media),
             ("POST", r"(\d+)/comments", "comment", _comment),
+            ("POST", r"(\d+)/replies", "reply", _reply),
+            ("GET", r"(\d+)/replies", "replies", _replies),
             ("GET", r"(\d+)", "object", _object),
             *super().routes(),
         ]
@@ -271,6 +273,28 @@ def _comment(fake: FakeInstagram, request: Request, media_id: str) -> tuple[int,
     return 200, {"id": comment_id}
 
 
+def _reply(fake: FakeInstagram, request: Request, comment_id: str) -> tuple[int, Any]:
+    """The account answers a comment on one of its posts (one level: no reply to a reply)."""
+    _grant(fake, request, "instagram_manage_comments")
+    comment = fake.comments.get(comment_id)
+    if comment is None or comment["on"] not in fake.media:
+        raise GraphAnswerError(100, f"(#100) Object with ID '{comment_id}' does not exist")
+    if not request.params.get("message"):
+        raise GraphAnswerError(100, "(#100) The parameter message is required")
+    reply_id = fake.add_comment(
+        comment_id, request.params["message"], username=USERNAME, user_id=fake.ig_user
+    )
+    return 200, {"id": reply_id}
+
+
+def _replies(fake: FakeInstagram, request: Request, comment_id: str) -> tuple[int, Any]:
+    _grant(fake, request, "instagram_basic")
+    if comment_id not in fake.comments:
+        raise GraphAnswerError(100, f"(#100) Object with ID '{comment_id}' does not exist")
+    shown = [_shown(c) for c in fake.comments.values() if c["on"] == comment_id]
+    return 200, page_of(fake, request, shown[::-1])
+
+
 def _object(fake: FakeInstagram, request: Request, object_id: str) -> tuple[int, Any]:
     if request.grant is None:
         raise GraphAnswerError(190, "Invalid OAuth access token - Cannot parse access token")
@@ -332,7 +356,14 @@ class Case:
     )
 
     def posts(self) -> list[dict[str, Any]]:
-        return self.fake.held()
+        """The account's posts, and its own comments (answers) with what they answer."""
+        with self.fake.lock:
+            answers = [
+                {"id": c["id"], "text": c["text"], "reply_to": c["on"]}
+                for c in self.fake.comments.values()
+                if c["from"] == self.fake.ig_user
+            ]
+        return [*self.fake.held(), *answers]
 
     def reply(self, *, to: str, text: str) -> None:
         self.fake.add_comment(to, text, username="anna.visitor", user_id="4242")

@@ -153,7 +153,13 @@ class FakeLinkedIn:
             ]
             for post, comments in self.comments.items():
                 items += [
-                    (c["created"]["time"], c["$URN"], c["message"]["text"], post) for c in comments
+                    (
+                        c["created"]["time"],
+                        c["$URN"],
+                        c["message"]["text"],
+                        c.get("parentComment") or post,
+                    )
+                    for c in comments
                 ]
         return [{"id": i, "text": t, "reply_to": r} for _, i, t, r in sorted(items)]
 

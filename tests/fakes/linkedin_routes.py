@@ -231,11 +231,20 @@ def create_comment(
     comment = _json(body)
     actor = str(comment.get("actor", ""))
     fake.require(grant, actor, "w")
-    if comment.get("object") != urn or not (comment.get("message") or {}).get("text"):
+    # A nested comment (an answer to one) is created on its parent comment's path, with
+    # its post as /object and the parent as /parentComment; it is kept with the post's.
+    nested = comment.get("parentComment") == urn
+    if (comment.get("object") != urn and not nested) or not (comment.get("message") or {}).get(
+        "text"
+    ):
         raise Answer(400, message="/object must be the post in the path; /message/text required")
     for item in comment.get("content") or []:
         _image_ok(fake, item.get("entity", {}).get("image", ""), actor)
     with fake.lock:
+        if nested:
+            urn = str(comment.get("object", ""))
+            if not any(c["$URN"] == comment["parentComment"] for c in fake.comments.get(urn, [])):
+                raise Answer(404, message=f"Not Found: {comment['parentComment']}")
         _post_of(fake, urn)
         number = fake.new_urn("x").rsplit(":", 1)[1]
         now = fake.now_ms()

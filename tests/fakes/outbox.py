@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from klapper.adapters.base import Interaction
 from klapper.adapters.outbox import OutboxAdapter
 
 
@@ -37,6 +40,17 @@ class Case:
 
     def reply(self, *, to: str, text: str) -> None:
         raise AssertionError("nobody answers the outbox; the case says it lacks interactions")
+
+    def incoming(self, text: str) -> Interaction:
+        """An item as if someone had answered (the outbox writes the answer to it as a file)."""
+        return Interaction(
+            remote_id=f"someone-{uuid.uuid4().hex[:8]}",
+            kind="mention",
+            author="@anna",
+            text=text,
+            url=None,
+            created_at=datetime.now(UTC),
+        )
 
 
 @contextlib.contextmanager

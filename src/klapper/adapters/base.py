@@ -12,7 +12,6 @@ Error tree (adapters raise these, translated from the client library's own with 
 from __future__ import annotations
 
 import abc
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -272,23 +271,14 @@ class Adapter(abc.ABC):
 # --- reviews --------------------------------------------------------------------------------
 
 STAR, NO_STAR = "\u2605", "\u2606"  # ★ ☆
-_STARS = re.compile(f"^({STAR}{{1,5}})({NO_STAR}{{0,4}})(?=\\s|$)")
 
 
 def review_text(*, rating: int | None, comment: str) -> str:
-    """A review as the inbox keeps it: its stars first (★★★★☆), then its words.
+    """A review as the inbox shows it: its stars first (★★★★☆), then its words.
 
-    Kept in the text, the stars show wherever the item does (inbox, alerts, exports), and the
-    report reads them back with ``review_rating``.
+    Kept in the text, the stars show wherever the item does (inbox, alerts, exports); the
+    rating itself is kept in a column of its own (``Interaction.rating``, ``inbox.rating``).
     """
     if rating is None:
         return comment
     return f"{STAR * rating}{NO_STAR * (5 - rating)} {comment}".rstrip()
-
-
-def review_rating(text: str) -> int | None:
-    """The stars a review's kept text starts with (``review_text``); None without five."""
-    found = _STARS.match(text)
-    if found is None or len(found.group(1)) + len(found.group(2)) != 5:
-        return None
-    return len(found.group(1))

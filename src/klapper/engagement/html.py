@@ -9,6 +9,7 @@ from html import escape
 from klapper.engagement.charts import bar_chart, colour, line_chart
 from klapper.engagement.funnel_html import FUNNEL_CSS, funnel_sections
 from klapper.engagement.report import Report
+from klapper.engagement.response import duration
 
 _CSS = """
 :root { --ink: #1f2328; --muted: #5f6b7a; --line: #e5e8ee; --card: #fff; --bg: #f4f5f9;
@@ -175,6 +176,33 @@ def _reviews(report: Report) -> str:
     return "".join(sections)
 
 
+def _response(report: Report) -> str:
+    """Per platform: how fast the inbox's items were answered (median, 90th percentile)."""
+    if not report.response:
+        return ""
+    head = (
+        "<tr><th>Platform</th><th class=n>Median</th><th class=n>90% within</th>"
+        "<th class=n>Answered</th><th class=n>Waiting</th></tr>"
+    )
+    rows = [
+        _row(
+            [
+                ("name", escape(r.platform)),
+                ("n score", duration(r.median_seconds)),
+                ("n", duration(r.p90_seconds)),
+                ("n", str(r.answered)),
+                ("n", str(r.waiting)),
+            ]
+        )
+        for r in report.response
+    ]
+    return (
+        f"<section><h2>Time to answer</h2><table>{head}{''.join(rows)}</table>"
+        '<p class="hint">Replies, mentions and reviews that came in during the period: the time'
+        " from their arrival to the account's answer.</p></section>"
+    )
+
+
 def _top(report: Report) -> str:
     top = report.top
     if not top:
@@ -249,6 +277,7 @@ stand out.</p></section>
 </div>
 {_accounts(report)}
 {_reviews(report)}
+{_response(report)}
 {_top(report)}
 <footer>Made by klapper on {generated.astimezone(tz):%d %b %Y, %H:%M %Z}.</footer>
 </main></body></html>

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from klapper.engagement.funnel import RATES, Funnel, Funnels
 from klapper.engagement.report import Report
+from klapper.engagement.response import duration
 from klapper.engagement.store import FIGURES, InboxItem
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -112,6 +113,11 @@ def _print_reactions(console: Console, report: Report) -> None:
         console.print(
             f"Reviews on {escape(r.account)}: {r.reviews}, {r.mean or 0:.1f} stars on"
             f" average; the rating by week (from Monday): {weeks}"
+        )
+    for t in report.response:
+        console.print(
+            f"Time to answer on {t.platform}: median {duration(t.median_seconds)}, 90% within"
+            f" {duration(t.p90_seconds)} ({t.answered} answered, {t.waiting} waiting)"
         )
     top = Table(title="Top posts", title_justify="left", show_edge=False)
     for column in ("#", "published", "account", "post", "likes", "reposts", "replies", "score"):

@@ -16,6 +16,7 @@ from typing import Any
 
 from klapper.config.model import Config
 from klapper.engagement.funnel import Funnels, build_funnels
+from klapper.engagement.response import ResponseTimes, response_times
 from klapper.engagement.reviews import ReviewStats, review_stats
 from klapper.engagement.store import FIGURES, EngagementStore, InboxItem, Reading, posts_only
 from klapper.engagement.visits_store import VisitsStore
@@ -124,6 +125,7 @@ class Report:
     timeline: dict[str, list[tuple[date, int]]] = field(default_factory=dict)  # platform ->
     reviews: list[ReviewStats] = field(default_factory=list)  # accounts with reviews
     funnels: Funnels = field(default_factory=Funnels)  # reach -> reactions -> visits -> goals
+    response: list[ResponseTimes] = field(default_factory=list)  # platforms with inbox items
 
     @property
     def top(self) -> list[PostStats]:
@@ -145,6 +147,7 @@ class Report:
             },
             "reviews": [r.to_json() for r in self.reviews],
             "funnel": self.funnels.to_json(),
+            "response_times": [r.to_json() for r in self.response],
         }
 
 
@@ -275,6 +278,7 @@ def build_report(
         config=config,
         platforms=platforms,
     )
+    report.response = response_times(items, until=until)
     return report
 
 

@@ -137,6 +137,15 @@ class WebhookAdapter(Adapter):
             " if it is not there, `klapper retry --now` sends it"
         )
 
+    def reply(self, answer: Outgoing) -> Published:
+        """A webhook receives nothing back, so nothing in the inbox comes from one."""
+        raise PermanentError(
+            "a webhook cannot answer: nobody replies through it, so it has nothing to answer"
+        )
+
+    def find_reply(self, answer: Outgoing) -> Published | None:
+        return None  # ``reply`` never sends anything
+
     def close(self) -> None:
         self.session.close()
 

@@ -162,6 +162,7 @@ class Case:
             "replies": "a webhook message answers none: the thread goes with the first request",
             "metrics": "a webhook reports no reactions",
             "interactions": "a webhook receives nothing back",
+            "answers": "a webhook receives nothing back, so there is nothing to answer",
         }
     )
 

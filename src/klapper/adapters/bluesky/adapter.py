@@ -32,6 +32,7 @@ from klapper.adapters.base import (
     PermanentError,
     Published,
     Rules,
+    ThreadRef,
     TransientError,
 )
 from klapper.adapters.bluesky import PLATFORM
@@ -196,6 +197,45 @@ class BlueskyAdapter(Adapter):
                 "this delivery cannot be published under its key"
             )
         return self._published(got)
+
+    # --- answering the inbox ------------------------------------------------------------
+
+    def reply_target(self, item: Interaction) -> ThreadRef:
+        """The item's strong ref (uri + cid) as parent, and its thread's root as root.
+
+        Read from the record itself (``com.atproto.repo.getRecord``, which needs no AppView),
+        else from the AppView (``getPosts``) for a record on another server.
+        """
+        repo, _, rkey = item.remote_id.removeprefix("at://").partition(f"/{POST}/")
+        if not rkey:
+            raise PermanentError(f"{item.remote_id} is not a Bluesky post; it cannot be answered")
+
+        def get(c: ClientRaw) -> Any:
+            return c.com.atproto.repo.get_record({"repo": repo, "collection": POST, "rkey": rkey})
+
+        try:
+            got = self.session.call(get, action="read the post to answer")
+            uri, cid, value = got.uri, got.cid, got.value
+        except PermanentError as exc:
+            views: list[Any] = self.session.call(
+                functools.partial(_get_posts, uris=[item.remote_id]),
+                action="read the post to answer",
+            )
+            if not views:
+                raise PermanentError(
+                    f"{item.remote_id} is gone; there is nothing to answer"
+                ) from exc
+            uri, cid, value = views[0].uri, views[0].cid, views[0].record
+        parent = rec.published(uri=uri, cid=str(cid or ""), created_at=None)
+        root_ref = rec.field(rec.field(value, "reply"), "root")
+        root = (
+            rec.published(
+                uri=rec.field(root_ref, "uri"), cid=rec.field(root_ref, "cid"), created_at=None
+            )
+            if root_ref
+            else parent
+        )
+        return ThreadRef(root=root, parent=parent)
 
     # --- engagement (needs an AppView behind the PDS) -----------------------------------
 

@@ -146,6 +146,38 @@ class GoogleBusinessAdapter(Adapter):
             ref={"state": str(item.get("state") or "")},
         )
 
+    # --- answering reviews -----------------------------------------------------------------
+
+    def reply(self, answer: Outgoing) -> Published:
+        """The owner's reply to a review (``PUT {review}/reply``); it replaces an earlier one."""
+        review = self._review_of(answer)
+        replied = self.client.call(
+            "PUT", f"{review}/reply", body={"comment": answer.text}, what="answer the review"
+        )
+        return Published(
+            remote_id=f"{review}/reply",
+            published_at=google_time(replied.get("updateTime")) or datetime.now(UTC),
+        )
+
+    def find_reply(self, answer: Outgoing) -> Published | None:
+        """The review's reply if it is this answer's text; None when it has another or none."""
+        review = self._review_of(answer)
+        found = self.client.call("GET", review, what="read the review")
+        reply = found.get("reviewReply") or {}
+        if not same_text(str(reply.get("comment") or ""), answer.text):
+            return None
+        return Published(
+            remote_id=f"{review}/reply", published_at=google_time(reply.get("updateTime"))
+        )
+
+    def _review_of(self, answer: Outgoing) -> str:
+        review = answer.reply_to.parent.remote_id if answer.reply_to else ""
+        if "/reviews/" not in review:
+            raise PermanentError(
+                "on Google Business klapper answers reviews only (local posts take no comments)"
+            )
+        return review
+
     # --- find -------------------------------------------------------------------------------
 
     def find(self, post: Outgoing) -> Published | None:

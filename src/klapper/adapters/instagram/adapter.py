@@ -260,6 +260,45 @@ class InstagramAdapter(GraphAdapter):
             most=FIND_PAGES,
         )
 
+    # --- answering comments ----------------------------------------------------------------
+
+    def reply(self, answer: Outgoing) -> Published:
+        """A reply under the comment answered (``POST /{comment}/replies``)."""
+        comment = self._comment_of(answer)
+        made = self.graph.call(
+            "POST", f"{comment}/replies", what="answer the comment", data={"message": answer.text}
+        )
+        if not made.get("id"):
+            raise TransientError("Instagram accepted the answer but returned no id")
+        return Published(
+            remote_id=str(made["id"]), published_at=datetime.now(UTC), ref={"root": comment}
+        )
+
+    def find_reply(self, answer: Outgoing) -> Published | None:
+        """The account's reply with this text under the comment; None when there is none."""
+        comment = self._comment_of(answer)
+        for page in self.graph.pages(
+            f"{comment}/replies",
+            what="read the replies to a comment",
+            most=FIND_PAGES,
+            params={"fields": "id,text,timestamp,from,username"},
+        ):
+            for said in page:
+                mine = (said.get("from") or {}).get("id") == self.user
+                if mine and same_text(str(said.get("text") or ""), answer.text):
+                    return Published(
+                        remote_id=str(said["id"]),
+                        published_at=graph_time(said.get("timestamp")),
+                        ref={"root": comment},
+                    )
+        return None
+
+    @staticmethod
+    def _comment_of(answer: Outgoing) -> str:
+        if answer.reply_to is None:
+            raise PermanentError("an Instagram answer needs the comment it answers")
+        return answer.reply_to.root.remote_id
+
     # --- engagement -------------------------------------------------------------------------
 
     def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:

@@ -32,6 +32,7 @@ from klapper.adapters.base import (
     Outgoing,
     PermanentError,
     Published,
+    ThreadRef,
     TransientError,
 )
 from klapper.adapters.identity import carried, checked, is_checked, mismatch_error
@@ -230,6 +231,58 @@ class LinkedInAdapter(Adapter):
             published_at=datetime.now(UTC),
             ref={"root": root},
         )
+
+    # --- answering comments ----------------------------------------------------------------
+
+    def reply_target(self, item: Interaction) -> ThreadRef:
+        """A comment's post as root (``urn:li:comment:(<post>,<id>)``), the comment as parent."""
+        parent = Published(remote_id=item.remote_id, url=item.url)
+        post = _post_of_comment(item.remote_id)
+        return ThreadRef(root=Published(remote_id=post) if post else parent, parent=parent)
+
+    def reply(self, answer: Outgoing) -> Published:
+        """A nested comment under the comment answered; a comment on a post answered."""
+        self.check_identity()
+        assert answer.reply_to is not None, "an answer answers something"
+        post, parent = answer.reply_to.root.remote_id, answer.reply_to.parent.remote_id
+        if post == parent:
+            return self._comment(answer)
+        response = self.client.call(
+            "POST",
+            f"/rest/socialActions/{encode(parent)}/comments",
+            body={
+                "actor": self.author,
+                "object": post,
+                "parentComment": parent,
+                "message": {"text": answer.text},
+            },
+            permission=self._permission("w"),
+            what="answer the comment",
+        )
+        urn = _comment_urn(response.json() if response.content else {})
+        if not urn:
+            raise TransientError("LinkedIn accepted the answer but returned no comment URN")
+        return Published(remote_id=urn, url=comment_url(post, urn), published_at=datetime.now(UTC))
+
+    def find_reply(self, answer: Outgoing) -> Published | None:
+        assert answer.reply_to is not None, "an answer answers something"
+        post, parent = answer.reply_to.root.remote_id, answer.reply_to.parent.remote_id
+        if post == parent:
+            return self.find(answer)
+        for comment in self._comments(post, since=find_since(answer.due)):
+            said = str((comment.get("message") or {}).get("text", ""))
+            if (
+                comment.get("actor") == self.author
+                and comment.get("parentComment") == parent
+                and same_text(said, answer.text)
+            ):
+                urn = _comment_urn(comment)
+                return Published(
+                    remote_id=urn,
+                    url=comment_url(post, urn),
+                    published_at=_from_millis((comment.get("created") or {}).get("time")),
+                )
+        return None
 
     def _visibility(self, options: Mapping[str, Any]) -> str:
         wanted = str(options.get("visibility") or self.settings.get("visibility") or "public")
@@ -439,6 +492,13 @@ class LinkedInAdapter(Adapter):
                     )
                 )
         return found
+
+
+def _post_of_comment(urn: str) -> str | None:
+    """The post a comment URN names (``urn:li:comment:(<post>,<id>)``); None for no comment."""
+    if not urn.startswith("urn:li:comment:(") or "," not in urn:
+        return None
+    return urn.removeprefix("urn:li:comment:(").rsplit(",", 1)[0]
 
 
 def _comment_urn(comment: Mapping[str, Any]) -> str:
