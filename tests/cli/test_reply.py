@@ -146,3 +146,19 @@ def test_a_saved_reply_is_filled_in_for_the_item(world) -> None:
     code, out, _ = run("check", "--repo", str(repo), "--format", "json")
     [problem] = [p for p in json.loads(out) if p["file"] == "replies/bad.yaml"]
     assert problem["line"] == 4 and "{order}" in problem["message"]
+
+
+def test_a_ledger_rebuilt_from_the_event_log_keeps_the_answer(world) -> None:
+    server, _repo, state, where = world
+    item = only_item(where)
+    text = "Ja, auch für Gutscheine!"
+    assert run("inbox", "reply", str(item["id"]), "--text", text, *where)[0] == 0
+    for name in ("ledger.sqlite3", "ledger.sqlite3-wal", "ledger.sqlite3-shm"):
+        (state / name).unlink(missing_ok=True)
+    code, out, _ = run("publish", "--due", *where)  # finds the ledger empty: rebuilds it
+    assert code == 0, out
+    assert run("refresh", "--now", *where)[0] == 0
+    assert "Nothing waits" in run("inbox", *where)[1]  # the answer settles the item again
+    code, out, _ = run("inbox", "reply", str(item["id"]), "--text", text, *where)
+    assert code == 0 and "already answered" in out
+    assert len(answers(server, text)) == 1

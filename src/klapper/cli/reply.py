@@ -14,6 +14,7 @@ from klapper.cli.app import (
     EXIT_OK,
     EXIT_USAGE,
     FormatOption,
+    LedgerOption,
     OutputFormat,
     RepoOption,
     StateOption,
@@ -52,6 +53,7 @@ def inbox_reply(
     ] = False,
     repo: RepoOption = Path("."),
     state: StateOption = None,
+    url: LedgerOption = None,
     format: FormatOption = OutputFormat.text,  # noqa: A002 - the option is --format
     log_format: LogFormatOption = LogFormat.text,
 ) -> None:
@@ -70,7 +72,7 @@ def inbox_reply(
         except (OSError, UnicodeDecodeError) as exc:
             typer.echo(f"error: --file {file}: cannot read it as UTF-8 text ({exc})", err=True)
             raise typer.Exit(EXIT_USAGE) from exc
-    with _engine(repo, state, log_format) as engine:
+    with _engine(repo, state, url, log_format) as engine:
         try:
             found = find_item(engine, item)
         except Refused as exc:
