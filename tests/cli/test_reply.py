@@ -54,7 +54,8 @@ def only_item(where: list[str]) -> dict[str, object]:
 
 
 def answers(server: FakeMastodon, text: str) -> list[dict[str, object]]:
-    return [s for s in server.state.posts() if s["text"] == text]
+    """The account's answers with ``text`` (Mastodon's start with the author's handle)."""
+    return [s for s in server.state.posts() if s["text"] == f"@alice {text}"]
 
 
 def test_a_reply_goes_out_once_and_answers_the_item(world) -> None:
@@ -106,8 +107,8 @@ def test_usage_errors_exit_2_and_failures_1(world, tmp_path: Path) -> None:
     assert run("inbox", "reply", item, "--text", "a", "--saved", "b", *where)[0] == 2
     code, _, err = run("inbox", "reply", "i0000000000", "--text", "Hallo", *where)
     assert code == 2 and "no inbox item" in err
-    code, _, err = run("inbox", "reply", item, "--text", "x" * 501, *where)
-    assert code == 1 and "501 characters" in err and "500" in err
+    code, _, err = run("inbox", "reply", item, "--text", "x" * 494, *where)
+    assert code == 1 and "501 characters" in err and "500" in err  # with "@alice "
     server.state.fail_next("server_error")
     code, out, _ = run("inbox", "reply", item, "--text", "Gleich!", "--format", "json", *where)
     assert code == 1
@@ -123,6 +124,16 @@ def test_usage_errors_exit_2_and_failures_1(world, tmp_path: Path) -> None:
         assert list(states.values()).count(State.PUBLISHED) == 2  # the post and the answer
     finally:
         ledger.close()
+
+
+def test_a_mastodon_answer_names_its_author_once(world) -> None:
+    server, _repo, _state, where = world
+    item = str(only_item(where)["id"])
+    code, out, _ = run("inbox", "reply", item, "--text", "Danke @Alice, ja!", "-f", "json", *where)
+    assert code == 0 and json.loads(out)["text"] == "Danke @Alice, ja!"
+    assert [s["text"] for s in server.state.posts() if "ja!" in str(s["text"])] == [
+        "Danke @Alice, ja!"
+    ]
 
 
 def test_a_saved_reply_is_filled_in_for_the_item(world) -> None:
@@ -162,3 +173,16 @@ def test_a_ledger_rebuilt_from_the_event_log_keeps_the_answer(world) -> None:
     code, out, _ = run("inbox", "reply", str(item["id"]), "--text", text, *where)
     assert code == 0 and "already answered" in out
     assert len(answers(server, text)) == 1
+
+
+def test_an_answer_for_a_paused_account_waits_and_says_why(world) -> None:
+    server, _repo, state, where = world
+    item = str(only_item(where)["id"])
+    ledger = Ledger.open(state=state)
+    ledger.set_account(
+        "masto", now=datetime.now(UTC), paused_at=datetime.now(UTC), pause_reason="token revoked"
+    )
+    ledger.close()
+    code, out, _ = run("inbox", "reply", item, "--text", "Bald!", *where)
+    assert code == 1 and "account masto is paused: token revoked" in out
+    assert answers(server, "Bald!") == []

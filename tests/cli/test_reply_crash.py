@@ -68,7 +68,7 @@ def inbox_item(state: Path, server: FakeMastodon) -> str:
 
 
 def answers(server: FakeMastodon) -> list[dict[str, object]]:
-    return [s for s in server.state.posts() if s["text"] == TEXT]
+    return [s for s in server.state.posts() if s["text"] == f"@alice {TEXT}"]
 
 
 def test_killed_between_sending_and_recording_the_answer_goes_out_once(

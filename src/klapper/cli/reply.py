@@ -103,7 +103,7 @@ def _print(result: ReplyResult) -> None:
         state = result.delivery.state.value
         retry = result.delivery.retry_at
         console.print(
-            f"not sent ({state}): {escape(result.delivery.reason or 'see the log')}"
+            f"not sent ({state}): {escape(result.note or result.delivery.reason or 'see the log')}"
             + (
                 f"; the daemon tries again after {retry:%H:%M} UTC, or run this command again"
                 if retry

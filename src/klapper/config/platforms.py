@@ -104,6 +104,9 @@ class Platform:
     #: "module:function(options) -> list[str]": what is wrong with one part's per-platform
     #: options once ``per:`` overrides are merged (e.g. an offer without its dates); None: nothing
     check_options: str | None = None
+    #: an answer from the inbox starts with the author's handle unless its text names them
+    #: (Mastodon notifies only the accounts a status mentions, not the one it answers)
+    answer_mentions: bool = False
 
     @property
     def needs_credentials(self) -> bool:

@@ -77,7 +77,7 @@ def _check_placeholders(text: str, source: Source) -> None:
         fields = list(string.Formatter().parse(text))
     except ValueError as exc:
         raise SavedReplyError(
-            f"{source}: {exc} in the text (write {{{{ and }}}} for a brace)"
+            f"{source.file}:{source.line}: {exc} in the text (write {{{{ and }}}} for a brace)"
         ) from None
     written = ""
     for literal, field, spec, conversion in fields:

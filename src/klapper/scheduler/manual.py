@@ -153,7 +153,7 @@ def _attempt(engine: Engine, publisher: Publisher, row: Delivery) -> Result:
     return Result(
         engine.ledger.get(row.id) or row,
         outcome=outcome,
-        note=None if outcome else _why_not(engine, row),
+        note=None if outcome else why_not(engine, row),
     )
 
 
@@ -215,7 +215,7 @@ def skip(engine: Engine, target: str, *, account: str | None) -> list[Delivery]:
     return skipped
 
 
-def _why_not(engine: Engine, row: Delivery) -> str:
+def why_not(engine: Engine, row: Delivery) -> str:
     current = engine.ledger.get(row.id) or row
     account = engine.ledger.accounts().get(row.account)
     if account and account.paused_at:

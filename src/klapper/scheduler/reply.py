@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from klapper.adapters.counting import count_text
 from klapper.config.platforms import platform as describe
+from klapper.config.platforms import registry
 from klapper.engagement.store import Answer, EngagementStore, InboxItem
 from klapper.ledger import ON_PLATFORM, Delivery, State
 from klapper.ledger.states import answer_post_id
@@ -21,7 +22,7 @@ from klapper.queue import announced_rules
 from klapper.queue.model import first_line_of
 from klapper.queue.replies import saved_reply
 from klapper.scheduler.engine import Engine
-from klapper.scheduler.manual import Refused
+from klapper.scheduler.manual import Refused, why_not
 from klapper.scheduler.publisher import Outcome
 
 
@@ -38,6 +39,7 @@ class ReplyResult:
     text: str
     outcome: Outcome | None = None
     already: bool = False  # this answer was on the platform before the command
+    note: str | None = None  # why it was not even tried (a paused account ...)
 
     @property
     def ok(self) -> bool:
@@ -53,7 +55,7 @@ class ReplyResult:
             "state": self.delivery.state.value,
             "remote_id": self.delivery.remote_id,
             "url": self.delivery.url,
-            "reason": None if self.ok else self.delivery.reason,
+            "reason": None if self.ok else self.note or self.delivery.reason,
             "text": self.text,
         }
 
@@ -73,6 +75,17 @@ def answer_text(engine: Engine, item: InboxItem, *, text: str | None, saved: str
     handle = item.author
     name = handle.lstrip("@").split("@")[0]
     return reply.fill(name=name, handle=handle, platform=platform, account=item.account)
+
+
+def addressed(text: str, item: InboxItem) -> str:
+    """The answer as it goes out: on a platform that notifies only mentioned accounts
+    (``Platform.answer_mentions``), it starts with the author's handle unless it names them."""
+    if item.platform not in registry() or not describe(item.platform).answer_mentions:
+        return text
+    handle = item.author if item.author.startswith("@") else f"@{item.author}"
+    if handle.lower() in text.lower():
+        return text
+    return f"{handle} {text}"
 
 
 def find_item(engine: Engine, item_id: str) -> InboxItem:
@@ -96,6 +109,7 @@ def send_reply(
         raise Refused("the repository could not be loaded; run `klapper check`")
     if not text.strip():
         raise Refused("the answer is empty")
+    text = addressed(text, item)
     post_id = answer_post_id(item=item.id, text=text)
     now = engine.clock()
     row = engine.ledger.by_key(post_id=post_id, occurrence="", account=item.account)
@@ -131,7 +145,8 @@ def send_reply(
     elif row.due != now:  # planned by a command that stopped before sending: due now
         engine.ledger.update(row.id, now=now, expect=[State.PLANNED], due=now)
     outcome = engine.publisher.publish(row.id)
-    return ReplyResult(item, engine.ledger.get(row.id) or row, text, outcome=outcome)
+    note = None if outcome is not None else why_not(engine, row)
+    return ReplyResult(item, engine.ledger.get(row.id) or row, text, outcome=outcome, note=note)
 
 
 def _check_length(engine: Engine, item: InboxItem, text: str) -> None:

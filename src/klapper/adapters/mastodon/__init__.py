@@ -52,4 +52,5 @@ PLATFORM = Platform(
     colour="#6364ff",
     docs="docs/credentials.md",
     account_rules="klapper.adapters.mastodon.limits:announced_rules",
+    answer_mentions=True,
 )
