@@ -8,6 +8,7 @@ the records themselves (``com.atproto.repo.getRecord``).
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,22 @@ def test_an_answer_on_the_plain_pds_has_the_right_parent_and_root(
     reply_and_check(where, pds, shop, item=item.id, ours=ours, answered=second)
 
 
+def inbox_item(pds: LocalPds, where: list[str], text: str) -> dict[str, Any]:
+    """The item with ``text`` once `klapper refresh --now` read it from the AppView (which may
+    list a notification a moment after it indexed the post: a few rounds at most)."""
+    seen: list[Any] = []
+    for _ in range(10):
+        pds.sync()
+        code, out, err = run("refresh", "--now", *where)
+        assert code == 0, (out, err)
+        seen = json.loads(run("inbox", "--format", "json", *where)[1])
+        found = [i for i in seen if i["text"] == text]
+        if found:
+            return found[0]  # type: ignore[no-any-return]
+        time.sleep(0.5)
+    raise AssertionError(f"{text!r} never reached the inbox: {seen}")
+
+
 def test_refresh_inbox_and_reply_with_the_appview(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,10 +175,7 @@ def test_refresh_inbox_and_reply_with_the_appview(
     where = shop_repo(tmp_path, monkeypatch, pds, shop)
     ours, first, _second = conversation(pds, shop, friend)
     record_the_post(Path(where[3]), ours)
-    pds.sync()
-    assert run("refresh", "--now", *where)[0] == 0
-    items = json.loads(run("inbox", "--format", "json", *where)[1])
-    [item] = [i for i in items if i["text"] == "Gibt es auch Abendkurse?"]
+    item = inbox_item(pds, where, "Gibt es auch Abendkurse?")
     reply_and_check(where, pds, shop, item=item["id"], ours=ours, answered=first)
     pds.sync()
     assert run("refresh", "--now", *where)[0] == 0
