@@ -44,7 +44,9 @@ def _engine(state: Path, config, adapters) -> SimpleNamespace:
     """What the timer reads of the daemon's Engine."""
     locks: dict[str, threading.Lock] = {}
     publisher = SimpleNamespace(
-        adapters=adapters, _lock_for=lambda name: locks.setdefault(name, threading.Lock())
+        adapters=adapters,
+        _lock_for=lambda name: locks.setdefault(name, threading.Lock()),
+        posts={},
     )
     return SimpleNamespace(
         ledger=Ledger.open(state=state),

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 
 from klapper.config.model import Config
+from klapper.engagement.attribution import TagsOf
 from klapper.engagement.visits import Visits
 from klapper.engagement.visits_store import VisitsStore
 from klapper.ledger import read_events
+from klapper.queue.campaign import SentTags
+from klapper.queue.model import Override, Post, Source
 from tests.engagement.helpers import World
 from tests.fakes.matomo import SITE_ID, TOKEN, fake_matomo
 from tests.fakes.plausible import KEY, SITE, fake_plausible
@@ -35,13 +38,14 @@ def analytics_config(tool: dict[str, Any], **analytics: Any) -> Config:
 
 
 class VisitsWorld(World):
-    def visits(self, token: str) -> Visits:
+    def visits(self, token: str, *, tags: TagsOf | None = None) -> Visits:
         return Visits(
             ledger=self.ledger,
             events=self.events,
             config=self.config,
             clock=self.clock,
             environ={"KLAPPER_ANALYTICS_TOKEN": token, "KLAPPER_SECRETS": str(self.state / "none")},
+            tags=tags,
         )
 
     def visits_events(self) -> list[dict[str, Any]]:
@@ -109,6 +113,36 @@ def test_visits_follow_the_schedule_and_land_in_the_ledger_and_the_event_log(mat
     ]
     nxt = visits.next_due()
     assert nxt is not None and nxt - world.clock.now > timedelta(hours=17)
+
+
+def test_a_posts_own_campaign_tags_match_its_visits_to_its_deliveries(matomo) -> None:
+    world, site = matomo
+    post = Post(
+        id="sale",
+        source=Source("posts/sale.md"),
+        text="Spring sale: https://shop.example/sale",
+        to=("masto", "bsky"),
+        utm={"campaign": "Spring-Sale"},  # the post's own campaign, not its id
+        per={"bluesky": Override(utm={"campaign": "sale-bsky", "source": "bsky-social"})},
+    )
+    masto = world.publish("sale", account="masto", remote_ids=["1"], ago=timedelta(hours=2))
+    bsky = world.publish("sale", account="bsky", remote_ids=["b"], ago=timedelta(hours=2))
+    day = world.clock.now.astimezone(world.config.tz).date()
+    site.add(
+        [
+            Visit("Spring-Sale", "mastodon", day, "a", goals=("booking",)),
+            Visit("sale-bsky", "bsky-social", day, "b"),
+            Visit("sale-bsky", "bsky-social", day, "c"),
+        ]
+    )
+    tags = SentTags(config=world.config, posts={post.id: post})
+    report = world.visits(TOKEN, tags=tags).run_round()
+    assert (report.readings, report.rows) == (2, 2)
+    matched = {(e["campaign"], e["delivery"], e["visits"]) for e in world.visits_events()}
+    assert matched == {("spring-sale", masto.id, 1), ("sale-bsky", bsky.id, 2)}
+    # the segment asked for carries the per: entry's source, as the links do
+    (asked,) = site.asked
+    assert any("bsky-social" in str(v) for k, v in asked.items() if k.startswith("urls["))
 
 
 def test_one_request_reads_many_posts_of_many_days(matomo) -> None:

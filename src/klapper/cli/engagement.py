@@ -36,6 +36,8 @@ from klapper.engagement.store import EngagementStore
 from klapper.ledger import EventLog, Ledger, event_log_path, state_dir
 from klapper.ledger.faults import StateError
 from klapper.ledger.store import LEDGER_FILE
+from klapper.queue import load_repository
+from klapper.queue.campaign import SentTags
 from klapper.scheduler.accounts import AccountAdapters
 from klapper.scheduler.logs import setup_logging
 
@@ -55,6 +57,14 @@ def _config(repo: Path, *, required: bool) -> Config | None:
     except ConfigError as exc:
         typer.echo(f"error: {CONFIG_FILE}: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
+
+
+def _sent_tags(repo: Path, config: Config | None) -> SentTags | None:
+    """The campaign tags each delivery's links were sent with (visits are matched by them);
+    None without klapper.yaml's analytics (no visits to match)."""
+    if config is None or config.analytics is None:
+        return None
+    return SentTags(config=config, posts={p.id: p for p in load_repository(repo).posts})
 
 
 def _open_ledger(state: Path | None, url: str | None) -> Ledger:
@@ -113,6 +123,7 @@ def refresh(
             config=config,
             adapters=adapters,
             on_secrets=redaction.add,
+            tags=_sent_tags(repo, config),
         )
         with progress_bar("reading reactions") as progress:
             report = service.round(progress=progress, look_now=now)
@@ -249,7 +260,13 @@ def report(
             {name: a.platform for name, a in config.accounts.items()} if config is not None else {}
         )
         figures = build_report(
-            ledger=ledger, since=now - span, until=now, tz=tz, platforms=platforms, config=config
+            ledger=ledger,
+            since=now - span,
+            until=now,
+            tz=tz,
+            platforms=platforms,
+            config=config,
+            tags=_sent_tags(repo, config),
         )
     finally:
         ledger.close()

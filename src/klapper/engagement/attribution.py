@@ -1,19 +1,32 @@
 """Which delivery a site's campaign and source stand for.
 
-A campaign is a post: its id, or what klapper.yaml's ``links › utm › campaign`` makes of the
-delivery (``"{post}-{date}"``). A source is one of the post's deliveries: the one whose
-account name it is, else the one whose ``links › utm › source`` it is, else the first
-published to the platform it names. Matomo lowercases campaign names, so the comparison
-ignores case. Rows that name no post of ours, or a source none of its deliveries has, count
-for no delivery (a post's own ``utm:`` tags are not known here).
+A campaign is a post: its id, or the ``utm_campaign`` its delivery's links were sent with.
+Those tags come from ``tags`` (``queue.campaign.SentTags``: the function that tags the links
+at publish time, over klapper.yaml's ``links › utm``, the post's ``utm:`` and its ``per:``
+entries); for a post no longer in the repository, from klapper.yaml's template alone. A
+source is one of the post's deliveries: the one whose account name it is, else the one whose
+``utm_source`` it is, else the first published to the platform it names. Matomo lowercases
+campaign names, so the comparison ignores case. Rows that name no post of ours, or a source
+none of its deliveries has, count for no delivery.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
 
 from klapper.config.model import Config
 from klapper.ledger import Delivery, PublishedDelivery
+
+
+class TagsOf(Protocol):
+    """The campaign tags (key -> value, no ``utm_``) a delivery's links are sent with;
+    None when the post is not known (no longer in the repository)."""
+
+    def __call__(
+        self, *, post: str, account: str, platform: str, due: datetime
+    ) -> Mapping[str, str] | None: ...
 
 
 def _fill(template: str | None, delivery: Delivery, config: Config | None) -> str | None:
@@ -34,7 +47,13 @@ def _fill(template: str | None, delivery: Delivery, config: Config | None) -> st
 class Attribution:
     """Looks up the delivery (and post) behind a campaign and source."""
 
-    def __init__(self, published: Iterable[PublishedDelivery], config: Config | None) -> None:
+    def __init__(
+        self,
+        published: Iterable[PublishedDelivery],
+        config: Config | None,
+        *,
+        tags: TagsOf | None = None,
+    ) -> None:
         utm = config.links.utm if config is not None else None
         self._campaigns: dict[str, list[tuple[Delivery, tuple[str, ...]]]] = {}
         self._source: dict[str, str] = {}  # delivery -> the utm_source its links carry
@@ -42,14 +61,27 @@ class Attribution:
             (p.delivery for p in published), key=lambda d: (d.published_at or d.due, d.id)
         )
         for delivery in ordered:
-            source = _fill(utm.source if utm else None, delivery, config)
+            sent = (
+                tags(
+                    post=delivery.post_id,
+                    account=delivery.account,
+                    platform=delivery.platform,
+                    due=delivery.due,
+                )
+                if tags is not None
+                else None
+            )
+            if sent is not None:
+                source, campaign = sent.get("source"), sent.get("campaign")
+            else:
+                source = _fill(utm.source if utm else None, delivery, config)
+                campaign = _fill(utm.campaign if utm else None, delivery, config)
             self._source[delivery.id] = source or delivery.platform
             # names by rank: the account's, the configured source's, the platform's
             names = tuple(n.casefold() for n in (delivery.account, source or "", delivery.platform))
-            campaigns = {delivery.post_id, _fill(utm.campaign if utm else None, delivery, config)}
-            for campaign in campaigns - {None, ""}:
-                assert campaign is not None
-                self._campaigns.setdefault(campaign.casefold(), []).append((delivery, names))
+            for name in {delivery.post_id, campaign} - {None, ""}:
+                assert name is not None
+                self._campaigns.setdefault(name.casefold(), []).append((delivery, names))
 
     def post_of(self, campaign: str) -> str | None:
         found = self._campaigns.get(campaign.casefold())

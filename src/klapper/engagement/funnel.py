@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from klapper.config.model import Config
-from klapper.engagement.attribution import Attribution
+from klapper.engagement.attribution import Attribution, TagsOf
 from klapper.engagement.visits_store import VisitRow
 from klapper.ledger import PublishedDelivery
 
@@ -147,10 +147,11 @@ def build_funnels(
     rows: Sequence[VisitRow],
     config: Config | None,
     platforms: Mapping[str, str] | None = None,
+    tags: TagsOf | None = None,
 ) -> Funnels:
     """The funnels over the report's ``posts`` (one per delivery) and the stored visits."""
     measured = bool(rows)
-    attribution = Attribution(published, config)
+    attribution = Attribution(published, config, tags=tags)
     ours = {p.delivery for p in posts}
     by_post = _grouped(posts, lambda p: p.post, measured)
     by_platform = _grouped(posts, lambda p: p.platform, measured)

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from klapper.config.model import Config
+from klapper.engagement.attribution import TagsOf
 from klapper.engagement.funnel import Funnels, build_funnels
 from klapper.engagement.response import ResponseTimes, response_times
 from klapper.engagement.reviews import ReviewStats, review_stats
@@ -226,9 +227,11 @@ def build_report(
     tz: tzinfo,
     platforms: Mapping[str, str] | None = None,
     config: Config | None = None,
+    tags: TagsOf | None = None,
 ) -> Report:
-    """The report over deliveries published from ``since`` to ``until``; ``config`` tells
-    how campaign tags name posts (visits are matched by post id and platform without it)."""
+    """The report over deliveries published from ``since`` to ``until``; ``config`` and
+    ``tags`` (the tags each delivery was sent with) tell how campaign tags name posts (visits
+    are matched by post id and platform without them)."""
     store = EngagementStore(ledger)
     published = [
         p
@@ -276,6 +279,7 @@ def build_report(
         published=published,
         rows=VisitsStore(ledger).rows(),
         config=config,
+        tags=tags,
         platforms=platforms,
     )
     report.response = response_times(items, until=until)

@@ -14,6 +14,7 @@ from typing import Any
 from klapper.adapters.base import Adapter
 from klapper.config.model import Config
 from klapper.engagement.alerts import Notifier, Runner, run_notify
+from klapper.engagement.attribution import TagsOf
 from klapper.engagement.poller import AccountLock, Clock, Poller, Progress, RoundReport
 from klapper.engagement.visits import OpenReader, Visits, VisitsReport, open_reader
 from klapper.ledger import EventLog, Ledger
@@ -37,6 +38,7 @@ class Engagement:
         expiring: Callable[..., list[Any]] | None = None,
         on_secrets: Callable[[list[str]], None] | None = None,
         site_reader: OpenReader = open_reader,
+        tags: TagsOf | None = None,
     ) -> None:
         self.poller = Poller(
             ledger=ledger,
@@ -54,6 +56,7 @@ class Engagement:
             marks=self.poller.store,
             on_secrets=on_secrets,
             reader=site_reader,
+            tags=tags,
         )
         self.notifier = Notifier(
             store=self.poller.store,
@@ -67,9 +70,17 @@ class Engagement:
         self.last_round: datetime | None = None
         self._lock = threading.Lock()  # one round at a time (a timer and a notice check)
 
-    def use(self, *, config: Config, events: EventLog, adapters: Callable[[str], Adapter]) -> None:
-        """Carry on with a reloaded configuration."""
+    def use(
+        self,
+        *,
+        config: Config,
+        events: EventLog,
+        adapters: Callable[[str], Adapter],
+        tags: TagsOf | None = None,
+    ) -> None:
+        """Carry on with a reloaded configuration (and posts: ``tags``)."""
         with self._lock:
+            self.visits.tags = tags
             self.poller.config = self.notifier.config = self.visits.config = config
             self.poller.events = self.visits.events = events
             self.notifier.events_path = events.path

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from klapper.config.analytics import SECRETS_ENTRY, TOKEN_KEY, Analytics
 from klapper.config.model import Config
 from klapper.config.secrets import SecretsError, env_name, load_secrets
-from klapper.engagement.attribution import Attribution
+from klapper.engagement.attribution import Attribution, TagsOf
 from klapper.engagement.matomo import MatomoReader
 from klapper.engagement.plausible import PlausibleReader
 from klapper.engagement.schedule import due_for_round, next_due
@@ -80,8 +80,10 @@ class Visits:
         environ: Mapping[str, str] | None = None,
         on_secrets: Callable[[list[str]], None] | None = None,
         reader: OpenReader = open_reader,
+        tags: TagsOf | None = None,
     ) -> None:
         self.ledger = ledger
+        self.tags = tags  # the campaign tags each delivery was sent with (see attribution)
         self.store = VisitsStore(ledger)
         self.marks = marks or EngagementStore(ledger)
         self.events = events
@@ -150,7 +152,7 @@ class Visits:
             d.delivery.id: (d.delivery.published_at or d.delivery.due).astimezone(tz).date()
             for d in due
         }
-        attribution = Attribution(published, self.config)
+        attribution = Attribution(published, self.config, tags=self.tags)
         whole = self._read(
             reader,
             start=min(first_day.values()),

@@ -11,6 +11,7 @@ adapter tags each link's target from ``Outgoing.link_tags``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from klapper.adapters.links import tag_text
 from klapper.config.model import Config
 from klapper.queue.model import Part, Post
 
-__all__ = ["campaign_tags", "parts_as_sent", "tag_parts"]
+__all__ = ["SentTags", "campaign_tags", "parts_as_sent", "tag_parts"]
 
 
 def campaign_tags(
@@ -62,3 +63,22 @@ def parts_as_sent(
     """What this account receives for ``post`` due at ``due``, links tagged (module doc)."""
     tags = campaign_tags(config=config, post=post, account=account, platform=platform, due=due)
     return tag_parts(post.parts_for(account, platform), tags=tags, rules=rules)
+
+
+class SentTags:
+    """``campaign_tags`` by post id: what the analytics match visits by (``engagement``'s
+    ``TagsOf``), so a post's own ``utm:`` names its campaign there too."""
+
+    def __init__(self, *, config: Config, posts: Mapping[str, Post]) -> None:
+        self.config = config
+        self.posts = posts
+
+    def __call__(
+        self, *, post: str, account: str, platform: str, due: datetime
+    ) -> dict[str, str] | None:
+        found = self.posts.get(post)
+        if found is None:
+            return None  # no longer in the repository: klapper.yaml's template is all we know
+        return campaign_tags(
+            config=self.config, post=found, account=account, platform=platform, due=due
+        )

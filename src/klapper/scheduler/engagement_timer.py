@@ -16,6 +16,7 @@ from typing import Any
 from klapper.engagement.poller import supports
 from klapper.engagement.service import Engagement
 from klapper.ledger import EventLog
+from klapper.queue.campaign import SentTags
 from klapper.scheduler.timers import Timers
 
 log = logging.getLogger("klapper.engagement")
@@ -41,6 +42,8 @@ class EngagementTimer:
         events = self.engine.events
         if publisher is None or events is None:
             return  # the repository never loaded: nothing is published by this daemon yet
+        # Visits are matched by the campaign tags the links were sent with (a post's own utm:).
+        tags = SentTags(config=self.engine.config, posts=publisher.posts)
         if self.service is None:
             self.service = Engagement(
                 ledger=self.engine.ledger,
@@ -51,9 +54,12 @@ class EngagementTimer:
                 # Share the publisher's per-account lock: adapters are not shared between calls.
                 account_lock=publisher._lock_for,  # noqa: SLF001 - same process, same adapters
                 on_secrets=self.engine.on_secrets,
+                tags=tags,
             )
         else:
-            self.service.use(config=self.engine.config, events=events, adapters=publisher.adapters)
+            self.service.use(
+                config=self.engine.config, events=events, adapters=publisher.adapters, tags=tags
+            )
         if self._listening is not events:
             events.listeners.append(self._on_event)
             self._listening = events
