@@ -16,7 +16,12 @@ from typer.testing import CliRunner
 from klapper.cli import app
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import Ledger, read_events
-from tests.engagement.helpers import bulk_published, mastodon_repo, record_published
+from tests.engagement.helpers import (
+    bulk_published,
+    mastodon_repo,
+    published_status,
+    record_published,
+)
 from tests.fakes.mastodon import FakeMastodon
 
 
@@ -38,17 +43,9 @@ def _run(*args: str) -> tuple[int, str, str]:
 
 def test_refresh_inbox_done_and_report(setup, tmp_path: Path) -> None:
     server, repo, state = setup
-    status = server.state.add_status(text="Our advent sale starts today")
-    ledger = Ledger.open(state=state)
-    record_published(
-        ledger,
-        post_id="advent",
-        account="masto",
-        platform="mastodon",
-        remote_ids=[status["id"]],
-        published_at=datetime.now(UTC) - timedelta(hours=2),
+    status = published_status(
+        server, state, text="Our advent sale starts today", post_id="advent", ago=timedelta(hours=2)
     )
-    ledger.close()
     status["favourites_count"], status["reblogs_count"] = 12, 3
     reply = server.state.add_reply(to=status["id"], text="Gilt das auch für Gutscheine?")
     where = ["--repo", str(repo), "--state", str(state)]

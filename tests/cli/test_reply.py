@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from klapper.cli import app
 from klapper.engagement.store import EngagementStore, posts_only
 from klapper.ledger import Ledger, State, read_events
-from tests.engagement.helpers import mastodon_repo, record_published
+from tests.engagement.helpers import mastodon_repo, published_status
 from tests.fakes.mastodon import FakeMastodon
 
 
@@ -26,21 +26,16 @@ def world(
             tmp_path, monkeypatch, instance=server.url, token=server.state.token
         )
         monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
-        status = server.state.add_status(text="Our advent sale starts today")
-        ledger = Ledger.open(state=state)
-        record_published(
-            ledger,
-            post_id="advent",
-            account="masto",
-            platform="mastodon",
-            remote_ids=[status["id"]],
-            published_at=datetime.now(UTC) - timedelta(hours=2),
+        status = published_status(
+            server, state, text="Our advent sale starts today", post_id="advent", ago=HOURS_2
         )
-        ledger.close()
         server.state.add_reply(to=status["id"], text="Gilt das auch für Gutscheine?")
         where = ["--repo", str(repo), "--state", str(state)]
         assert run("refresh", *where)[0] == 0
         yield server, repo, state, where
+
+
+HOURS_2 = timedelta(hours=2)
 
 
 def run(*args: str) -> tuple[int, str, str]:

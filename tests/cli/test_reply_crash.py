@@ -23,7 +23,7 @@ from klapper.adapters.base import Interaction
 from klapper.cli import app
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import Ledger, State, read_events
-from tests.engagement.helpers import mastodon_repo, record_published
+from tests.engagement.helpers import mastodon_repo, published_status
 from tests.fakes.mastodon import FakeMastodon
 from tests.scheduler.procs import ROOT, wait_for
 
@@ -32,18 +32,12 @@ TEXT = "Ja, auch am Sonntag von 10 bis 16 Uhr."
 
 def inbox_item(state: Path, server: FakeMastodon) -> str:
     """Our post, someone's question under it, in the inbox as `klapper refresh` keeps it."""
-    status = server.state.add_status(text="Adventsmarkt in der Werkstatt")
+    status = published_status(
+        server, state, text="Adventsmarkt in der Werkstatt", post_id="markt", ago=timedelta(hours=1)
+    )
     question = server.state.add_reply(to=status["id"], text="Auch am Sonntag?")
     ledger = Ledger.open(state=state)
     try:
-        record_published(
-            ledger,
-            post_id="markt",
-            account="masto",
-            platform="mastodon",
-            remote_ids=[status["id"]],
-            published_at=datetime.now(UTC) - timedelta(hours=1),
-        )
         [item] = EngagementStore(ledger).add_interactions(
             account="masto",
             platform="mastodon",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,25 @@ def mastodon_repo(
     monkeypatch.setenv("KLAPPER_MASTO_ACCESS_TOKEN", token)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return repo, state
+
+
+def published_status(server: Any, state: Path, *, text: str, post_id: str, ago: timedelta) -> Any:
+    """A status on the fake Mastodon ``server``, in the ledger at ``state`` as the delivery
+    ``post_id`` of account ``masto``, published ``ago``; returns the status."""
+    status = server.state.add_status(text=text)
+    ledger = Ledger.open(state=state)
+    try:
+        record_published(
+            ledger,
+            post_id=post_id,
+            account="masto",
+            platform="mastodon",
+            remote_ids=[status["id"]],
+            published_at=datetime.now(UTC) - ago,
+        )
+    finally:
+        ledger.close()
+    return status
 
 
 def config_for(accounts: Mapping[str, str | Mapping[str, Any]], **engagement: Any) -> Config:
