@@ -214,4 +214,7 @@ def print_inbox(console: Console, items: Sequence[InboxItem], tz: tzinfo | None)
         console.print(f"  {escape(' '.join(item.text.split()))}", overflow="fold")
         if item.url:
             console.print(f"  answer: {escape(item.url)}", overflow="fold")
-    console.print(f"{len(items)} waiting; `klapper inbox done ID` when one is handled.")
+    console.print(
+        f"{len(items)} waiting; `klapper inbox reply ID --text ...` answers one on its platform,"
+        " `klapper inbox done ID` marks one handled."
+    )
