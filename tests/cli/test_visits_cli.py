@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from klapper.cli import app
+from klapper.engagement.store import EngagementStore
 from klapper.ledger import Ledger, read_events
 from tests.engagement.helpers import record_published
 from tests.fakes.mastodon import FakeMastodon
@@ -91,6 +92,38 @@ def test_a_refused_token_is_one_line_and_the_reactions_are_read(world, monkeypat
     assert "not-the-token-1234" not in out + err
     assert [e["event"] for e in read_events(state / "events.jsonl")] == ["engagement"]
     assert len(site.asked) == 1
+
+
+def test_a_refused_token_is_notified_once_until_the_visits_are_read_again(
+    world, monkeypatch, tmp_path: Path
+) -> None:
+    _, site, repo, state = world
+    told = tmp_path / "told.txt"
+    config = yaml.safe_load((repo / "klapper.yaml").read_text(encoding="utf-8"))
+    # the notify command gets the message as its last argument: sh's $0 here
+    config["notify"] = f'sh -c \'printf "%s\\n" "$0" >> {told}\''
+    (repo / "klapper.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+
+    def refresh_after_the_pause() -> list[str]:
+        ledger = Ledger.open(state=state)
+        EngagementStore(ledger).set_mark("visits:wait_until", "", now=datetime.now(UTC))
+        ledger.close()
+        where = ["--repo", str(repo), "--state", str(state)]
+        CliRunner().invoke(app, ["refresh", "--now", *where], catch_exceptions=False)
+        return told.read_text(encoding="utf-8").splitlines() if told.exists() else []
+
+    monkeypatch.setenv("KLAPPER_ANALYTICS_TOKEN", "not-the-token-1234")
+    (first,) = refresh_after_the_pause()
+    assert first.startswith("klapper: the website's analytics cannot be read: matomo at ")
+    assert "refused the token (HTTP 401" in first and "not-the-token-1234" not in first
+    assert len(refresh_after_the_pause()) == 1  # refused again: not told again
+    assert len(site.asked) == 2
+    monkeypatch.setenv("KLAPPER_ANALYTICS_TOKEN", TOKEN)
+    assert len(refresh_after_the_pause()) == 1  # read again
+    assert len(site.asked) == 3
+    monkeypatch.setenv("KLAPPER_ANALYTICS_TOKEN", "another-wrong-one")
+    assert len(refresh_after_the_pause()) == 2  # refused after a good read: news again
+    assert len(site.asked) == 4
 
 
 def test_the_report_shows_what_the_post_brought(world, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 When: a delivery failed for good, an account was paused (both read from the event log, from
 where the last check stopped, so the publisher needs no hook and cron runs are covered too),
-new replies or mentions wait in the inbox, or a credential runs out within 7 days (once per
-credential and expiry). The command is split like a shell would (``shlex``) but run without
+new replies or mentions wait in the inbox, a credential runs out within 7 days (once per
+credential and expiry), or the website's analytics refused the token (once, until a visits
+round reads again). The command is split like a shell would (``shlex``) but run without
 one, with the message as its last argument and in $KLAPPER_MESSAGE, with a timeout; when it
 fails, that is logged (every known secret redacted) and klapper carries on.
 
@@ -31,6 +32,7 @@ from klapper.config.expiry import expiring_credentials
 from klapper.config.model import Config
 from klapper.config.secrets import SecretsError, load_secrets, redact, secret_values
 from klapper.engagement.store import EngagementStore, InboxItem
+from klapper.engagement.visits import VisitsReport
 
 log = logging.getLogger("klapper.notify")
 
@@ -59,6 +61,8 @@ KEPT_ENV = (
     "DISPLAY",
     "WAYLAND_DISPLAY",
 )
+#: set while a refused analytics token has been told (cleared by a visits round that reads)
+_REFUSED_MARK = "notify:analytics:refused"
 #: klapper's settings in the environment that are not secrets
 _NOT_SECRET_ENV = frozenset({"KLAPPER_REPO", "KLAPPER_STATE", "KLAPPER_SECRETS", "KLAPPER_MESSAGE"})
 
@@ -192,8 +196,13 @@ class Notifier:
         self.expiring = expiring if expiring is not None else expiring_credentials
         self.clock = clock
 
-    def check(self, *, new_items: Sequence[InboxItem] = ()) -> list[str]:
-        """Notify what is new; returns the messages sent (or that would have been, if failed)."""
+    def check(
+        self, *, new_items: Sequence[InboxItem] = (), visits: VisitsReport | None = None
+    ) -> list[str]:
+        """Notify what is new; returns the messages sent (or that would have been, if failed).
+
+        ``visits``: the round's visits report, whose refused token is told once.
+        """
         events = self._new_events()
         if not self.config.notify:
             return []
@@ -209,6 +218,7 @@ class Notifier:
         if inbox:
             messages.append(inbox)
         messages += self._expiry_messages()
+        messages += self._visits_messages(visits)
         secrets = known_secrets(self.config) if messages else []
         for message in messages:
             self.run(command=self.config.notify, message=message, secrets=secrets)
@@ -250,6 +260,18 @@ class Notifier:
             since = self.clock() - FIRST_LOOK_BACK
             events = [e for e in events if _when(e) >= since]
         return events
+
+    def _visits_messages(self, visits: VisitsReport | None) -> list[str]:
+        """A refused analytics token, told once: every round retries it, only the first tells."""
+        if visits is None:
+            return []
+        told = bool(self.store.mark(_REFUSED_MARK))
+        if visits.refused and visits.error and not told:
+            self.store.set_mark(_REFUSED_MARK, self.clock().isoformat(), now=self.clock())
+            return [f"klapper: the website's analytics cannot be read: {visits.error}"]
+        if visits.readings and told:  # read again: a later refusal is news again
+            self.store.set_mark(_REFUSED_MARK, "", now=self.clock())
+        return []
 
     def _expiry_messages(self) -> list[str]:
         now = self.clock()

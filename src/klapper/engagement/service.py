@@ -93,7 +93,7 @@ class Engagement:
             report = self.poller.run_round(progress=progress, look_now=look_now)
             if not self.poller.stopping.is_set():
                 report.visits = self._visits(look_now=look_now)
-            self.notifier.check(new_items=report.new_items)
+            self.notifier.check(new_items=report.new_items, visits=report.visits)
         log.info(
             "engagement: %d readings, %d new in the inbox, %d requests%s",
             len(report.readings),

@@ -48,9 +48,10 @@ class WindowRead:
 class SiteError(Exception):
     """The analytics could not be read; the message is one line for the user."""
 
-    def __init__(self, message: str, *, requests: int = 1) -> None:
+    def __init__(self, message: str, *, requests: int = 1, refused: bool = False) -> None:
         super().__init__(message)
         self.requests = requests
+        self.refused = refused  # the token was refused (401/403): the user must act
 
 
 class SiteReader(Protocol):
@@ -102,7 +103,8 @@ class SiteClient:
             raise SiteError(
                 f"{where} refused the token (HTTP {answer.status_code}{said}); store a valid "
                 f"one as the secret {SECRETS_ENTRY} › {TOKEN_KEY} "
-                f"({env_name(SECRETS_ENTRY, TOKEN_KEY)})"
+                f"({env_name(SECRETS_ENTRY, TOKEN_KEY)})",
+                refused=True,
             )
         if answer.status_code == 429:
             raise SiteError(f"{where} limits the requests (HTTP 429{said}); trying again later")

@@ -62,6 +62,7 @@ class VisitsReport:
     requests: int = 0
     left: int = 0  # deliveries still due (budget, a fault, a wait)
     error: str | None = None  # this round's fault
+    refused: bool = False  # the fault is a refused token (notify: tells it, once)
     why: str | None = None  # why readings wait
     waiting: datetime | None = None
 
@@ -191,6 +192,7 @@ class Visits:
             )
         except SiteError as exc:
             report.requests += exc.requests
+            report.refused = exc.refused
             self._failed(str(exc), report, now)
             return False
         report.requests += got.requests
