@@ -173,11 +173,14 @@ def test_refresh_inbox_and_reply_with_the_appview(
     pds = shared_appview()
     shop, friend = pds.create_account(), pds.create_account()
     where = shop_repo(tmp_path, monkeypatch, pds, shop)
-    ours, first, _second = conversation(pds, shop, friend)
+    ours, _first, second = conversation(pds, shop, friend)
     record_the_post(Path(where[3]), ours)
-    item = inbox_item(pds, where, "Gibt es auch Abendkurse?")
-    reply_and_check(where, pds, shop, item=item["id"], ours=ours, answered=first)
+    # The answer to the answer: its parent is the friend's second post, its root ours. (The
+    # dev-env AppView now and then never lists the notification of the first of two replies
+    # made within milliseconds, whatever the wait: that one is not relied on here.)
+    item = inbox_item(pds, where, "Und wie viel kostet einer?")
+    reply_and_check(where, pds, shop, item=item["id"], ours=ours, answered=second)
     pds.sync()
     assert run("refresh", "--now", *where)[0] == 0
     left = [i["id"] for i in json.loads(run("inbox", "--format", "json", *where)[1])]
-    assert item["id"] not in left and len(left) == 1  # the second question still waits
+    assert item["id"] not in left
