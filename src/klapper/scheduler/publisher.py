@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from klapper.adapters.base import (
@@ -23,7 +22,6 @@ from klapper.adapters.base import (
     AdapterError,
     AuthExpiredError,
     Interaction,
-    MediaFile,
     Outgoing,
     PermanentError,
     Published,
@@ -32,15 +30,14 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.config.model import Config
-from klapper.config.platforms import platform as describe
 from klapper.config.secrets import redact, secret_values
-from klapper.ledger import Delivery, EventLog, Ledger, PartRecord, State, idempotency_key
+from klapper.ledger import Delivery, EventLog, Ledger, PartRecord, State
 from klapper.ledger.owner import current_owner
 from klapper.ledger.states import EVERY_PART, answered_item
 from klapper.ledger.store import ClaimLost
-from klapper.queue.campaign import campaign_tags, tag_parts
-from klapper.queue.media import inspect_media
 from klapper.queue.model import Post, Source
+from klapper.scheduler.leases import Leases
+from klapper.scheduler.outgoing import outgoing_part, published_part
 from klapper.scheduler.retry import backoff, is_timeout
 
 log = logging.getLogger("klapper.publisher")
@@ -127,10 +124,8 @@ class Publisher:
         self.held: dict[tuple[str, str], str] = {}
         self._account_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        # A shared ledger: the claims in hand (id -> token), renewed by ``_renewer``.
-        self._in_hand: dict[str, str] = {}
-        self._renewer: threading.Thread | None = None
-        self._closed = threading.Event()
+        # A shared ledger: the claims in hand, renewed while the publish runs.
+        self.leases = Leases(ledger=ledger, clock=clock, lease=lambda: self.config.publishing.lease)
 
     def use(
         self,
@@ -215,7 +210,7 @@ class Publisher:
             claimed = self.ledger.claim(delivery_id, token=token, owner=self.owner, now=now)
             if claimed is None:
                 return None
-            self._hold(delivery_id, token)
+            self.leases.hold(delivery_id, token)
             try:
                 return self._run(claimed, post, token, job)
             except ClaimLost as lost:
@@ -224,7 +219,7 @@ class Publisher:
                 log.warning("%s to %s: %s", claimed.post_id, claimed.account, lost)
                 return None
             finally:
-                self._release(delivery_id)
+                self.leases.release(delivery_id)
 
     def _answer(self, row: Delivery) -> AnswerJob | None:
         """An answer from the inbox (which has no post file): what it sends."""
@@ -232,46 +227,9 @@ class Publisher:
             return None
         return self.answers.job(row)
 
-    # --- leases (a shared ledger) ----------------------------------------------------------
-
-    def _hold(self, delivery: str, token: str) -> None:
-        if not self.ledger.shared:
-            return
-        with self._locks_guard:
-            self._in_hand[delivery] = token
-            if self._renewer is None:
-                self._renewer = threading.Thread(
-                    target=self._renew_leases, name="klapper-lease", daemon=True
-                )
-                self._renewer.start()
-
-    def _release(self, delivery: str) -> None:
-        with self._locks_guard:
-            self._in_hand.pop(delivery, None)
-
-    def _renew_leases(self) -> None:
-        """Renew every claim in hand three times per lease, while this process lives."""
-        while not self._closed.wait(self.config.publishing.lease.total_seconds() / 3):
-            with self._locks_guard:
-                held = list(self._in_hand.items())
-            for delivery, token in held:
-                try:
-                    if not self.ledger.renew(delivery, token=token, now=self.clock()):
-                        log.warning("the claim on %s was lost before it was renewed", delivery)
-                except Exception:
-                    log.exception("renewing the claim on %s failed", delivery)
-
-    def _still_held(self, delivery: Delivery, token: str) -> None:
-        """Before a platform call on a shared ledger: the lease must still be ours, renewed."""
-        if self.ledger.shared and not self.ledger.renew(delivery.id, token=token, now=self.clock()):
-            raise ClaimLost(
-                f"the claim on {delivery.id} ran out (publishing.lease) and another klapper"
-                " took it over; this one stops"
-            )
-
     def close(self) -> None:
         """Stop renewing leases (the claims still in hand run out by themselves)."""
-        self._closed.set()
+        self.leases.close()
 
     def _lock_for(self, account: str) -> threading.Lock:
         # One publish at a time per account: thread parts stay in order, adapters need no locks.
@@ -316,7 +274,7 @@ class Publisher:
         self, delivery: Delivery, post: Post, token: str, adapter: Adapter, job: AnswerJob | None
     ) -> Outcome:
         parts = post.parts_for(delivery.account, delivery.platform)
-        done = [_published(record) for record in self.ledger.parts(delivery.id)]
+        done = [published_part(record) for record in self.ledger.parts(delivery.id)]
         send: Callable[[Outgoing], Published | None] = adapter.publish
         look: Callable[[Outgoing], Published | None] = adapter.find
         target: ThreadRef | None = None
@@ -330,8 +288,15 @@ class Publisher:
         # may have any number of parts out: look for each in turn until one is absent.
         in_doubt = delivery.in_flight is not None
         while in_doubt and len(done) < len(parts):
-            outgoing = self._outgoing(delivery, post, len(done), done, target)
-            self._still_held(delivery, token)
+            outgoing = outgoing_part(
+                config=self.config,
+                delivery=delivery,
+                post=post,
+                index=len(done),
+                done=done,
+                answering=target,
+            )
+            self.leases.still_held(delivery, token)
             found = self._call(look, outgoing, part=len(done), finding=True)
             self.events.emit(
                 "reconciled",
@@ -353,8 +318,15 @@ class Publisher:
                 self._record(delivery, token, part=len(done), published=found)
                 done.append(found)
         for index in range(len(done), len(parts)):
-            outgoing = self._outgoing(delivery, post, index, done, target)
-            self._still_held(delivery, token)
+            outgoing = outgoing_part(
+                config=self.config,
+                delivery=delivery,
+                post=post,
+                index=index,
+                done=done,
+                answering=target,
+            )
+            self.leases.still_held(delivery, token)
             published = self._call(send, outgoing, part=index, finding=False)
             assert published is not None, f"{type(adapter).__name__}.publish returned None"
             self._record(delivery, token, part=index, published=published)
@@ -421,57 +393,6 @@ class Publisher:
             raise _Failure(exc, part if finding else None, finding=finding) from exc
         except Exception as exc:
             raise _Failure(exc, part, finding=finding) from exc
-
-    def _outgoing(
-        self,
-        delivery: Delivery,
-        post: Post,
-        index: int,
-        done: list[Published],
-        answering: ThreadRef | None = None,
-    ) -> Outgoing:
-        # Campaign tags are filled from the delivery, so every attempt sends the same text;
-        # an answer from the inbox goes as it was written.
-        tags = (
-            campaign_tags(
-                config=self.config,
-                post=post,
-                account=delivery.account,
-                platform=delivery.platform,
-                due=delivery.due,
-            )
-            if answering is None
-            else {}
-        )
-        parts = post.parts_for(delivery.account, delivery.platform)
-        link_tags: dict[str, str] = {}
-        if tags:
-            rules = describe(delivery.platform).rules
-            parts = tag_parts(parts, tags=tags, rules=rules)
-            link_tags = tags if rules.link_tags == "facets" else {}
-
-        def outgoing(at: int, followups: tuple[Outgoing, ...] = ()) -> Outgoing:
-            part = parts[at]
-            return Outgoing(
-                text=part.text,
-                idempotency_key=idempotency_key(delivery.id, at),
-                media=tuple(
-                    MediaFile(path=m.path, alt=m.alt, mime=_content_type(m.path))
-                    for m in part.media
-                ),
-                options=part.options,
-                reply_to=ThreadRef(root=done[0], parent=done[at - 1]) if at and done else answering,
-                post_id=delivery.post_id,
-                part=at,
-                due=delivery.due,
-                delivery=delivery.id,
-                followups=followups,
-                link_tags=link_tags,
-            )
-
-        # The first part carries the rest too, for platforms that take a thread in one call.
-        rest = tuple(outgoing(at) for at in range(1, len(parts))) if index == 0 else ()
-        return outgoing(index, rest)
 
     # --- failures --------------------------------------------------------------------------
 
@@ -567,24 +488,9 @@ class Publisher:
         return Outcome(row, event)
 
 
-def _content_type(path: Path) -> str | None:
-    """An image's type from its content (`klapper check` holds a post whose image is none)."""
-    try:
-        return inspect_media(path).mime
-    except OSError:
-        return None  # gone since the check: the adapter's own read says so
-
-
 def summarize(outcomes: Iterable[Outcome]) -> dict[str, int]:
     """Count outcomes by event, for `publish --due` and the daemon's STATUS line."""
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.event] = counts.get(outcome.event, 0) + 1
     return counts
-
-
-def _published(record: PartRecord) -> Published:
-    """A part the ledger recorded, as the adapters take it (a thread's root and parent)."""
-    return Published(
-        remote_id=record.remote_id, url=record.url, published_at=record.published_at, ref=record.ref
-    )
