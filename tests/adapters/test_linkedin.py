@@ -20,7 +20,8 @@ from klapper.adapters.base import (
 )
 from klapper.adapters.identity import checked
 from klapper.adapters.linkedin import RULES
-from klapper.adapters.linkedin.adapter import BATCH, LinkedInAdapter
+from klapper.adapters.linkedin.adapter import LinkedInAdapter
+from klapper.adapters.linkedin.engagement import BATCH
 from klapper.adapters.linkedin.text import from_little, to_little
 from klapper.config.expiry import parse_expiry
 from tests.fakes.linkedin import (

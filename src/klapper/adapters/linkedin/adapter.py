@@ -18,7 +18,7 @@ LinkedIn grants only to selected apps, or r_organization_social for a page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,7 +36,14 @@ from klapper.adapters.base import (
     TransientError,
 )
 from klapper.adapters.identity import carried, checked, is_checked, mismatch_error
-from klapper.adapters.linkedin import PLATFORM
+from klapper.adapters.linkedin import PLATFORM, engagement
+from klapper.adapters.linkedin.engagement import (
+    comment_url,
+    comment_urn,
+    comments,
+    from_millis,
+    post_url,
+)
 from klapper.adapters.linkedin.http import (
     API_BASE,
     API_VERSION,
@@ -48,30 +55,8 @@ from klapper.adapters.linkedin.text import from_little, to_little
 from klapper.adapters.matching import find_since, same_text
 
 VISIBILITIES = {"public": "PUBLIC", "connections": "CONNECTIONS", "logged_in": "LOGGED_IN"}
-#: ids per socialMetadata / share-statistics request; LinkedIn documents no maximum, and 50
-#: escaped URNs keep the URL well under the 8 KB its gateway accepts.
-BATCH = 50
 #: how many of the author's latest posts `find` reads per page, and pages at most.
 FIND_PAGE, FIND_PAGES = 20, 5
-#: comments read per page, and at most this many per post by `interactions` and `find`.
-COMMENT_PAGE, COMMENT_MAX = 100, 1000
-
-
-def post_url(urn: str) -> str:
-    """The address a person opens for a post (or, with ``comment``, one of its comments)."""
-    return f"https://www.linkedin.com/feed/update/{urn}/"
-
-
-def comment_url(post: str, comment: str) -> str:
-    return f"{post_url(post)}?commentUrn={encode(comment)}"
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _from_millis(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value) / 1000, tz=UTC) if value else None
 
 
 class LinkedInAdapter(Adapter):
@@ -222,7 +207,7 @@ class LinkedInAdapter(Adapter):
             permission=self._permission("w"),
             what="publish the thread follow-up as a comment",
         )
-        urn = _comment_urn(response.json() if response.content else {})
+        urn = comment_urn(response.json() if response.content else {})
         if not urn:
             raise TransientError("LinkedIn accepted the comment but returned no comment URN")
         return Published(
@@ -259,7 +244,7 @@ class LinkedInAdapter(Adapter):
             permission=self._permission("w"),
             what="answer the comment",
         )
-        urn = _comment_urn(response.json() if response.content else {})
+        urn = comment_urn(response.json() if response.content else {})
         if not urn:
             raise TransientError("LinkedIn accepted the answer but returned no comment URN")
         return Published(remote_id=urn, url=comment_url(post, urn), published_at=datetime.now(UTC))
@@ -276,11 +261,11 @@ class LinkedInAdapter(Adapter):
                 and comment.get("parentComment") == parent
                 and same_text(said, answer.text)
             ):
-                urn = _comment_urn(comment)
+                urn = comment_urn(comment)
                 return Published(
                     remote_id=urn,
                     url=comment_url(post, urn),
-                    published_at=_from_millis((comment.get("created") or {}).get("time")),
+                    published_at=from_millis((comment.get("created") or {}).get("time")),
                 )
         return None
 
@@ -331,18 +316,18 @@ class LinkedInAdapter(Adapter):
             for comment in self._comments(root, since=since):
                 said = str((comment.get("message") or {}).get("text", ""))
                 if comment.get("actor") == self.author and same_text(said, post.text):
-                    urn = _comment_urn(comment)
+                    urn = comment_urn(comment)
                     return Published(
                         remote_id=urn,
                         url=comment_url(root, urn),
-                        published_at=_from_millis((comment.get("created") or {}).get("time")),
+                        published_at=from_millis((comment.get("created") or {}).get("time")),
                         ref={"root": root},
                     )
             return None
         for element in self._recent_posts(since=since):
             if same_text(from_little(element.get("commentary", "")), post.text):
                 urn = element["id"]
-                at = _from_millis(element.get("publishedAt") or element.get("createdAt"))
+                at = from_millis(element.get("publishedAt") or element.get("createdAt"))
                 return Published(remote_id=urn, url=post_url(urn), published_at=at)
         return None
 
@@ -364,12 +349,12 @@ class LinkedInAdapter(Adapter):
             ).json()
             elements = answer.get("elements") or []
             for element in elements:
-                created = _from_millis(element.get("createdAt"))
+                created = from_millis(element.get("createdAt"))
                 if since is None or created is None or created >= since:
                     yield element
             if len(elements) < FIND_PAGE:
                 return  # the author has no older posts: absence is proven
-            oldest = _from_millis(elements[-1].get("createdAt"))
+            oldest = from_millis(elements[-1].get("createdAt"))
             if since is not None and oldest is not None and oldest < since:
                 return  # we read back past the due time
         raise TransientError(
@@ -377,121 +362,30 @@ class LinkedInAdapter(Adapter):
             f" {FIND_PAGE * FIND_PAGES} posts since it was due"
         )
 
-    def _comments(self, urn: str, *, since: datetime | None) -> Iterator[dict[str, Any]]:
-        """Comments on ``urn`` (all pages up to COMMENT_MAX), newer than ``since`` when given."""
-        for start in range(0, COMMENT_MAX, COMMENT_PAGE):
-            answer = self.client.call(
-                "GET",
-                f"/rest/socialActions/{encode(urn)}/comments",
-                query=[("start", str(start)), ("count", str(COMMENT_PAGE))],
-                permission=self._permission("r"),
-                what="read the comments on a post",
-            ).json()
-            elements = answer.get("elements") or []
-            for comment in elements:
-                created = _from_millis((comment.get("created") or {}).get("time"))
-                if since is None or created is None or created >= since:
-                    yield comment
-            if len(elements) < COMMENT_PAGE:
-                return
-        raise TransientError(f"more than {COMMENT_MAX} comments on {urn}; not all were read")
+    # --- engagement (linkedin.engagement) ---------------------------------------------------
 
-    # --- engagement -------------------------------------------------------------------------
+    def _comments(self, urn: str, *, since: datetime | None) -> Iterator[dict[str, Any]]:
+        return comments(
+            client=lambda: self.client, urn=urn, since=since, permission=self._permission("r")
+        )
 
     def metrics(self, remote_ids: Sequence[str]) -> list[Metrics]:
-        # Posts only: thread follow-ups are comments, which LinkedIn keeps no statistics for.
-        ids = [i for i in dict.fromkeys(remote_ids) if not i.startswith("urn:li:comment:")]
-        social = self._batched(ids, self._social_metadata)
-        stats = self._batched(ids, self._share_statistics) if self.is_page else {}
-        out = []
-        for urn in ids:
-            meta, stat = social.get(urn), stats.get(urn)
-            if meta is None and stat is None:
-                continue  # LinkedIn said nothing about it (deleted, or not ours)
-            reactions = (meta or {}).get("reactionSummaries")
-            comments = (meta or {}).get("commentSummary")
-            out.append(
-                Metrics(
-                    remote_id=urn,
-                    likes=sum(int(r.get("count", 0)) for r in reactions.values())
-                    if reactions is not None
-                    else None,
-                    replies=int(comments["count"]) if comments and "count" in comments else None,
-                    reposts=_int((stat or {}).get("shareCount")),
-                    views=_int((stat or {}).get("impressionCount")),
-                )
-            )
-        return out
-
-    @staticmethod
-    def _batched(
-        ids: list[str], fetch: Callable[[list[str]], dict[str, dict[str, Any]]]
-    ) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), BATCH):
-            found.update(fetch(ids[start : start + BATCH]))
-        return found
-
-    def _social_metadata(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        answer = self.client.call(
-            "GET",
-            "/rest/socialMetadata",
-            query=[("ids", ids)],
+        return engagement.metrics(
+            client=lambda: self.client,
+            author=self.author,
+            is_page=self.is_page,
             permission=self._permission("r"),
-            what="read reactions and comment counts",
-        ).json()
-        return dict(answer.get("results") or {})
-
-    def _share_statistics(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        query: list[tuple[str, str | Sequence[str]]] = [
-            ("q", "organizationalEntity"),
-            ("organizationalEntity", self.author),
-        ]
-        shares = [i for i in ids if i.startswith("urn:li:share:")]
-        ugc = [i for i in ids if i.startswith("urn:li:ugcPost:")]
-        if shares:
-            query.append(("shares", shares))
-        if ugc:
-            query.append(("ugcPosts", ugc))
-        if not (shares or ugc):
-            return {}
-        answer = self.client.call(
-            "GET",
-            "/rest/organizationalEntityShareStatistics",
-            query=query,
-            permission="r_organization_social",
-            what="read the page's share statistics",
-        ).json()
-        return {
-            element.get("share") or element.get("ugcPost"): element.get("totalShareStatistics", {})
-            for element in answer.get("elements") or []
-        }
+            remote_ids=remote_ids,
+        )
 
     def interactions(self, *, since: datetime, own_ids: Sequence[str]) -> list[Interaction]:
-        """Comments on our posts since ``since``; LinkedIn offers no mention search to apps."""
-        own = set(own_ids)
-        found = []
-        for urn in own_ids:
-            if urn.startswith("urn:li:comment:"):
-                continue  # our own follow-ups; their answers arrive as comments on the post
-            for comment in self._comments(urn, since=since):
-                comment_urn = _comment_urn(comment)
-                if comment_urn in own:
-                    continue
-                created = _from_millis((comment.get("created") or {}).get("time"))
-                found.append(
-                    Interaction(
-                        remote_id=comment_urn,
-                        kind="reply",
-                        author=str(comment.get("actor", "")),
-                        text=str((comment.get("message") or {}).get("text", "")),
-                        url=comment_url(urn, comment_urn),
-                        created_at=created or datetime.now(UTC),
-                        in_reply_to=comment.get("parentComment") or urn,
-                        by_self=comment.get("actor") == self.author,
-                    )
-                )
-        return found
+        return engagement.interactions(
+            client=lambda: self.client,
+            author=self.author,
+            permission=self._permission("r"),
+            since=since,
+            own_ids=own_ids,
+        )
 
 
 def _post_of_comment(urn: str) -> str | None:
@@ -499,12 +393,3 @@ def _post_of_comment(urn: str) -> str | None:
     if not urn.startswith("urn:li:comment:(") or "," not in urn:
         return None
     return urn.removeprefix("urn:li:comment:(").rsplit(",", 1)[0]
-
-
-def _comment_urn(comment: Mapping[str, Any]) -> str:
-    """A comment's URN (urn:li:comment:(<post>,<id>)); "" when LinkedIn left it out."""
-    return str(comment.get("$URN") or comment.get("commentUrn") or "")
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if value is not None else None
