@@ -186,10 +186,52 @@ def test_plan_shows_upcoming_recurrences(tmp_path: Path, monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     rows = [r for r in json.loads(result.output) if r["account"] == "a"]
     assert [r["occurrence"] for r in rows] == ["", "evergreen:1", "evergreen:2", "evergreen:3"]
+    assert [r["evergreen"] for r in rows] == [None, 1, 2, 3]
     days = [datetime.fromisoformat(r["due"]) for r in rows]
     assert all(later - before >= timedelta(days=7) for before, later in pairwise(days))
     text = CliRunner().invoke(app, ["plan", "--days", "22", "--repo", str(repo)])
     assert "(evergreen #1)" in text.output
+
+
+def _plan_weekly(
+    ledger: Ledger, *, occurrence: str, account: str, due: datetime, now: datetime
+) -> Delivery:
+    """posts/weekly.yaml planned in the ledger for ``account``, as sync plans it."""
+    return ledger.insert_planned(
+        post_id="posts/weekly.yaml",
+        occurrence=occurrence,
+        account=account,
+        platform="outbox",
+        due=due,
+        content_hash="h",
+        slotted=True,
+        source="posts/weekly.yaml",
+        first_line="Our workshop is open daily",
+        now=now,
+    )
+
+
+def test_status_marks_evergreen_time_rounds(tmp_path: Path) -> None:
+    state, now = tmp_path / "state", datetime.now(UTC).replace(microsecond=0)
+    ledger = Ledger.open(state=state)
+    for occurrence, due in (
+        ("", now + timedelta(days=1)),
+        ("evergreen:2", now + timedelta(days=8)),
+    ):
+        _plan_weekly(ledger, occurrence=occurrence, account="a", due=due, now=now)
+    ledger.close()
+    where = ["--repo", str(tmp_path), "--state", str(state)]  # no klapper.yaml: the ledger alone
+    result = CliRunner().invoke(app, ["status", "--format", "json", *where])
+    assert result.exit_code == 0, result.output
+    upcoming = json.loads(result.output)["upcoming"]
+    assert [(d["occurrence"], d["evergreen"]) for d in upcoming] == [
+        (None, None),
+        ("evergreen:2", 2),
+    ]
+    text = CliRunner().invoke(app, ["status", *where], terminal_width=200).output
+    (first,) = [line for line in text.splitlines() if upcoming[0]["delivery"] in line]
+    (round_two,) = [line for line in text.splitlines() if upcoming[1]["delivery"] in line]
+    assert "(evergreen #2)" in round_two and "evergreen" not in first
 
 
 @pytest.mark.parametrize(
@@ -245,18 +287,7 @@ def test_plan_counts_from_when_the_ledger_says_it_went_out(tmp_path: Path, monke
     ledger = Ledger.open(state=tmp_path / "state")
     ledger.assign_slots({"posts/weekly.yaml": went})  # the slot it went out in, as sync keeps
     for account in ("a", "b"):
-        row = ledger.insert_planned(
-            post_id="posts/weekly.yaml",
-            occurrence="",
-            account=account,
-            platform="outbox",
-            due=went,
-            content_hash="h",
-            slotted=True,
-            source="posts/weekly.yaml",
-            first_line="Our workshop is open daily",
-            now=went,
-        )
+        row = _plan_weekly(ledger, occurrence="", account=account, due=went, now=went)
         claimed = ledger.claim(row.id, token="t", owner="test", now=went)
         assert claimed is not None
         ledger.update(

@@ -45,7 +45,11 @@ from klapper.scheduler.credentials import (
     credential_problems,
     missing_credentials,
 )
-from klapper.scheduler.evergreen import planned_with_evergreen, recurrence_number
+from klapper.scheduler.evergreen import (
+    evergreen_label,
+    planned_with_evergreen,
+    recurrence_number,
+)
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
 
@@ -251,6 +255,7 @@ def plan(
                 "due": local.isoformat(),
                 "due_utc": d.due.isoformat().replace("+00:00", "Z"),
                 "occurrence": d.occurrence,
+                "evergreen": recurrence_number(d.occurrence) or None,  # its time round, N
                 "slotted": d.slotted,
                 "note": d.note,
                 "first_line": first_line_of(text),
@@ -291,12 +296,12 @@ def _print_plan(
     for name in (f"local ({config.timezone})", "UTC", "post", "account", "text"):
         table.add_column(name, no_wrap=name != "text", overflow="ellipsis")
     for row in rows:
-        number = recurrence_number(row["occurrence"])
+        label = evergreen_label(row["occurrence"])
         marker = (
             " *"
             if row["note"]
-            else f" (evergreen #{number})"
-            if number
+            else f" ({label})"
+            if label
             else (" (slot)" if row["slotted"] else "")
         )
         table.add_row(

@@ -36,6 +36,7 @@ from klapper.ledger import Delivery, state_dir
 from klapper.ledger.faults import StateError
 from klapper.scheduler.credentials import missing_credentials
 from klapper.scheduler.engine import Engine
+from klapper.scheduler.evergreen import evergreen_label
 from klapper.scheduler.feed_timer import read_feeds
 from klapper.scheduler.logs import setup_logging
 from klapper.scheduler.manual import Refused, Result, publish_post, retry, skip
@@ -327,8 +328,10 @@ def _print_status(console: Console, report: Status, tz: tzinfo | None) -> None:
                 detail = f"final: {d.reason}"
             if d.id in report.held:
                 detail = f"held, fix the post: {report.held[d.id]}"
+            label = evergreen_label(d.occurrence)  # a time round, marked as `plan` does
+            when_text = _local(moment, tz) + (f" ({label})" if label else "")
             table.add_row(
-                d.id, _local(moment, tz), escape(d.post_id), escape(d.account), escape(detail or "")
+                d.id, when_text, escape(d.post_id), escape(d.account), escape(detail or "")
             )
         console.print(table)
     if not any(rows for _, rows, _ in sections):

@@ -50,6 +50,12 @@ def recurrence_number(occurrence: str) -> int | None:
     return None
 
 
+def evergreen_label(occurrence: str) -> str | None:
+    """How `plan` and `status` mark a time round: ``evergreen #N``; None for any other."""
+    number = recurrence_number(occurrence)
+    return f"evergreen #{number}" if number else None
+
+
 def _open(row: Delivery) -> bool:
     """Still to go out by itself (or being published, or its outcome not known yet)."""
     return row.state in _OPEN and not (row.state is State.FAILED and row.retry_at is None)

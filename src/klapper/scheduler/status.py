@@ -9,6 +9,7 @@ from typing import Any
 from klapper.config.expiry import ExpiringCredential
 from klapper.ledger import AccountState, Delivery, Ledger
 from klapper.ledger.states import utc_text
+from klapper.scheduler.evergreen import recurrence_number
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class Process:
             "published": self.published,
             "failed": self.failed,
         }
+
+
+def _delivery(d: Delivery) -> dict[str, Any]:
+    """A delivery as `status --format json` shows it: with its evergreen time round (or None)."""
+    return {**d.to_json(), "evergreen": recurrence_number(d.occurrence) or None}
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,11 @@ class Status:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "upcoming": [d.to_json() for d in self.upcoming],
-            "recent": [d.to_json() for d in self.recent],
-            "failed": [d.to_json() for d in self.failed],
-            "unknown": [d.to_json() for d in self.unknown],
-            "missed": [d.to_json() for d in self.missed],
+            "upcoming": [_delivery(d) for d in self.upcoming],
+            "recent": [_delivery(d) for d in self.recent],
+            "failed": [_delivery(d) for d in self.failed],
+            "unknown": [_delivery(d) for d in self.unknown],
+            "missed": [_delivery(d) for d in self.missed],
             "accounts": [a.to_json() for a in self.accounts]
             + [{"account": name, "paused_in_config": True} for name in self.config_paused],
             "expiring": [
