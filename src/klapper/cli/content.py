@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from itertools import groupby
@@ -19,7 +17,6 @@ from rich.table import Table
 from klapper.cli.app import (
     EXIT_FAILED,
     EXIT_OK,
-    EXIT_USAGE,
     FormatOption,
     LedgerOption,
     OutputFormat,
@@ -30,11 +27,12 @@ from klapper.cli.app import (
     progress_bar,
     stdout_console,
 )
+from klapper.cli.views import ledger_view, open_repository
 from klapper.config.model import Config, config_json_schema
 from klapper.config.platforms import platform as describe
 from klapper.display import shown
-from klapper.ledger import Ledger, state_dir
-from klapper.queue import Repository, announced_rules, check_posts, load_repository
+from klapper.ledger import state_dir
+from klapper.queue import announced_rules, check_posts
 from klapper.queue.campaign import parts_as_sent
 from klapper.queue.model import Problem, first_line_of
 from klapper.queue.online import TIMEOUT, check_online
@@ -63,42 +61,6 @@ class CheckFormat(str, Enum):
 class SchemaKind(str, Enum):
     post = "post"
     config = "config"
-
-
-def _repository(repo: Path) -> Repository:
-    if not repo.is_dir():
-        typer.echo(f"error: --repo {shown(str(repo))}: no such folder", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    return load_repository(repo)
-
-
-@contextmanager
-def _ledger_view(
-    state: Path | None,
-    url: str | None,
-) -> Iterator[tuple[Callable[[str], bool] | None, dict[str, Any], Ledger | None]]:
-    """What the ledger knows, if there is one (never created here): published posts, slots."""
-    from klapper.ledger import ON_PLATFORM
-    from klapper.ledger.faults import StateError
-    from klapper.ledger.store import LEDGER_FILE
-
-    folder = state_dir(state)
-    if url is None and not (folder / LEDGER_FILE).is_file():
-        yield None, {}, None
-        return
-    try:
-        ledger = Ledger.open(state=folder, url=url)
-    except StateError as exc:  # a shared ledger that cannot be reached: one line
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from exc
-    try:
-
-        def published(post_id: str) -> bool:
-            return any(d.state in ON_PLATFORM for d in ledger.for_post(post_id))
-
-        yield published, dict(ledger.slots()), ledger
-    finally:
-        ledger.close()
 
 
 def _github_path(repo: Path, file: str) -> str:
@@ -173,9 +135,9 @@ def check(
     ] = TIMEOUT,
 ) -> None:
     """Check every post for every account it goes to; exit 1 when anything is an error."""
-    repository = _repository(repo)
+    repository = open_repository(repo=repo)
     rules = announced_rules(repository.config, cache_dir=state_dir(state))
-    with _ledger_view(state, url) as (published, _slots, _ledger):
+    with ledger_view(state=state, url=url) as (published, _slots, _ledger):
         found = check_posts(repository, now=datetime.now(UTC), published=published, rules=rules)
         if online:
             with progress_bar("asking the media addresses") as progress:
@@ -221,10 +183,10 @@ def plan(
     url: LedgerOption = None,
 ) -> None:
     """List the upcoming deliveries in time order: when (local and UTC), post, account."""
-    repository = _repository(repo)
+    repository = open_repository(repo=repo)
     config = repository.config
     now = datetime.now(UTC)
-    with _ledger_view(state, url) as (_published, slots, ledger):
+    with ledger_view(state=state, url=url) as (_published, slots, ledger):
         deliveries = planned_with_evergreen(
             config=config,
             posts=repository.posts,

@@ -24,7 +24,7 @@ from klapper.cli.app import (
     examples,
     stdout_console,
 )
-from klapper.cli.content import _ledger_view, _repository
+from klapper.cli.views import ledger_view, open_repository
 from klapper.display import shown
 from klapper.ledger import state_dir
 from klapper.preview import (
@@ -128,7 +128,7 @@ def preview(
     """
     if html is not None:
         _check_target(html)
-    repository = _repository(repo)
+    repository = open_repository(repo=repo)
     files = removed = None
     if since_ref is not None:
         try:
@@ -140,7 +140,7 @@ def preview(
         files = changes.files
     now = datetime.now(UTC)
     end = now + timedelta(days=days)
-    with _ledger_view(state, url) as (_published, slots, ledger):
+    with ledger_view(state=state, url=url) as (_published, slots, ledger):
         # The deliveries `klapper plan` lists: slots the ledger gave, evergreen time rounds.
         planned = planned_with_evergreen(
             config=repository.config,
