@@ -13,17 +13,16 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from klapper.adapters.base import Interaction
 from klapper.cli import app
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import Ledger, State, read_events
-from tests.engagement.helpers import mastodon_repo, published_status
+from tests.engagement.helpers import mastodon_repo, published_status, question_in_inbox
 from tests.fakes.mastodon import FakeMastodon
 from tests.scheduler.procs import ROOT, wait_for
 
@@ -38,23 +37,12 @@ def inbox_item(state: Path, server: FakeMastodon) -> str:
     question = server.state.add_reply(to=status["id"], text="Auch am Sonntag?")
     ledger = Ledger.open(state=state)
     try:
-        [item] = EngagementStore(ledger).add_interactions(
-            account="masto",
-            platform="mastodon",
-            found=[
-                Interaction(
-                    remote_id=question["id"],
-                    kind="reply",
-                    author="@alice",
-                    text="Auch am Sonntag?",
-                    url=question["url"],
-                    created_at=datetime.now(UTC),
-                    in_reply_to=status["id"],
-                )
-            ],
+        item = question_in_inbox(
+            EngagementStore(ledger),
+            status=status,
+            question=question,
+            text="Auch am Sonntag?",
             owners={status["id"]: "markt"},
-            attention={},
-            now=datetime.now(UTC),
         )
     finally:
         ledger.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from klapper.adapters.base import Adapter
+from klapper.adapters.base import Adapter, Interaction
 from klapper.config.model import Config
 from klapper.engagement.poller import Poller
 from klapper.engagement.store import EngagementStore
@@ -54,6 +54,32 @@ def published_status(server: Any, state: Path, *, text: str, post_id: str, ago: 
     finally:
         ledger.close()
     return status
+
+
+def question_in_inbox(
+    store: EngagementStore, *, status: Any, question: Any, text: str, owners: Mapping[str, str]
+) -> Any:
+    """The fake Mastodon reply ``question`` (saying ``text``) from @alice under ``status``, in
+    the inbox of account ``masto`` as a refresh would keep it; returns the inbox item."""
+    [item] = store.add_interactions(
+        account="masto",
+        platform="mastodon",
+        found=[
+            Interaction(
+                remote_id=question["id"],
+                kind="reply",
+                author="@alice",
+                text=text,
+                url=question["url"],
+                created_at=datetime.now(UTC),
+                in_reply_to=status["id"],
+            )
+        ],
+        owners=owners,
+        attention={},
+        now=datetime.now(UTC),
+    )
+    return item
 
 
 def config_for(accounts: Mapping[str, str | Mapping[str, Any]], **engagement: Any) -> Config:

@@ -3,17 +3,16 @@ publisher (the daemon's, `publish --due`'s) finds its text beside the inbox."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from klapper.adapters.base import Interaction
 from klapper.engagement.store import EngagementStore
 from klapper.ledger import State
 from klapper.scheduler.engine import Engine
 from klapper.scheduler.reply import find_item, send_reply
-from tests.engagement.helpers import mastodon_repo, published_status
+from tests.engagement.helpers import mastodon_repo, published_status, question_in_inbox
 from tests.fakes.mastodon import FakeMastodon
 
 
@@ -30,23 +29,12 @@ def test_a_failed_answer_is_retried_by_the_publisher_once(
         engine = Engine(repo=repo, state=state)
         try:
             engine.reload()
-            [new] = EngagementStore(engine.ledger).add_interactions(
-                account="masto",
-                platform="mastodon",
-                found=[
-                    Interaction(
-                        remote_id=question["id"],
-                        kind="reply",
-                        author="@alice",
-                        text="Noch Plätze frei?",
-                        url=question["url"],
-                        created_at=datetime.now(UTC),
-                        in_reply_to=status["id"],
-                    )
-                ],
+            new = question_in_inbox(
+                EngagementStore(engine.ledger),
+                status=status,
+                question=question,
+                text="Noch Plätze frei?",
                 owners={},
-                attention={},
-                now=datetime.now(UTC),
             )
             server.state.fail_next("server_error")
             failed = send_reply(engine, find_item(engine, new.id), text="Ja, zwei.")
