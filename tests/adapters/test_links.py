@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from klapper.adapters.counting import count_text, find_urls
@@ -130,6 +130,7 @@ _WORDS = st.sampled_from(
 
 
 @settings(max_examples=1000, deadline=None)
+@example(words=["www.shop.de", ".", "🎄", "www.shop.de"], counting="x-weighted")
 @given(
     words=st.lists(_WORDS, max_size=14),
     counting=st.sampled_from(["x-weighted", "mastodon", "chars", "graphemes"]),

@@ -62,9 +62,13 @@ def tag_text(text: str, *, tags: Mapping[str, str], counting: Counting) -> str:
     for span in find_urls(text, flavour=flavour):
         tagged = tag_url(text[span.start : span.end], tags=tags)
         # The platform must still see the tagged link, and only it: after "shop.de?a=1" or
-        # "shop.de/(x" a query would run on into the text that follows.
-        found = find_urls(tagged + text[span.end : span.end + _LOOKAHEAD], flavour=flavour)
+        # "shop.de/(x" a query would run on into the text that follows. And the links after it
+        # must stay links: on X, "shop.de/?utm_…%232.🎄www.shop.de" hides the second one.
+        after = text[span.end : span.end + _LOOKAHEAD]
+        found = find_urls(tagged + after, flavour=flavour)
         if not found or found[0][:2] != (0, len(tagged)):
+            continue
+        if len(found) != len(find_urls(text[span.start : span.end] + after, flavour=flavour)):
             continue
         pieces += (text[pos : span.start], tagged)
         pos = span.end
